@@ -1,0 +1,8 @@
+/* One entry point per subcommand; main.c dispatches, each lives in its own file. */
+#pragma once
+int cmd_run(int argc, char **argv);     /* run.c: one-shot sandbox */
+int cmd_start(int argc, char **argv);   /* instance.c: persistent instance (PID 1 of an env) */
+int cmd_exec(int argc, char **argv);    /* instance.c: join a running instance */
+int cmd_stop(int argc, char **argv);    /* instance.c: stop an instance and everything in it */
+int cmd_check(int argc, char **argv);   /* check.c: host probe, JSON with fix-its */
+int cmd_unpack(int argc, char **argv);  /* unpack.c: safe streaming layer extraction */

@@ -1,0 +1,157 @@
+/* Error reporting, allocation and small file helpers shared by every subcommand. */
+#include "util.h"
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int status_fd = -1;
+const char *prog_name = "crossroot-helper";
+
+__attribute__((noreturn)) static void vdie(const char *code, const char *fix, int err, const char *fmt, va_list ap) {
+  char msg[2048];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  if (err) {
+    size_t n = strlen(msg);
+    snprintf(msg + n, sizeof msg - n, ": %s", strerror(err));
+  }
+  fprintf(stderr, "%s: %s\n", prog_name, msg);
+  if (fix) fprintf(stderr, "%s: fix: %s\n", prog_name, fix);
+  if (status_fd >= 0) {
+    char m[4096], f[2048];
+    json_escape(m, sizeof m, msg);
+    json_escape(f, sizeof f, fix ? fix : "");
+    status_event("{\"event\":\"error\",\"code\":\"%s\",\"message\":\"%s\",\"fix\":\"%s\"}", code, m, f);
+  }
+  _exit(125);
+}
+
+void die_code(const char *code, const char *fix, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vdie(code, fix, 0, fmt, ap);
+}
+
+void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vdie("EFAIL", NULL, 0, fmt, ap);
+}
+
+void die_with_error(const char *fmt, ...) {
+  int err = errno;
+  va_list ap;
+  va_start(ap, fmt);
+  vdie("EFAIL", NULL, err, fmt, ap);
+}
+
+void die_oom(void) {
+  fputs("crossroot-helper: out of memory\n", stderr);
+  _exit(125);
+}
+
+void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) die_oom();
+  return p;
+}
+
+void *xcalloc(size_t n, size_t m) {
+  void *p = calloc(n ? n : 1, m ? m : 1);
+  if (!p) die_oom();
+  return p;
+}
+
+void *xrealloc(void *p, size_t n) {
+  p = realloc(p, n ? n : 1);
+  if (!p) die_oom();
+  return p;
+}
+
+char *xstrdup(const char *s) {
+  char *p = strdup(s);
+  if (!p) die_oom();
+  return p;
+}
+
+char *xasprintf(const char *fmt, ...) {
+  char *p;
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vasprintf(&p, fmt, ap);
+  va_end(ap);
+  if (r < 0) die_oom();
+  return p;
+}
+
+int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+int write_file_at(int dirfd, const char *path, const char *content) {
+  int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return -errno;
+  int r = write_all(fd, content, strlen(content)) < 0 ? -errno : 0;
+  close(fd);
+  return r;
+}
+
+char *read_file_at(int dirfd, const char *path, size_t *len_out) {
+  int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return NULL;
+  size_t cap = 4096, len = 0;
+  char *buf = xmalloc(cap);
+  for (;;) {
+    if (len + 1 >= cap) buf = xrealloc(buf, cap *= 2);
+    ssize_t r = read(fd, buf + len, cap - len - 1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      free(buf);
+      close(fd);
+      errno = e;
+      return NULL;
+    }
+    if (r == 0) break;
+    len += (size_t)r;
+  }
+  close(fd);
+  buf[len] = 0;
+  if (len_out) *len_out = len;
+  return buf;
+}
+
+void json_escape(char *dst, size_t dstlen, const char *s) {
+  size_t o = 0;
+  for (; *s && o + 7 < dstlen; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') { dst[o++] = '\\'; dst[o++] = (char)c; }
+    else if (c == '\n') { dst[o++] = '\\'; dst[o++] = 'n'; }
+    else if (c < 0x20) o += (size_t)snprintf(dst + o, dstlen - o, "\\u%04x", c);
+    else dst[o++] = (char)c;
+  }
+  dst[o] = 0;
+}
+
+void status_event(const char *fmt, ...) {
+  if (status_fd < 0) return;
+  char line[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n > sizeof line - 2) n = sizeof line - 2;
+  line[n++] = '\n';
+  (void)write_all(status_fd, line, (size_t)n);
+}

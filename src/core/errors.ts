@@ -1,0 +1,23 @@
+// The one error type that reaches users: what went wrong (`message`), how to fix it (`fix`),
+// a stable `code` for scripts and tests, and the underlying `cause` for the log.
+
+export class CrossrootError extends Error {
+  readonly code: string;
+  readonly fix: string | undefined;
+
+  constructor(code: string, message: string, options: { fix?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CrossrootError';
+    this.code = code;
+    this.fix = options.fix;
+  }
+
+  /** Message and fix-it as a user reads them. */
+  describe(): string {
+    return this.fix ? `${this.message}\n  fix: ${this.fix}` : this.message;
+  }
+}
+
+export function isCrossrootError(e: unknown): e is CrossrootError {
+  return e instanceof CrossrootError;
+}
