@@ -1,0 +1,61 @@
+// Side-by-side timing for benchmarks: runs each contender interleaved (A B A B …) so machine
+// noise hits all of them alike, and reports medians and ratios as a markdown table.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Contender {
+  name: string;
+  /** argv to time; or a function for work that is not one process. */
+  argv?: string[];
+  fn?: () => void;
+  /** Runs before each timed run, untimed (e.g. make a fresh target dir). */
+  before?: () => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Row { name: string; medianMs: number; runs: number }
+
+export function measure(contenders: Contender[], runs: number, warmup = 2): Row[] {
+  const times = contenders.map(() => [] as number[]);
+  for (let i = -warmup; i < runs; i++) {
+    contenders.forEach((c, j) => {
+      c.before?.();
+      const t0 = process.hrtime.bigint();
+      if (c.fn) c.fn();
+      else {
+        const r = spawnSync(c.argv![0]!, c.argv!.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: c.env ?? process.env });
+        if (r.status !== 0) throw new Error(`${c.name} failed (${r.status}): ${r.stderr}`);
+      }
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (i >= 0) times[j]!.push(ms);
+    });
+  }
+  return contenders.map((c, j) => ({ name: c.name, medianMs: median(times[j]!), runs }));
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function fmtMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+}
+
+/** Writes bench/results/NAME.md: a heading, a table of rows with ratios to `base`, and notes. */
+export function report(name: string, title: string, rows: { label: string; ours: Row; peer: Row; target?: string }[], notes: string[] = []): void {
+  const lines = [
+    `### ${title}`, '',
+    '| workload | crossroot | peer | median (ours / peer) | ratio | target |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.label} | ${r.ours.name} | ${r.peer.name} | ${fmtMs(r.ours.medianMs)} / ${fmtMs(r.peer.medianMs)} | ${(r.ours.medianMs / r.peer.medianMs).toFixed(2)}× | ${r.target ?? ''} |`),
+  ];
+  if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
+  const text = lines.join('\n') + '\n';
+  const dir = path.join(process.cwd(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `${name}.md`), text);
+  console.log(text);
+}
