@@ -3,7 +3,7 @@
 // namespace code must work as) from a world-readable copy, since the clone may sit under /root.
 // Ends with one line `N passed, N failed, N skipped`.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, mkdirSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, mkdtempSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,9 +59,9 @@ function ensureTestUser() {
 // Source and build outputs are copied and handed to the test user; node_modules is hard-linked
 // (read-only for that user, and fast even when it holds code-server).
 function makeCopy() {
-  const dest = path.join(os.tmpdir(), `crossroot-test-${TEST_USER}`);
-  rmSync(dest, { recursive: true, force: true });
-  mkdirSync(dest, { mode: 0o755 });
+  // One copy per run, so concurrent runs (two terminals, parallel sessions) never share one.
+  const dest = mkdtempSync(path.join(os.tmpdir(), `crossroot-test-${TEST_USER}-`));
+  execFileSync('chmod', ['755', dest]);
   const entries = readdirSync(root).filter((n) => n !== 'node_modules' && n !== '.git');
   execFileSync('cp', ['-a', ...entries.map((n) => path.join(root, n)), dest]);
   execFileSync('chown', ['-R', `${TEST_USER}:`, dest]);
@@ -83,6 +83,8 @@ function runAsTestUser() {
   log(`running as ${TEST_USER} in ${copy}`);
   const r = spawnSync('runuser', ['-u', TEST_USER, '--', 'env', '-i', ...env,
     process.execPath, 'scripts/test.mjs', '--in-copy', ...filters], { cwd: copy, stdio: 'inherit' });
+  // Sandboxes may leave subuid-owned files in the copy; the tests clean their own temp dirs.
+  rmSync(copy, { recursive: true, force: true });
   return r.status ?? 1;
 }
 
