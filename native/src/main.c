@@ -10,14 +10,19 @@
 static const struct {
   const char *name;
   int (*fn)(int, char **);
+  /* Commands that create a user namespace set no_new_privs themselves (enter_userns), right
+   * after the setuid newuidmap has written the full id map: under no_new_privs it could not. */
+  bool maps_ids;
   const char *help;
 } commands[] = {
-  {"run", cmd_run, "run --rootfs DIR [--arch ARCH] [--bind SRC:DST[:ro]]... [--cwd DIR] [--env K=V]... -- CMD [ARGS...]"},
-  {"start", cmd_start, "start --rootfs DIR [options as for run] --state DIR"},
-  {"exec", cmd_exec, "exec --state DIR [--cwd DIR] [--env K=V]... -- CMD [ARGS...]"},
-  {"stop", cmd_stop, "stop --state DIR"},
-  {"check", cmd_check, "check [--arch ARCH] [--json]"},
-  {"unpack", cmd_unpack, "unpack --target DIR [--compression auto|gzip|zstd|none] < LAYER"},
+  {"run", cmd_run, true,
+   "run --rootfs DIR [--upper DIR --work DIR] [--arch ARCH] [--qemu PATH] [--bind SRC:DST[:ro]]... [--hostname H]\n"
+   "      [--network host|none] [--idmap auto|single|full] [--cwd DIR] [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},
+  {"start", cmd_start, true, "start --state DIR [options as for run] [-- INIT-CMD...]"},
+  {"exec", cmd_exec, false, "exec --state DIR [--cwd DIR] [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},
+  {"stop", cmd_stop, false, "stop --state DIR"},
+  {"check", cmd_check, true, "check [--arch ARCH] [--qemu PATH] [--rootfs DIR] [--json]"},
+  {"unpack", cmd_unpack, true, "unpack --target DIR [--compression auto|gzip|zstd|none] < LAYER"},
 };
 
 static void usage(FILE *f) {
@@ -52,13 +57,15 @@ int main(int argc, char **argv) {
     return 0;
   }
   refuse_privilege();
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_with_error("prctl(PR_SET_NO_NEW_PRIVS)");
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
-  for (size_t i = 0; i < N_ELEMENTS(commands); i++)
-    if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+  for (size_t i = 0; i < N_ELEMENTS(commands); i++) {
+    if (strcmp(argv[1], commands[i].name)) continue;
+    if (!commands[i].maps_ids && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_with_error("prctl(PR_SET_NO_NEW_PRIVS)");
+    return commands[i].fn(argc - 1, argv + 1);
+  }
   fprintf(stderr, "crossroot-helper: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return 2;

@@ -1,0 +1,217 @@
+/* User namespace entry and uid/gid maps (see idmap.h). The full map needs a process that stays
+ * in the parent namespace to run newuidmap on us, so we fork it before unsharing, like
+ * `unshare --map-auto` and rootlesskit do. */
+#include "idmap.h"
+#include "util.h"
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+enum idmap_mode parse_idmap_mode(const char *s) {
+  if (!strcmp(s, "auto")) return IDMAP_AUTO;
+  if (!strcmp(s, "single")) return IDMAP_SINGLE;
+  if (!strcmp(s, "full")) return IDMAP_FULL;
+  die_code("EUSAGE", "use --idmap auto, single or full", "unknown id map mode '%s'", s);
+}
+
+const char *idmap_mode_name(enum idmap_mode mode) {
+  return mode == IDMAP_FULL ? "full" : mode == IDMAP_SINGLE ? "single" : "auto";
+}
+
+/* The login name for uid from /etc/passwd; getpwuid() would drag NSS into a static binary. */
+static char *user_name(uid_t uid) {
+  cleanup_free char *pw = read_file_at(AT_FDCWD, "/etc/passwd", NULL);
+  if (!pw) return NULL;
+  for (char *line = strtok(pw, "\n"); line; line = strtok(NULL, "\n")) {
+    char *c1 = strchr(line, ':');
+    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2) continue;
+    if (strtoul(c2 + 1, NULL, 10) == uid && c2[1] != ':') {
+      *c1 = 0;
+      return xstrdup(line);
+    }
+  }
+  return NULL;
+}
+
+bool subid_range(const char *file, uid_t id, unsigned long *start, unsigned long *count) {
+  cleanup_free char *text = read_file_at(AT_FDCWD, file, NULL);
+  cleanup_free char *name = user_name(id);
+  char idstr[32];
+  snprintf(idstr, sizeof idstr, "%u", (unsigned)id);
+  if (!text) return false;
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char owner[256], rest[256];
+    unsigned long s, n;
+    if (sscanf(line, "%255[^:]:%lu:%lu%255s", owner, &s, &n, rest) < 3) continue;
+    if (n == 0 || (strcmp(owner, idstr) && (!name || strcmp(owner, name)))) continue;
+    *start = s;
+    *count = n;
+    return true;
+  }
+  return false;
+}
+
+const char *find_newidmap(const char *name) {
+  static const char *dirs[] = {"/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"};
+  static char found[2][64];
+  int slot = strcmp(name, "newuidmap") ? 1 : 0;
+  for (size_t i = 0; i < N_ELEMENTS(dirs); i++) {
+    snprintf(found[slot], sizeof found[slot], "%s/%s", dirs[i], name);
+    if (access(found[slot], X_OK) == 0) return found[slot];
+  }
+  return NULL;
+}
+
+static long sysctl_value(const char *path) {
+  cleanup_free char *v = read_file_at(AT_FDCWD, path, NULL);
+  return v ? strtol(v, NULL, 10) : -1;
+}
+
+const char *userns_fix(void) {
+  if (sysctl_value("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
+    return "AppArmor forbids unprivileged user namespaces: run `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` "
+           "(persist it in /etc/sysctl.d/), or install an AppArmor profile that grants `userns,` to crossroot-helper";
+  if (sysctl_value("/proc/sys/kernel/unprivileged_userns_clone") == 0)
+    return "unprivileged user namespaces are disabled: run `sudo sysctl -w kernel.unprivileged_userns_clone=1` (persist it in /etc/sysctl.d/)";
+  if (sysctl_value("/proc/sys/user/max_user_namespaces") == 0)
+    return "user namespaces are disabled: run `sudo sysctl -w user.max_user_namespaces=15000` (persist it in /etc/sysctl.d/)";
+  return "the kernel refused a user namespace (a container or seccomp policy may forbid it); "
+         "check `sysctl user.max_user_namespaces` and whether this runs inside a restricted container";
+}
+
+/* Runs argv and returns its wait status; stderr silenced when quiet. */
+static int run_tool(char *const argv[], bool quiet) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (quiet) {
+      int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (null >= 0) dup2(null, 2);
+    }
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return -1;
+  return st;
+}
+
+/* The mapper: waits until the parent has unshared, then maps it with newuidmap/newgidmap.
+ * Exit status 0 = both maps written, 1 = uid map failed (nothing written), 2 = gid map failed. */
+static pid_t spawn_mapper(int *go_fd, bool quiet, uid_t uid, gid_t gid,
+                          unsigned long us, unsigned long un, unsigned long gs, unsigned long gn) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) die_with_error("pipe2");
+  pid_t target = getpid();
+  pid_t pid = fork();
+  if (pid < 0) die_with_error("fork");
+  if (pid == 0) {
+    char c;
+    close(p[1]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (read(p[0], &c, 1) != 1) _exit(1);
+    char spid[32], sid[32], sst[32], sn[32];
+    snprintf(spid, sizeof spid, "%d", target);
+    snprintf(sid, sizeof sid, "%u", (unsigned)uid);
+    snprintf(sst, sizeof sst, "%lu", us);
+    snprintf(sn, sizeof sn, "%lu", un);
+    char *uargv[] = {(char *)find_newidmap("newuidmap"), spid, "0", sid, "1", "1", sst, sn, NULL};
+    int st = run_tool(uargv, quiet);
+    if (st != 0) _exit(1);
+    snprintf(sid, sizeof sid, "%u", (unsigned)gid);
+    snprintf(sst, sizeof sst, "%lu", gs);
+    snprintf(sn, sizeof sn, "%lu", gn);
+    char *gargv[] = {(char *)find_newidmap("newgidmap"), spid, "0", sid, "1", "1", sst, sn, NULL};
+    st = run_tool(gargv, quiet);
+    _exit(st == 0 ? 0 : 2);
+  }
+  close(p[0]);
+  *go_fd = p[1];
+  return pid;
+}
+
+static void write_single_map(const char *file, unsigned id) {
+  char line[64];
+  snprintf(line, sizeof line, "0 %u 1\n", id);
+  int r = write_file_at(AT_FDCWD, file, line);
+  if (r < 0) {
+    errno = -r;
+    die_with_error("writing %s", file);
+  }
+}
+
+enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags) {
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  unsigned long us = 0, un = 0, gs = 0, gn = 0;
+  bool have_range = subid_range("/etc/subuid", uid, &us, &un) && subid_range("/etc/subgid", uid, &gs, &gn);
+  bool have_tools = find_newidmap("newuidmap") && find_newidmap("newgidmap");
+
+  if (mode == IDMAP_FULL && !have_range)
+    die_code("ENOSUBID", "add a range for this user: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER",
+             "--idmap full needs a subordinate id range for uid %u in /etc/subuid and /etc/subgid", (unsigned)uid);
+  if (mode == IDMAP_FULL && !have_tools)
+    die_code("ENONEWUIDMAP", "install newuidmap/newgidmap: apt-get install uidmap (Fedora/Arch: shadow-utils / shadow)",
+             "--idmap full needs newuidmap and newgidmap");
+  bool fallback_ok = mode == IDMAP_AUTO;
+  if (mode == IDMAP_AUTO) mode = have_range && have_tools ? IDMAP_FULL : IDMAP_SINGLE;
+
+  int go_fd = -1;
+  pid_t mapper = -1;
+  if (mode == IDMAP_FULL) mapper = spawn_mapper(&go_fd, fallback_ok, uid, gid, us, un, gs, gn);
+
+  if (unshare(CLONE_NEWUSER | extra_clone_flags) < 0) {
+    int e = errno;
+    if (mapper > 0) { close(go_fd); waitpid(mapper, NULL, 0); }
+    errno = e;
+    if (e == EPERM || e == EACCES) die_code("EUSERNS", userns_fix(), "cannot create a user namespace: %s", strerror(e));
+    if (e == ENOSPC || e == EUSERS)
+      die_code("EUSERNS", "raise the limit: sudo sysctl -w user.max_user_namespaces=15000",
+               "too many user namespaces: %s", strerror(e));
+    die_with_error("unshare");
+  }
+
+  bool uid_done = false, gid_done = false;
+  if (mapper > 0) {
+    int st;
+    if (write_all(go_fd, "x", 1) < 0) die_with_error("waking the id mapper");
+    close(go_fd);
+    while (waitpid(mapper, &st, 0) < 0)
+      if (errno != EINTR) die_with_error("waitpid");
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    uid_done = code == 0 || code == 2;
+    gid_done = code == 0;
+    /* In auto mode a refused newuidmap (e.g. not setuid in this container) falls back to a single
+     * map, which is only possible while nothing has been written yet. */
+    if (code == 1 && fallback_ok) mode = IDMAP_SINGLE;
+    else if (!gid_done)
+      die_code("ENEWUIDMAP",
+               "check that newuidmap/newgidmap are setuid root (or have cap_setuid/cap_setgid file caps) and that "
+               "/etc/subuid and /etc/subgid list this user; or use --idmap single",
+               "%s failed for the range in %s", uid_done ? "newgidmap" : "newuidmap",
+               uid_done ? "/etc/subgid" : "/etc/subuid");
+  }
+  if (!uid_done) write_single_map("/proc/self/uid_map", (unsigned)uid);
+  if (!gid_done) {
+    int r = write_file_at(AT_FDCWD, "/proc/self/setgroups", "deny");
+    if (r < 0 && r != -ENOENT) {
+      errno = -r;
+      die_with_error("writing /proc/self/setgroups");
+    }
+    write_single_map("/proc/self/gid_map", (unsigned)gid);
+  }
+  /* Supplementary groups of the host user show up as nobody inside; with a full map we may drop them. */
+  if (mode == IDMAP_FULL && setgroups(0, NULL) < 0) die_with_error("setgroups");
+  if (setresgid(0, 0, 0) < 0) die_with_error("setresgid");
+  if (setresuid(0, 0, 0) < 0) die_with_error("setresuid");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_with_error("prctl(PR_SET_NO_NEW_PRIVS)");
+  return mode;
+}

@@ -1,0 +1,32 @@
+/* User namespace entry and uid/gid maps: a single-id map written by ourselves, or a full
+ * subordinate range through the setuid newuidmap/newgidmap (the only privileged step, done by
+ * the system's own tools). Used by run/start/check and by unpack. */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum idmap_mode { IDMAP_AUTO, IDMAP_SINGLE, IDMAP_FULL };
+
+/* unshare(CLONE_NEWUSER | extra_clone_flags) and write the maps:
+ *   FULL   = newuidmap/newgidmap with the caller's /etc/subuid,/etc/subgid range
+ *            (inside: 0 = caller, 1..N = subordinate ids);
+ *   SINGLE = caller -> 0 only (setgroups deny);
+ *   AUTO   = FULL when a range exists and newuidmap works, else SINGLE.
+ * Afterwards the caller is uid/gid 0 in the new namespace and no_new_privs is set (it cannot be
+ * set earlier: the setuid newuidmap would not gain its privilege under it).
+ * Returns the mode used; dies with a fix-it on failure (EPERM -> sysctl/AppArmor hint). */
+enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags);
+
+/* "auto" / "single" / "full" -> mode; dies on anything else. */
+enum idmap_mode parse_idmap_mode(const char *s);
+const char *idmap_mode_name(enum idmap_mode mode);
+
+/* The caller's range in /etc/subuid or /etc/subgid (matched by user name or numeric id).
+ * Returns false when there is none. */
+bool subid_range(const char *file, uid_t id, unsigned long *start, unsigned long *count);
+
+/* Full path of newuidmap / newgidmap, or NULL when not installed. */
+const char *find_newidmap(const char *name);
+
+/* Why user namespaces are refused on this host, as a fix-it (sysctl or AppArmor). */
+const char *userns_fix(void);
