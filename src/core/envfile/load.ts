@@ -1,0 +1,53 @@
+// Finding and loading a workspace's env file: crossroot.toml first, then devcontainer.json.
+// Callers that need a runnable env use loadEnvSpec(); editors and `lint` use readEnvFile().
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CrossrootError } from '../errors';
+import { lineColumn, type EnvDiagnostic } from './diagnostics';
+import { nodeHost, type EnvHost } from './host';
+import type { EnvSpec } from './spec';
+import { readEnvToml, type EnvFileResult } from './toml';
+
+/** Env file names in the order a workspace folder is searched. */
+export const ENV_FILE_NAMES = ['crossroot.toml', '.devcontainer/devcontainer.json', '.devcontainer.json'] as const;
+
+export type EnvFileKind = 'crossroot' | 'devcontainer';
+
+export function envFileKind(file: string): EnvFileKind | undefined {
+  const base = path.basename(file);
+  if (base === 'crossroot.toml') return 'crossroot';
+  if (base === 'devcontainer.json' || base === '.devcontainer.json') return 'devcontainer';
+  return undefined;
+}
+
+/** The env file of a workspace folder, or undefined when it has none. */
+export function findEnvFile(folder: string, host: EnvHost = nodeHost): string | undefined {
+  return ENV_FILE_NAMES.map((n) => path.join(folder, n)).find((f) => host.pathKind(f) === 'file');
+}
+
+/** Reads env file text (saved or not) by its name. Files of another name are read as crossroot.toml. */
+export function readEnvFile(text: string, file: string, host: EnvHost = nodeHost): EnvFileResult {
+  return readEnvToml(text, { file, host });
+}
+
+/** One line per diagnostic, as `crossroot lint` and error messages print them. */
+export function formatDiagnostic(file: string, text: string, d: EnvDiagnostic): string {
+  const { line, column } = lineColumn(text, d.start);
+  return `${file}:${line}:${column}: ${d.severity} ${d.code}: ${d.message}`;
+}
+
+/** Reads an env file from disk into a runnable EnvSpec; throws EENVFILE listing every error. */
+export function loadEnvSpec(file: string, host: EnvHost = nodeHost): EnvSpec {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CrossrootError('EENVFILE', `cannot read ${file}: ${(e as Error).message}`, { cause: e, fix: 'check the path; `crossroot lint` finds the env file of the current folder' });
+  }
+  const r = readEnvFile(text, file, host);
+  if (r.spec) return r.spec;
+  const errors = r.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(file, text, d));
+  throw new CrossrootError('EENVFILE', `${file} has ${errors.length} error${errors.length === 1 ? '' : 's'}:\n${errors.join('\n')}`, {
+    fix: 'fix them (your editor shows them too), then run `crossroot lint` to check',
+  });
+}

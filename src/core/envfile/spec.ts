@@ -1,0 +1,70 @@
+// EnvSpec: what an env is, whichever file described it (crossroot.toml or devcontainer.json).
+// Everything downstream (build, instances, terminals, tasks) reads this and never the files.
+import type { ArchName } from '../arch';
+import type { Source } from '../source';
+
+export interface Mount {
+  /** Absolute host path (substituted and resolved). */
+  source: string;
+  /** Absolute path inside the env. */
+  target: string;
+  readonly: boolean;
+}
+
+/** One lifecycle command (devcontainer.json): a shell line, or argv run without a shell. */
+export type LifecycleCommand = { name?: string; shell: string } | { name?: string; argv: string[] };
+
+export interface Lifecycle {
+  /** Runs on the host before anything else (devcontainer `initializeCommand`). */
+  initialize: LifecycleCommand[];
+  /** Run inside the env once after it is first created. */
+  onCreate: LifecycleCommand[];
+  postCreate: LifecycleCommand[];
+  /** Run inside the env each time an instance starts. */
+  postStart: LifecycleCommand[];
+  /** Run inside the env each time a terminal/editor attaches. */
+  postAttach: LifecycleCommand[];
+}
+
+export interface EnvSpec {
+  /** Absolute path of the file this came from. */
+  file: string;
+  /** The workspace folder the env belongs to (the env file's folder; for .devcontainer/, its parent). */
+  workspaceFolder: string;
+  name: string;
+  arch: ArchName;
+  source: Source;
+  setup: { packages: string[]; run: string[] };
+  /**
+   * Variables for every process of the env. Values from devcontainer.json may still hold
+   * `${containerEnv:VAR}`, which only the image config can answer: see resolveContainerEnv().
+   */
+  env: Record<string, string>;
+  workspace: { path: string };
+  mounts: Mount[];
+  /** `path` undefined: the user's login shell from the env's /etc/passwd, else /bin/sh. */
+  shell: { path?: string; user: string };
+  network: { mode: 'host' | 'none' };
+  limits: { memoryBytes?: number; pids?: number };
+  lifecycle: Lifecycle;
+  /** VS Code settings the env asks for (devcontainer `customizations.vscode.settings`). */
+  settings: Record<string, unknown>;
+}
+
+export const DEFAULT_WORKSPACE_PATH = '/workspace';
+
+export function emptyLifecycle(): Lifecycle {
+  return { initialize: [], onCreate: [], postCreate: [], postStart: [], postAttach: [] };
+}
+
+/**
+ * Fills `${containerEnv:VAR}` from the image's own environment (devcontainer.json remoteEnv such
+ * as `"PATH": "${containerEnv:PATH}:/opt/bin"`). Unknown variables become empty, as in Dev Containers.
+ */
+export function resolveContainerEnv(env: Record<string, string>, imageEnv: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    out[k] = v.replace(/\$\{containerEnv:([^}:]+)(?::([^}]*))?\}/g, (_, name: string, dflt?: string) => imageEnv[name] ?? dflt ?? '');
+  }
+  return out;
+}
