@@ -1,0 +1,259 @@
+// The content-addressed store: verified blobs, unpacked images shared by every env of an image,
+// and the tmp/ + locks/ machinery that makes each entry appear whole or not at all.
+import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { Transform, type Readable } from 'node:stream';
+import os from 'node:os';
+import path from 'node:path';
+import { CrossrootError } from '../errors';
+import { findHelper } from '../sandbox/helper';
+import { waitForLock, type HeldLock, type LockOptions } from './lock';
+
+const DIGEST = /^sha256:([0-9a-f]{64})$/;
+
+/** `$CROSSROOT_STORE`, else `$XDG_CACHE_HOME/crossroot`, else `~/.cache/crossroot`. */
+export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CROSSROOT_STORE) return path.resolve(env.CROSSROOT_STORE);
+  const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return path.join(cache, 'crossroot');
+}
+
+/** The hex part of a sha256 digest; throws on anything else (digests become path names). */
+export function digestHex(digest: string): string {
+  const m = DIGEST.exec(digest);
+  if (!m) throw new CrossrootError('EDIGEST', `invalid digest ${JSON.stringify(digest)} (expected sha256:<64 lowercase hex digits>)`);
+  return m[1]!;
+}
+
+/** What `images/<hex>/image.json` records about an unpacked image. */
+export interface ImageRecord {
+  /** The key: the image manifest digest (registry, OCI and docker archives) or the tarball digest. */
+  digest: string;
+  /** Where it came from, for `crossroot gc` listings: an image ref or a file path. */
+  source: string;
+  /** Blobs the entry was made from (manifest, config, layers), kept while the image is kept. */
+  blobs: string[];
+  platform?: string;
+  config?: string;
+  created: string;
+}
+
+export interface StoreOptions {
+  /** The helper binary, for unpacking and for removing trees owned by subordinate uids. */
+  helper?: string;
+}
+
+export class Store {
+  readonly root: string;
+  private readonly helperPath: string | undefined;
+
+  private constructor(root: string, o: StoreOptions) {
+    this.root = root;
+    this.helperPath = o.helper;
+  }
+
+  /** Opens (creating as needed) the store at `root`. */
+  static open(root = defaultStoreRoot(), o: StoreOptions = {}): Store {
+    const s = new Store(path.resolve(root), o);
+    try {
+      for (const d of ['blobs/sha256', 'images', 'tmp', 'locks', 'roots', 'envs']) mkdirSync(path.join(s.root, d), { recursive: true });
+    } catch (e) {
+      throw new CrossrootError('ESTORE', `cannot create the image store at ${s.root}: ${(e as Error).message}`, {
+        fix: 'make the folder writable, or choose another store with --store DIR or CROSSROOT_STORE', cause: e,
+      });
+    }
+    return s;
+  }
+
+  /** The helper binary; found lazily so blob-only work does not need a built helper. */
+  helper(): string {
+    return this.helperPath ?? findHelper();
+  }
+
+  blobPath(digest: string): string {
+    return path.join(this.root, 'blobs', 'sha256', digestHex(digest));
+  }
+
+  hasBlob(digest: string): boolean {
+    return existsSync(this.blobPath(digest));
+  }
+
+  readBlob(digest: string): Buffer {
+    return readFileSync(this.blobPath(digest));
+  }
+
+  /** `images/<hex>`: the entry dir holding `rootfs/` and `image.json`. */
+  imageDir(digest: string): string {
+    return path.join(this.root, 'images', digestHex(digest));
+  }
+
+  /** The unpacked root filesystem of an image; use it read-only (as an overlay lower). */
+  rootfsPath(digest: string): string {
+    return path.join(this.imageDir(digest), 'rootfs');
+  }
+
+  /** The record of an unpacked image, or undefined when it is not in the store. */
+  image(digest: string): ImageRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(path.join(this.imageDir(digest), 'image.json'), 'utf8')) as ImageRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every complete image entry (anything in images/ is complete: entries appear by rename). */
+  images(): ImageRecord[] {
+    return readdirSync(path.join(this.root, 'images'))
+      .map((hex) => this.image(`sha256:${hex}`))
+      .filter((r): r is ImageRecord => r !== undefined);
+  }
+
+  blobs(): string[] {
+    return readdirSync(path.join(this.root, 'blobs', 'sha256')).filter((h) => /^[0-9a-f]{64}$/.test(h)).map((h) => `sha256:${h}`);
+  }
+
+  lockPath(name: string): string {
+    return path.join(this.root, 'locks', `${name}.lock`);
+  }
+
+  /** Locks one entry (`blob-<hex>`, `image-<hex>`) so only one process makes it. */
+  lock(name: string, o: Omit<LockOptions, 'noWait'> = {}): Promise<HeldLock> {
+    return waitForLock(this.lockPath(name), o);
+  }
+
+  /**
+   * Work that adds to the store holds the store lock shared; `gc` holds it exclusive, so it
+   * never removes something a running pull is about to use, and may clear all of tmp/.
+   */
+  lockStore(o: Omit<LockOptions, 'noWait'> = {}): Promise<HeldLock> {
+    return waitForLock(this.lockPath('store'), o);
+  }
+
+  /**
+   * A fresh path under tmp/ for building entry `name`. tmp/ is on the store's filesystem, so
+   * the finished entry moves into place with one atomic rename.
+   */
+  tempPath(name: string): string {
+    return path.join(this.root, 'tmp', `${name}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  }
+
+  /**
+   * Removes leftovers of entry `name` from crashed runs. Call only while holding that entry's
+   * lock: then no live process is building it.
+   */
+  clearTemp(name: string): void {
+    for (const n of readdirSync(path.join(this.root, 'tmp'))) {
+      if (n.startsWith(`${name}.`)) this.removeTree(path.join(this.root, 'tmp', n));
+    }
+  }
+
+  /** Everything in tmp/ (for gc, which holds the store lock exclusively). */
+  tempEntries(): string[] {
+    return readdirSync(path.join(this.root, 'tmp')).map((n) => path.join(this.root, 'tmp', n));
+  }
+
+  /**
+   * Moves a finished entry from tmp/ into place. Returns false when the destination already
+   * exists (then `from` is removed), which only happens when a caller skipped the entry lock.
+   */
+  commit(from: string, to: string): boolean {
+    try {
+      renameSync(from, to);
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTEMPTY') {
+        this.removeTree(from);
+        return false;
+      }
+      throw new CrossrootError('ESTORE', `cannot move ${from} to ${to}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
+   * Writes a blob from a stream, hashing as it goes; only a blob whose sha256 matches `digest`
+   * is renamed into blobs/. `onBytes` gets the running byte count.
+   */
+  async writeBlob(digest: string, source: Readable | AsyncIterable<Uint8Array>, onBytes?: (n: number) => void, what = `blob ${digest}`): Promise<string> {
+    const dest = this.blobPath(digest);
+    const tmp = this.tempPath(`blob-${digestHex(digest)}`);
+    const hash = createHash('sha256');
+    let n = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        n += chunk.length;
+        onBytes?.(n);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, tap, createWriteStream(tmp, { mode: 0o444 }));
+      const got = `sha256:${hash.digest('hex')}`;
+      if (got !== digest) {
+        throw new CrossrootError('EDIGEST', `${what} does not match its digest: expected ${digest}, got ${got} (${n} bytes)`, {
+          fix: 'the source is damaged or was changed; fetch or export it again',
+        });
+      }
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+    this.commit(tmp, dest);
+    return dest;
+  }
+
+  /** Copies a local file into blobs/ if its sha256 is `digest` (verified, like a download). */
+  importBlobFile(digest: string, file: string, onBytes?: (n: number) => void): Promise<string> {
+    if (this.hasBlob(digest)) return Promise.resolve(this.blobPath(digest));
+    return this.writeBlob(digest, createReadStream(file), onBytes, file);
+  }
+
+  /** Writes small bytes (manifests, configs) as a blob under their own digest. */
+  putBlob(bytes: Uint8Array): string {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (!this.hasBlob(digest)) {
+      const tmp = this.tempPath(`blob-${digestHex(digest)}`);
+      writeFileSync(tmp, bytes, { mode: 0o444 });
+      this.commit(tmp, this.blobPath(digest));
+    }
+    return digest;
+  }
+
+  /**
+   * Removes a tree that may hold files owned by subordinate uids (an unpacked image), which
+   * only `crossroot-helper remove` (inside the user namespace) can delete.
+   */
+  removeTree(p: string): void {
+    try {
+      rmSync(p, { recursive: true, force: true });
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EPERM') throw e;
+    }
+    const r = spawnSync(this.helper(), ['remove', '--target', p], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status !== 0) {
+      throw new CrossrootError('ESTORE', `cannot remove ${p}: ${r.stderr?.trim() || r.error?.message || `helper exited ${r.status}`}`, {
+        fix: `remove it by hand: crossroot-helper remove --target ${p}`,
+      });
+    }
+  }
+
+  /** Makes a new image entry dir holding `rootfs/` + `image.json`, and returns its tmp path. */
+  newImageEntry(digest: string): { dir: string; rootfs: string } {
+    const dir = this.tempPath(`image-${digestHex(digest)}`);
+    mkdirSync(dir);
+    const rootfs = path.join(dir, 'rootfs');
+    return { dir, rootfs };
+  }
+
+  /** Writes image.json into a tmp entry and renames the entry into images/. */
+  commitImage(tmpDir: string, record: ImageRecord): void {
+    writeFileSync(path.join(tmpDir, 'image.json'), JSON.stringify(record, null, 2) + '\n');
+    chmodSync(tmpDir, 0o755);
+    this.commit(tmpDir, this.imageDir(record.digest));
+  }
+}

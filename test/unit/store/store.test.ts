@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import path from 'node:path';
+import { ROOT, tempDir } from '../../lib/harness';
+import { Store, defaultStoreRoot, digestHex } from '../../../src/core/store/store';
+import { CrossrootError } from '../../../src/core/errors';
+
+const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+test('the store lives in $CROSSROOT_STORE, else the XDG cache, else ~/.cache', () => {
+  assert.equal(defaultStoreRoot({ CROSSROOT_STORE: '/s' }), '/s');
+  assert.equal(defaultStoreRoot({ XDG_CACHE_HOME: '/c' }), '/c/crossroot');
+  assert.match(defaultStoreRoot({ XDG_CACHE_HOME: 'relative' }), /\.cache\/crossroot$/);
+});
+
+test('a blob whose bytes match its digest is kept read-only under blobs/sha256', async (t) => {
+  const store = Store.open(tempDir(t));
+  const data = Buffer.from('layer bytes '.repeat(10000));
+  const seen: number[] = [];
+  await store.writeBlob(sha(data), Readable.from([data.subarray(0, 5000), data.subarray(5000)]), (n) => seen.push(n));
+  assert.deepEqual(readFileSync(store.blobPath(sha(data))), data);
+  assert.equal(statSync(store.blobPath(sha(data))).mode & 0o777, 0o444);
+  assert.equal(seen.at(-1), data.length);
+  assert.deepEqual(store.blobs(), [sha(data)]);
+  assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
+});
+
+test('a blob that does not match its digest is refused and leaves nothing behind', async (t) => {
+  const store = Store.open(tempDir(t));
+  const want = sha('the real thing');
+  await assert.rejects(store.writeBlob(want, Readable.from([Buffer.from('something else')])), (e: unknown) => {
+    assert.ok(e instanceof CrossrootError);
+    assert.equal(e.code, 'EDIGEST');
+    assert.match(e.message, new RegExp(`expected ${want}`));
+    return true;
+  });
+  assert.equal(store.hasBlob(want), false);
+  assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
+});
+
+test('digests that are not sha256 never become paths', (t) => {
+  const store = Store.open(tempDir(t));
+  for (const bad of ['sha256:../../etc', 'sha512:' + 'a'.repeat(128), 'sha256:' + 'A'.repeat(64), '']) {
+    assert.throws(() => store.blobPath(bad), /invalid digest/);
+  }
+  assert.equal(digestHex('sha256:' + 'a'.repeat(64)), 'a'.repeat(64));
+});
+
+test('a writer killed mid-blob leaves only tmp junk, which the next locker clears', async (t) => {
+  const dir = tempDir(t);
+  const store = Store.open(path.join(dir, 'store'));
+  const digest = sha('never finished');
+  const script = path.join(dir, 'writer.mts');
+  writeFileSync(script, `
+import { Readable } from 'node:stream';
+import { Store } from ${JSON.stringify(path.join(ROOT, 'src/core/store/store.ts'))};
+const store = Store.open(${JSON.stringify(store.root)});
+const lock = await store.lock('blob-${digestHex(digest)}');
+// A source that delivers some bytes, then hangs like a stalled download.
+const src = new Readable({ read() {} });
+src.push(Buffer.alloc(65536, 1));
+store.writeBlob(${JSON.stringify(digest)}, src, (n) => { if (n >= 65536) console.log('writing'); });
+`);
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const gone = new Promise((r) => child.on('close', r));
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  child.kill('SIGKILL');
+  await gone;
+  assert.equal(store.hasBlob(digest), false, 'a half-written blob is never visible under blobs/');
+  assert.equal(readdirSync(path.join(store.root, 'tmp')).length, 1, 'the partial file stays in tmp/');
+  const lock = await store.lock(`blob-${digestHex(digest)}`);
+  store.clearTemp(`blob-${digestHex(digest)}`);
+  lock.release();
+  assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
+  await store.writeBlob(digest, Readable.from([Buffer.from('never finished')]));
+  assert.equal(store.hasBlob(digest), true);
+});
+
+test('an image entry appears whole under images/ or not at all', (t) => {
+  const store = Store.open(tempDir(t));
+  const digest = sha('manifest');
+  const entry = store.newImageEntry(digest);
+  mkdirSync(entry.rootfs);
+  writeFileSync(path.join(entry.rootfs, 'hello'), 'hi');
+  assert.equal(store.image(digest), undefined, 'nothing is visible while the entry is built');
+  assert.deepEqual(store.images(), []);
+  store.commitImage(entry.dir, { digest, source: 'test', blobs: [digest], created: new Date(0).toISOString() });
+  assert.equal(readFileSync(path.join(store.rootfsPath(digest), 'hello'), 'utf8'), 'hi');
+  assert.equal(store.image(digest)?.source, 'test');
+  assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
+  // A second maker that skipped the lock loses quietly; the first entry stays intact.
+  const again = store.newImageEntry(digest);
+  mkdirSync(again.rootfs);
+  store.commitImage(again.dir, { digest, source: 'other', blobs: [], created: new Date(0).toISOString() });
+  assert.equal(store.image(digest)?.source, 'test');
+  assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
+});
+
+test('an unwritable store location is an error with a fix-it', (t) => {
+  const file = path.join(tempDir(t), 'file');
+  writeFileSync(file, '');
+  assert.throws(() => Store.open(path.join(file, 'store')), (e: unknown) => e instanceof CrossrootError && e.code === 'ESTORE' && /--store/.test(e.fix ?? ''));
+});
