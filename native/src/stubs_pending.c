@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include "commands.h"
 #define PENDING(name) int cmd_##name(int argc, char **argv) { (void)argc; (void)argv; fputs("crossroot-helper: " #name " is not built yet\n", stderr); return 125; }
-PENDING(run)
 PENDING(start)
 PENDING(exec)
 PENDING(stop)

@@ -8,7 +8,7 @@
 int status_fd = -1;
 const char *prog_name = "crossroot-helper";
 
-__attribute__((noreturn)) static void vdie(const char *code, const char *fix, int err, const char *fmt, va_list ap) {
+__attribute__((noreturn)) static void vdie(int exit_status, const char *code, const char *fix, int err, const char *fmt, va_list ap) {
   char msg[2048];
   vsnprintf(msg, sizeof msg, fmt, ap);
   if (err) {
@@ -23,26 +23,32 @@ __attribute__((noreturn)) static void vdie(const char *code, const char *fix, in
     json_escape(f, sizeof f, fix ? fix : "");
     status_event("{\"event\":\"error\",\"code\":\"%s\",\"message\":\"%s\",\"fix\":\"%s\"}", code, m, f);
   }
-  _exit(125);
+  _exit(exit_status);
 }
 
 void die_code(const char *code, const char *fix, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vdie(code, fix, 0, fmt, ap);
+  vdie(125, code, fix, 0, fmt, ap);
+}
+
+void die_code_status(int exit_status, const char *code, const char *fix, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vdie(exit_status, code, fix, 0, fmt, ap);
 }
 
 void die(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vdie("EFAIL", NULL, 0, fmt, ap);
+  vdie(125, "EFAIL", NULL, 0, fmt, ap);
 }
 
 void die_with_error(const char *fmt, ...) {
   int err = errno;
   va_list ap;
   va_start(ap, fmt);
-  vdie("EFAIL", NULL, err, fmt, ap);
+  vdie(125, "EFAIL", NULL, err, fmt, ap);
 }
 
 void die_oom(void) {

@@ -19,6 +19,10 @@ extern const char *prog_name;
  * runtime failed", so it never collides with the child's own exit code). */
 __attribute__((noreturn, format(printf, 3, 4)))
 void die_code(const char *code, const char *fix, const char *fmt, ...);
+/* Same with another exit status, for failures that are the command's rather than the helper's
+ * (127 command not found, 126 cannot execute, as shells and podman report them). */
+__attribute__((noreturn, format(printf, 4, 5)))
+void die_code_status(int exit_status, const char *code, const char *fix, const char *fmt, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
 /* Same, appending ": strerror(errno)". */
 __attribute__((noreturn, format(printf, 1, 2))) void die_with_error(const char *fmt, ...);

@@ -1,0 +1,30 @@
+/* The CPU architectures the helper can run, their names (Debian's plus aliases), what
+ * `uname -m` says, the qemu-user interpreter and the ELF magic/mask binfmt_misc matches on. */
+#pragma once
+#include <stdbool.h>
+
+struct arch {
+  const char *name;       /* Debian name: amd64, arm64, ... */
+  const char *aliases[5]; /* uname -m, OCI and other spellings */
+  const char *qemu;       /* qemu-<qemu>-static */
+  const char *magic;      /* binfmt_misc escapes, as in /usr/lib/binfmt.d/qemu-*.conf */
+  const char *mask;
+};
+
+/* By name or alias (case-insensitive); NULL when unknown. */
+const struct arch *arch_lookup(const char *name);
+const struct arch *arch_host(void);
+/* True when the host CPU runs this arch without qemu (i386 on amd64). */
+bool arch_is_native(const struct arch *a);
+/* Comma-separated list of known names, for error messages. */
+const char *arch_names(void);
+
+/* Finds qemu-<arch>-static (or qemu-<arch>) in CROSSROOT_QEMU_DIRS (colon-separated) or the
+ * usual Debian/Fedora/Arch directories. Returns a malloc'd path or NULL. */
+char *qemu_find(const struct arch *a);
+/* The package to install, for fix-its. */
+#define QEMU_PACKAGE_FIX "install qemu-user-static (Debian/Ubuntu: sudo apt-get install qemu-user-static; Fedora: sudo dnf install qemu-user-static; Arch: sudo pacman -S qemu-user-static)"
+
+/* Magic and mask for a; read from /usr/lib/binfmt.d/qemu-<qemu>.conf when it exists (so distro
+ * fixes apply), the built-in table otherwise. Returns malloc'd strings. */
+void arch_binfmt_magic(const struct arch *a, char **magic, char **mask);

@@ -1,0 +1,150 @@
+/* The sandbox's root: overlay or bind of the rootfs, /proc, private binfmt_misc, a minimal
+ * /dev, /tmp, the host's resolv.conf and hosts, user binds, then pivot_root. Runs as PID 1 of
+ * the new pid namespace (a proc mount shows the pid namespace of whoever mounts it).
+ * Every target inside the rootfs is resolved with openat2(RESOLVE_IN_ROOT) and mounted through
+ * its /proc/self/fd path, so a symlink in the rootfs can never aim a mount at a host path. */
+#include "sandbox.h"
+#include "util.h"
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+enum target_kind { TARGET_DIR, TARGET_FILE };
+
+static int openat2_in_root(int rootfd, const char *path, int flags, mode_t mode) {
+  struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC), .mode = mode,
+                         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+/* Opens path (absolute, inside the root) as O_PATH, creating it and missing parent dirs. Returns
+ * -errno when it cannot exist (e.g. read-only plain rootfs). */
+static int open_target(int rootfd, const char *path, enum target_kind kind) {
+  int fd = openat2_in_root(rootfd, path, O_PATH, 0);
+  if (fd >= 0 || errno != ENOENT) return fd >= 0 ? fd : -errno;
+  cleanup_free char *parent = xstrdup(path);
+  char *slash = strrchr(parent, '/');
+  const char *name = path + (slash - parent) + 1;
+  if (slash == parent) parent[1] = 0;
+  else *slash = 0;
+  int pfd = open_target(rootfd, parent, TARGET_DIR);
+  if (pfd < 0) return pfd;
+  /* O_PATH fds cannot be used to create entries; reopen the parent as a directory. */
+  char via[64];
+  snprintf(via, sizeof via, "/proc/self/fd/%d", pfd);
+  cleanup_fd int dfd = open(via, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  close(pfd);
+  if (dfd < 0) return -errno;
+  int r = kind == TARGET_DIR ? mkdirat(dfd, name, 0755) : 0;
+  if (kind == TARGET_FILE) {
+    int f = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    r = f < 0 ? -1 : close(f);
+  }
+  if (r < 0 && errno != EEXIST) return -errno;
+  fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  return fd >= 0 ? fd : -errno;
+}
+
+static void mount_on(int rootfd, const char *path, enum target_kind kind, const char *source, const char *fstype,
+                     unsigned long flags, const char *data) {
+  int fd = open_target(rootfd, path, kind);
+  if (fd < 0) {
+    errno = -fd;
+    die_with_error("cannot create mount point %s in the rootfs", path);
+  }
+  char via[64];
+  snprintf(via, sizeof via, "/proc/self/fd/%d", fd);
+  if (mount(source, via, fstype, flags, data) < 0) die_with_error("mounting %s on %s", fstype ? fstype : source, path);
+  close(fd);
+}
+
+/* Read-only including every submount; mount_setattr keeps the flags the kernel locked for us,
+ * which a MS_REMOUNT would have to repeat by hand. */
+static void make_readonly(int rootfd, const char *path) {
+  cleanup_fd int fd = openat2_in_root(rootfd, path, O_PATH, 0);
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (fd < 0 || mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+    die_with_error("making %s read-only", path);
+}
+
+static void setup_dev(int rootfd) {
+  mount_on(rootfd, "/dev", TARGET_DIR, "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m");
+  static const char *nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+  for (size_t i = 0; i < N_ELEMENTS(nodes); i++) {
+    char host[32], inside[32];
+    snprintf(host, sizeof host, "/dev/%s", nodes[i]);
+    snprintf(inside, sizeof inside, "/dev/%s", nodes[i]);
+    /* A user namespace cannot mknod devices; binding the host's nodes is what bwrap does. */
+    mount_on(rootfd, inside, TARGET_FILE, host, NULL, MS_BIND, NULL);
+  }
+  mount_on(rootfd, "/dev/pts", TARGET_DIR, "devpts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620");
+  mount_on(rootfd, "/dev/shm", TARGET_DIR, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  cleanup_fd int dev = openat2_in_root(rootfd, "/dev", O_RDONLY | O_DIRECTORY, 0);
+  if (dev < 0) die_with_error("opening /dev of the sandbox");
+  static const char *links[][2] = {{"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
+                                   {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"}};
+  for (size_t i = 0; i < N_ELEMENTS(links); i++)
+    if (symlinkat(links[i][0], dev, links[i][1]) < 0) die_with_error("creating /dev/%s", links[i][1]);
+}
+
+/* resolv.conf and hosts come from the host so DNS works as it does outside. When the rootfs
+ * cannot take a mount point (read-only plain rootfs), the sandbox goes without and says so. */
+static void bind_host_file(int rootfd, const char *path) {
+  if (access(path, R_OK) < 0) return;
+  int fd = open_target(rootfd, path, TARGET_FILE);
+  if (fd < 0) {
+    status_event("{\"event\":\"note\",\"message\":\"%s not bound from the host: %s\"}", path, strerror(-fd));
+    return;
+  }
+  char via[64];
+  snprintf(via, sizeof via, "/proc/self/fd/%d", fd);
+  if (mount(path, via, NULL, MS_BIND, NULL) < 0) die_with_error("binding %s", path);
+  close(fd);
+  make_readonly(rootfd, path);
+}
+
+void sandbox_setup_root(const struct sandbox *sb) {
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die_with_error("making / private");
+  if (sb->upper) {
+    cleanup_free char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", sb->rootfs, sb->upper, sb->work);
+    /* Mounting on top of the lower dir itself needs no staging directory; overlayfs holds its
+     * own references to the layers. */
+    if (mount("overlay", sb->rootfs, "overlay", 0, opts) < 0)
+      die_code("EOVERLAY", "put upper and work on the same filesystem (not overlayfs itself, not NFS), and use an empty work dir",
+               "cannot mount overlay (lower %s, upper %s, work %s): %s", sb->rootfs, sb->upper, sb->work, strerror(errno));
+  } else if (mount(sb->rootfs, sb->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
+    die_with_error("binding rootfs %s", sb->rootfs);
+  }
+  cleanup_fd int rootfd = open(sb->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) die_with_error("opening rootfs %s", sb->rootfs);
+
+  mount_on(rootfd, "/proc", TARGET_DIR, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  if (sb->arch) {
+    cleanup_free char *binfmt = xasprintf("%s/proc/sys/fs/binfmt_misc", sb->rootfs);
+    binfmt_register(sb, binfmt);
+  }
+  setup_dev(rootfd);
+  mount_on(rootfd, "/tmp", TARGET_DIR, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  bind_host_file(rootfd, "/etc/resolv.conf");
+  bind_host_file(rootfd, "/etc/hosts");
+  for (size_t i = 0; i < sb->n_binds; i++) {
+    const struct bind *b = &sb->binds[i];
+    struct stat st;
+    if (stat(b->source, &st) < 0) die_with_error("bind source %s", b->source);
+    mount_on(rootfd, b->target, S_ISDIR(st.st_mode) ? TARGET_DIR : TARGET_FILE, b->source, NULL, MS_BIND | MS_REC, NULL);
+    if (b->readonly) make_readonly(rootfd, b->target);
+  }
+  if (sb->hostname && sethostname(sb->hostname, strlen(sb->hostname)) < 0) die_with_error("sethostname");
+
+  /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only
+   * the new root, with no directory needed for the old one. */
+  if (fchdir(rootfd) < 0) die_with_error("chdir to the new root");
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die_with_error("pivot_root");
+  if (umount2(".", MNT_DETACH) < 0) die_with_error("detaching the old root");
+  if (chdir("/") < 0) die_with_error("chdir /");
+}

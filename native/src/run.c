@@ -1,0 +1,76 @@
+/* `run`: one-shot sandbox. Three processes, as in bubblewrap: the helper (stays outside the
+ * pid namespace, forwards signals, returns the exit code), PID 1 of the sandbox (builds the
+ * root, then reaps zombies and forwards signals), and the command. */
+#include "commands.h"
+#include "sandbox.h"
+#include "util.h"
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+/* PID 1 of the new pid namespace. `alive` is a pipe whose write end only the parent holds. */
+__attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, const sigset_t *mask, int alive) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_with_error("prctl(PR_SET_PDEATHSIG)");
+  /* The parent may have died before PDEATHSIG was armed; then its end of the pipe is closed. */
+  struct pollfd pfd = {.fd = alive, .events = POLLIN};
+  if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLHUP)) _exit(125);
+  if (sb->network_none) loopback_up();
+  sandbox_setup_root(sb);
+  sigset_t fwd;
+  forwarded_signals(&fwd);
+  int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
+  if (sigfd < 0) die_with_error("signalfd");
+  pid_t child = fork();
+  if (child < 0) die_with_error("fork");
+  if (child == 0) exec_command(sb, mask);
+  _exit(init_reap_until(child, sigfd));
+}
+
+/* In the helper: pass signals to PID 1 until it exits; returns its exit code. */
+static int wait_forwarding(pid_t pid, int sigfd) {
+  for (;;) {
+    struct signalfd_siginfo si;
+    ssize_t n = read(sigfd, &si, sizeof si);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != sizeof si) die_with_error("reading signals");
+    if (si.ssi_signo != SIGCHLD) {
+      if (should_forward((int)si.ssi_signo, si.ssi_code)) kill(pid, (int)si.ssi_signo);
+      continue;
+    }
+    int status;
+    pid_t p = waitpid(pid, &status, WNOHANG);
+    if (p == pid) return exit_code_of(status);
+    if (p < 0 && errno != EINTR) die_with_error("waitpid");
+  }
+}
+
+int cmd_run(int argc, char **argv) {
+  struct sandbox sb;
+  sandbox_parse(&sb, argc, argv, OPT_SANDBOX | OPT_PROCESS | OPT_COMMAND);
+  sandbox_validate(&sb);
+
+  /* Blocked before the fork so no signal falls between two handlers; read through signalfd. */
+  sigset_t fwd, orig;
+  forwarded_signals(&fwd);
+  if (sigprocmask(SIG_BLOCK, &fwd, &orig) < 0) die_with_error("sigprocmask");
+  sandbox_unshare(&sb);
+
+  int alive[2];
+  if (pipe2(alive, O_CLOEXEC) < 0) die_with_error("pipe2");
+  pid_t init = fork();
+  if (init < 0) die_with_error("fork");
+  if (init == 0) {
+    close(alive[1]);
+    sandbox_init(&sb, &orig, alive[0]);
+  }
+  close(alive[0]);
+  int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
+  if (sigfd < 0) die_with_error("signalfd");
+  status_event("{\"event\":\"started\",\"pid\":%d}", init);
+  int code = wait_forwarding(init, sigfd);
+  status_event("{\"event\":\"exited\",\"code\":%d}", code);
+  return code;
+}

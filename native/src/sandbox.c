@@ -1,0 +1,126 @@
+/* Sandbox options: one parser for run/start/exec so they accept the same spelling, and the
+ * host-side checks that turn a typo into a fix-it before any namespace exists. */
+#include "sandbox.h"
+#include "util.h"
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int parse_fd(const char *opt, const char *s) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || v < 0 || v > 1 << 20) die_code("EUSAGE", NULL, "%s needs a file descriptor number, not '%s'", opt, s);
+  if (fcntl((int)v, F_GETFD) < 0) die_code("EUSAGE", "open the fd before starting the helper", "%s %ld: fd is not open", opt, v);
+  return (int)v;
+}
+
+static struct bind parse_bind(const char *spec) {
+  /* SRC:DST[:ro]; paths with ':' cannot be expressed, which is said plainly. */
+  char *s = xstrdup(spec);
+  struct bind b = {.source = s};
+  char *c = strchr(s, ':');
+  if (!c) die_code("EUSAGE", "write --bind SRC:DST or --bind SRC:DST:ro", "bad --bind '%s'", spec);
+  *c = 0;
+  b.target = c + 1;
+  c = strchr(c + 1, ':');
+  if (c) {
+    *c = 0;
+    if (strcmp(c + 1, "ro") && strcmp(c + 1, "rw"))
+      die_code("EUSAGE", "the only bind options are :ro and :rw", "bad --bind option '%s' in '%s'", c + 1, spec);
+    b.readonly = !strcmp(c + 1, "ro");
+  }
+  if (!*b.source || b.target[0] != '/')
+    die_code("EUSAGE", "the target must be an absolute path inside the sandbox", "bad --bind '%s'", spec);
+  return b;
+}
+
+void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed) {
+  memset(sb, 0, sizeof *sb);
+  sb->idmap = IDMAP_AUTO;
+  const char *arch = NULL, *network = NULL;
+  int i;
+  for (i = 1; i < argc; i++) {
+    const char *o = argv[i];
+    if (!strcmp(o, "--")) { i++; break; }
+    if (o[0] != '-' ) die_code("EUSAGE", "put the command after --", "unexpected argument '%s'", o);
+    if (i + 1 >= argc) die_code("EUSAGE", NULL, "%s needs a value", o);
+    const char *v = argv[++i];
+    unsigned need = 0;
+#define OPT(name, kind) (!strcmp(o, name) && (need = kind))
+    if (OPT("--rootfs", OPT_SANDBOX)) sb->rootfs = v;
+    else if (OPT("--upper", OPT_SANDBOX)) sb->upper = v;
+    else if (OPT("--work", OPT_SANDBOX)) sb->work = v;
+    else if (OPT("--arch", OPT_SANDBOX)) arch = v;
+    else if (OPT("--qemu", OPT_SANDBOX)) sb->qemu = v;
+    else if (OPT("--hostname", OPT_SANDBOX)) sb->hostname = v;
+    else if (OPT("--network", OPT_SANDBOX)) network = v;
+    else if (OPT("--idmap", OPT_SANDBOX)) sb->idmap = parse_idmap_mode(v);
+    else if (OPT("--bind", OPT_SANDBOX)) {
+      sb->binds = xrealloc(sb->binds, (sb->n_binds + 1) * sizeof *sb->binds);
+      sb->binds[sb->n_binds++] = parse_bind(v);
+    } else if (OPT("--state", OPT_STATE)) sb->state_dir = v;
+    else if (OPT("--cwd", OPT_PROCESS)) sb->cwd = v;
+    else if (OPT("--env", OPT_PROCESS)) {
+      if (!strchr(v, '=') || v[0] == '=') die_code("EUSAGE", "write --env NAME=VALUE", "bad --env '%s'", v);
+      sb->env = xrealloc(sb->env, (sb->n_env + 1) * sizeof *sb->env);
+      sb->env[sb->n_env++] = v;
+    } else if (OPT("--status-fd", OPT_PROCESS)) status_fd = parse_fd(o, v);
+    else if (OPT("--keep-fd", OPT_PROCESS)) {
+      sb->keep_fds = xrealloc(sb->keep_fds, (sb->n_keep_fds + 1) * sizeof *sb->keep_fds);
+      sb->keep_fds[sb->n_keep_fds++] = parse_fd(o, v);
+    } else die_code("EUSAGE", "see crossroot-helper --help", "unknown option '%s'", o);
+#undef OPT
+    if (!(allowed & need)) die_code("EUSAGE", "see crossroot-helper --help", "%s does not take %s", argv[0], o);
+  }
+  sb->argv = i < argc ? argv + i : NULL;
+  if ((allowed & OPT_COMMAND) && !sb->argv)
+    die_code("EUSAGE", "add the command after --, e.g. -- /bin/sh", "%s needs a command", argv[0]);
+  if (!(allowed & OPT_COMMAND) && sb->argv && argv[i])
+    die_code("EUSAGE", NULL, "%s takes no command", argv[0]);
+  if ((allowed & OPT_SANDBOX) && !sb->rootfs) die_code("EUSAGE", "add --rootfs DIR", "%s needs --rootfs", argv[0]);
+  if ((allowed & OPT_STATE) && !sb->state_dir) die_code("EUSAGE", "add --state DIR", "%s needs --state", argv[0]);
+  if (!sb->upper != !sb->work) die_code("EUSAGE", "give both --upper DIR and --work DIR", "an overlay needs both upper and work dirs");
+  if (network && strcmp(network, "host") && strcmp(network, "none"))
+    die_code("EUSAGE", "use --network host or --network none", "unknown network mode '%s'", network);
+  sb->network_none = network && !strcmp(network, "none");
+  if (arch) {
+    sb->arch = arch_lookup(arch);
+    if (!sb->arch) die_code("EARCH", xasprintf("use one of %s", arch_names()), "unknown architecture '%s'", arch);
+  }
+}
+
+static bool is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void sandbox_validate(struct sandbox *sb) {
+  if (!is_dir(sb->rootfs))
+    die_code("ENOROOTFS", "build the env first (crossroot build), or check the --rootfs path",
+             "rootfs %s does not exist or is not a directory", sb->rootfs);
+  if (sb->upper) {
+    /* overlayfs takes ',' and ':' as separators in its options. */
+    const char *dirs[] = {sb->rootfs, sb->upper, sb->work};
+    for (size_t i = 0; i < N_ELEMENTS(dirs); i++) {
+      if (strpbrk(dirs[i], ",:"))
+        die_code("EUSAGE", "move the directory to a path without ',' or ':'", "overlay path %s contains ',' or ':'", dirs[i]);
+      if (i > 0 && !is_dir(dirs[i]) && mkdir(dirs[i], 0755) < 0)
+        die_code("EOVERLAY", "create the directory, on the same filesystem for upper and work", "cannot create overlay dir %s: %s",
+                 dirs[i], strerror(errno));
+    }
+  }
+  for (size_t i = 0; i < sb->n_binds; i++)
+    if (access(sb->binds[i].source, F_OK) < 0)
+      die_code("EBIND", "create it first or fix the path", "bind source %s does not exist", sb->binds[i].source);
+  if (sb->arch && !arch_is_native(sb->arch)) {
+    if (sb->qemu) {
+      if (access(sb->qemu, X_OK) < 0)
+        die_code("ENOQEMU", QEMU_PACKAGE_FIX, "qemu interpreter %s for %s is not an executable file", sb->qemu, sb->arch->name);
+    } else if (!(sb->qemu = qemu_find(sb->arch))) {
+      die_code("ENOQEMU", QEMU_PACKAGE_FIX, "no qemu-%s-static found to run %s binaries", sb->arch->qemu, sb->arch->name);
+    }
+  } else {
+    sb->arch = NULL; /* native: nothing to register */
+  }
+}

@@ -1,0 +1,73 @@
+/* What one sandbox is made of (rootfs, overlay, arch, binds, process), parsed once from argv by
+ * run/start/exec, and the steps that build it: ns.c (namespaces), mount.c (new root),
+ * binfmt.c (private qemu registration), exec.c (the command and the init that reaps it). */
+#pragma once
+#include <stdbool.h>
+#include <signal.h>
+#include <sys/types.h>
+#include "arch.h"
+#include "idmap.h"
+
+struct bind {
+  const char *source, *target;
+  bool readonly;
+};
+
+struct sandbox {
+  const char *rootfs, *upper, *work;
+  const struct arch *arch; /* NULL = host */
+  const char *qemu;        /* interpreter path when arch is foreign */
+  struct bind *binds;
+  size_t n_binds;
+  const char *hostname;
+  bool network_none;
+  enum idmap_mode idmap;
+  const char *state_dir;   /* start / exec / stop */
+  /* The process. */
+  const char *cwd;
+  const char **env;        /* K=V overrides, in order */
+  size_t n_env;
+  int *keep_fds;
+  size_t n_keep_fds;
+  char **argv;             /* after "--"; NULL-terminated */
+};
+
+/* Which options a subcommand takes. */
+enum {
+  OPT_SANDBOX = 1 << 0, /* --rootfs --upper --work --arch --qemu --bind --hostname --network --idmap */
+  OPT_PROCESS = 1 << 1, /* --cwd --env --status-fd --keep-fd */
+  OPT_STATE = 1 << 2,   /* --state */
+  OPT_COMMAND = 1 << 3, /* -- CMD [ARGS...] required */
+};
+/* Parses argv (after the subcommand name) into sb; dies with EUSAGE on bad input. */
+void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed);
+/* Checks what can be checked on the host before any namespace exists: rootfs, overlay dirs,
+ * arch and qemu, bind sources. Dies with a fix-it. */
+void sandbox_validate(struct sandbox *sb);
+
+/* ns.c: enters user+mount+pid+uts+ipc(+net) namespaces; the next fork() is PID 1. */
+enum idmap_mode sandbox_unshare(const struct sandbox *sb);
+/* ns.c: brings up lo in a fresh network namespace. */
+void loopback_up(void);
+
+/* mount.c: builds the new root from inside the new pid namespace and pivots into it. */
+void sandbox_setup_root(const struct sandbox *sb);
+
+/* binfmt.c: registers sb->qemu for sb->arch in this user namespace's binfmt_misc, mounted at
+ * binfmt_dir. Falls back to a host F-flag registration on kernels without private binfmt_misc. */
+void binfmt_register(const struct sandbox *sb, const char *binfmt_dir);
+
+/* exec.c: the sandboxed command, as the last step in a fresh child. Never returns. */
+__attribute__((noreturn)) void exec_command(const struct sandbox *sb, const sigset_t *restore_mask);
+/* exec.c: signals the helper forwards to the sandbox; blocked in the helper, read via signalfd. */
+void forwarded_signals(sigset_t *set);
+/* exec.c: whether a signal read from a signalfd should be passed on (not one the tty already
+ * sent to the whole foreground group, except hangup). */
+bool should_forward(int signo, int si_code);
+/* exec.c: runs as PID 1: forwards signals to child, reaps every zombie, returns child's exit
+ * code (128+n when killed by signal n) once child has exited. */
+int init_reap_until(pid_t child, int sigfd);
+/* exec.c: marks every fd >= 3 close-on-exec except keep[] (which are made inheritable). */
+void close_fds_on_exec(const int *keep, size_t n_keep);
+/* Exit code of a wait status: code, or 128+signal. */
+int exit_code_of(int status);
