@@ -2,7 +2,7 @@
 // interface so the language service and tests can answer without touching the real host.
 import { statSync } from 'node:fs';
 import os from 'node:os';
-import type { ArchInfo } from '../arch';
+import { ARCH_NAMES, parseArch, type ArchInfo, type ArchName } from '../arch';
 import { findQemu, runsNatively } from '../sandbox/qemu';
 
 export interface EnvHost {
@@ -29,3 +29,8 @@ export const nodeHost: EnvHost = {
   findQemu: (arch) => findQemu(arch),
   runsNatively: (arch) => runsNatively(arch),
 };
+
+/** The arch this host runs natively (asked through the Host, so tests stay machine-independent). */
+export function nativeArch(host: EnvHost): ArchName {
+  return ARCH_NAMES.find((n) => n !== 'i386' && host.runsNatively(parseArch(n)!)) ?? 'amd64';
+}

@@ -7,7 +7,7 @@ import { parseImageRef } from '../image/ref';
 import { isCrossrootError } from '../errors';
 import { QEMU_PACKAGE_HINT } from '../sandbox/qemu';
 import { Code, closest, hasErrors, type DiagnosticCode, type EnvDiagnostic, type Severity } from './diagnostics';
-import { nodeHost, type EnvHost } from './host';
+import { nativeArch, nodeHost, type EnvHost } from './host';
 import { ENV_SCHEMA, typeName, type FieldSchema } from './schema';
 import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, type EnvSpec, type Mount } from './spec';
 import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
@@ -274,14 +274,14 @@ class Reader {
   private arch(root: TomlTable): ArchName {
     const e = this.str(root, 'arch');
     const host = this.host;
-    if (!e) return hostArchName(host);
+    if (!e) return nativeArch(host);
     const { value: written, start, end } = e.value;
     const info = parseArch(written);
     if (!info) {
       const guess = closest(written, ARCH_NAMES);
       this.add(Code.UnknownArch, 'error', `unknown arch "${written}"; valid: ${ARCH_NAMES.join(', ')}${guess ? ` (did you mean "${guess}"?)` : ''}`,
         start, end, guess ? { title: `Change to "${guess}"`, text: JSON.stringify(guess) } : undefined);
-      return hostArchName(host);
+      return nativeArch(host);
     }
     if (info.name !== written) {
       this.add(Code.ArchAlias, 'info', `"${written}" means ${info.name}; Crossroot writes it "${info.name}"`, start, end, { title: `Change to "${info.name}"`, text: JSON.stringify(info.name) });
@@ -410,11 +410,6 @@ export function imageRefProblem(ref: string): string | undefined {
     if (!isCrossrootError(e)) throw e;
     return e.fix ? `${e.message}; ${e.fix}` : e.message;
   }
-}
-
-function hostArchName(host: EnvHost): ArchName {
-  // The host is whatever arch runs natively; asking the Host keeps tests machine-independent.
-  return ARCH_NAMES.find((n) => host.runsNatively(parseArch(n)!) && n !== 'i386') ?? 'amd64';
 }
 
 function describe(v: TomlValue): string {

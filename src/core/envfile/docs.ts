@@ -1,0 +1,77 @@
+// Words about the schema for people: hover text and the README's env file reference are both
+// rendered here from schema.ts, so the editor and the docs say the same thing.
+import { Code } from './diagnostics';
+import { ENV_SCHEMA, typeName, type FieldSchema } from './schema';
+
+/** "`setup.packages`", or "`[setup]`" for tables. */
+function title(path: readonly string[], f: FieldSchema): string {
+  const name = path.join('.');
+  if (f.type === 'table' || f.type === 'string-map') return `[${name}]`;
+  if (f.type === 'table-array') return `[[${name}]]`;
+  return name;
+}
+
+/** The Markdown shown when hovering a key: what it is, its type, default and values. */
+export function fieldMarkdown(path: readonly string[], f: FieldSchema): string {
+  const lines = [`**${title(path, f)}** · ${typeName(f.type)}${f.required ? ' · required' : ''}`, '', f.doc];
+  if (f.kinds) lines.push('', `For source kinds: ${f.kinds.map((k) => `\`${k}\``).join(', ')}.`);
+  if (f.default) lines.push('', `Default: ${f.default}.`);
+  if (f.values) lines.push('', (f.strict ? 'One of:' : 'Common values:'), ...f.values.map((v) => `- \`${v.value}\`: ${v.doc}`));
+  return lines.join('\n');
+}
+
+/** The Markdown shown when hovering a known value, such as `"arm64"` or `"debian"`. */
+export function valueMarkdown(path: readonly string[], f: FieldSchema, value: string): string | undefined {
+  const v = f.values?.find((x) => x.value === value);
+  return v ? `**${path.join('.')} = "${v.value}"**\n\n${v.doc}` : undefined;
+}
+
+function fieldRow(path: readonly string[], f: FieldSchema): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  let doc = f.doc;
+  if (f.kinds) doc += ` Kinds: ${f.kinds.map((k) => `\`${k}\``).join(', ')}.`;
+  if (f.values) doc += ` ${f.strict ? 'One of' : 'E.g.'}: ${f.values.map((v) => `\`${v.value}\``).join(', ')}.`;
+  return `| \`${path.join('.')}\` | ${cell(typeName(f.type))}${f.required ? ' (required)' : ''} | ${cell(f.default ?? '')} | ${cell(doc)} |`;
+}
+
+/** The whole env file reference, for README.md (scripts/gen-envfile-docs.mjs). */
+export function referenceMarkdown(): string {
+  const out: string[] = [
+    'Generated from the schema in `src/core/envfile/schema.ts` (`node scripts/gen-envfile-docs.mjs`);',
+    'the editor\'s hover and completion show the same text. `crossroot lint` checks a file.',
+    '',
+    'Relative host paths start at the env file\'s folder and `~` is your home. Paths and `[env]`',
+    'values may use `${localEnv:VAR}` (or `${localEnv:VAR:default}`), `${workspaceFolder}` and',
+    '`${workspaceFolderBasename}`. A `.devcontainer/devcontainer.json` works too (see below).',
+    '',
+  ];
+  for (const [key, f] of Object.entries(ENV_SCHEMA.fields!)) {
+    out.push(`### \`${title([key], f)}\``, '', f.doc, '');
+    if (f.fields) {
+      out.push('| key | type | default | meaning |', '|---|---|---|---|');
+      for (const [k, sub] of Object.entries(f.fields)) out.push(fieldRow([key, k], sub));
+      out.push('');
+    } else {
+      out.push(`Type: ${typeName(f.type)}.${f.default ? ` Default: ${f.default}.` : ''}${f.values ? ` ${f.strict ? 'One of' : 'E.g.'}: ${f.values.map((v) => `\`${v.value}\``).join(', ')}.` : ''}`, '');
+    }
+    if (f.example) out.push('```toml', f.example, '```', '');
+  }
+  out.push(...DEVCONTAINER_DOC, '', '### Diagnostic codes', '', 'Editors and `crossroot lint` report these (source `crossroot`): 1xxx syntax, 2xxx schema, 3xxx meaning, 4xxx devcontainer.json import.', '');
+  out.push('| code | name |', '|---|---|');
+  for (const [name, code] of Object.entries(Code)) out.push(`| ${code} | ${name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()} |`);
+  return out.join('\n');
+}
+
+const DEVCONTAINER_DOC = [
+  '### devcontainer.json',
+  '',
+  'Without a `crossroot.toml`, Crossroot reads `.devcontainer/devcontainer.json` or `.devcontainer.json`',
+  '(JSON with comments) into the same env. Honoured: `name`, `image`, `containerEnv`, `remoteEnv`',
+  '(`${localEnv:VAR}`, `${containerEnv:VAR}`), `remoteUser` / `containerUser`, `workspaceFolder`,',
+  '`workspaceMount` and `mounts` of type `bind`, the lifecycle commands `onCreateCommand`,',
+  '`postCreateCommand`, `postStartCommand`, `postAttachCommand` (string, array or object form) and',
+  '`initializeCommand` (runs on the host), `runArgs` `--platform` / `-e` / `-v`,',
+  '`customizations.vscode.settings`. The arch comes from `runArgs --platform` or',
+  '`customizations.crossroot.arch`. Everything else is reported as not supported, with the reason',
+  '(`build`, `dockerComposeFile`, `features`, `privileged`, `capAdd`, other `runArgs`, …).',
+];
