@@ -1,3 +1,88 @@
-/* Probe run inside the sandbox by tests (like crun's tests/init.c): prints exact facts. */
+/* Probe run inside the sandbox by tests (like crun's tests/init.c): prints exact facts, one
+ * `key=value` per line, so tests compare values instead of parsing shell output.
+ *   probe fds | caps | nnp | id | cwd | tty | write FILE | exit N | signal N */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { puts("probe: pending"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+static int fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) { perror("probe: /proc/self/fd"); return 1; }
+  int self = dirfd(d);
+  struct dirent *e;
+  printf("fds=");
+  const char *sep = "";
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.' && atoi(e->d_name) != self) { printf("%s%s", sep, e->d_name); sep = ","; }
+  printf("\n");
+  closedir(d);
+  return 0;
+}
+
+static int status_lines(const char *prefixes[]) {
+  FILE *f = fopen("/proc/self/status", "re");
+  if (!f) { perror("probe: /proc/self/status"); return 1; }
+  char line[256];
+  while (fgets(line, sizeof line, f))
+    for (const char **p = prefixes; *p; p++)
+      if (!strncmp(line, *p, strlen(*p))) {
+        char *colon = strchr(line, ':');
+        *colon = 0;
+        char *v = colon + 1;
+        while (*v == '\t' || *v == ' ') v++;
+        printf("%s=%s", line, v);
+      }
+  fclose(f);
+  return 0;
+}
+
+/* Whether an interactive shell could do job control: own process group in the foreground. */
+static int tty(void) {
+  printf("isatty=%d\n", isatty(0));
+  if (!isatty(0)) return 0;
+  int ctty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+  printf("ctty=%d\n", ctty >= 0);
+  signal(SIGTTOU, SIG_IGN);
+  int jc = setpgid(0, 0) == 0 && tcsetpgrp(0, getpgrp()) == 0 && tcgetpgrp(0) == getpgrp();
+  printf("jobcontrol=%d\n", jc);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (!strcmp(cmd, "fds")) return fds();
+  if (!strcmp(cmd, "caps")) return status_lines((const char *[]){"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", NULL});
+  if (!strcmp(cmd, "nnp")) { printf("nnp=%d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)); return 0; }
+  if (!strcmp(cmd, "id")) {
+    printf("uid=%d\ngid=%d\n", getuid(), getgid());
+    return status_lines((const char *[]){"Groups", NULL});
+  }
+  if (!strcmp(cmd, "cwd")) {
+    char buf[4096];
+    if (!getcwd(buf, sizeof buf)) { perror("probe: getcwd"); return 1; }
+    printf("cwd=%s\n", buf);
+    return 0;
+  }
+  if (!strcmp(cmd, "tty")) return tty();
+  if (!strcmp(cmd, "write") && argc > 2) {
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    printf("write=%s\n", fd >= 0 ? "ok" : strerror(errno));
+    return fd >= 0 ? 0 : 1;
+  }
+  if (!strcmp(cmd, "exit") && argc > 2) return atoi(argv[2]);
+  if (!strcmp(cmd, "signal") && argc > 2) {
+    int s = atoi(argv[2]);
+    signal(s, SIG_DFL);
+    raise(s);
+    return 1;
+  }
+  fprintf(stderr, "usage: probe fds|caps|nnp|id|cwd|tty|write FILE|exit N|signal N\n");
+  return 2;
+}

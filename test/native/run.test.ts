@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ARCHES, type ArchName } from '../../src/core/arch';
+import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
+import { HELPER_ASAN, need, tempDir } from '../lib/harness';
+import { facts, run } from './sandbox';
+
+const ARCHS: ArchName[] = ['amd64', 'arm64', 'armhf', 'riscv64'];
+
+for (const arch of ARCHS) {
+  test(`${arch} env reports ${ARCHES[arch].uname}, and so do the children of its binaries`, async (t) => {
+    if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap)')) return;
+    if (!need(t, qemuAvailable(arch), `no qemu for ${arch} (apt-get install qemu-user-static)`)) return;
+    const rootfs = await busyboxRootfs(arch);
+    const r = await run({ rootfs, arch }, ['sh', '-c', 'uname -m; sh -c "uname -m"; echo $0']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${ARCHES[arch].uname}\n${ARCHES[arch].uname}\nsh\n`);
+  });
+}
+
+test('exit codes and signals of the command pass through (128+n), native and foreign', async (t) => {
+  if (!need(t, mmdebstrapAvailable() && qemuAvailable('arm64'), 'mmdebstrap or qemu-user-static missing')) return;
+  const amd64 = await busyboxRootfs('amd64');
+  const arm64 = await busyboxRootfs('arm64');
+  assert.equal((await run({ rootfs: amd64 }, ['/probe', 'exit', '7'])).code, 7);
+  assert.equal((await run({ rootfs: amd64 }, ['/probe', 'signal', '15'])).code, 143);
+  assert.equal((await run({ rootfs: arm64, arch: 'arm64' }, ['sh', '-c', 'exit 3'])).code, 3);
+  assert.equal((await run({ rootfs: arm64, arch: 'arm64' }, ['sh', '-c', 'kill -KILL $$'])).code, 137);
+  const done = await run({ rootfs: amd64 }, ['true']);
+  assert.deepEqual(done.events.map((e) => e.event), ['started', 'exited']);
+});
+
+test('SIGTERM sent to the helper reaches the command', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const r = await run({ rootfs }, ['sh', '-c', 'trap "exit 42" TERM; echo ready; sleep 30 & wait'], {
+    onSpawn: (pid, out) => out.once('data', () => process.kill(pid, 'SIGTERM')),
+  });
+  assert.equal(r.code, 42, r.stderr);
+});
+
+test('a missing command exits 127 and says so; a missing rootfs is a helper error 125 with a fix', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const missing = await run({ rootfs }, ['no-such-command']);
+  assert.equal(missing.code, 127);
+  assert.match(missing.stderr, /no-such-command: command not found/);
+  const noRoot = await run({ rootfs: '/nonexistent/rootfs' }, ['true']);
+  assert.equal(noRoot.code, 125);
+  const err = noRoot.events.find((e) => e.event === 'error');
+  assert.equal(err?.code, 'ENOROOTFS');
+  assert.match(String(err?.fix), /crossroot build/);
+  const noQemu = await run({ rootfs, arch: 's390x', qemu: '/nonexistent/qemu' }, ['true']);
+  assert.equal(noQemu.code, 125);
+  assert.match(String(noQemu.events.find((e) => e.event === 'error')?.fix), /qemu-user-static/);
+});
+
+test('inside: uid 0, only fds 0-2 (plus --keep-fd), no_new_privs, caps only of the env', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  // The helper itself gets fd 3 (status) from us; none of it may leak.
+  const fds = facts((await run({ rootfs }, ['/probe', 'fds'])).stdout);
+  assert.equal(fds.fds, '0,1,2');
+  assert.equal(facts((await run({ rootfs }, ['/probe', 'nnp'])).stdout).nnp, '1');
+  const id = facts((await run({ rootfs }, ['/probe', 'id'])).stdout);
+  assert.equal(id.uid, '0');
+  assert.equal(id.gid, '0');
+  const caps = facts((await run({ rootfs }, ['/probe', 'caps'])).stdout);
+  assert.equal(caps.CapAmb, '0000000000000000');
+  assert.equal(caps.CapInh, '0000000000000000');
+  assert.equal(caps.CapEff, caps.CapBnd, 'root of the env holds its namespace\'s capabilities');
+  // ... which give nothing over host files: a root-owned host file stays unwritable.
+  const hostFile = await run({ rootfs, binds: [{ source: '/etc/passwd', target: '/mnt/passwd' }] }, ['/probe', 'write', '/mnt/passwd']);
+  assert.equal(facts(hostFile.stdout).write, 'Permission denied');
+});
+
+test('--keep-fd passes exactly that fd into the sandbox', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  // fd 3 is the status pipe; keeping it hands it to the command.
+  const { helper } = await import('./sandbox');
+  const { runArgv } = await import('../../src/core/sandbox/helper');
+  const { PROBE } = await import('../lib/harness');
+  const argv = runArgv({ rootfs, binds: [{ source: PROBE, target: '/probe', readonly: true }] }, ['/probe', 'fds']);
+  argv.splice(argv.indexOf('--'), 0, '--keep-fd', '3');
+  assert.equal(facts((await helper(argv)).stdout).fds, '0,1,2,3');
+});
+
+test('a file written to the bound workspace belongs to the calling user outside', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const ws = tempDir(t);
+  for (const idmap of ['single', 'full'] as const) {
+    const r = await run({ rootfs, idmap, binds: [{ source: ws, target: '/workspace' }], cwd: '/workspace' },
+      ['sh', '-c', `echo hi > made-${idmap}; /probe cwd`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(facts(r.stdout).cwd, '/workspace');
+    const st = statSync(path.join(ws, `made-${idmap}`));
+    assert.equal(st.uid, process.getuid!());
+    assert.equal(st.gid, process.getgid!());
+  }
+  const ro = await run({ rootfs, binds: [{ source: ws, target: '/workspace', readonly: true }] }, ['/probe', 'write', '/workspace/x']);
+  assert.equal(facts(ro.stdout).write, 'Read-only file system');
+});
+
+function hashTree(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const st = lstatSync(p);
+      h.update(`${path.relative(dir, p)} ${st.mode} ${st.uid} ${st.size}\n`);
+      if (st.isSymbolicLink()) h.update(readlinkSync(p));
+      else if (st.isFile()) h.update(readFileSync(p));
+      else if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return h.digest('hex');
+}
+
+test('overlay: writes land in upper, the lower tree stays byte-identical', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const before = hashTree(rootfs);
+  const dir = tempDir(t);
+  const upper = path.join(dir, 'upper'), work = path.join(dir, 'work');
+  const r = await run({ rootfs, upper, work }, ['sh', '-c', 'echo new > /new-file; echo more >> /etc/passwd; rm /bin/ls; mkdir -p /opt/x']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(path.join(upper, 'new-file'), 'utf8'), 'new\n');
+  assert.match(readFileSync(path.join(upper, 'etc/passwd'), 'utf8'), /more\n$/);
+  assert.ok(existsSync(path.join(upper, 'opt/x')));
+  assert.equal(hashTree(rootfs), before);
+  // The next run over the same upper sees the changes.
+  const again = await run({ rootfs, upper, work }, ['sh', '-c', 'cat /new-file; test -e /bin/ls || echo gone']);
+  assert.equal(again.stdout, 'new\ngone\n');
+});
+
+test('hostname, private network with only lo, minimal /dev, /tmp and host resolv.conf', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const r = await run({ rootfs, hostname: 'box', network: 'none' },
+    ['sh', '-c', 'hostname; grep -c : /proc/net/dev; ls /dev; echo x > /dev/null && echo null-ok; stat -f -c %T /tmp; cat /etc/resolv.conf']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.equal(lines[0], 'box');
+  assert.equal(lines[1], '1', 'only lo in a private network');
+  for (const node of ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx', 'pts', 'shm']) assert.ok(lines.includes(node), `/dev/${node}`);
+  assert.ok(lines.includes('null-ok'));
+  assert.ok(lines.includes('tmpfs'));
+  assert.ok(r.stdout.endsWith(readFileSync('/etc/resolv.conf', 'utf8')));
+  const hostNet = await run({ rootfs }, ['sh', '-c', 'grep -c : /proc/net/dev']);
+  assert.equal(hostNet.stdout.trim(), String(readFileSync('/proc/net/dev', 'utf8').split('\n').filter((l) => l.includes(':')).length));
+});
+
+test('a shell on a terminal gets job control (own foreground process group)', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const { PROBE, HELPER } = await import('../lib/harness');
+  const dir = tempDir(t);
+  const cmd = [HELPER, 'run', '--rootfs', rootfs, '--bind', `${PROBE}:/probe:ro`, '--', '/probe', 'tty'].join(' ');
+  writeFileSync(path.join(dir, 'go.sh'), `exec ${cmd}\n`);
+  // script(1) gives the helper a pty as its controlling terminal, as a VS Code terminal does.
+  const r = spawnSync('script', ['-qec', `sh ${path.join(dir, 'go.sh')}`, '/dev/null'], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  const f = facts(r.stdout.replace(/\r/g, ''));
+  assert.equal(f.isatty, '1', r.stdout + r.stderr);
+  assert.equal(f.ctty, '1');
+  assert.equal(f.jobcontrol, '1');
+});
+
+test('ASan build: native and foreign runs are clean', async (t) => {
+  if (!need(t, mmdebstrapAvailable() && qemuAvailable('arm64'), 'mmdebstrap or qemu-user-static missing')) return;
+  if (!need(t, existsSync(HELPER_ASAN), 'ASan helper not built (make -C native)')) return;
+  const amd64 = await busyboxRootfs('amd64');
+  const arm64 = await busyboxRootfs('arm64');
+  const dir = tempDir(t);
+  const a = await run({ rootfs: amd64, upper: path.join(dir, 'u'), work: path.join(dir, 'w'), network: 'none' }, ['/probe', 'fds'], { helper: HELPER_ASAN });
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(facts(a.stdout).fds, '0,1,2');
+  const b = await run({ rootfs: arm64, arch: 'arm64' }, ['uname', '-m'], { helper: HELPER_ASAN });
+  assert.equal(b.stdout, 'aarch64\n', b.stderr);
+  assert.doesNotMatch(a.stderr + b.stderr, /Sanitizer/);
+});
