@@ -1,0 +1,175 @@
+// Debian root filesystems through mmdebstrap for any arch, without root and without a host
+// binfmt_misc entry: a foreign arch's maintainer scripts run through qemu registered privately.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ArchInfo, type ArchName, ARCHES } from '../arch';
+import { CrossrootError } from '../errors';
+import { findQemu, runsNatively, QEMU_PACKAGE_HINT } from '../sandbox/qemu';
+
+export interface DebianBootstrap {
+  arch: ArchName;
+  /** Default: the arch's first suite with an official port (bookworm; trixie for riscv64). */
+  suite?: string;
+  /** mmdebstrap variant; default minbase. */
+  variant?: 'extract' | 'custom' | 'essential' | 'apt' | 'minbase' | 'buildd' | 'required' | 'important' | 'standard';
+  /** Extra packages (mmdebstrap --include). */
+  include?: string[];
+  /** Default http://deb.debian.org/debian, or snapshot.debian.org when `snapshot` is set. */
+  mirror?: string;
+  /** A snapshot.debian.org timestamp (20240101T000000Z) for a reproducible tree. */
+  snapshot?: string;
+}
+
+export const MMDEBSTRAP_FIX = 'install mmdebstrap and arch-test (Debian/Ubuntu: apt-get install mmdebstrap arch-test)';
+
+/** "1.3.5", or undefined when mmdebstrap is not installed. */
+export function mmdebstrapVersion(): string | undefined {
+  const r = spawnSync('mmdebstrap', ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? /(\d[\w.~+-]*)/.exec(r.stdout)?.[1] : undefined;
+}
+
+export function debianSuite(o: DebianBootstrap): string {
+  return o.suite ?? ARCHES[o.arch].minSuite;
+}
+
+export function debianMirror(o: DebianBootstrap): string {
+  if (o.mirror) return o.mirror;
+  return o.snapshot ? `http://snapshot.debian.org/archive/debian/${o.snapshot}/` : 'http://deb.debian.org/debian';
+}
+
+/** Everything that decides the tree's content, as a stable string for cache keys. */
+export function debianBootstrapKey(o: DebianBootstrap): string {
+  return JSON.stringify({
+    arch: o.arch, suite: debianSuite(o), variant: o.variant ?? 'minbase',
+    include: [...(o.include ?? [])].sort(), mirror: debianMirror(o), mmdebstrap: mmdebstrapVersion() ?? 'none',
+  });
+}
+
+/**
+ * The binfmt_misc `register` line for running `arch` binaries through `qemu`: magic and mask
+ * from the distro's qemu binfmt file, our interpreter, and flags F (open the interpreter now, so
+ * it works inside the chroot) + P + O + C as systemd-binfmt would.
+ */
+export function binfmtRegistration(arch: ArchInfo, qemu: string): string {
+  const files = [`/usr/lib/binfmt.d/qemu-${arch.qemu}.conf`, `/usr/lib/binfmt.d/qemu-${arch.qemu}-static.conf`];
+  const file = files.find((f) => existsSync(f));
+  if (!file) {
+    throw new CrossrootError('ENOBINFMTCONF', `no qemu binfmt description for ${arch.name} (looked for ${files.join(', ')})`, { fix: QEMU_PACKAGE_HINT });
+  }
+  const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(':'));
+  const f = line?.split(':');
+  if (!f || f.length < 8 || f[2] !== 'M') throw new CrossrootError('EBINFMTCONF', `${file} is not a magic-type binfmt_misc rule`);
+  const flags = new Set([...(f[7] ?? ''), 'F']);
+  return `:crossroot-${arch.qemu}:M:${f[3]}:${f[4]}:${f[5]}:${qemu}:${[...flags].join('')}`;
+}
+
+/**
+ * Builds a Debian tree into `target` (which must not exist yet). Takes about a minute for a
+ * minbase. Ownership: as an unprivileged user with a subuid range, files owned by root inside
+ * belong to the caller, the few others (e.g. apt's `partial/` dirs, uid 42) to the caller's
+ * subordinate uids, so only `removeTree` can delete the result; as root, ids are kept as is.
+ */
+export async function bootstrapDebian(o: DebianBootstrap, target: string, log: (line: string) => void = () => {}): Promise<void> {
+  if (!mmdebstrapVersion()) throw new CrossrootError('ENOMMDEBSTRAP', 'mmdebstrap is not installed', { fix: MMDEBSTRAP_FIX });
+  const arch = ARCHES[o.arch];
+  let register = '';
+  if (!runsNatively(arch)) {
+    const qemu = findQemu(arch);
+    if (!qemu) throw new CrossrootError('ENOQEMU', `no qemu interpreter for ${arch.name}`, { fix: QEMU_PACKAGE_HINT });
+    register = binfmtRegistration(arch, qemu);
+  }
+  const mm = ['mmdebstrap', '--mode=unshare', `--variant=${o.variant ?? 'minbase'}`, `--arch=${arch.name}`, '--quiet'];
+  if (o.include?.length) mm.push(`--include=${o.include.join(',')}`);
+  mm.push(debianSuite(o), target, debianMirror(o));
+  // Inside the namespace we are uid 0, so mmdebstrap skips its own user namespace and the
+  // private binfmt_misc instance (one per user namespace, Linux >= 6.7) stays in effect.
+  const script = [
+    'set -e',
+    'if [ -n "$1" ]; then',
+    '  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc',
+    '  printf "%s" "$1" > /proc/sys/fs/binfmt_misc/register',
+    'fi',
+    'shift',
+    'exec "$@"',
+  ].join('\n');
+  const code = await inBuildNamespace(['sh', '-c', script, 'sh', register, ...mm], log);
+  if (code !== 0) {
+    throw new CrossrootError('EBOOTSTRAP', `mmdebstrap failed (exit ${code}) building ${arch.name} ${debianSuite(o)} into ${target}`, {
+      fix: 'see the mmdebstrap output above; network access to the Debian mirror and a subuid range for your user (/etc/subuid) are needed',
+    });
+  }
+}
+
+/**
+ * Runs argv as uid 0 of a fresh user + mount namespace with a full id map: through newuidmap
+ * (`unshare --map-auto`) for users, by writing an identity map ourselves for root (root has no
+ * /etc/subuid range, but may map its own ids).
+ */
+async function inBuildNamespace(argv: string[], log: (line: string) => void): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    return run(['unshare', '--map-auto', '--map-root-user', '--mount', '--', ...argv], log);
+  }
+  const child = spawn('unshare', ['--user', '--mount', '--', 'sh', '-c', 'read _ && exec "$@"', 'sh', ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const done = collect(child, log);
+  const mine = readlinkSync('/proc/self/ns/user');
+  for (let i = 0; ; i++) {
+    let theirs: string | undefined;
+    try { theirs = readlinkSync(`/proc/${child.pid}/ns/user`); } catch { /* exited */ }
+    if (theirs === undefined || theirs !== mine) break;
+    if (i > 500) throw new CrossrootError('EUSERNS', 'unshare did not create a user namespace within 5 s');
+    await sleep(10);
+  }
+  try {
+    writeFileSync(`/proc/${child.pid}/uid_map`, '0 0 65536\n');
+    writeFileSync(`/proc/${child.pid}/gid_map`, '0 0 65536\n');
+  } catch (e) {
+    child.kill();
+    throw new CrossrootError('EUSERNS', `cannot map ids in the build namespace: ${(e as Error).message}`, { cause: e });
+  }
+  child.stdin!.end('go\n');
+  return done;
+}
+
+function run(argv: string[], log: (line: string) => void): Promise<number> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  return collect(child, log);
+}
+
+function collect(child: ReturnType<typeof spawn>, log: (line: string) => void): Promise<number> {
+  for (const s of [child.stdout, child.stderr]) {
+    let buf = '';
+    s?.setEncoding('utf8');
+    s?.on('data', (d: string) => {
+      buf += d;
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) log(l);
+    });
+    s?.on('end', () => { if (buf) log(buf); });
+  }
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c, sig) => resolve(c ?? 128 + (sig ? 15 : 0)));
+  });
+}
+
+/**
+ * Removes a tree that may hold files owned by the caller's subordinate uids (a Debian tree or an
+ * unpacked image): plain rm first, else as root of a user namespace mapping those uids.
+ */
+export function removeTree(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'ENOTEMPTY') throw e;
+  }
+  const r = spawnSync('unshare', ['--map-auto', '--map-root-user', '--', 'rm', '-rf', '--', dir], { encoding: 'utf8' });
+  if (r.status !== 0 || existsSync(dir)) {
+    throw new CrossrootError('EREMOVE', `cannot remove ${dir}: ${r.stderr?.trim() || r.error?.message || `rm exited ${r.status}`}`, {
+      fix: `remove it inside your user namespace: unshare --map-auto --map-root-user rm -rf ${dir}`,
+    });
+  }
+}
