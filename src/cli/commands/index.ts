@@ -1,5 +1,9 @@
 // Every `crossroot` subcommand, one import per file. Add a line when adding a command.
 import type { Command } from '../command';
+import { lint } from './lint';
+import { lsp } from './lsp';
 
 export const commands: Command[] = [
+  lint,
+  lsp,
 ];

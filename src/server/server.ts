@@ -1,0 +1,70 @@
+// The env file language server: wires LSP requests on a connection to the language service.
+// Used by the VS Code extension (dist/server.cjs) and by `crossroot lsp --stdio` for other editors.
+import {
+  CodeActionKind, DocumentDiagnosticReportKind, TextDocuments, TextDocumentSyncKind, type Connection, type InitializeResult,
+} from 'vscode-languageserver';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { envFileKind } from '../core/envfile/load';
+import { createLanguageService, documentPath, type LanguageServiceOptions } from '../core/lang/service';
+
+export const SERVER_NAME = 'crossroot';
+
+export function startServer(connection: Connection, opts: LanguageServiceOptions = {}): void {
+  const service = createLanguageService(opts);
+  const documents = new TextDocuments(TextDocument);
+  // Editors may send every .toml/.json; only env files are ours.
+  const ours = (uri: string): TextDocument | undefined => {
+    const doc = documents.get(uri);
+    return doc && envFileKind(documentPath(uri)) ? doc : undefined;
+  };
+
+  connection.onInitialize((): InitializeResult => ({
+    capabilities: {
+      textDocumentSync: TextDocumentSyncKind.Incremental,
+      completionProvider: { triggerCharacters: ['"', '[', '.'] },
+      hoverProvider: true,
+      documentFormattingProvider: true,
+      documentSymbolProvider: true,
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite] },
+      diagnosticProvider: { interFileDependencies: false, workspaceDiagnostics: false },
+    },
+    serverInfo: { name: SERVER_NAME, version: '0.1.0' },
+  }));
+
+  // Diagnostics are pushed (for clients without pull) and answered on pull; both come from one cached validation.
+  const publish = (doc: TextDocument): void => {
+    if (!envFileKind(documentPath(doc.uri))) return;
+    void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics: service.validate(doc) });
+  };
+  documents.onDidOpen((e) => publish(e.document));
+  documents.onDidChangeContent((e) => publish(e.document));
+  documents.onDidClose((e) => void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }));
+
+  connection.languages.diagnostics.on((p) => {
+    const doc = ours(p.textDocument.uri);
+    return { kind: DocumentDiagnosticReportKind.Full, items: doc ? service.validate(doc) : [] };
+  });
+  connection.onCompletion((p) => {
+    const doc = ours(p.textDocument.uri);
+    return doc ? service.complete(doc, p.position) : null;
+  });
+  connection.onHover((p) => {
+    const doc = ours(p.textDocument.uri);
+    return doc ? service.hover(doc, p.position) : null;
+  });
+  connection.onDocumentFormatting((p) => {
+    const doc = ours(p.textDocument.uri);
+    return doc ? service.format(doc) : [];
+  });
+  connection.onCodeAction((p) => {
+    const doc = ours(p.textDocument.uri);
+    return doc ? service.codeActions(doc, p.range) : [];
+  });
+  connection.onDocumentSymbol((p) => {
+    const doc = ours(p.textDocument.uri);
+    return doc ? service.symbols(doc) : [];
+  });
+
+  documents.listen(connection);
+  connection.listen();
+}
