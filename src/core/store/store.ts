@@ -173,27 +173,27 @@ export class Store {
   }
 
   /**
-   * Writes a blob from a stream, hashing as it goes; only a blob whose sha256 matches `digest`
-   * is renamed into blobs/. `onBytes` gets the running byte count.
+   * Writes a blob from a stream, hashing as it goes. With `digest`, only bytes whose sha256
+   * matches are kept (EDIGEST otherwise); without, the blob is filed under the digest it has.
    */
-  async writeBlob(digest: string, source: Readable | AsyncIterable<Uint8Array>, onBytes?: (n: number) => void, what = `blob ${digest}`): Promise<string> {
-    const dest = this.blobPath(digest);
-    const tmp = this.tempPath(`blob-${digestHex(digest)}`);
+  async writeBlob(source: Readable | AsyncIterable<Uint8Array>, o: { digest?: string; onBytes?: (n: number) => void; what?: string } = {}): Promise<{ digest: string; size: number }> {
+    const tmp = this.tempPath(`blob-${o.digest ? digestHex(o.digest) : 'new'}`);
     const hash = createHash('sha256');
     let n = 0;
     const tap = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         hash.update(chunk);
         n += chunk.length;
-        onBytes?.(n);
+        o.onBytes?.(n);
         cb(null, chunk);
       },
     });
+    let digest: string;
     try {
       await pipeline(source, tap, createWriteStream(tmp, { mode: 0o444 }));
-      const got = `sha256:${hash.digest('hex')}`;
-      if (got !== digest) {
-        throw new CrossrootError('EDIGEST', `${what} does not match its digest: expected ${digest}, got ${got} (${n} bytes)`, {
+      digest = `sha256:${hash.digest('hex')}`;
+      if (o.digest && digest !== o.digest) {
+        throw new CrossrootError('EDIGEST', `${o.what ?? `blob ${o.digest}`} does not match its digest: expected ${o.digest}, got ${digest} (${n} bytes)`, {
           fix: 'the source is damaged or was changed; fetch or export it again',
         });
       }
@@ -201,14 +201,14 @@ export class Store {
       rmSync(tmp, { force: true });
       throw e;
     }
-    this.commit(tmp, dest);
-    return dest;
+    this.commit(tmp, this.blobPath(digest));
+    return { digest, size: n };
   }
 
   /** Copies a local file into blobs/ if its sha256 is `digest` (verified, like a download). */
-  importBlobFile(digest: string, file: string, onBytes?: (n: number) => void): Promise<string> {
-    if (this.hasBlob(digest)) return Promise.resolve(this.blobPath(digest));
-    return this.writeBlob(digest, createReadStream(file), onBytes, file);
+  async importBlobFile(digest: string, file: string, onBytes?: (n: number) => void): Promise<string> {
+    if (!this.hasBlob(digest)) await this.writeBlob(createReadStream(file), { digest, onBytes, what: file });
+    return this.blobPath(digest);
   }
 
   /** Writes small bytes (manifests, configs) as a blob under their own digest. */

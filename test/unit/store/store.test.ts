@@ -21,7 +21,8 @@ test('a blob whose bytes match its digest is kept read-only under blobs/sha256',
   const store = Store.open(tempDir(t));
   const data = Buffer.from('layer bytes '.repeat(10000));
   const seen: number[] = [];
-  await store.writeBlob(sha(data), Readable.from([data.subarray(0, 5000), data.subarray(5000)]), (n) => seen.push(n));
+  const r = await store.writeBlob(Readable.from([data.subarray(0, 5000), data.subarray(5000)]), { digest: sha(data), onBytes: (n) => seen.push(n) });
+  assert.deepEqual(r, { digest: sha(data), size: data.length });
   assert.deepEqual(readFileSync(store.blobPath(sha(data))), data);
   assert.equal(statSync(store.blobPath(sha(data))).mode & 0o777, 0o444);
   assert.equal(seen.at(-1), data.length);
@@ -32,7 +33,7 @@ test('a blob whose bytes match its digest is kept read-only under blobs/sha256',
 test('a blob that does not match its digest is refused and leaves nothing behind', async (t) => {
   const store = Store.open(tempDir(t));
   const want = sha('the real thing');
-  await assert.rejects(store.writeBlob(want, Readable.from([Buffer.from('something else')])), (e: unknown) => {
+  await assert.rejects(store.writeBlob(Readable.from([Buffer.from('something else')]), { digest: want }), (e: unknown) => {
     assert.ok(e instanceof CrossrootError);
     assert.equal(e.code, 'EDIGEST');
     assert.match(e.message, new RegExp(`expected ${want}`));
@@ -63,7 +64,7 @@ const lock = await store.lock('blob-${digestHex(digest)}');
 // A source that delivers some bytes, then hangs like a stalled download.
 const src = new Readable({ read() {} });
 src.push(Buffer.alloc(65536, 1));
-store.writeBlob(${JSON.stringify(digest)}, src, (n) => { if (n >= 65536) console.log('writing'); });
+store.writeBlob(src, { digest: ${JSON.stringify(digest)}, onBytes: (n) => { if (n >= 65536) console.log('writing'); } });
 `);
   const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const gone = new Promise((r) => child.on('close', r));
@@ -76,7 +77,7 @@ store.writeBlob(${JSON.stringify(digest)}, src, (n) => { if (n >= 65536) console
   store.clearTemp(`blob-${digestHex(digest)}`);
   lock.release();
   assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
-  await store.writeBlob(digest, Readable.from([Buffer.from('never finished')]));
+  await store.writeBlob(Readable.from([Buffer.from('never finished')]), { digest });
   assert.equal(store.hasBlob(digest), true);
 });
 
