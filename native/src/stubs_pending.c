@@ -6,5 +6,3 @@
 PENDING(start)
 PENDING(exec)
 PENDING(stop)
-PENDING(check)
-PENDING(unpack)

@@ -1,0 +1,68 @@
+// Host readiness as the helper probes it (`crossroot-helper check --json`): user namespaces,
+// full id map, overlay, private binfmt_misc, qemu, rootfs; each failure with its fix-it.
+import { execFile } from 'node:child_process';
+import { CrossrootError } from '../errors';
+
+export interface HostCheck {
+  name: string;
+  ok: boolean;
+  /** False for checks whose failure only degrades (e.g. a single-uid map instead of a full one). */
+  required: boolean;
+  detail: string;
+  fix: string;
+}
+
+export interface HostReport {
+  /** Every required check passed. */
+  ok: boolean;
+  arch: string;
+  checks: HostCheck[];
+}
+
+export interface CheckOptions {
+  arch?: string;
+  qemu?: string;
+  rootfs?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function checkArgv(o: CheckOptions): string[] {
+  const a = ['check', '--json'];
+  if (o.arch) a.push('--arch', o.arch);
+  if (o.qemu) a.push('--qemu', o.qemu);
+  if (o.rootfs) a.push('--rootfs', o.rootfs);
+  return a;
+}
+
+/** Runs the helper's probe; exit 1 (something required is missing) is a report, not an error. */
+export function checkHost(helper: string, o: CheckOptions = {}): Promise<HostReport> {
+  return new Promise((resolve, reject) => {
+    execFile(helper, checkArgv(o), { env: o.env ?? process.env, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err ? (err as { code?: unknown }).code : 0;
+      if (code !== 0 && code !== 1) {
+        reject(new CrossrootError('ECHECK', `crossroot-helper check failed (${String(code)}): ${stderr.trim()}`, { cause: err }));
+        return;
+      }
+      try {
+        resolve(parseReport(stdout));
+      } catch (e) {
+        reject(new CrossrootError('ECHECK', `crossroot-helper check printed no report: ${stdout.slice(0, 200)}`, { cause: e }));
+      }
+    });
+  });
+}
+
+export function parseReport(json: string): HostReport {
+  const r = JSON.parse(json) as HostReport;
+  if (typeof r.ok !== 'boolean' || !Array.isArray(r.checks)) throw new Error('not a check report');
+  return r;
+}
+
+/** One line per check, fix-its under failures, as `crossroot check` prints it. */
+export function formatReport(r: HostReport): string {
+  return r.checks.flatMap((c) => {
+    const mark = c.ok ? 'ok  ' : c.required ? 'FAIL' : 'note';
+    const line = `${mark}  ${c.name.padEnd(10)} ${c.detail}`;
+    return c.ok || !c.fix ? [line] : [line, `      ${''.padEnd(10)} fix: ${c.fix}`];
+  }).join('\n');
+}
