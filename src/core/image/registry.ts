@@ -1,0 +1,458 @@
+// The Distribution API v2 client: resolves a reference to the manifest and config for an arch,
+// and downloads blobs to a path given by the caller, verified while they stream, resumable.
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { appendFile, open, rename, rm, stat } from 'node:fs/promises';
+import type { ArchInfo } from '../arch';
+import { CrossrootError } from '../errors';
+import { type BearerToken, type Challenge, type Credentials, authFailure, basicAuthHeader, fetchBearerToken, findCredentials, parseWwwAuthenticate } from './auth';
+import { type FetchFn, Http, type RetryPolicy, backoffDelay, describeNetworkError, isLoopbackHost, isTransientError, sleep } from './http';
+import {
+  type Descriptor, type ImageConfig, type Manifest, MANIFEST_ACCEPT, checkDigest, parseImageConfig, parseManifestOrIndex, sha256Digest,
+} from './oci';
+import { checkImageArch, listPlatforms, selectManifest } from './platform';
+import { DOCKER_HUB, type ImageRef } from './ref';
+
+export type ProgressEvent = { kind: 'download'; digest: string; done: number; total: number };
+
+export interface RegistryClientOptions {
+  /** An auth.json to read first (like podman's --authfile). */
+  authFile?: string;
+  userAgent?: string;
+  fetch?: FetchFn;
+  retry?: Partial<RetryPolicy>;
+  /** Waiting for response headers, or for the next bytes of a body, longer than this is a dropped connection. */
+  timeoutMs?: number;
+  /** Environment for finding auth files and credential helpers (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ResolvedImage {
+  /** Set when the reference named a multi-arch index. */
+  indexDigest?: string;
+  manifestDigest: string;
+  manifest: Manifest;
+  config: ImageConfig;
+  configDigest: string;
+  /** The platforms of the index (`linux/arm64/v8`, …), when there was one. */
+  platforms?: string[];
+}
+
+export interface BlobDownload {
+  desc: Descriptor;
+  dest: string;
+}
+
+export interface FetchOptions {
+  onProgress?: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** Distribution's own limit; a bigger "manifest" is not one. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+interface Endpoint {
+  /** `https://host` or, for loopback only, `http://host`. */
+  base: string;
+  challenge: Challenge | undefined;
+}
+
+/** Docker Hub's API lives on another host than its name. */
+function apiHost(registry: string): string {
+  return registry === DOCKER_HUB ? 'registry-1.docker.io' : registry;
+}
+
+/** The message of a registry's JSON error body (`{"errors":[{"code","message"}]}`), if it has one. */
+async function registryErrorText(res: Response): Promise<string> {
+  try {
+    const text = await res.text();
+    const v = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
+    const errs = (v.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean);
+    return errs.length ? errs.join('; ') : `HTTP ${res.status}`;
+  } catch {
+    return `HTTP ${res.status}`;
+  }
+}
+
+/** The final error for a registry that could not be reached after the retries. */
+function networkError(registry: string, e: unknown): CrossrootError {
+  if (e instanceof CrossrootError && e.code !== 'ETIMEOUT') return e;
+  return new CrossrootError('ENETWORK', `cannot reach registry ${registry}: ${describeNetworkError(e)}`, {
+    cause: e, fix: 'check the registry name and your network connection (proxy settings are taken from the environment)',
+  });
+}
+
+function digestMismatch(what: string, want: string, got: string): CrossrootError {
+  return new CrossrootError('EDIGEST', `${what} does not match its digest: expected ${want}, got ${got}`, {
+    fix: 'the registry or something between it and you altered the data; try again, and report it to the registry owner if it persists',
+  });
+}
+
+export class RegistryClient {
+  private readonly http: Http;
+  private readonly opts: RegistryClientOptions;
+  private readonly endpoints = new Map<string, Promise<Endpoint>>();
+  /** Authorization per registry+repository (bearer tokens are scoped to one repository). */
+  private readonly auth = new Map<string, BearerToken>();
+  private readonly creds = new Map<string, Credentials | undefined>();
+
+  constructor(opts: RegistryClientOptions = {}) {
+    this.opts = opts;
+    this.http = new Http({ fetch: opts.fetch, userAgent: opts.userAgent ?? 'crossroot', retry: opts.retry, timeoutMs: opts.timeoutMs });
+  }
+
+  /**
+   * The manifest and config an env of `arch` runs for `ref`. A multi-arch index is narrowed to
+   * the arch (ENOPLATFORM lists what it has); a single manifest must be for the arch.
+   */
+  async resolve(ref: ImageRef, arch: ArchInfo, opts: { signal?: AbortSignal } = {}): Promise<ResolvedImage> {
+    const top = await this.fetchManifest(ref, ref.reference, opts.signal);
+    let manifest: Manifest;
+    let manifestDigest = top.digest;
+    let indexDigest: string | undefined;
+    let platforms: string[] | undefined;
+    if (top.doc.kind === 'index') {
+      indexDigest = top.digest;
+      platforms = listPlatforms(top.doc.index);
+      const chosen = selectManifest(top.doc.index, arch, ref.familiar());
+      const m = await this.fetchManifest(ref, chosen.digest, opts.signal);
+      if (m.doc.kind !== 'manifest') {
+        throw new CrossrootError('EMANIFEST', `${ref.familiar()}: the ${arch.name} entry of the index is not an image manifest`);
+      }
+      manifest = m.doc.manifest;
+      manifestDigest = m.digest;
+    } else {
+      manifest = top.doc.manifest;
+    }
+    const configBytes = await this.fetchBlobBytes(ref, manifest.config, MAX_CONFIG_BYTES, opts.signal);
+    const config = parseImageConfig(configBytes, manifest, `image config of ${ref.familiar()}`);
+    if (!indexDigest) checkImageArch(config, arch, ref.familiar());
+    const out: ResolvedImage = { manifestDigest, manifest, config, configDigest: manifest.config.digest };
+    if (indexDigest) out.indexDigest = indexDigest;
+    if (platforms) out.platforms = platforms;
+    return out;
+  }
+
+  /**
+   * A manifest or index by tag or digest. Fetched by digest, the bytes must hash to it; by tag,
+   * the digest is computed from the bytes (and must agree with Docker-Content-Digest when sent).
+   */
+  async fetchManifest(ref: ImageRef, reference: string, signal?: AbortSignal): Promise<{ digest: string; bytes: Buffer; doc: ReturnType<typeof parseManifestOrIndex> }> {
+    const byDigest = reference.includes(':');
+    const what = `manifest ${ref.name}@${reference}`;
+    const { bytes, res } = await this.getBytes(ref, `manifests/${reference}`, { accept: MANIFEST_ACCEPT }, MAX_MANIFEST_BYTES, signal,
+      async (r) => {
+        const text = await registryErrorText(r);
+        return new CrossrootError('ENOTFOUND', `${ref.familiar()} was not found in ${ref.registry} (${text})`, {
+          fix: byDigest ? 'check the digest; the registry may have garbage-collected it' : 'check the image name and tag',
+        });
+      });
+    const digest = sha256Digest(bytes);
+    if (byDigest && digest !== reference) throw digestMismatch(what, reference, digest);
+    const header = res.headers.get('docker-content-digest');
+    if (!byDigest && header?.startsWith('sha256:') && header !== digest) throw digestMismatch(what, header, digest);
+    return { digest, bytes, doc: parseManifestOrIndex(bytes, res.headers.get('content-type') ?? undefined, what) };
+  }
+
+  /** A small blob (an image config) in memory, verified against its descriptor. */
+  async fetchBlobBytes(ref: ImageRef, desc: Descriptor, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
+    checkDigest(desc.digest, `blob of ${ref.familiar()}`);
+    if (desc.size > maxBytes) throw new CrossrootError('EMANIFEST', `blob ${desc.digest} of ${ref.familiar()} is ${desc.size} bytes, more than the ${maxBytes} allowed here`);
+    const { bytes } = await this.getBytes(ref, `blobs/${desc.digest}`, {}, maxBytes, signal, (r) => this.blobNotFound(ref, desc, r));
+    const got = sha256Digest(bytes);
+    if (got !== desc.digest) throw digestMismatch(`blob of ${ref.familiar()}`, desc.digest, got);
+    return bytes;
+  }
+
+  /**
+   * Downloads one blob to `dest`: streams into `dest.partial` while hashing, resumes a partial
+   * left by an earlier try with a Range request (re-hashing what is there first), and renames to
+   * `dest` only when the sha256 matches. A mismatch deletes the partial and throws EDIGEST.
+   * The caller makes sure no one else writes the same dest at the same time (the store's lock).
+   */
+  async fetchBlob(ref: ImageRef, desc: Descriptor, dest: string, opts: FetchOptions = {}): Promise<void> {
+    checkDigest(desc.digest, `layer of ${ref.familiar()}`);
+    const partial = `${dest}.partial`;
+    const hash = createHash('sha256');
+    let done = await this.hashExisting(partial, hash, desc.size);
+    const policy = this.http.retry;
+    const report = (n: number) => opts.onProgress?.({ kind: 'download', digest: desc.digest, done: n, total: desc.size });
+    report(done);
+    for (let attempt = 1; done < desc.size; attempt++) {
+      try {
+        done = await this.downloadFrom(ref, desc, partial, hash, done, opts.signal, report);
+      } catch (e) {
+        if (opts.signal?.aborted) throw e;
+        if (e instanceof CrossrootError && (e.code === 'ERESTART' || e.code === 'EDIGEST')) {
+          await rm(partial, { force: true });
+          if (e.code === 'ERESTART') return this.fetchBlob(ref, desc, dest, opts);
+          throw e;
+        }
+        if (!isTransientError(e) || attempt >= policy.attempts) throw networkError(ref.registry, e);
+        await sleep(backoffDelay(policy, attempt - 1), opts.signal);
+        continue;
+      }
+      // A body that ended cleanly but short (a proxy that closed early): resume from there too.
+      if (done < desc.size && attempt >= policy.attempts) {
+        throw new CrossrootError('ENETWORK', `download of ${desc.digest} from ${ref.registry} kept ending early (${done} of ${desc.size} bytes)`);
+      }
+    }
+    const got = 'sha256:' + hash.digest('hex');
+    if (got !== desc.digest) {
+      await rm(partial, { force: true });
+      throw digestMismatch(`layer ${desc.digest} of ${ref.familiar()}`, desc.digest, got);
+    }
+    await appendFile(partial, ''); // an empty blob never opened its partial
+    await rename(partial, dest);
+  }
+
+  /** Several blobs at once, at most `concurrency` in flight; the first failure cancels the rest. */
+  async fetchBlobs(ref: ImageRef, items: BlobDownload[], opts: FetchOptions & { concurrency?: number } = {}): Promise<void> {
+    const stop = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+    let next = 0;
+    let failure: unknown;
+    const worker = async () => {
+      while (next < items.length && failure === undefined) {
+        const item = items[next++]!;
+        try {
+          await this.fetchBlob(ref, item.desc, item.dest, { signal, onProgress: opts.onProgress });
+        } catch (e) {
+          if (failure === undefined) failure = e;
+          stop.abort(e);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 3, items.length)) }, worker));
+    if (failure !== undefined) throw failure;
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  private blobNotFound(ref: ImageRef, desc: Descriptor, r: Response): Promise<CrossrootError> {
+    return registryErrorText(r).then((text) => new CrossrootError('ENOTFOUND',
+      `blob ${desc.digest} of ${ref.familiar()} is missing from ${ref.registry} (${text})`, {
+        fix: 'the image in the registry is incomplete; push it again',
+      }));
+  }
+
+  /** Re-hashes a partial file from an earlier try; returns its length (0 when absent or unusable). */
+  private async hashExisting(partial: string, hash: Hash, size: number): Promise<number> {
+    let have: number;
+    try {
+      have = (await stat(partial)).size;
+    } catch {
+      return 0;
+    }
+    if (have > size) {
+      await rm(partial, { force: true });
+      return 0;
+    }
+    for await (const chunk of createReadStream(partial)) hash.update(chunk as Buffer);
+    return have;
+  }
+
+  /**
+   * One GET of the blob from `offset`, appending to `partial`. Returns the new length. Throws
+   * ERESTART when the server cannot resume where we are (the caller starts over).
+   */
+  private async downloadFrom(
+    ref: ImageRef, desc: Descriptor, partial: string, hash: Hash, offset: number,
+    signal: AbortSignal | undefined, report: (done: number) => void,
+  ): Promise<number> {
+    const stall = new AbortController();
+    const both = signal ? AbortSignal.any([signal, stall.signal]) : stall.signal;
+    const headers: Record<string, string> = {};
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    const res = await this.send(ref, `blobs/${desc.digest}`, headers, both, (r) => this.blobNotFound(ref, desc, r));
+    if (res.status === 416 && offset > 0) {
+      await res.body?.cancel();
+      throw new CrossrootError('ERESTART', 'range not satisfiable');
+    }
+    if (offset > 0 && res.status === 200) {
+      // The server ignored Range: hashing and writing must start from byte 0 again.
+      await res.body?.cancel();
+      throw new CrossrootError('ERESTART', 'server does not resume');
+    }
+    if (offset > 0) {
+      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+      if (res.status !== 206 || !m || Number(m[1]) !== offset) {
+        await res.body?.cancel();
+        throw new CrossrootError('ERESTART', `unexpected Content-Range ${res.headers.get('content-range')}`);
+      }
+    }
+    if (!res.body) throw new CrossrootError('ENETWORK', `${ref.registry} sent no body for blob ${desc.digest}`);
+    const fh = await open(partial, offset > 0 ? 'r+' : 'w', 0o644);
+    let pos = offset;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => stall.abort(new CrossrootError('ETIMEOUT', `download of ${desc.digest} stalled for ${this.http.timeoutMs / 1000} s`)), this.http.timeoutMs);
+    };
+    try {
+      idle();
+      for await (const chunk of res.body) {
+        idle();
+        if (pos + chunk.byteLength > desc.size) {
+          throw new CrossrootError('EDIGEST', `blob ${desc.digest} of ${ref.familiar()} is larger than the ${desc.size} bytes its manifest says`, {
+            fix: 'the image in the registry is inconsistent; push it again',
+          });
+        }
+        await fh.write(chunk, 0, chunk.byteLength, pos);
+        hash.update(chunk);
+        pos += chunk.byteLength;
+        report(pos);
+      }
+      await fh.sync();
+    } catch (e) {
+      throw stall.signal.aborted && !signal?.aborted ? stall.signal.reason : e;
+    } finally {
+      clearTimeout(timer);
+      await fh.close();
+    }
+    return pos;
+  }
+
+  /** GET a small document fully, retrying the whole exchange when the body is cut short. */
+  private async getBytes(
+    ref: ImageRef, path: string, extra: { accept?: string }, maxBytes: number, signal: AbortSignal | undefined,
+    notFound: (r: Response) => Promise<CrossrootError>,
+  ): Promise<{ bytes: Buffer; res: Response }> {
+    const headers: Record<string, string> = extra.accept ? { accept: extra.accept } : {};
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.send(ref, path, headers, signal, notFound);
+        const len = Number(res.headers.get('content-length') ?? NaN);
+        if (len > maxBytes) {
+          await res.body?.cancel();
+          throw new CrossrootError('EMANIFEST', `${ref.registry} sent ${len} bytes for ${path}; at most ${maxBytes} are allowed`);
+        }
+        const bytes = Buffer.from(await res.arrayBuffer());
+        if (bytes.length > maxBytes) throw new CrossrootError('EMANIFEST', `${ref.registry} sent more than ${maxBytes} bytes for ${path}`);
+        return { bytes, res };
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        if (!isTransientError(e) || attempt >= this.http.retry.attempts) throw networkError(ref.registry, e);
+        await sleep(backoffDelay(this.http.retry, attempt - 1), signal);
+      }
+    }
+  }
+
+  /**
+   * One authorized request under /v2/<repository>/. Authorization is attached up front when the
+   * registry's challenge is known; a 401 gets a fresh token (or the Basic credentials) and one
+   * more try. Error statuses become CrossrootErrors; 2xx and 416 are returned.
+   */
+  private async send(
+    ref: ImageRef, path: string, headers: Record<string, string>, signal: AbortSignal | undefined,
+    notFound: (r: Response) => Promise<CrossrootError>,
+  ): Promise<Response> {
+    let ep: Endpoint;
+    try {
+      ep = await this.endpoint(ref.registry, signal);
+    } catch (e) {
+      throw networkError(ref.registry, e);
+    }
+    const url = `${ep.base}/v2/${ref.repository}/${path}`;
+    const key = `${ref.registry}/${ref.repository}`;
+    let authHeader = ep.challenge ? await this.authorize(ref, ep.challenge, false, signal) : undefined;
+    for (let fresh = false; ; fresh = true) {
+      const h = authHeader ? { ...headers, authorization: authHeader } : headers;
+      let res: Response;
+      try {
+        res = await this.http.request(url, { headers: h, signal });
+      } catch (e) {
+        // request() has already retried; what is left is final.
+        throw signal?.aborted ? e : networkError(ref.registry, e);
+      }
+      if (res.ok || res.status === 416) return res;
+      if (res.status === 401 && !fresh) {
+        await res.body?.cancel();
+        const challenge = parseWwwAuthenticate(res.headers.get('www-authenticate') ?? '')[0];
+        if (!challenge) throw new CrossrootError('EAUTH', `${ref.registry} refused access (401) without saying how to log in`);
+        ep.challenge = challenge;
+        this.auth.delete(key);
+        authHeader = await this.authorize(ref, challenge, true, signal);
+        continue;
+      }
+      if (res.status === 401 || res.status === 403) {
+        const text = await registryErrorText(res);
+        throw authFailure(ref.registry, this.credentials(ref), `${res.status} for ${ref.repository}: ${text}`);
+      }
+      if (res.status === 404) throw await notFound(res);
+      const text = await registryErrorText(res);
+      throw new CrossrootError('EREGISTRY', `${ref.registry} failed on ${path} of ${ref.repository}: ${text}`, {
+        fix: res.status === 429 ? 'the registry is rate limiting; try again later (logging in raises Docker Hub limits)' : 'try again later',
+      });
+    }
+  }
+
+  /** The Authorization header for a challenge: Basic credentials, or a (cached) bearer token for the repository. */
+  private async authorize(ref: ImageRef, challenge: Challenge, fresh: boolean, signal?: AbortSignal): Promise<string | undefined> {
+    const creds = this.credentials(ref);
+    if (challenge.scheme === 'basic') {
+      if (!creds) throw authFailure(ref.registry, undefined, 'it asks for a username and password');
+      return basicAuthHeader(creds);
+    }
+    if (challenge.scheme !== 'bearer') {
+      throw new CrossrootError('EAUTH', `${ref.registry} asks for "${challenge.scheme}" authentication, which Crossroot does not support (only Basic and Bearer)`);
+    }
+    const key = `${ref.registry}/${ref.repository}`;
+    const cached = this.auth.get(key);
+    if (cached && !fresh && cached.expiresAt > Date.now()) return cached.header;
+    const token = await fetchBearerToken(this.http, ref.registry, challenge, `repository:${ref.repository}:pull`, creds, signal)
+      .catch((e: unknown) => { throw e instanceof CrossrootError ? e : networkError(ref.registry, e); });
+    this.auth.set(key, token);
+    return token.header;
+  }
+
+  private credentials(ref: ImageRef): Credentials | undefined {
+    const key = `${ref.registry}/${ref.repository}`;
+    if (!this.creds.has(key)) {
+      this.creds.set(key, findCredentials(ref.registry, ref.repository, { authFile: this.opts.authFile, env: this.opts.env }));
+    }
+    return this.creds.get(key);
+  }
+
+  /**
+   * Pings /v2/ once per registry: learns the scheme (loopback registries without TLS get plain
+   * http, nothing else ever does) and the auth challenge, so later requests carry auth up front.
+   */
+  private endpoint(registry: string, signal?: AbortSignal): Promise<Endpoint> {
+    let ep = this.endpoints.get(registry);
+    if (!ep) {
+      ep = this.ping(registry, signal);
+      this.endpoints.set(registry, ep);
+      ep.catch(() => this.endpoints.delete(registry));
+    }
+    return ep;
+  }
+
+  private async ping(registry: string, signal?: AbortSignal): Promise<Endpoint> {
+    const host = apiHost(registry);
+    let base = `https://${host}`;
+    let res: Response;
+    if (isLoopbackHost(host)) {
+      try {
+        res = await this.http.once(`${base}/v2/`, { signal });
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        base = `http://${host}`;
+        res = await this.http.request(`${base}/v2/`, { signal });
+      }
+    } else {
+      res = await this.http.request(`${base}/v2/`, { signal });
+    }
+    await res.body?.cancel();
+    if (res.status === 401) {
+      return { base, challenge: parseWwwAuthenticate(res.headers.get('www-authenticate') ?? '')[0] };
+    }
+    if (!res.ok) {
+      throw new CrossrootError('EREGISTRY', `${registry} does not answer like an image registry (GET /v2/ gave HTTP ${res.status})`, {
+        fix: 'check the registry host name and port',
+      });
+    }
+    return { base, challenge: undefined };
+  }
+}
