@@ -131,12 +131,14 @@ function chooseFromLayout(index: Index, read: (d: Descriptor) => Buffer, arch: A
   return indexDigest ? { ...out, indexDigest } : out;
 }
 
-/** Imports the chosen image of an OCI layout dir: its manifest, config and layers, verified. */
-export async function importOciLayout(store: Store, dir: string, arch: ArchInfo, o: { ref?: string; onProgress?: ProgressListener } = {}): Promise<ImportedImage> {
-  const onProgress = o.onProgress ?? noProgress;
-  onProgress({ phase: 'resolve', message: dir });
+/** The image an env of `arch` runs from an OCI layout dir, read (verified) but not yet imported. */
+export function resolveOciLayout(dir: string, arch: ArchInfo, ref?: string): ImportedImage {
   const index = parseIndex(readJsonFile(path.join(dir, 'index.json'), dir), `${dir}/index.json`);
-  const img = chooseFromLayout(index, (d) => layoutBlob(dir, d.digest, dir), arch, dir, o.ref);
+  return chooseFromLayout(index, (d) => layoutBlob(dir, d.digest, dir), arch, dir, ref);
+}
+
+/** Copies the blobs of an image resolved from a layout into the store, each verified. */
+export async function importLayoutBlobs(store: Store, dir: string, img: ImportedImage, onProgress: ProgressListener = noProgress): Promise<void> {
   const small = [img.indexDigest, img.manifestDigest, img.configDigest].filter((d): d is string => !!d);
   for (const d of small) await store.importBlobFile(d, path.join(dir, 'blobs', 'sha256', d.slice(7)));
   const layers = img.manifest.layers;
@@ -149,6 +151,13 @@ export async function importOciLayout(store: Store, dir: string, arch: ArchInfo,
     await store.importBlobFile(l.digest, file, (n) => onProgress({ phase: 'download', ...ev, done: n }));
     onProgress({ phase: 'verify', ...ev, done: l.size });
   }
+}
+
+/** Imports the chosen image of an OCI layout dir: its manifest, config and layers, verified. */
+export async function importOciLayout(store: Store, dir: string, arch: ArchInfo, o: { ref?: string; onProgress?: ProgressListener } = {}): Promise<ImportedImage> {
+  o.onProgress?.({ phase: 'resolve', message: dir });
+  const img = resolveOciLayout(dir, arch, o.ref);
+  await importLayoutBlobs(store, dir, img, o.onProgress);
   return img;
 }
 

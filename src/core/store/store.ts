@@ -36,8 +36,18 @@ export interface ImageRecord {
   /** Blobs the entry was made from (manifest, config, layers), kept while the image is kept. */
   blobs: string[];
   platform?: string;
+  /** Digest of the image config blob (Env, WorkingDir, User for `run`). */
   config?: string;
+  /** How owners were written: 'full' (subordinate ids) or 'single' (caller, real owner in an xattr). */
+  idmap?: string;
   created: string;
+}
+
+export interface EnsureImageOptions {
+  /** Makes the tree in `rootfs` (which does not exist yet) and says what the record holds. */
+  build: (rootfs: string) => Promise<Omit<ImageRecord, 'digest' | 'created'>>;
+  /** Another process is making the same entry; we wait for it instead of doing it twice. */
+  onWait?: (holderPid: number | undefined) => void;
 }
 
 export interface StoreOptions {
@@ -248,6 +258,35 @@ export class Store {
     mkdirSync(dir);
     const rootfs = path.join(dir, 'rootfs');
     return { dir, rootfs };
+  }
+
+  /**
+   * The image entry `digest`, made by `build` when missing. Under the entry lock, so concurrent
+   * callers make it once and the others get it cached; built in tmp/ and renamed into place, so
+   * a failure or a kill leaves nothing under images/ (the next maker clears the tmp junk).
+   */
+  async ensureImage(digest: string, o: EnsureImageOptions): Promise<{ record: ImageRecord; cached: boolean }> {
+    const have = this.image(digest);
+    if (have) return { record: have, cached: true };
+    const name = `image-${digestHex(digest)}`;
+    const lock = await this.lock(name, o.onWait ? { onWait: o.onWait } : {});
+    try {
+      const made = this.image(digest);
+      if (made) return { record: made, cached: true };
+      this.clearTemp(name);
+      const entry = this.newImageEntry(digest);
+      let record: ImageRecord;
+      try {
+        record = { digest, ...(await o.build(entry.rootfs)), created: new Date().toISOString() };
+        this.commitImage(entry.dir, record);
+      } catch (e) {
+        this.removeTree(entry.dir);
+        throw e;
+      }
+      return { record, cached: false };
+    } finally {
+      lock.release();
+    }
   }
 
   /** Writes image.json into a tmp entry and renames the entry into images/. */

@@ -1,0 +1,253 @@
+// Getting a ready root filesystem for any Source: resolve (honouring crossroot.lock) → fetch or
+// import verified blobs → unpack once into the store → the rootfs path every env of it shares.
+import { existsSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ArchInfo, ArchName } from '../arch';
+import { CrossrootError } from '../errors';
+import type { Source, SourceKind } from '../source';
+import { digestHex, type ImageRecord, type Store } from '../store/store';
+import { type IdMapMode, unpackLayers } from '../store/unpack';
+import { type DebianBootstrap, debianImage } from './debian';
+import { detectLocalSource, importArchive, importLayoutBlobs, importRootfsTarball, resolveOciLayout } from './local';
+import { type LockedImage, type Lockfile, lockedImage } from './lockfile';
+import { type Descriptor, layerCompression } from './oci';
+import { platformName } from './platform';
+import { noProgress, type ProgressListener } from './progress';
+import { parseImageRef } from './ref';
+import { RegistryClient, type ResolvedImage } from './registry';
+
+export interface PullOptions {
+  store: Store;
+  arch: ArchInfo;
+  onProgress?: ProgressListener;
+  /** The env's lockfile: a locked image is pulled by its digest, and a moved tag is reported. */
+  lock?: Lockfile;
+  registry?: RegistryClient;
+  idmap?: IdMapMode;
+  /** Parallel blob downloads (default 3). */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+export interface PulledImage {
+  /** The source as the user wrote it (image ref or path). */
+  source: string;
+  kind: SourceKind;
+  arch: ArchName;
+  /** The root filesystem: read-only, shared; use it as an overlay lower. */
+  rootfs: string;
+  /** Store key of the unpacked tree (manifest digest, tarball digest or bootstrap hash); none for a plain dir. */
+  digest?: string;
+  manifestDigest?: string;
+  indexDigest?: string;
+  configDigest?: string;
+  platform?: string;
+  /** True when nothing had to be fetched or unpacked. */
+  cached: boolean;
+  /** The lockfile pinned `locked`, but the tag now points at `current` (`crossroot lock --update` moves it). */
+  tagMoved?: { locked: string; current: string };
+}
+
+/**
+ * What a SOURCE argument means. A local path when it starts with `/`, `./`, `../` or `~/`, or
+ * names an existing file or OCI layout dir (`PATH:NAME` picks an image inside a layout or
+ * archive); anything else is an image reference, as with `docker pull` (so a folder that happens
+ * to be called `debian` never shadows the `debian` image).
+ */
+export async function sourceFromArgument(arg: string): Promise<Source> {
+  const expand = (p: string) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
+  const pathLike = (p: string) => /^(\/|\.\.?\/|~\/)/.test(p) || p === '.' || p === '..';
+  const local = (p: string) => pathLike(p) || (existsSync(p) && (statSync(p).isFile() || existsSync(path.join(p, 'oci-layout'))));
+  if (local(arg)) {
+    const p = expand(arg);
+    if (existsSync(p)) return detectLocalSource(p);
+    const colon = p.lastIndexOf(':');
+    if (colon > 0 && existsSync(p.slice(0, colon))) return detectLocalSource(p.slice(0, colon), p.slice(colon + 1));
+    throw new CrossrootError('ENOSOURCE', `${arg} does not exist`, { fix: 'give the path of an OCI layout, image archive, rootfs tarball or directory' });
+  }
+  const colon = arg.lastIndexOf(':');
+  if (colon > 0 && !arg.slice(0, colon).includes(':') && local(arg.slice(0, colon)) && existsSync(arg.slice(0, colon))) {
+    return detectLocalSource(arg.slice(0, colon), arg.slice(colon + 1));
+  }
+  parseImageRef(arg); // throws EIMAGEREF with a fix-it when it is not a reference either
+  return { kind: 'image', ref: arg };
+}
+
+/** The digest pair `crossroot lock` writes for a registry image. */
+export function lockEntry(r: ResolvedImage, arch: ArchInfo): LockedImage {
+  const e: LockedImage = { manifest: r.manifestDigest, platform: platformName(arch), config: r.configDigest };
+  if (r.indexDigest) e.index = r.indexDigest;
+  return e;
+}
+
+/** Makes the source's rootfs ready in the store (or, for a plain dir, checks it) and says where it is. */
+export async function pull(source: Source, o: PullOptions): Promise<PulledImage> {
+  const progress = o.onProgress ?? noProgress;
+  if (source.kind === 'dir') {
+    if (!existsSync(source.path) || !statSync(source.path).isDirectory()) {
+      throw new CrossrootError('ENOSOURCE', `${source.path} is not a directory`, { fix: 'give the path of a root filesystem directory' });
+    }
+    progress({ phase: 'done', cached: true, message: source.path });
+    return { source: source.path, kind: 'dir', arch: o.arch.name, rootfs: source.path, cached: true };
+  }
+  // Shared: many pulls at once; `crossroot gc` takes it exclusively so it never removes what a pull is using.
+  const storeLock = await o.store.lockStore({ shared: true });
+  try {
+    const out = await pullLocked(source, o, progress);
+    progress({ phase: 'done', digest: out.digest, cached: out.cached, message: out.source });
+    return out;
+  } finally {
+    storeLock.release();
+  }
+}
+
+async function pullLocked(source: Exclude<Source, { kind: 'dir' }>, o: PullOptions, progress: ProgressListener): Promise<PulledImage> {
+  const base = { kind: source.kind, arch: o.arch.name };
+  switch (source.kind) {
+    case 'image':
+      return pullRegistry(source.ref, o, progress);
+    case 'oci-layout': {
+      progress({ phase: 'resolve', message: source.path });
+      const img = resolveOciLayout(source.path, o.arch, source.ref);
+      const made = await unpackImage(o, img.manifestDigest, img.manifest.layers, progress, async () => {
+        await importLayoutBlobs(o.store, source.path, img, progress);
+        return { source: source.path, platform: img.platform, config: img.configDigest };
+      });
+      return { ...base, source: source.path, ...made, manifestDigest: img.manifestDigest, ...(img.indexDigest ? { indexDigest: img.indexDigest } : {}), configDigest: img.configDigest, platform: img.platform };
+    }
+    case 'oci-archive':
+    case 'docker-archive': {
+      const img = await importArchive(o.store, source.path, o.arch, { ref: source.ref, onProgress: progress });
+      const made = await unpackImage(o, img.manifestDigest, img.manifest.layers, progress, async () => ({ source: source.path, platform: img.platform, config: img.configDigest }));
+      return { ...base, source: source.path, ...made, manifestDigest: img.manifestDigest, ...(img.indexDigest ? { indexDigest: img.indexDigest } : {}), configDigest: img.configDigest, platform: img.platform };
+    }
+    case 'rootfs-tar': {
+      const digest = await importRootfsTarball(o.store, source.path, progress);
+      const size = statSync(o.store.blobPath(digest)).size;
+      const layer: Descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size };
+      const made = await unpackImage(o, digest, [layer], progress, async () => ({ source: source.path, platform: platformName(o.arch) }));
+      return { ...base, source: source.path, ...made, platform: platformName(o.arch) };
+    }
+    case 'debian': {
+      let cached = false;
+      const d = await debianImage(o.store, {
+        arch: o.arch.name, suite: source.suite,
+        ...(source.variant ? { variant: source.variant as DebianBootstrap['variant'] } : {}),
+        ...(source.packages ? { include: source.packages } : {}),
+        ...(source.mirror ? { mirror: source.mirror } : {}),
+        ...(source.snapshot ? { snapshot: source.snapshot } : {}),
+      }, (e) => {
+        if (e.phase === 'done') cached = !!e.cached; // pull() reports done itself
+        else progress(e);
+      });
+      return { ...base, source: `debian:${source.suite}`, rootfs: d.rootfs, digest: d.digest, platform: platformName(o.arch), cached };
+    }
+  }
+}
+
+/**
+ * Unpacks `layers` (blobs `fetch` makes sure are in the store) into the image entry `key`,
+ * unless it is there already. Concurrent pulls of one image wait for the first and share it.
+ */
+async function unpackImage(o: PullOptions, key: string, layers: Descriptor[], progress: ProgressListener,
+  fetch: () => Promise<Omit<ImageRecord, 'digest' | 'created' | 'blobs' | 'idmap'>>): Promise<{ rootfs: string; digest: string; cached: boolean }> {
+  for (const l of layers) layerCompression(l.mediaType);
+  const { cached } = await o.store.ensureImage(key, {
+    onWait: (pid) => progress({ phase: 'wait', digest: key, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is preparing this image; waiting for it` }),
+    build: async (rootfs) => {
+      const rec = await fetch();
+      const n = layers.length;
+      progress({ phase: 'unpack', layers: n, done: 0, total: n });
+      const r = await unpackLayers(o.store.helper(), rootfs, layers.map((l) => o.store.blobPath(l.digest)), {
+        idmap: o.idmap ?? 'auto',
+        signal: o.signal,
+        onLayer: (i, bytesIn, finished) => progress({ phase: 'unpack', layer: i + 1, layers: n, digest: layers[i]?.digest, done: finished ? layers[i]?.size ?? bytesIn : bytesIn, total: layers[i]?.size }),
+      });
+      const blobs = [...(rec.config ? [rec.config] : []), ...layers.map((l) => l.digest)];
+      if (key !== layers[0]?.digest) blobs.unshift(key);
+      return { ...rec, blobs: blobs.filter((b) => o.store.hasBlob(b)), idmap: r.idmap };
+    },
+  });
+  return { rootfs: o.store.rootfsPath(key), digest: key, cached };
+}
+
+async function pullRegistry(refText: string, o: PullOptions, progress: ProgressListener): Promise<PulledImage> {
+  const ref = parseImageRef(refText);
+  const registry = o.registry ?? new RegistryClient();
+  const locked = lockedImage(o.lock, refText, o.arch.name);
+  progress({ phase: 'resolve', message: ref.familiar() });
+
+  // With a lock, the build uses the locked digest; the tag is still looked up to say when it moved.
+  let tagMoved: PulledImage['tagMoved'];
+  const tagCheck = locked && !ref.digest
+    ? registry.fetchManifest(ref, ref.reference, o.signal).then((m) => {
+      const pinned = locked.index ?? locked.manifest;
+      if (m.digest !== pinned) tagMoved = { locked: pinned, current: m.digest };
+    }, () => { /* offline: the lock is enough to build */ })
+    : Promise.resolve();
+
+  const result = (r: { rootfs: string; digest: string; cached: boolean }, m: { manifest: string; index?: string; config: string; platform: string }): PulledImage => {
+    const out: PulledImage = { source: refText, kind: 'image', arch: o.arch.name, ...r, manifestDigest: m.manifest, configDigest: m.config, platform: m.platform };
+    if (m.index) out.indexDigest = m.index;
+    if (tagMoved) {
+      out.tagMoved = tagMoved;
+      progress({ phase: 'resolve', message: `${ref.familiar()} now points at ${tagMoved.current}; crossroot.lock keeps ${tagMoved.locked} (run \`crossroot lock --update\` to move it)` });
+    }
+    return out;
+  };
+
+  if (locked && o.store.image(locked.manifest)) {
+    await tagCheck;
+    return result({ rootfs: o.store.rootfsPath(locked.manifest), digest: locked.manifest, cached: true }, locked);
+  }
+  const resolved = await registry.resolve(locked ? ref.withDigest(locked.manifest) : ref, o.arch, { signal: o.signal });
+  const entry = lockEntry(resolved, o.arch);
+  if (locked?.index) entry.index = locked.index;
+  const layers = resolved.manifest.layers;
+  const made = await unpackImage(o, resolved.manifestDigest, layers, progress, async () => {
+    await fetchBlobs(o, registry, ref, [resolved.manifest.config, ...layers], progress);
+    return { source: ref.familiar(), platform: entry.platform, config: resolved.configDigest };
+  });
+  await tagCheck;
+  return result(made, entry);
+}
+
+/**
+ * Downloads the blobs the store lacks, a few at a time. Each blob is fetched under its own
+ * lock, so pulls of two images that share a layer download it once.
+ */
+async function fetchBlobs(o: PullOptions, registry: RegistryClient, ref: ReturnType<typeof parseImageRef>, descs: Descriptor[], progress: ProgressListener): Promise<void> {
+  const layerNo = (d: Descriptor) => (d === descs[0] ? undefined : descs.indexOf(d));
+  const layers = descs.length - 1;
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < descs.length && failed === undefined) {
+      const d = descs[next++]!;
+      const ev = { layer: layerNo(d), layers, digest: d.digest, total: d.size };
+      if (o.store.hasBlob(d.digest)) {
+        progress({ phase: 'verify', ...ev, done: d.size, cached: true });
+        continue;
+      }
+      const lock = await o.store.lock(`blob-${digestHex(d.digest)}`, {
+        onWait: (pid) => progress({ phase: 'wait', ...ev, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is downloading this layer` }),
+      });
+      try {
+        if (!o.store.hasBlob(d.digest)) {
+          await registry.fetchBlob(ref, d, o.store.blobPath(d.digest), {
+            signal: o.signal,
+            onProgress: (p) => progress({ phase: 'download', ...ev, done: p.done }),
+          });
+        }
+        progress({ phase: 'verify', ...ev, done: d.size });
+      } catch (e) {
+        failed ??= e;
+      } finally {
+        lock.release();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 3, descs.length)) }, worker));
+  if (failed !== undefined) throw failed;
+}
