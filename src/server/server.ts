@@ -36,7 +36,7 @@ export function startServer(connection: Connection, opts: LanguageServiceOptions
     if (!envFileKind(documentPath(doc.uri))) return;
     void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics: service.validate(doc) });
   };
-  documents.onDidOpen((e) => publish(e.document));
+  // Fires on open as well as on every change.
   documents.onDidChangeContent((e) => publish(e.document));
   documents.onDidClose((e) => void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }));
 

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
+import { readDevcontainer } from './devcontainer';
 import { lineColumn, type EnvDiagnostic } from './diagnostics';
 import { nodeHost, type EnvHost } from './host';
 import type { EnvSpec } from './spec';
@@ -27,7 +28,7 @@ export function findEnvFile(folder: string, host: EnvHost = nodeHost): string | 
 
 /** Reads env file text (saved or not) by its name. Files of another name are read as crossroot.toml. */
 export function readEnvFile(text: string, file: string, host: EnvHost = nodeHost): EnvFileResult {
-  return readEnvToml(text, { file, host });
+  return envFileKind(file) === 'devcontainer' ? readDevcontainer(text, { file, host }) : readEnvToml(text, { file, host });
 }
 
 /** One line per diagnostic, as `crossroot lint` and error messages print them. */

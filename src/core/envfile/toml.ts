@@ -1,12 +1,10 @@
 // Reads crossroot.toml into an EnvSpec: TOML syntax, then the schema (schema.ts), then what
 // only makes sense as a whole (arch, sources, paths, mounts). Every finding has an exact range.
 import path from 'node:path';
-import { ARCH_NAMES, parseArch, type ArchName } from '../arch';
+import type { ArchName } from '../arch';
 import type { Source, SourceKind } from '../source';
-import { parseImageRef } from '../image/ref';
-import { isCrossrootError } from '../errors';
-import { QEMU_PACKAGE_HINT } from '../sandbox/qemu';
-import { Code, closest, hasErrors, type DiagnosticCode, type EnvDiagnostic, type Severity } from './diagnostics';
+import { checkArch, imageRefProblem, MountList, type Report } from './checks';
+import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost, type EnvHost } from './host';
 import { ENV_SCHEMA, typeName, type FieldSchema } from './schema';
 import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, type EnvSpec, type Mount } from './spec';
@@ -62,9 +60,9 @@ class Reader {
     this.fileDir = path.dirname(path.resolve(opts.file));
   }
 
-  private add(code: DiagnosticCode, severity: Severity, message: string, start: number, end: number, fix?: EnvDiagnostic['fix']): void {
+  private readonly report: Report = (code, severity, message, start, end, fix) => {
     this.diags.push({ code, severity, message, start, end, ...(fix ? { fix } : {}) });
-  }
+  };
 
   // ---- schema pass -------------------------------------------------------------------------
 
@@ -75,7 +73,7 @@ class Reader {
       if (!f) {
         const guess = closest(e.key, Object.keys(fields));
         const known = Object.keys(fields).join(', ');
-        this.add(Code.UnknownKey, 'error',
+        this.report(Code.UnknownKey, 'error',
           `unknown key "${e.key}" ${tableLabel(where)}${guess ? `; did you mean "${guess}"?` : `; known keys: ${known}`}`,
           e.keyStart, e.keyEnd, guess ? { title: `Change to "${guess}"`, text: guess } : undefined);
         this.invalid.add(e.value);
@@ -85,7 +83,7 @@ class Reader {
     }
     for (const [k, f] of Object.entries(fields)) {
       if (f.required && !findEntry(t, k)) {
-        this.add(Code.MissingKey, 'error', `[${where.join('.')}] needs "${k}": ${firstSentence(f.doc)}`, t.anchorStart, t.anchorEnd);
+        this.report(Code.MissingKey, 'error', `[${where.join('.')}] needs "${k}": ${firstSentence(f.doc)}`, t.anchorStart, t.anchorEnd);
       }
     }
   }
@@ -98,7 +96,7 @@ class Reader {
     else if (f.type === 'string' && (v.type === 'integer' || v.type === 'float' || v.type === 'boolean')) hint = `; quote it: "${this.text.slice(v.start, v.end)}"`;
     const fix = f.type === 'string' && (v.type === 'integer' || v.type === 'float' || v.type === 'boolean')
       ? { title: 'Quote the value', text: JSON.stringify(this.text.slice(v.start, v.end)) } : undefined;
-    this.add(Code.WrongType, 'error', `"${where.join('.') || e.key}" must be ${typeName(f.type)}, not ${describe(v)}${hint}`, start, end, fix);
+    this.report(Code.WrongType, 'error', `"${where.join('.') || e.key}" must be ${typeName(f.type)}, not ${describe(v)}${hint}`, start, end, fix);
     this.invalid.add(v);
   }
 
@@ -118,7 +116,7 @@ class Reader {
         if (v.type === 'integer' && v.value > 0) return;
         if (v.type === 'string' && SIZE.test(v.value.trim())) return;
         if (v.type === 'string' || v.type === 'integer') {
-          this.add(Code.BadFormat, 'error', `"${where.join('.')}" = ${this.text.slice(v.start, v.end)} is not a size; write a number of bytes, or "512m", "2g" (k, m, g, t)`, v.start, v.end);
+          this.report(Code.BadFormat, 'error', `"${where.join('.')}" = ${this.text.slice(v.start, v.end)} is not a size; write a number of bytes, or "512m", "2g" (k, m, g, t)`, v.start, v.end);
           this.invalid.add(v);
           return;
         }
@@ -127,7 +125,7 @@ class Reader {
         if (v.type !== 'array' || v.ofTables) return this.wrongType(e, v, f, where);
         for (const item of v.items) {
           if (item.type !== 'string') {
-            this.add(Code.WrongType, 'error', `items of "${where.join('.')}" must be strings, not ${describe(item)}`, item.start, item.end);
+            this.report(Code.WrongType, 'error', `items of "${where.join('.')}" must be strings, not ${describe(item)}`, item.start, item.end);
             this.invalid.add(item);
           }
         }
@@ -138,7 +136,7 @@ class Reader {
           if (m.value.type === 'string') continue;
           const scalar = m.value.type === 'integer' || m.value.type === 'float' || m.value.type === 'boolean';
           const raw = this.text.slice(m.value.start, m.value.end);
-          this.add(Code.WrongType, 'error', `${where.join('.')}.${m.key} must be a string, not ${describe(m.value)}${scalar ? `; quote it: "${raw}"` : ''}`,
+          this.report(Code.WrongType, 'error', `${where.join('.')}.${m.key} must be a string, not ${describe(m.value)}${scalar ? `; quote it: "${raw}"` : ''}`,
             m.value.start, m.value.end, scalar ? { title: 'Quote the value', text: JSON.stringify(raw) } : undefined);
           this.invalid.add(m.value);
         }
@@ -150,7 +148,7 @@ class Reader {
         if (v.type !== 'array') return this.wrongType(e, v, f, where);
         for (const item of v.items) {
           if (item.type !== 'table') {
-            this.add(Code.WrongType, 'error', `items of "${where.join('.')}" must be tables, not ${describe(item)}`, item.start, item.end);
+            this.report(Code.WrongType, 'error', `items of "${where.join('.')}" must be tables, not ${describe(item)}`, item.start, item.end);
             this.invalid.add(item);
           } else {
             this.checkTable(item, f, where);
@@ -164,12 +162,12 @@ class Reader {
     if (f.strict && f.values && !f.values.some((x) => x.value === v.value)) {
       const names = f.values.map((x) => x.value);
       const guess = closest(v.value, names);
-      this.add(Code.NotAllowedValue, 'error',
+      this.report(Code.NotAllowedValue, 'error',
         `"${where.join('.')}" cannot be "${v.value}"; it is one of: ${names.join(', ')}${guess ? ` (did you mean "${guess}"?)` : ''}`,
         v.start, v.end, guess ? { title: `Change to "${guess}"`, text: JSON.stringify(guess) } : undefined);
       this.invalid.add(v);
     } else if (f.format && !f.format.test.test(v.value)) {
-      this.add(Code.BadFormat, 'error', `"${where.join('.')}" must be ${f.format.expected}`, v.start, v.end);
+      this.report(Code.BadFormat, 'error', `"${where.join('.')}" must be ${f.format.expected}`, v.start, v.end);
       this.invalid.add(v);
     }
   }
@@ -200,7 +198,7 @@ class Reader {
 
   private subst(ctx: SubstitutionContext, v: { value: string; start: number; end: number }, asPath: 'host' | 'inside' | false): string {
     const r = asPath === 'host' ? expandHostPath(v.value, ctx) : substitute(v.value, ctx);
-    for (const p of r.problems) this.add(p.code, p.severity, p.message, v.start, v.end);
+    for (const p of r.problems) this.report(p.code, p.severity, p.message, v.start, v.end);
     return r.value;
   }
 
@@ -218,28 +216,28 @@ class Reader {
     const mode = (this.str(network, 'mode')?.value.value ?? 'host') as 'host' | 'none';
     if (mode === 'none' && packages.length > 0) {
       const p = this.get(setup, 'packages')!;
-      this.add(Code.OfflineSetup, 'warning', '[network] mode = "none" also applies while the env is built, so these packages cannot be downloaded; use mode = "host", or put them in the image', p.keyStart, p.keyEnd);
+      this.report(Code.OfflineSetup, 'warning', '[network] mode = "none" also applies while the env is built, so these packages cannot be downloaded; use mode = "host", or put them in the image', p.keyStart, p.keyEnd);
     }
 
     const wsE = this.str(this.table(root, 'workspace'), 'path');
     let wsPath = DEFAULT_WORKSPACE_PATH;
     if (wsE) {
       wsPath = this.subst(ctx, wsE.value, 'inside');
-      if (!wsPath.startsWith('/')) this.add(Code.RelativeInsidePath, 'error', `workspace.path "${wsPath}" must be an absolute path inside the env, such as "/workspace"`, wsE.value.start, wsE.value.end);
+      if (!wsPath.startsWith('/')) this.report(Code.RelativeInsidePath, 'error', `workspace.path "${wsPath}" must be an absolute path inside the env, such as "/workspace"`, wsE.value.start, wsE.value.end);
     }
     const insideCtx = { ...ctx, containerWorkspaceFolder: wsPath };
 
     const env: Record<string, string> = {};
     const envT = this.table(root, 'env');
     for (const e of envT?.entries ?? []) {
-      if (!ENV_NAME.test(e.key)) this.add(Code.BadEnvName, 'warning', `"${e.key}" is not a usual variable name (letters, digits, _; not starting with a digit): shells cannot read it as $${e.key}`, e.keyStart, e.keyEnd);
+      if (!ENV_NAME.test(e.key)) this.report(Code.BadEnvName, 'warning', `"${e.key}" is not a usual variable name (letters, digits, _; not starting with a digit): shells cannot read it as $${e.key}`, e.keyStart, e.keyEnd);
       if (e.value.type === 'string' && !this.invalid.has(e.value)) env[e.key] = this.subst(insideCtx, e.value, false);
     }
 
     const shellT = this.table(root, 'shell');
     const shellE = this.str(shellT, 'path');
     if (shellE && !shellE.value.value.startsWith('/')) {
-      this.add(Code.RelativeInsidePath, 'error', `shell.path "${shellE.value.value}" must be an absolute path inside the env, such as "/bin/bash"`, shellE.value.start, shellE.value.end);
+      this.report(Code.RelativeInsidePath, 'error', `shell.path "${shellE.value.value}" must be an absolute path inside the env, such as "/bin/bash"`, shellE.value.start, shellE.value.end);
     }
 
     const limitsT = this.table(root, 'limits');
@@ -249,7 +247,7 @@ class Reader {
     if (mem?.type === 'string') limits.memoryBytes = parseSize(mem.value);
     const pids = this.get(limitsT, 'pids')?.value;
     if (pids?.type === 'integer') {
-      if (pids.value < 1) this.add(Code.BadFormat, 'error', 'limits.pids must be at least 1', pids.start, pids.end);
+      if (pids.value < 1) this.report(Code.BadFormat, 'error', 'limits.pids must be at least 1', pids.start, pids.end);
       else limits.pids = pids.value;
     }
 
@@ -273,35 +271,20 @@ class Reader {
 
   private arch(root: TomlTable): ArchName {
     const e = this.str(root, 'arch');
-    const host = this.host;
-    if (!e) return nativeArch(host);
-    const { value: written, start, end } = e.value;
-    const info = parseArch(written);
-    if (!info) {
-      const guess = closest(written, ARCH_NAMES);
-      this.add(Code.UnknownArch, 'error', `unknown arch "${written}"; valid: ${ARCH_NAMES.join(', ')}${guess ? ` (did you mean "${guess}"?)` : ''}`,
-        start, end, guess ? { title: `Change to "${guess}"`, text: JSON.stringify(guess) } : undefined);
-      return nativeArch(host);
-    }
-    if (info.name !== written) {
-      this.add(Code.ArchAlias, 'info', `"${written}" means ${info.name}; Crossroot writes it "${info.name}"`, start, end, { title: `Change to "${info.name}"`, text: JSON.stringify(info.name) });
-    }
-    if (!host.runsNatively(info) && !host.findQemu(info)) {
-      this.add(Code.NoQemu, 'warning', `this machine cannot run ${info.name} programs: no qemu-${info.qemu}-static interpreter found; ${QEMU_PACKAGE_HINT}`, start, end);
-    }
-    return info.name;
+    const checked = e && checkArch(e.value.value, e.value, this.host, this.report);
+    return checked ?? nativeArch(this.host);
   }
 
   private source(root: TomlTable, ctx: SubstitutionContext): Source | undefined {
     const imageEntry = findEntry(root, 'image');
     const sourceEntry = findEntry(root, 'source');
     if (imageEntry && sourceEntry) {
-      this.add(Code.ImageAndSource, 'error', 'both "image" and [source] say where the root filesystem comes from; keep one (image = "…" is short for [source] kind = "image")', imageEntry.keyStart, imageEntry.keyEnd);
+      this.report(Code.ImageAndSource, 'error', 'both "image" and [source] say where the root filesystem comes from; keep one (image = "…" is short for [source] kind = "image")', imageEntry.keyStart, imageEntry.keyEnd);
       return undefined;
     }
     if (!imageEntry && !sourceEntry) {
       const firstLineEnd = this.text.indexOf('\n');
-      this.add(Code.NoSource, 'error', 'the env has no root filesystem: add image = "debian:bookworm" (or any image), or a [source] table', 0, firstLineEnd < 0 ? this.text.length : firstLineEnd);
+      this.report(Code.NoSource, 'error', 'the env has no root filesystem: add image = "debian:bookworm" (or any image), or a [source] table', 0, firstLineEnd < 0 ? this.text.length : firstLineEnd);
       return undefined;
     }
     const image = this.str(root, 'image');
@@ -315,11 +298,11 @@ class Reader {
     for (const e of t.entries) {
       const kinds = fields[e.key]?.kinds;
       if (kinds && !kinds.includes(kind)) {
-        this.add(Code.KeyNotForKind, 'error', `"${e.key}" does not apply to kind = "${kind}"; it is for ${kinds.map((k) => `"${k}"`).join(', ')}`, e.keyStart, e.keyEnd);
+        this.report(Code.KeyNotForKind, 'error', `"${e.key}" does not apply to kind = "${kind}"; it is for ${kinds.map((k) => `"${k}"`).join(', ')}`, e.keyStart, e.keyEnd);
       }
     }
     const need = (key: string): void => {
-      if (!findEntry(t, key)) this.add(Code.MissingKey, 'error', `[source] of kind "${kind}" needs "${key}": ${firstSentence(fields[key]!.doc)}`, t.anchorStart, t.anchorEnd);
+      if (!findEntry(t, key)) this.report(Code.MissingKey, 'error', `[source] of kind "${kind}" needs "${key}": ${firstSentence(fields[key]!.doc)}`, t.anchorStart, t.anchorEnd);
     };
     switch (kind) {
       case 'image': {
@@ -349,9 +332,9 @@ class Reader {
         const want = kind === 'dir' || kind === 'oci-layout' ? 'dir' : 'file';
         const found = this.host.pathKind(resolved);
         if (found === undefined) {
-          this.add(Code.PathNotFound, 'error', `${resolved} does not exist (relative paths start at the env file's folder)`, p.value.start, p.value.end);
+          this.report(Code.PathNotFound, 'error', `${resolved} does not exist (relative paths start at the env file's folder)`, p.value.start, p.value.end);
         } else if (found !== want) {
-          this.add(Code.PathNotFound, 'error', `${resolved} is a ${found === 'dir' ? 'directory' : 'file'}, but kind "${kind}" needs a ${want === 'dir' ? 'directory' : 'file'}`, p.value.start, p.value.end);
+          this.report(Code.PathNotFound, 'error', `${resolved} is a ${found === 'dir' ? 'directory' : 'file'}, but kind "${kind}" needs a ${want === 'dir' ? 'directory' : 'file'}`, p.value.start, p.value.end);
         }
         const ref = this.str(t, 'ref')?.value.value;
         if (kind === 'rootfs-tar' || kind === 'dir') return { kind, path: resolved };
@@ -362,53 +345,22 @@ class Reader {
 
   private imageRef(v: { value: string; start: number; end: number }): boolean {
     const problem = imageRefProblem(v.value);
-    if (problem) this.add(Code.BadImageRef, 'error', problem, v.start, v.end);
+    if (problem) this.report(Code.BadImageRef, 'error', problem, v.start, v.end);
     return !problem;
   }
 
   private mounts(root: TomlTable, ctx: SubstitutionContext, wsPath: string): Mount[] {
+    const list = new MountList(this.host, wsPath, this.report);
     const arr = this.get(root, 'mount')?.value;
-    if (arr?.type !== 'array') return [];
-    const out: Mount[] = [];
-    const seen = new Map<string, number>();
-    for (const item of arr.items) {
+    for (const item of arr?.type === 'array' ? arr.items : []) {
       if (item.type !== 'table' || this.invalid.has(item)) continue;
       const src = this.str(item, 'source');
       const tgt = this.str(item, 'target');
       if (!src || !tgt) continue;
-      const source = this.subst(ctx, src.value, 'host');
-      if (this.host.pathKind(source) === undefined) {
-        this.add(Code.PathNotFound, 'warning', `mount source ${source} does not exist on this machine; create it, or the env will not start`, src.value.start, src.value.end);
-      }
-      const written = this.subst(ctx, tgt.value, 'inside');
-      if (!written.startsWith('/')) {
-        this.add(Code.RelativeMountTarget, 'error', `mount target "${written}" must be an absolute path inside the env, such as "/${written.replace(/^\.?\/*/, '')}"`, tgt.value.start, tgt.value.end);
-        continue;
-      }
-      const target = path.posix.normalize(written).replace(/(.)\/$/, '$1');
-      if (seen.has(target)) {
-        this.add(Code.DuplicateMountTarget, 'error', `two mounts have target ${target}; the second would hide the first`, tgt.value.start, tgt.value.end);
-        continue;
-      }
-      seen.set(target, tgt.value.start);
-      if (target === wsPath) {
-        this.add(Code.MountHidesWorkspace, 'warning', `this mount hides the workspace folder, which is mounted at ${wsPath}; change [workspace] path or this target`, tgt.value.start, tgt.value.end);
-      }
       const ro = this.get(item, 'readonly')?.value;
-      out.push({ source, target, readonly: ro?.type === 'boolean' ? ro.value : false });
+      list.add(this.subst(ctx, src.value, 'host'), src.value, this.subst(ctx, tgt.value, 'inside'), tgt.value, ro?.type === 'boolean' ? ro.value : false);
     }
-    return out;
-  }
-}
-
-/** What is wrong with an image reference, with its fix-it; undefined when it parses. */
-export function imageRefProblem(ref: string): string | undefined {
-  try {
-    parseImageRef(ref);
-    return undefined;
-  } catch (e) {
-    if (!isCrossrootError(e)) throw e;
-    return e.fix ? `${e.message}; ${e.fix}` : e.message;
+    return list.mounts;
   }
 }
 

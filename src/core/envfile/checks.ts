@@ -1,0 +1,73 @@
+// Checks that mean the same in crossroot.toml and devcontainer.json: arch (and qemu for it),
+// image references, mounts. Each reports through a callback, at the span it is given.
+import path from 'node:path';
+import { ARCH_NAMES, parseArch, type ArchName } from '../arch';
+import { isCrossrootError } from '../errors';
+import { parseImageRef } from '../image/ref';
+import { QEMU_PACKAGE_HINT } from '../sandbox/qemu';
+import { Code, closest, type DiagnosticCode, type EnvDiagnostic, type Severity } from './diagnostics';
+import type { EnvHost } from './host';
+import type { Mount } from './spec';
+
+export type Report = (code: DiagnosticCode, severity: Severity, message: string, start: number, end: number, fix?: EnvDiagnostic['fix']) => void;
+export interface Span { start: number; end: number }
+
+/**
+ * The arch a user wrote, resolved; reports unknown names, a missing qemu and (unless the
+ * file's own convention is another spelling, as `--platform linux/arm64` is) aliases.
+ */
+export function checkArch(written: string, at: Span, host: EnvHost, report: Report, aliasesAreNative = false): ArchName | undefined {
+  const info = parseArch(written);
+  if (!info) {
+    const guess = closest(written, ARCH_NAMES);
+    report(Code.UnknownArch, 'error', `unknown arch "${written}"; valid: ${ARCH_NAMES.join(', ')}${guess ? ` (did you mean "${guess}"?)` : ''}`,
+      at.start, at.end, guess ? { title: `Change to "${guess}"`, text: JSON.stringify(guess) } : undefined);
+    return undefined;
+  }
+  if (info.name !== written && !aliasesAreNative) {
+    report(Code.ArchAlias, 'info', `"${written}" means ${info.name}; Crossroot writes it "${info.name}"`, at.start, at.end, { title: `Change to "${info.name}"`, text: JSON.stringify(info.name) });
+  }
+  if (!host.runsNatively(info) && !host.findQemu(info)) {
+    report(Code.NoQemu, 'warning', `this machine cannot run ${info.name} programs: no qemu-${info.qemu}-static interpreter found; ${QEMU_PACKAGE_HINT}`, at.start, at.end);
+  }
+  return info.name;
+}
+
+/** What is wrong with an image reference, with its fix-it; undefined when it parses. */
+export function imageRefProblem(ref: string): string | undefined {
+  try {
+    parseImageRef(ref);
+    return undefined;
+  } catch (e) {
+    if (!isCrossrootError(e)) throw e;
+    return e.fix ? `${e.message}; ${e.fix}` : e.message;
+  }
+}
+
+/** Collects an env's mounts, reporting relative, duplicate and workspace-hiding targets. */
+export class MountList {
+  readonly mounts: Mount[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly host: EnvHost, private readonly workspacePath: string, private readonly report: Report) {}
+
+  add(source: string, sourceAt: Span, written: string, targetAt: Span, readonly: boolean): void {
+    if (this.host.pathKind(source) === undefined) {
+      this.report(Code.PathNotFound, 'warning', `mount source ${source} does not exist on this machine; create it, or the env will not start`, sourceAt.start, sourceAt.end);
+    }
+    if (!written.startsWith('/')) {
+      this.report(Code.RelativeMountTarget, 'error', `mount target "${written}" must be an absolute path inside the env, such as "/${written.replace(/^\.?\/*/, '')}"`, targetAt.start, targetAt.end);
+      return;
+    }
+    const target = path.posix.normalize(written).replace(/(.)\/$/, '$1');
+    if (this.seen.has(target)) {
+      this.report(Code.DuplicateMountTarget, 'error', `two mounts have target ${target}; the second would hide the first`, targetAt.start, targetAt.end);
+      return;
+    }
+    this.seen.add(target);
+    if (target === this.workspacePath) {
+      this.report(Code.MountHidesWorkspace, 'warning', `this mount hides the workspace folder, which is mounted at ${this.workspacePath}; change the workspace path or this target`, targetAt.start, targetAt.end);
+    }
+    this.mounts.push({ source, target, readonly });
+  }
+}

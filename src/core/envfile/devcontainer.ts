@@ -1,0 +1,302 @@
+// Reads .devcontainer/devcontainer.json (JSON with comments) into the same EnvSpec as
+// crossroot.toml; what Crossroot cannot honour gets a diagnostic saying so, and why.
+import path from 'node:path';
+// The ESM build: esbuild cannot follow the UMD build's dynamic requires (./impl/format).
+import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
+import { checkArch, imageRefProblem, MountList, type Report } from './checks';
+import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
+import { nativeArch, nodeHost } from './host';
+import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, type EnvSpec, type LifecycleCommand } from './spec';
+import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
+import type { EnvFileResult, ReadOptions } from './toml';
+import type { ArchName } from '../arch';
+
+const LIFECYCLE = {
+  initializeCommand: 'initialize',
+  onCreateCommand: 'onCreate',
+  updateContentCommand: 'onCreate',
+  postCreateCommand: 'postCreate',
+  postStartCommand: 'postStart',
+  postAttachCommand: 'postAttach',
+} as const;
+
+const HONOURED = ['name', 'image', 'containerEnv', 'remoteEnv', 'remoteUser', 'containerUser', 'workspaceFolder', 'workspaceMount', 'mounts', 'runArgs', 'customizations', '$schema', ...Object.keys(LIFECYCLE)];
+
+/** Properties Crossroot does not honour: severity and the reason, in users' words. */
+const UNSUPPORTED: Record<string, ['error' | 'warning' | 'info', string]> = {
+  build: ['error', 'Crossroot does not build images yet; build it with docker, podman or buildah, push or save it, and use "image" (or a crossroot.toml [source])'],
+  dockerFile: ['error', 'Crossroot does not build images yet; build it with docker, podman or buildah and use "image"'],
+  context: ['warning', 'Crossroot does not build images yet, so a build context is unused'],
+  dockerComposeFile: ['error', 'Crossroot runs one root filesystem without a container engine; Docker Compose needs several containers and their network'],
+  service: ['warning', 'Docker Compose is not supported, so "service" has no meaning'],
+  runServices: ['warning', 'Docker Compose is not supported, so "runServices" has no meaning'],
+  features: ['warning', 'Dev Container Features are not supported yet; install what you need through a crossroot.toml [setup] (packages, run)'],
+  overrideFeatureInstallOrder: ['warning', 'Dev Container Features are not supported yet'],
+  privileged: ['warning', 'the env runs as your own user in a user namespace and cannot be given host privileges'],
+  capAdd: ['warning', 'the env runs as your own user in a user namespace; extra capabilities would not reach the host'],
+  securityOpt: ['warning', 'there is no container runtime whose security options could apply'],
+  init: ['info', 'not needed: the env always has an init process that reaps zombies'],
+  forwardPorts: ['info', 'not needed: the env shares the host network, so its ports are already reachable'],
+  appPort: ['info', 'not needed: the env shares the host network, so its ports are already reachable'],
+  portsAttributes: ['info', 'not used: the env shares the host network and nothing is forwarded'],
+  otherPortsAttributes: ['info', 'not used: the env shares the host network and nothing is forwarded'],
+  shutdownAction: ['info', 'not used: Crossroot stops the env when no terminal or task uses it'],
+  overrideCommand: ['info', 'not used: there is no container entrypoint to override'],
+  updateRemoteUserUID: ['info', 'not needed: inside the user namespace your host uid is already the env user\'s'],
+  userEnvProbe: ['info', 'not supported yet: terminals start a login shell of their own'],
+  waitFor: ['info', 'not supported: Crossroot runs the lifecycle commands in order before the first terminal opens'],
+  hostRequirements: ['info', 'not checked: Crossroot runs on this machine as it is'],
+  secrets: ['info', 'not supported: pass values through containerEnv with ${localEnv:VAR}'],
+};
+
+// A `docker run` flag without `=value`: its value, if any, is the next argument.
+const BARE_FLAG = /^--?[a-zA-Z][\w-]*$/;
+
+export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult {
+  const diags: EnvDiagnostic[] = [];
+  const report: Report = (code, severity, message, start, end, fix) => {
+    diags.push({ code, severity, message, start, end, ...(fix ? { fix } : {}) });
+  };
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
+  for (const e of errors) {
+    report(Code.JsonSyntax, 'error', `JSON syntax: ${printParseErrorCode(e.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}`, e.offset, Math.min(text.length, e.offset + Math.max(e.length, 1)));
+  }
+  if (errors.length > 0 || !root) return finish(diags);
+  if (root.type !== 'object') {
+    report(Code.WrongType, 'error', 'devcontainer.json must hold one JSON object', root.offset, root.offset + root.length);
+    return finish(diags);
+  }
+  const host = opts.host ?? nodeHost;
+  const file = path.resolve(opts.file);
+  const fileDir = path.dirname(file);
+  const workspaceFolder = path.basename(fileDir) === '.devcontainer' ? path.dirname(fileDir) : fileDir;
+  const ctx: SubstitutionContext = { host, fileDir, workspaceFolder };
+
+  const props = new Map<string, { key: Node; value: Node }>();
+  for (const p of root.children ?? []) {
+    const [key, value] = p.children ?? [];
+    if (key && value) props.set(String(key.value), { key, value });
+  }
+  const span = (n: Node) => ({ start: n.offset, end: n.offset + n.length });
+  const wrongType = (n: Node, name: string, expected: string): void => report(Code.WrongType, 'error', `"${name}" must be ${expected}`, n.offset, n.offset + n.length);
+  const str = (name: string): { value: string; node: Node } | undefined => {
+    const p = props.get(name);
+    if (!p) return undefined;
+    if (p.value.type !== 'string') { wrongType(p.value, name, 'a string'); return undefined; }
+    return { value: p.value.value as string, node: p.value };
+  };
+  const subst = (v: string, n: Node, c: SubstitutionContext, asHostPath = false): string => {
+    const r = asHostPath ? expandHostPath(v, c) : substitute(v, c);
+    for (const p of r.problems) report(p.code, p.severity, p.message, n.offset, n.offset + n.length);
+    return r.value;
+  };
+
+  for (const [name, { key }] of props) {
+    if (HONOURED.includes(name)) continue;
+    const known = UNSUPPORTED[name];
+    if (known) {
+      report(Code.DevcontainerUnsupported, known[0], `"${name}" is not supported: ${known[1]}`, key.offset, key.offset + key.length);
+    } else {
+      const guess = closest(name, [...HONOURED, ...Object.keys(UNSUPPORTED)]);
+      report(Code.DevcontainerUnknown, 'warning', `unknown property "${name}"${guess ? `; did you mean "${guess}"?` : ''}`, key.offset, key.offset + key.length,
+        guess ? { title: `Change to "${guess}"`, text: JSON.stringify(guess) } : undefined);
+    }
+  }
+
+  // Source: only an image; build/compose were reported above.
+  const image = str('image');
+  let source: EnvSpec['source'] | undefined;
+  if (image) {
+    const problem = imageRefProblem(image.value);
+    if (problem) report(Code.BadImageRef, 'error', problem, image.node.offset, image.node.offset + image.node.length);
+    else source = { kind: 'image', ref: image.value };
+  } else if (!props.has('build') && !props.has('dockerFile') && !props.has('dockerComposeFile')) {
+    report(Code.NoSource, 'error', 'no "image": Crossroot needs an image to use as the env\'s root filesystem', root.offset, root.offset + 1);
+  }
+
+  // Arch: customizations.crossroot.arch, else runArgs --platform, else the host.
+  let arch: ArchName | undefined;
+  const env: Record<string, string> = {};
+  const runMounts: { source: string; sourceAt: Node; target: string; readonly: boolean }[] = [];
+  const runArgs = props.get('runArgs')?.value;
+  if (runArgs && runArgs.type !== 'array') wrongType(runArgs, 'runArgs', 'an array of strings');
+  const args = runArgs?.type === 'array' ? runArgs.children ?? [] : [];
+  for (let i = 0; i < args.length; i++) {
+    const n = args[i]!;
+    if (n.type !== 'string') { wrongType(n, 'runArgs items', 'strings'); continue; }
+    const a = n.value as string;
+    const m = /^(--platform|-e|--env|-v|--volume)(?:=(.*))?$/.exec(a) ?? (/^-[ev]./.test(a) ? [a, a.slice(0, 2), a.slice(2)] : null);
+    if (!m) {
+      report(Code.DevcontainerRunArg, 'warning', `runArgs "${a}" is not supported: Crossroot honours only --platform, -e/--env and -v/--volume (there is no container engine to pass it to)`, n.offset, n.offset + n.length);
+      // Skip the flag's value, if it has one as the next argument.
+      const next = args[i + 1];
+      if (BARE_FLAG.test(a) && next?.type === 'string' && !String(next.value).startsWith('-')) i++;
+      continue;
+    }
+    let valueNode = n;
+    let value = m[2];
+    if (value === undefined) {
+      const next = args[i + 1];
+      if (next?.type !== 'string') { report(Code.DevcontainerRunArg, 'error', `runArgs "${a}" needs a value`, n.offset, n.offset + n.length); continue; }
+      valueNode = next;
+      value = next.value as string;
+      i++;
+    }
+    if (m[1] === '--platform') {
+      arch = checkArch(value, span(valueNode), host, report, true) ?? arch;
+    } else if (m[1] === '-e' || m[1] === '--env') {
+      const eq = value.indexOf('=');
+      if (eq <= 0) {
+        // `-e VAR` passes the host's value through, as docker does.
+        const v = host.getenv(value);
+        if (v !== undefined) env[value] = v;
+      } else {
+        env[value.slice(0, eq)] = subst(value.slice(eq + 1), valueNode, ctx);
+      }
+    } else {
+      const parts = value.split(':');
+      if (parts.length < 2 || parts.length > 3 || !/^[./~$]/.test(parts[0]!)) {
+        report(Code.DevcontainerMount, 'warning', `runArgs volume "${value}" is not supported: only host-path binds (-v /host/path:/target[:ro]) work; Crossroot has no named volumes`, valueNode.offset, valueNode.offset + valueNode.length);
+        continue;
+      }
+      runMounts.push({ source: parts[0]!, sourceAt: valueNode, target: parts[1]!, readonly: parts[2] === 'ro' });
+    }
+  }
+
+  const customizations = props.get('customizations')?.value;
+  let settings: Record<string, unknown> = {};
+  if (customizations) {
+    if (customizations.type !== 'object') wrongType(customizations, 'customizations', 'an object');
+    const child = (n: Node | undefined, key: string): Node | undefined => n?.children?.find((p) => p.children?.[0]?.value === key)?.children?.[1];
+    const vscode = child(customizations, 'vscode');
+    const s = child(vscode, 'settings');
+    if (s) {
+      if (s.type === 'object') settings = JSON.parse(JSON.stringify(getNodeValue(s))) as Record<string, unknown>;
+      else wrongType(s, 'customizations.vscode.settings', 'an object');
+    }
+    const ext = vscode?.children?.find((p) => p.children?.[0]?.value === 'extensions')?.children?.[0];
+    if (ext) report(Code.DevcontainerIgnored, 'info', 'extensions are not installed by Crossroot: VS Code runs them next to your files on the host, where you install them as usual', ext.offset, ext.offset + ext.length);
+    const a = child(child(customizations, 'crossroot'), 'arch');
+    if (a) {
+      if (a.type === 'string') arch = checkArch(a.value as string, span(a), host, report) ?? arch;
+      else wrongType(a, 'customizations.crossroot.arch', 'a string');
+    }
+  }
+
+  // Workspace: workspaceFolder, else workspaceMount's target.
+  let wsPath = DEFAULT_WORKSPACE_PATH;
+  const wsMount = str('workspaceMount');
+  if (wsMount) {
+    const m = parseMountString(wsMount.value);
+    if (!m.target) report(Code.DevcontainerMount, 'error', 'workspaceMount needs a target (source=…,target=/workspaces/…,type=bind)', wsMount.node.offset, wsMount.node.offset + wsMount.node.length);
+    else wsPath = subst(m.target, wsMount.node, ctx);
+    if (m.source && subst(m.source, wsMount.node, ctx, true) !== workspaceFolder) {
+      report(Code.DevcontainerMount, 'warning', `workspaceMount source is not the workspace folder: Crossroot always mounts ${workspaceFolder} itself; add another mount for other folders`, wsMount.node.offset, wsMount.node.offset + wsMount.node.length);
+    }
+  }
+  const wsFolder = str('workspaceFolder');
+  if (wsFolder) wsPath = subst(wsFolder.value, wsFolder.node, ctx);
+  const wsNode = wsFolder?.node ?? wsMount?.node;
+  if (!wsPath.startsWith('/') && wsNode) report(Code.RelativeInsidePath, 'error', `the workspace folder "${wsPath}" must be an absolute path inside the env`, wsNode.offset, wsNode.offset + wsNode.length);
+  const inside: SubstitutionContext = { ...ctx, containerWorkspaceFolder: wsPath };
+
+  // Env: containerEnv, then remoteEnv over it (remoteEnv may use ${containerEnv:VAR}).
+  const readEnv = (name: 'containerEnv' | 'remoteEnv'): void => {
+    const n = props.get(name)?.value;
+    if (!n) return;
+    if (n.type !== 'object') return wrongType(n, name, 'an object of strings');
+    for (const p of n.children ?? []) {
+      const [k, v] = p.children ?? [];
+      if (!k || !v) continue;
+      const key = String(k.value);
+      if (v.type === 'null' && name === 'remoteEnv') { delete env[key]; continue; }
+      if (v.type !== 'string') { wrongType(v, `${name}.${key}`, 'a string'); continue; }
+      const value = subst(v.value as string, v, { ...inside, allowContainerEnv: name === 'remoteEnv' });
+      env[key] = value.replace(/\$\{containerEnv:([^}:]+)\}/g, (whole, ref: string) => name === 'remoteEnv' && containerEnv[ref] !== undefined ? containerEnv[ref]! : whole);
+    }
+  };
+  readEnv('containerEnv');
+  const containerEnv = { ...env };
+  readEnv('remoteEnv');
+
+  // Mounts: `mounts` (strings or objects) and runArgs -v.
+  const list = new MountList(host, wsPath, report);
+  const mountsNode = props.get('mounts')?.value;
+  if (mountsNode && mountsNode.type !== 'array') wrongType(mountsNode, 'mounts', 'an array');
+  for (const n of mountsNode?.type === 'array' ? mountsNode.children ?? [] : []) {
+    let m: { type?: string; source?: string; target?: string; readonly?: boolean };
+    if (n.type === 'string') m = parseMountString(n.value as string);
+    else if (n.type === 'object') m = getNodeValue(n) as typeof m;
+    else { wrongType(n, 'mounts items', 'strings or objects'); continue; }
+    if ((m.type ?? 'bind') !== 'bind') {
+      report(Code.DevcontainerMount, 'warning', `mount type "${m.type}" is not supported: Crossroot has no volumes; bind a host folder instead (type=bind)`, n.offset, n.offset + n.length);
+      continue;
+    }
+    if (!m.source || !m.target) { report(Code.DevcontainerMount, 'error', 'a mount needs source and target (source=…,target=…,type=bind)', n.offset, n.offset + n.length); continue; }
+    list.add(subst(m.source, n, inside, true), span(n), subst(m.target, n, inside), span(n), m.readonly === true);
+  }
+  for (const m of runMounts) list.add(subst(m.source, m.sourceAt, inside, true), span(m.sourceAt), subst(m.target, m.sourceAt, inside), span(m.sourceAt), m.readonly);
+
+  const lifecycle = emptyLifecycle();
+  for (const [prop, phase] of Object.entries(LIFECYCLE)) {
+    const p = props.get(prop);
+    if (!p) continue;
+    lifecycle[phase].push(...lifecycleCommands(p.value, prop, wrongType));
+    if (phase === 'initialize') report(Code.DevcontainerHostCommand, 'info', 'initializeCommand runs on the host, outside the env, before it starts', p.key.offset, p.key.offset + p.key.length);
+  }
+
+  const user = str('remoteUser')?.value ?? str('containerUser')?.value ?? 'root';
+  const spec: EnvSpec = {
+    file, workspaceFolder,
+    name: str('name')?.value ?? path.basename(workspaceFolder),
+    arch: arch ?? nativeArch(host),
+    source: source ?? { kind: 'image', ref: '' },
+    setup: { packages: [], run: [] },
+    env,
+    workspace: { path: wsPath },
+    mounts: list.mounts,
+    shell: { user },
+    network: { mode: 'host' },
+    limits: {},
+    lifecycle,
+    settings,
+  };
+  return finish(diags, spec);
+}
+
+function finish(diags: EnvDiagnostic[], spec?: EnvSpec): EnvFileResult {
+  diags.sort((a, b) => a.start - b.start || a.code - b.code);
+  return hasErrors(diags) || !spec ? { diagnostics: diags } : { spec, diagnostics: diags };
+}
+
+/** "source=/a,target=/b,type=bind,readonly" → fields (Docker's --mount syntax). */
+export function parseMountString(s: string): { type?: string; source?: string; target?: string; readonly?: boolean } {
+  const out: { type?: string; source?: string; target?: string; readonly?: boolean } = {};
+  for (const part of s.split(',')) {
+    const eq = part.indexOf('=');
+    const k = (eq < 0 ? part : part.slice(0, eq)).trim();
+    const v = eq < 0 ? undefined : part.slice(eq + 1).trim();
+    if (k === 'type') out.type = v;
+    else if (k === 'source' || k === 'src') out.source = v;
+    else if (k === 'target' || k === 'destination' || k === 'dst') out.target = v;
+    else if (k === 'readonly' || k === 'ro') out.readonly = v === undefined || v === 'true' || v === '1';
+  }
+  return out;
+}
+
+/** The three forms: "cmd" (shell), ["argv", …] (no shell), { name: "cmd" | [argv] } (Dev Containers runs these in parallel). */
+function lifecycleCommands(n: Node, prop: string, wrongType: (n: Node, name: string, expected: string) => void): LifecycleCommand[] {
+  const one = (v: Node, name?: string): LifecycleCommand[] => {
+    const named = name !== undefined ? { name } : {};
+    if (v.type === 'string') return [{ ...named, shell: v.value as string }];
+    if (v.type === 'array' && (v.children ?? []).every((c) => c.type === 'string')) return [{ ...named, argv: (v.children ?? []).map((c) => c.value as string) }];
+    wrongType(v, name ? `${prop}.${name}` : prop, 'a string, an array of strings, or an object of those');
+    return [];
+  };
+  if (n.type !== 'object') return one(n);
+  return (n.children ?? []).flatMap((p) => {
+    const [k, v] = p.children ?? [];
+    return k && v ? one(v, String(k.value)) : [];
+  });
+}

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CLI, tempDir } from '../lib/harness';
+
+function lint(cwd: string, ...args: string[]) {
+  assert.ok(existsSync(CLI), `${CLI} missing: run node scripts/build.mjs`);
+  const r = spawnSync(process.execPath, [CLI, 'lint', ...args], { cwd, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('crossroot lint finds crossroot.toml in the current folder and exits 0 when clean', (t) => {
+  const dir = tempDir(t);
+  writeFileSync(path.join(dir, 'crossroot.toml'), 'image = "alpine:3.20"\n');
+  const r = lint(dir);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, 'crossroot.toml: no problems\n'.replace('crossroot.toml', path.join(dir, 'crossroot.toml')));
+});
+
+test('crossroot lint prints file:line:col, severity and code, and exits 1 on errors', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'env.toml');
+  writeFileSync(file, 'image = "alpine"\n[setup]\npakages = ["gcc"]\n[network]\nmode = "none"\n');
+  const r = lint(dir, file);
+  assert.equal(r.code, 1);
+  assert.equal(r.out.split('\n')[0], `${file}:3:1: error 2001: unknown key "pakages" in [setup]; did you mean "packages"?`);
+  assert.match(r.out, /1 error, 0 warnings\n$/);
+});
+
+test('crossroot lint --format json reports positions and fixes; warnings alone exit 0', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'crossroot.toml');
+  writeFileSync(file, 'image = "alpine"\n[setup]\npackages = ["gcc"]\n[network]\nmode = "none"\n');
+  const r = lint(dir, '--format', 'json', file);
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(r.out);
+  assert.deepEqual(out, {
+    file, errors: 0, warnings: 1,
+    diagnostics: [{ code: 3013, severity: 'warning', message: out.diagnostics[0].message, line: 3, column: 1, endLine: 3, endColumn: 9 }],
+  });
+  const bad = lint(dir, '--format', 'json', (writeFileSync(file, 'arch = "aarch64"\nimage = "alpine"\n'), file));
+  assert.deepEqual(JSON.parse(bad.out).diagnostics[0].fix, { title: 'Change to "arm64"', text: '"arm64"' });
+});
+
+test('crossroot lint reads .devcontainer/devcontainer.json when there is no crossroot.toml', (t) => {
+  const dir = tempDir(t);
+  mkdirSync(path.join(dir, '.devcontainer'));
+  writeFileSync(path.join(dir, '.devcontainer/devcontainer.json'), '{\n  // comment\n  "image": "debian:bookworm",\n  "privileged": true\n}\n');
+  const r = lint(dir);
+  assert.equal(r.code, 0, 'a warning alone passes');
+  assert.match(r.out, /devcontainer\.json:4:3: warning 4001: "privileged" is not supported: the env runs as your own user/);
+});
+
+test('crossroot lint without an env file, or with bad options, says how to fix it', (t) => {
+  const dir = tempDir(t);
+  const none = lint(dir);
+  assert.equal(none.code, 125);
+  assert.match(none.err, /no env file in .* \(looked for crossroot\.toml, \.devcontainer\/devcontainer\.json, \.devcontainer\.json\)\n  fix: create crossroot\.toml/);
+  const usage = lint(dir, '--format', 'xml');
+  assert.equal(usage.code, 2);
+  assert.match(usage.err, /unknown format "xml"/);
+});

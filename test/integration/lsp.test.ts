@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import {
+  CompletionRequest, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, DocumentDiagnosticRequest,
+  DocumentFormattingRequest, ExitNotification, HoverRequest, InitializedNotification, InitializeRequest,
+  PublishDiagnosticsNotification, ShutdownRequest, type CompletionList, type FullDocumentDiagnosticReport,
+  type PublishDiagnosticsParams,
+} from 'vscode-languageserver-protocol';
+import { CLI, tempDir } from '../lib/harness';
+
+test('crossroot lsp --stdio serves diagnostics, completion and hover to a real client', async (t) => {
+  assert.ok(existsSync(CLI), `${CLI} missing: run node scripts/build.mjs`);
+  const dir = tempDir(t);
+  const uri = pathToFileURL(path.join(dir, 'crossroot.toml')).href;
+  const child = spawn(process.execPath, [CLI, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+  const published: PublishDiagnosticsParams[] = [];
+  const waiters: (() => void)[] = [];
+  conn.onNotification(PublishDiagnosticsNotification.type, (p) => { published.push(p); waiters.splice(0).forEach((w) => w()); });
+  conn.listen();
+  const nextPublish = async (count: number): Promise<PublishDiagnosticsParams> => {
+    while (published.length < count) await new Promise<void>((r) => waiters.push(r));
+    return published[count - 1]!;
+  };
+
+  const init = await conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: pathToFileURL(dir).href, capabilities: {}, workspaceFolders: null });
+  assert.equal(init.serverInfo?.name, 'crossroot');
+  assert.ok(init.capabilities.hoverProvider && init.capabilities.completionProvider && init.capabilities.diagnosticProvider);
+  await conn.sendNotification(InitializedNotification.type, {});
+
+  const text = 'image = "debian:bookworm"\narch = "arm46"\n';
+  await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'toml', version: 1, text } });
+  const pushed = await nextPublish(1);
+  assert.equal(pushed.uri, uri);
+  assert.deepEqual(pushed.diagnostics.map((d) => [d.code, d.source, d.range]), [[3001, 'crossroot', { start: { line: 1, character: 7 }, end: { line: 1, character: 14 } }]]);
+
+  const pulled = await conn.sendRequest(DocumentDiagnosticRequest.type, { textDocument: { uri } }) as FullDocumentDiagnosticReport;
+  assert.equal(pulled.kind, 'full');
+  assert.deepEqual(pulled.items, pushed.diagnostics);
+
+  const completion = await conn.sendRequest(CompletionRequest.type, { textDocument: { uri }, position: { line: 1, character: 9 } }) as CompletionList;
+  assert.ok(completion.items.some((i) => i.label === 'arm64'), completion.items.map((i) => i.label).join());
+
+  const hover = await conn.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 0, character: 2 } });
+  assert.match((hover!.contents as { value: string }).value, /^\*\*image\*\* · a string/);
+
+  await conn.sendNotification(DidChangeTextDocumentNotification.type, {
+    textDocument: { uri, version: 2 },
+    contentChanges: [{ range: { start: { line: 1, character: 7 }, end: { line: 1, character: 14 } }, text: '"arm64"' }],
+  });
+  const fixed = await nextPublish(2);
+  assert.equal(fixed.version, 2);
+  assert.deepEqual(fixed.diagnostics.filter((d) => d.severity === 1), [], 'no errors after the fix');
+
+  const edits = await conn.sendRequest(DocumentFormattingRequest.type, { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } });
+  assert.deepEqual(edits, [], 'already formatted');
+
+  await conn.sendRequest(ShutdownRequest.type);
+  await conn.sendNotification(ExitNotification.type);
+  assert.equal(await exited, 0);
+  conn.dispose();
+});

@@ -1,0 +1,140 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readDevcontainer } from '../../../src/core/envfile/devcontainer';
+import { readEnvFile } from '../../../src/core/envfile/load';
+import { Code } from '../../../src/core/envfile/diagnostics';
+import { at, fakeHost, type FakeMachine } from './fake-host';
+
+const FILE = '/home/user/proj/.devcontainer/devcontainer.json';
+const read = (json: string, m: FakeMachine = {}) => readDevcontainer(json, { file: FILE, host: fakeHost(m) });
+const findings = (json: string, m: FakeMachine = {}) => read(json, m).diagnostics.map((d) => [d.code, d.severity, at(json, d)]);
+
+test('name, image, users and workspace folder are honoured; comments and trailing commas are fine', () => {
+  const json = `{
+    // the usual header
+    "name": "web",
+    "image": "mcr.microsoft.com/devcontainers/base:bookworm",
+    "containerUser": "vscode",
+    "workspaceFolder": "/workspaces/\${localWorkspaceFolderBasename}",
+  }`;
+  const r = read(json);
+  assert.deepEqual(r.diagnostics, []);
+  const s = r.spec!;
+  assert.equal(s.name, 'web');
+  assert.deepEqual(s.source, { kind: 'image', ref: 'mcr.microsoft.com/devcontainers/base:bookworm' });
+  assert.equal(s.shell.user, 'vscode');
+  assert.equal(s.workspace.path, '/workspaces/proj');
+  assert.equal(s.workspaceFolder, '/home/user/proj', 'the folder above .devcontainer/');
+  assert.equal(s.arch, 'amd64');
+  assert.equal(read('{"image":"alpine","remoteUser":"dev","containerUser":"root"}').spec?.shell.user, 'dev', 'remoteUser wins for terminals');
+});
+
+test('readEnvFile picks the devcontainer reader by file name', () => {
+  assert.equal(readEnvFile('{"image":"alpine"}', '/p/.devcontainer.json', fakeHost()).spec?.workspaceFolder, '/p');
+});
+
+test('containerEnv and remoteEnv: localEnv expands, remoteEnv sees containerEnv, image vars stay for later', () => {
+  const json = JSON.stringify({
+    image: 'alpine',
+    containerEnv: { TOOLS: '/opt/tools', HOST_USER: '${localEnv:USER}' },
+    remoteEnv: { PATH: '${containerEnv:PATH}:${containerEnv:TOOLS}/bin', WS: '${containerWorkspaceFolder}', HOST_USER: null },
+  });
+  const r = read(json, { env: { USER: 'ann' } });
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual(r.spec!.env, { TOOLS: '/opt/tools', PATH: '${containerEnv:PATH}:/opt/tools/bin', WS: '/workspace' });
+});
+
+test('mounts of type bind (string and object forms) and workspaceMount', () => {
+  const json = JSON.stringify({
+    image: 'alpine',
+    workspaceMount: 'source=${localWorkspaceFolder},target=/src,type=bind,consistency=cached',
+    mounts: [
+      'source=${localEnv:HOME}/.ssh,target=/root/.ssh,type=bind,readonly',
+      { source: '/data', target: '/data', type: 'bind' },
+      { source: 'cache', target: '/cache', type: 'volume' },
+    ],
+  });
+  const r = read(json, { env: { HOME: '/home/user' }, paths: { '/home/user/.ssh': 'dir', '/data': 'dir' } });
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity]), [[Code.DevcontainerMount, 'warning']]);
+  assert.match(r.diagnostics[0]!.message, /type "volume" is not supported: Crossroot has no volumes/);
+  assert.equal(at(json, r.diagnostics[0]!), '{"source":"cache","target":"/cache","type":"volume"}');
+  assert.equal(r.spec!.workspace.path, '/src');
+  assert.deepEqual(r.spec!.mounts, [
+    { source: '/home/user/.ssh', target: '/root/.ssh', readonly: true },
+    { source: '/data', target: '/data', readonly: false },
+  ]);
+});
+
+test('lifecycle commands in string, array and object forms; initializeCommand is marked as host-side', () => {
+  const json = JSON.stringify({
+    image: 'alpine',
+    initializeCommand: 'git submodule update --init',
+    onCreateCommand: ['apt-get', 'install', '-y', 'git'],
+    updateContentCommand: 'make deps',
+    postCreateCommand: { deps: 'npm ci', build: ['make', '-j2'] },
+    postStartCommand: 'echo started',
+    postAttachCommand: 'echo attached',
+  });
+  const r = read(json);
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [[Code.DevcontainerHostCommand, 'info', '"initializeCommand"']]);
+  assert.deepEqual(r.spec!.lifecycle, {
+    initialize: [{ shell: 'git submodule update --init' }],
+    onCreate: [{ argv: ['apt-get', 'install', '-y', 'git'] }, { shell: 'make deps' }],
+    postCreate: [{ name: 'deps', shell: 'npm ci' }, { name: 'build', argv: ['make', '-j2'] }],
+    postStart: [{ shell: 'echo started' }],
+    postAttach: [{ shell: 'echo attached' }],
+  });
+  const bad = '{"image":"alpine","postCreateCommand": 42}';
+  assert.deepEqual(findings(bad), [[Code.WrongType, 'error', '42']]);
+});
+
+test('runArgs: --platform sets the arch, -e and -v are honoured, other flags are reported with their reason', () => {
+  const json = JSON.stringify({ image: 'alpine', runArgs: ['--platform=linux/arm64', '-e', 'A=1', '--env=B=${localEnv:X}', '-v', '/srv:/srv:ro', '--cap-add', 'SYS_PTRACE', '--network=host', '-v', 'named:/n'] });
+  const r = read(json, { env: { X: 'x' }, paths: { '/srv': 'dir' } });
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, at(json, d)]), [
+    [Code.DevcontainerRunArg, '"--cap-add"'], [Code.DevcontainerRunArg, '"--network=host"'], [Code.DevcontainerMount, '"named:/n"'],
+  ]);
+  assert.match(r.diagnostics[0]!.message, /honours only --platform, -e\/--env and -v\/--volume/);
+  assert.equal(r.spec!.arch, 'arm64');
+  assert.deepEqual(r.spec!.env, { A: '1', B: 'x' });
+  assert.deepEqual(r.spec!.mounts, [{ source: '/srv', target: '/srv', readonly: true }]);
+  assert.deepEqual(findings('{"image":"alpine","runArgs":["--platform","linux/sparc"]}').map((f) => f.slice(0, 2)), [[Code.UnknownArch, 'error']]);
+});
+
+test('customizations: vscode settings are kept, crossroot.arch picks the arch, extensions get a note', () => {
+  const json = JSON.stringify({ image: 'alpine', customizations: { vscode: { settings: { 'editor.tabSize': 2 }, extensions: ['ms-python.python'] }, crossroot: { arch: 'riscv64' }, codespaces: {} } });
+  const r = read(json, { qemu: [] });
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [[Code.DevcontainerIgnored, 'info', '"extensions"'], [Code.NoQemu, 'warning', '"riscv64"']]);
+  assert.equal(r.spec!.arch, 'riscv64');
+  assert.deepEqual(r.spec!.settings, { 'editor.tabSize': 2 });
+});
+
+test('unsupported properties say why, by how much they matter', () => {
+  const json = JSON.stringify({ build: { dockerfile: 'Dockerfile' }, dockerComposeFile: 'c.yml', features: { 'ghcr.io/devcontainers/features/node:1': {} }, privileged: true, capAdd: ['SYS_PTRACE'], forwardPorts: [3000] });
+  const r = read(json);
+  assert.equal(r.spec, undefined);
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [
+    [Code.DevcontainerUnsupported, 'error', '"build"'],
+    [Code.DevcontainerUnsupported, 'error', '"dockerComposeFile"'],
+    [Code.DevcontainerUnsupported, 'warning', '"features"'],
+    [Code.DevcontainerUnsupported, 'warning', '"privileged"'],
+    [Code.DevcontainerUnsupported, 'warning', '"capAdd"'],
+    [Code.DevcontainerUnsupported, 'info', '"forwardPorts"'],
+  ]);
+  assert.match(r.diagnostics[0]!.message, /does not build images yet/);
+  assert.match(r.diagnostics[2]!.message, /Features are not supported yet; install what you need through a crossroot\.toml \[setup\]/);
+  assert.match(r.diagnostics[3]!.message, /user namespace/);
+  assert.match(r.diagnostics[5]!.message, /shares the host network/);
+});
+
+test('a misspelt property gets a did-you-mean; a missing image and JSON errors are errors', () => {
+  const json = '{"imgae": "alpine"}';
+  assert.deepEqual(findings(json), [[Code.NoSource, 'error', '{'], [Code.DevcontainerUnknown, 'warning', '"imgae"']]);
+  assert.equal(read(json).diagnostics[1]!.fix?.text, '"image"');
+  const broken = '{"image": "alpine" "name": "x"}';
+  const [d] = read(broken).diagnostics;
+  assert.equal(d?.code, Code.JsonSyntax);
+  assert.equal(at(broken, d!), '"name"');
+  assert.deepEqual(findings('[]'), [[Code.WrongType, 'error', '[]']]);
+  assert.deepEqual(findings('{"image": "Alpine"}').map((f) => f[0]), [Code.BadImageRef]);
+});
