@@ -11,9 +11,10 @@ export function formatToml(text: string): string | undefined {
     return undefined;
   }
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
-  const raw = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  const parts = text.split('\n');
+  const raw = parts.map((l) => l.replace(/\r$/, ''));
   const starts: number[] = [];
-  for (let i = 0, s = 0; i < raw.length; s += raw[i]!.length + 1, i++) starts.push(s);
+  for (let i = 0, s = 0; i < parts.length; s += parts[i]!.length + 1, i++) starts.push(s);
   const lineOf = (offset: number): number => {
     let lo = 0, hi = starts.length - 1;
     while (lo < hi) {
@@ -24,13 +25,15 @@ export function formatToml(text: string): string | undefined {
   };
   const col = (offset: number): number => offset - starts[lineOf(offset)]!;
 
-  // Lines inside multi-line strings are content: left exactly as they are.
+  // Lines inside multi-line strings are content: left exactly as they are, line ends included.
   const verbatim = new Set<number>();
+  const keepEnd = new Set<number>();
   for (const t of ast.tokens) {
     if (t.type === 'MultiLineBasicString' || t.type === 'MultiLineLiteralString') {
-      for (let l = lineOf(t.range[0]) + 1; l <= lineOf(t.range[1]); l++) verbatim.add(l);
+      for (let l = lineOf(t.range[0]); l < lineOf(t.range[1]); l++) { verbatim.add(l + 1); keepEnd.add(l); }
     }
   }
+  const ending = (i: number): string => (keepEnd.has(i) && parts[i]!.endsWith('\r') ? '\r\n' : keepEnd.has(i) ? '\n' : eol);
   const headers = new Set<number>();
   // Per line: [fromCol, toCol, replacement], applied right to left.
   const edits = new Map<number, [number, number, string][]>();
@@ -53,24 +56,27 @@ export function formatToml(text: string): string | undefined {
   }
 
   const out: string[] = [];
+  // The line end after each output line; a blank line inserted before a header gets `eol`.
+  const ends: string[] = [];
+  const push = (s: string, end: string): void => { out.push(s); ends.push(end); };
   const blank = (s: string | undefined): boolean => s !== undefined && s.trim() === '';
   raw.forEach((line, i) => {
-    if (verbatim.has(i)) { out.push(line); return; }
+    if (verbatim.has(i)) { push(line, ending(i)); return; }
     let s = line;
     for (const [from, to, r] of (edits.get(i) ?? []).sort((a, b) => b[0] - a[0])) s = s.slice(0, from) + r + s.slice(to);
     s = s.trimEnd();
     if (s === '') {
-      if (out.length > 0 && !blank(out[out.length - 1])) out.push('');
+      if (out.length > 0 && !blank(out[out.length - 1])) push('', eol);
       return;
     }
     if (headers.has(i)) {
       // Keep the comment block right above a header attached to it; separate the block.
       let top = out.length;
       while (top > 0 && /^\s*#/.test(out[top - 1]!)) top--;
-      if (top > 0 && !blank(out[top - 1])) out.splice(top, 0, '');
+      if (top > 0 && !blank(out[top - 1])) { out.splice(top, 0, ''); ends.splice(top, 0, eol); }
     }
-    out.push(s);
+    push(s, ending(i));
   });
-  while (out.length > 0 && blank(out[out.length - 1])) out.pop();
-  return out.length === 0 ? '' : out.join(eol) + eol;
+  while (out.length > 0 && blank(out[out.length - 1])) { out.pop(); ends.pop(); }
+  return out.map((l, i) => l + (i === out.length - 1 ? eol : ends[i])).join('');
 }
