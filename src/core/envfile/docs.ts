@@ -75,3 +75,14 @@ const DEVCONTAINER_DOC = [
   '`customizations.crossroot.arch`. Everything else is reported as not supported, with the reason',
   '(`build`, `dockerComposeFile`, `features`, `privileged`, `capAdd`, other `runArgs`, …).',
 ];
+
+export const REFERENCE_START = '<!-- envfile-reference:start -->';
+export const REFERENCE_END = '<!-- envfile-reference:end -->';
+
+/** README text with the env file reference between its markers brought up to date. */
+export function withReference(readme: string): string {
+  const start = readme.indexOf(REFERENCE_START);
+  const end = readme.indexOf(REFERENCE_END);
+  if (start < 0 || end < start) throw new Error(`README.md lacks the markers ${REFERENCE_START} … ${REFERENCE_END}`);
+  return `${readme.slice(0, start + REFERENCE_START.length)}\n${referenceMarkdown()}\n${readme.slice(end)}`;
+}
