@@ -1,6 +1,6 @@
 // The env file language client: starts dist/server.cjs over node IPC for crossroot.toml and
 // devcontainer.json, and restarts it on request. The server does the work; this only connects.
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 
 /** Which documents the server sees: by file name, whatever language mode they are in. */
@@ -17,10 +17,7 @@ export function createLanguageClient(context: vscode.ExtensionContext): Language
     run: { module, transport: TransportKind.ipc },
     debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
   };
-  const clientOptions: LanguageClientOptions = {
-    documentSelector: ENV_FILE_SELECTOR,
-    // The pin-to-digest action reads crossroot.lock; let the server hear about it changing.
-    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher('**/crossroot.lock') },
-  };
+  // No file watching: the server reads crossroot.lock afresh whenever it offers the pin action.
+  const clientOptions: LanguageClientOptions = { documentSelector: ENV_FILE_SELECTOR };
   return new LanguageClient('crossroot', 'Crossroot env file', serverOptions, clientOptions);
 }
