@@ -297,9 +297,10 @@ export async function importRootfsTarball(store: Store, file: string, onProgress
   const hash = createHash('sha256');
   for await (const c of createReadStream(file)) hash.update(c as Buffer);
   const digest = `sha256:${hash.digest('hex')}`;
-  if (!store.hasBlob(digest)) {
+  const cached = store.hasBlob(digest);
+  if (!cached) {
     await store.writeBlob(createReadStream(file), { digest, onBytes: (n) => onProgress({ phase: 'download', layer: 1, layers: 1, done: n, total }), what: file });
   }
-  onProgress({ phase: 'verify', layer: 1, layers: 1, digest, done: total, total });
+  onProgress({ phase: 'verify', layer: 1, layers: 1, digest, done: total, total, cached });
   return digest;
 }

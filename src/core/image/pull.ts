@@ -6,11 +6,12 @@ import path from 'node:path';
 import type { ArchInfo, ArchName } from '../arch';
 import { CrossrootError } from '../errors';
 import type { Source, SourceKind } from '../source';
+import type { HeldLock } from '../store/lock';
 import { digestHex, type ImageRecord, type Store } from '../store/store';
 import { type IdMapMode, unpackLayers } from '../store/unpack';
 import { type DebianBootstrap, debianImage } from './debian';
 import { detectLocalSource, importArchive, importLayoutBlobs, importRootfsTarball, resolveOciLayout } from './local';
-import { type LockedImage, type Lockfile, lockedImage } from './lockfile';
+import { type LockedImage, type Lockfile, lockedImage, lockfilePath, readLockfile } from './lockfile';
 import { type Descriptor, layerCompression } from './oci';
 import { platformName } from './platform';
 import { noProgress, type ProgressListener } from './progress';
@@ -21,8 +22,18 @@ export interface PullOptions {
   store: Store;
   arch: ArchInfo;
   onProgress?: ProgressListener;
-  /** The env's lockfile: a locked image is pulled by its digest, and a moved tag is reported. */
+  /**
+   * The folder of the env's crossroot.lock: a locked image is pulled by its digest, a moved tag
+   * is reported, and the lockfile is registered so `crossroot gc` keeps what it pins.
+   */
+  lockfileDir?: string;
+  /** The lockfile's content, when the caller has read it already (else read from lockfileDir). */
   lock?: Lockfile;
+  /**
+   * Keep the image marked in use (gc leaves it alone) until the returned `inUse` is released;
+   * taken before the pull lets go of the store, so gc cannot slip in between.
+   */
+  use?: boolean;
   registry?: RegistryClient;
   idmap?: IdMapMode;
   /** Parallel blob downloads (default 3). */
@@ -47,6 +58,8 @@ export interface PulledImage {
   cached: boolean;
   /** The lockfile pinned `locked`, but the tag now points at `current` (`crossroot lock --update` moves it). */
   tagMoved?: { locked: string; current: string };
+  /** With `use`: release when the rootfs is no longer in use. */
+  inUse?: HeldLock;
 }
 
 /**
@@ -94,7 +107,13 @@ export async function pull(source: Source, o: PullOptions): Promise<PulledImage>
   // Shared: many pulls at once; `crossroot gc` takes it exclusively so it never removes what a pull is using.
   const storeLock = await o.store.lockStore({ shared: true });
   try {
+    const dir = o.lockfileDir;
+    if (dir) {
+      o = { ...o, lock: o.lock ?? readLockfile(dir) };
+      if (o.lock) o.store.registerLockfile(lockfilePath(dir));
+    }
     const out = await pullLocked(source, o, progress);
+    if (o.use && out.digest) out.inUse = await o.store.useImage(out.digest);
     progress({ phase: 'done', digest: out.digest, cached: out.cached, message: out.source });
     return out;
   } finally {

@@ -2,7 +2,7 @@
 // and the tmp/ + locks/ machinery that makes each entry appear whole or not at all.
 import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, chmodSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import os from 'node:os';
@@ -287,6 +287,68 @@ export class Store {
     } finally {
       lock.release();
     }
+  }
+
+  /**
+   * Remembers a crossroot.lock so `crossroot gc` keeps the images it pins. A symlink per
+   * lockfile (named by a hash of its path): adding one is atomic and needs no shared list.
+   */
+  registerLockfile(file: string): void {
+    const link = this.lockfileLink(file);
+    if (existsSync(link)) return;
+    const tmp = this.tempPath('root');
+    symlinkSync(path.resolve(file), tmp);
+    renameSync(tmp, link);
+  }
+
+  forgetLockfile(file: string): void {
+    rmSync(this.lockfileLink(file), { force: true });
+  }
+
+  private lockfileLink(file: string): string {
+    return path.join(this.root, 'roots', `lock-${createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 16)}`);
+  }
+
+  /** The lockfiles registered with registerLockfile (those that were moved or deleted included). */
+  lockfileRoots(): string[] {
+    const dir = path.join(this.root, 'roots');
+    return readdirSync(dir).filter((n) => n.startsWith('lock-')).map((n) => readlinkSync(path.join(dir, n)));
+  }
+
+  /**
+   * Pins images for `crossroot gc` under a name of the caller's choosing (an env id): the
+   * lifecycle code records the image each env is built on here.
+   */
+  setRoot(name: string, images: string[]): void {
+    if (!/^[\w.-]+$/.test(name) || name.startsWith('lock-')) throw new CrossrootError('ESTORE', `invalid root name ${JSON.stringify(name)}`);
+    const tmp = this.tempPath('root');
+    writeFileSync(tmp, JSON.stringify({ images }) + '\n');
+    renameSync(tmp, path.join(this.root, 'roots', `${name}.json`));
+  }
+
+  removeRoot(name: string): void {
+    rmSync(path.join(this.root, 'roots', `${name}.json`), { force: true });
+  }
+
+  /** Images pinned with setRoot. */
+  pinnedImages(): string[] {
+    const dir = path.join(this.root, 'roots');
+    return readdirSync(dir).filter((n) => n.endsWith('.json')).flatMap((n) => {
+      try {
+        const v = JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as { images?: unknown };
+        return Array.isArray(v.images) ? v.images.filter((d): d is string => typeof d === 'string') : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /**
+   * Marks an image as in use (an env or `crossroot run` has it as its overlay lower) until
+   * released; `crossroot gc` skips images in use. Shared, so any number of users may hold it.
+   */
+  useImage(digest: string): Promise<HeldLock> {
+    return this.lock(`use-${digestHex(digest)}`, { shared: true });
   }
 
   /** Writes image.json into a tmp entry and renames the entry into images/. */

@@ -1,0 +1,60 @@
+// `crossroot lock [--update] [--arch A]... [FILE]`: resolves the env's image to digests per arch
+// and writes crossroot.lock beside the env file; builds then pull exactly those digests.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command } from '../command';
+import { CrossrootError } from '../../core/errors';
+import { findEnvFile, loadEnvSpec } from '../../core/envfile/load';
+import { lockedImage, lockfilePath, readLockfile, withLockedImage, writeLockfile } from '../../core/image/lockfile';
+import { lockEntry } from '../../core/image/pull';
+import { parseImageRef } from '../../core/image/ref';
+import { RegistryClient } from '../../core/image/registry';
+import { archOption, storeOption } from './pull';
+
+export const lockCommand: Command = {
+  name: 'lock',
+  summary: 'pin the env\'s image to digests in crossroot.lock (--update moves them)',
+  usage: [
+    'usage: crossroot lock [--update] [--arch ARCH]... [--store DIR] [FILE]',
+    '',
+    'Resolves the image of the env file FILE (default: the one in the current folder) for its',
+    'arch (or each --arch) and records the manifest digest, index digest, platform and config',
+    'digest in crossroot.lock beside FILE. Entries already there are kept unless --update, which',
+    'resolves the tags again and says which moved. Commit crossroot.lock to share the pins.',
+  ].join('\n'),
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: { update: { type: 'boolean', default: false }, arch: { type: 'string', multiple: true, default: [] }, store: { type: 'string' } },
+    });
+    if (positionals.length > 1) throw new CrossrootError('EUSAGE', 'lock takes at most one env FILE');
+    const file = positionals[0] ?? findEnvFile(process.cwd());
+    if (!file) throw new CrossrootError('ENOENVFILE', `no env file in ${process.cwd()}`, { fix: 'run it in a folder with crossroot.toml (or .devcontainer/devcontainer.json), or name the file' });
+    const spec = loadEnvSpec(path.resolve(file));
+    const dir = path.dirname(spec.file);
+    if (spec.source.kind !== 'image') {
+      console.log(`${spec.file}: the env's ${spec.source.kind} source has no registry tag to pin; nothing to lock`);
+      return 0;
+    }
+    const refText = spec.source.ref;
+    const ref = parseImageRef(refText);
+    const arches = values.arch.length ? values.arch.map(archOption) : [archOption(spec.arch)];
+    const registry = new RegistryClient();
+    let lock = readLockfile(dir);
+    for (const arch of arches) {
+      const before = lockedImage(lock, refText, arch.name);
+      if (before && !values.update) {
+        console.log(`${refText} (${arch.name}): kept ${before.manifest}`);
+        continue;
+      }
+      const entry = lockEntry(await registry.resolve(ref, arch), arch);
+      lock = withLockedImage(lock, refText, arch.name, entry);
+      const note = !before ? 'locked' : before.manifest === entry.manifest ? 'unchanged' : `moved from ${before.manifest} to`;
+      console.log(`${refText} (${arch.name}): ${note} ${entry.manifest}`);
+    }
+    const written = writeLockfile(dir, lock!);
+    storeOption(values.store).registerLockfile(lockfilePath(dir));
+    console.log(`wrote ${written}`);
+    return 0;
+  },
+};

@@ -1,0 +1,162 @@
+// `crossroot pull SOURCE [--arch A] [--json] [--store DIR]`: like `docker pull`, for registry
+// images and local sources; also home of the progress renderer and options `run` shares.
+import { parseArgs } from 'node:util';
+import type { Command } from '../command';
+import { type ArchInfo, hostArch, parseArch, ARCH_NAMES } from '../../core/arch';
+import { CrossrootError } from '../../core/errors';
+import { pull, sourceFromArgument, type PulledImage } from '../../core/image/pull';
+import type { ProgressListener, PullProgress } from '../../core/image/progress';
+import { Store, defaultStoreRoot } from '../../core/store/store';
+
+export const IMAGE_OPTIONS = {
+  arch: { type: 'string' },
+  store: { type: 'string' },
+} as const;
+
+export function archOption(value: string | undefined): ArchInfo {
+  if (!value) return hostArch();
+  const a = parseArch(value);
+  if (!a) throw new CrossrootError('EUSAGE', `unknown architecture "${value}"`, { fix: `use one of ${ARCH_NAMES.join(', ')}` });
+  return a;
+}
+
+export function storeOption(value: string | undefined): Store {
+  return Store.open(value ?? defaultStoreRoot());
+}
+
+function mb(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;
+}
+
+function short(digest: string | undefined): string {
+  return digest ? digest.slice('sha256:'.length, 'sha256:'.length + 12) : '';
+}
+
+/** One line of text for an event, as both renderers show it. */
+function describe(e: PullProgress): string {
+  const what = e.layer ? `layer ${e.layer}/${e.layers ?? '?'} ${short(e.digest)}` : e.digest ? short(e.digest) : '';
+  const amount = e.total ? `${mb(e.done ?? 0)} / ${mb(e.total)}` : e.done !== undefined ? mb(e.done) : '';
+  switch (e.phase) {
+    case 'resolve': return `resolving ${e.message ?? ''}`;
+    case 'wait': return `waiting: ${e.message ?? ''}`;
+    case 'download': return `${what || e.message || 'blob'}  downloading ${amount}`;
+    case 'verify': return `${what || e.message || 'blob'}  ${e.cached ? 'already here' : 'verified'}`;
+    case 'unpack': return e.layer ? `${what}  unpacking ${amount}` : `unpacking ${e.layers ?? ''} layer${e.layers === 1 ? '' : 's'}`;
+    case 'done': return `${e.cached ? 'up to date' : 'ready'}: ${e.message ?? ''}`;
+  }
+}
+
+/**
+ * Renders progress on `out` (stderr): on a terminal, one line per layer redrawn in place (at
+ * most 10 times a second); otherwise a plain line whenever a layer changes phase.
+ */
+export function progressRenderer(out: NodeJS.WriteStream = process.stderr, o: { quietIfCached?: boolean } = {}): { listener: ProgressListener; finish(): void } {
+  const r = renderer(out);
+  if (!o.quietIfCached) return r;
+  // Hold events back until there is real work (a download, an unpack, a wait): a cached image says nothing.
+  let held: PullProgress[] | undefined = [];
+  return {
+    listener: (e) => {
+      if (held && (e.phase === 'download' || e.phase === 'unpack' || e.phase === 'wait' || (e.phase === 'verify' && !e.cached))) {
+        for (const h of held) r.listener(h);
+        held = undefined;
+      }
+      if (held) held.push(e);
+      else r.listener(e);
+    },
+    finish: () => r.finish(),
+  };
+}
+
+function renderer(out: NodeJS.WriteStream): { listener: ProgressListener; finish(): void } {
+  if (!out.isTTY) {
+    const last = new Map<string, string>();
+    return {
+      listener: (e) => {
+        const key = e.layer ? `layer-${e.layer}` : e.digest ?? e.message ?? e.phase;
+        if (last.get(key) === e.phase && e.phase !== 'resolve' && e.phase !== 'wait') return;
+        last.set(key, e.phase);
+        out.write(describe(e) + '\n');
+      },
+      finish: () => {},
+    };
+  }
+  const lines = new Map<string, string>();
+  const phases = new Map<string, string>();
+  let drawn = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const draw = () => {
+    timer = undefined;
+    const cols = out.columns || 80;
+    let s = drawn ? `\x1b[${drawn}A` : '';
+    for (const l of lines.values()) s += `\x1b[2K${l.slice(0, cols - 1)}\n`;
+    drawn = lines.size;
+    out.write(s);
+  };
+  return {
+    listener: (e) => {
+      const key = e.layer ? `layer-${e.layer}` : e.phase === 'download' || e.phase === 'verify' ? e.digest ?? e.message ?? e.phase : e.phase;
+      const changed = phases.get(key) !== e.phase;
+      phases.set(key, e.phase);
+      lines.set(key, describe(e));
+      if (changed) { clearTimeout(timer); draw(); } else timer ??= setTimeout(draw, 100);
+    },
+    finish: () => { clearTimeout(timer); if (lines.size) draw(); },
+  };
+}
+
+/** The --json object of `crossroot pull`. */
+export function pulledJson(p: PulledImage): Record<string, unknown> {
+  const { inUse: _held, ...rest } = p;
+  return rest;
+}
+
+export const pullCommand: Command = {
+  name: 'pull',
+  summary: 'get an image (registry or local path) into the store, ready to run',
+  usage: [
+    'usage: crossroot pull [--arch ARCH] [--json] [--store DIR] SOURCE',
+    '',
+    'SOURCE is an image reference (debian:bookworm, ghcr.io/org/img@sha256:…, localhost:5000/x:y)',
+    'or a local path: an OCI layout dir, an oci-archive or docker-archive tar (`PATH:NAME` picks',
+    'one image inside), a rootfs tarball (.tar, .tar.gz, .tar.zst) or a directory. Paths start',
+    'with /, ./, ../ or ~/, or name an existing file.',
+    '',
+    'The image for ARCH (default: this machine\'s) is downloaded, verified and unpacked once into',
+    'the store ($CROSSROOT_STORE, else $XDG_CACHE_HOME/crossroot), shared by every env using it.',
+    'Plain http is used for loopback registries only; no --insecure flag is needed for them.',
+    '',
+    '  --json   print one object: {manifestDigest, indexDigest?, configDigest, platform, arch,',
+    '           rootfs, digest, cached, …} instead of progress and a summary',
+  ].join('\n'),
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: { ...IMAGE_OPTIONS, json: { type: 'boolean', default: false } },
+    });
+    if (positionals.length !== 1) throw new CrossrootError('EUSAGE', positionals.length ? 'pull takes one SOURCE' : 'SOURCE is missing', { fix: 'crossroot pull debian:bookworm' });
+    const arch = archOption(values.arch);
+    const store = storeOption(values.store);
+    const source = await sourceFromArgument(positionals[0]!);
+    const render = values.json ? undefined : progressRenderer();
+    let pulled: PulledImage;
+    try {
+      pulled = await pull(source, { store, arch, onProgress: render?.listener });
+    } finally {
+      render?.finish();
+    }
+    if (values.json) {
+      console.log(JSON.stringify(pulledJson(pulled), null, 2));
+      return 0;
+    }
+    const lines = [
+      pulled.manifestDigest ? `Digest: ${pulled.manifestDigest}` : undefined,
+      pulled.indexDigest ? `Index: ${pulled.indexDigest}` : undefined,
+      pulled.platform ? `Platform: ${pulled.platform}` : undefined,
+      `Rootfs: ${pulled.rootfs}`,
+      `Status: ${pulled.cached ? 'image is up to date' : 'downloaded and unpacked'} for ${pulled.source} (${arch.name})`,
+    ];
+    console.log(lines.filter(Boolean).join('\n'));
+    return 0;
+  },
+};

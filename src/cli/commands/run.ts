@@ -1,0 +1,141 @@
+// `crossroot run [--arch A] SOURCE -- CMD…`: like `docker run --rm`: a throwaway writable layer
+// over the image's shared rootfs, the command's exit code passed through, the layer removed after.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command } from '../command';
+import { CrossrootError } from '../../core/errors';
+import { pull, sourceFromArgument } from '../../core/image/pull';
+import { parseImageConfig } from '../../core/image/oci';
+import { runArgv, type Bind } from '../../core/sandbox/helper';
+import type { Store } from '../../core/store/store';
+import { IMAGE_OPTIONS, archOption, progressRenderer, storeOption } from './pull';
+
+export const WORKSPACE_TARGET = '/workspace';
+
+/** Env and working dir the image asks for (its config), so `run` behaves as `docker run` would. */
+function imageDefaults(store: Store, configDigest: string | undefined): { env: Record<string, string>; cwd?: string } {
+  if (!configDigest || !store.hasBlob(configDigest)) return { env: {} };
+  const config = parseImageConfig(store.readBlob(configDigest));
+  const env: Record<string, string> = {};
+  for (const kv of config.config?.Env ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const cwd = config.config?.WorkingDir || undefined;
+  return cwd ? { env, cwd } : { env };
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run a command in a throwaway env of an image (like docker run --rm)',
+  usage: [
+    'usage: crossroot run [--arch ARCH] [--store DIR] [--workspace] [--bind SRC:DST[:ro]]...',
+    '                     [--env K=V]... [--cwd DIR] [--network host|none] SOURCE -- CMD [ARGS...]',
+    '',
+    'Pulls SOURCE (as `crossroot pull` does) and runs CMD in it, as root of a user namespace.',
+    'The image\'s rootfs is shared and stays untouched: writes go to a throwaway layer that is',
+    'removed when CMD ends. The exit code is CMD\'s (128+N when killed by signal N; 125 when',
+    'Crossroot itself fails). The image config\'s Env and WorkingDir apply.',
+    '',
+    `  --workspace   bind the current directory at ${WORKSPACE_TARGET} and start there`,
+    '  --bind        bind a host path (repeatable)',
+  ].join('\n'),
+  async run(argv) {
+    const dash = argv.indexOf('--');
+    if (dash < 0 || dash === argv.length - 1) throw new CrossrootError('EUSAGE', 'the command to run is missing', { fix: 'crossroot run debian:bookworm -- uname -m' });
+    const { values, positionals } = parseArgs({
+      args: argv.slice(0, dash), allowPositionals: true, strict: true,
+      options: {
+        ...IMAGE_OPTIONS,
+        workspace: { type: 'boolean', default: false },
+        bind: { type: 'string', multiple: true, default: [] },
+        env: { type: 'string', multiple: true, default: [] },
+        cwd: { type: 'string' },
+        network: { type: 'string' },
+      },
+    });
+    if (positionals.length !== 1) throw new CrossrootError('EUSAGE', positionals.length ? 'run takes one SOURCE before --' : 'SOURCE is missing', { fix: 'crossroot run debian:bookworm -- uname -m' });
+    if (values.network && values.network !== 'host' && values.network !== 'none') {
+      throw new CrossrootError('EUSAGE', `unknown network mode "${values.network}"`, { fix: 'use --network host or --network none' });
+    }
+    const command = argv.slice(dash + 1);
+    const arch = archOption(values.arch);
+    const store = storeOption(values.store);
+    const source = await sourceFromArgument(positionals[0]!);
+    const render = progressRenderer(process.stderr, { quietIfCached: true });
+    let pulled;
+    try {
+      // Marked in use, so `crossroot gc` never removes the base under a running command.
+      pulled = await pull(source, { store, arch, onProgress: render.listener, use: true });
+    } finally {
+      render.finish();
+    }
+    // Locked for as long as it lives: `crossroot gc` clears tmp/ but skips a run whose lock is held.
+    const id = `run-${randomBytes(6).toString('hex')}`;
+    const layerLock = await store.lock(id);
+    const dir = store.tempPath(id);
+    try {
+      mkdirSync(path.join(dir, 'upper'), { recursive: true });
+      mkdirSync(path.join(dir, 'work'));
+      const defaults = imageDefaults(store, pulled.configDigest);
+      const env = { ...defaults.env };
+      for (const kv of values.env) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new CrossrootError('EUSAGE', `--env ${kv} is not NAME=VALUE`);
+        env[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      const binds: Bind[] = values.bind.map((b) => {
+        const [src, dst, ro] = b.split(':');
+        if (!src || !dst || (ro !== undefined && ro !== 'ro')) throw new CrossrootError('EUSAGE', `--bind ${b} is not SRC:DST[:ro]`);
+        return { source: path.resolve(src), target: dst, readonly: ro === 'ro' };
+      });
+      if (values.workspace) binds.push({ source: process.cwd(), target: WORKSPACE_TARGET });
+      const cwd = values.cwd ?? (values.workspace ? WORKSPACE_TARGET : defaults.cwd);
+      const args = runArgv({
+        rootfs: pulled.rootfs, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), arch: arch.name, binds, env,
+        ...(cwd ? { cwd } : {}),
+        ...(values.network ? { network: values.network as 'host' | 'none' } : {}),
+      }, command);
+      return await runForeground(store.helper(), args);
+    } finally {
+      store.removeTree(dir);
+      layerLock.release();
+      pulled.inUse?.release();
+    }
+  },
+};
+
+/**
+ * Runs the helper on our terminal and returns its exit code. Ctrl-C reaches it (and its
+ * children) from the terminal directly; we outlive it to remove the throwaway layer.
+ */
+async function runForeground(helper: string, args: string[]): Promise<number> {
+  const ignore = () => {};
+  const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+  const onTerm = forward('SIGTERM');
+  const onHup = forward('SIGHUP');
+  process.on('SIGINT', ignore);
+  process.on('SIGQUIT', ignore);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+  const child = spawn(helper, args, { stdio: 'inherit' });
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      child.once('error', (e) => reject(new CrossrootError('ENOHELPER', `cannot run ${helper}: ${e.message}`, { fix: 'build it with `make -C native`, or point CROSSROOT_HELPER at a built helper', cause: e })));
+      child.once('exit', (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
+    });
+  } finally {
+    process.off('SIGINT', ignore);
+    process.off('SIGQUIT', ignore);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+  }
+}
+
+function signalNumber(sig: NodeJS.Signals): number {
+  return os.constants.signals[sig] ?? 0;
+}

@@ -1,0 +1,162 @@
+// `crossroot gc`: finds what nothing refers to any more (images no known lockfile or env pins
+// and no running env uses, their blobs, crash leftovers in tmp/) and removes it when asked.
+import { lstatSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
+import { CrossrootError } from '../errors';
+import { type Lockfile, readLockfile } from '../image/lockfile';
+import { lockFile } from './lock';
+import { digestHex, type Store } from './store';
+
+export interface GcItem {
+  kind: 'image' | 'blob' | 'temp';
+  /** Digest for images and blobs, path for temp entries. */
+  id: string;
+  /** Where an image came from. */
+  source?: string;
+  bytes: number;
+}
+
+export interface GcResult {
+  /** What was removed (or, on a dry run, would be). */
+  remove: GcItem[];
+  bytes: number;
+  kept: { images: number; blobs: number };
+  /** Unreferenced images left alone because an env or `crossroot run` is using them. */
+  inUse: string[];
+  /** Registered lockfiles that are gone (their registration is dropped on a real run). */
+  goneLockfiles: string[];
+  dryRun: boolean;
+}
+
+export interface GcOptions {
+  dryRun: boolean;
+  onWait?: (pid: number | undefined) => void;
+}
+
+/** Bytes of a file or tree (lstat sizes; unreadable dirs, e.g. owned by a subordinate uid, count as what could be read). */
+function treeBytes(p: string): number {
+  let total = 0;
+  const walk = (q: string): void => {
+    let st;
+    try {
+      st = lstatSync(q);
+    } catch {
+      return;
+    }
+    total += st.size;
+    if (!st.isDirectory()) return;
+    let names: string[];
+    try {
+      names = readdirSync(q);
+    } catch {
+      return;
+    }
+    for (const n of names) walk(path.join(q, n));
+  };
+  walk(p);
+  return total;
+}
+
+function lockfileDigests(lock: Lockfile): string[] {
+  return Object.values(lock.images).flatMap((arches) => Object.values(arches).flatMap((e) => [e.manifest, e.config, ...(e.index ? [e.index] : [])]));
+}
+
+/**
+ * Plans (dry run) or performs a collection. Holds the store lock exclusively, so no pull is
+ * half-way while it looks, and everything in tmp/ except live `crossroot run` dirs is junk.
+ */
+export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResult> {
+  const storeLock = await store.lockStore(o.onWait ? { onWait: o.onWait } : {});
+  const held: Array<{ release(): void }> = [];
+  try {
+    const keep = new Set<string>(store.pinnedImages());
+    const goneLockfiles: string[] = [];
+    for (const file of store.lockfileRoots()) {
+      let lock: Lockfile | undefined;
+      try {
+        lock = readLockfile(path.dirname(file));
+      } catch (e) {
+        throw new CrossrootError('EGC', `cannot tell what ${file} pins, so nothing was removed: ${(e as Error).message}`, {
+          fix: `repair ${file} (or delete it and run \`crossroot lock\`), then run gc again`, cause: e,
+        });
+      }
+      if (!lock) goneLockfiles.push(file);
+      else for (const d of lockfileDigests(lock)) keep.add(d);
+    }
+
+    const remove: GcItem[] = [];
+    const inUse: string[] = [];
+    const keptBlobs = new Set<string>(keep);
+    let keptImages = 0;
+    for (const img of store.images()) {
+      if (keep.has(img.digest)) {
+        keptImages++;
+        for (const b of img.blobs) keptBlobs.add(b);
+        continue;
+      }
+      // An env or `crossroot run` holds this shared while the image is its overlay lower.
+      const use = await lockFile(store.lockPath(`use-${digestHex(img.digest)}`), { noWait: true });
+      if (!use) {
+        inUse.push(img.digest);
+        keptImages++;
+        for (const b of img.blobs) keptBlobs.add(b);
+        continue;
+      }
+      held.push(use);
+      remove.push({ kind: 'image', id: img.digest, source: img.source, bytes: treeBytes(store.imageDir(img.digest)) });
+    }
+    for (const b of store.blobs()) {
+      if (!keptBlobs.has(b)) remove.push({ kind: 'blob', id: b, bytes: treeBytes(store.blobPath(b)) });
+    }
+    // Partial downloads left by a killed pull: only a pull of the same blob could resume them.
+    const blobDir = path.join(store.root, 'blobs', 'sha256');
+    for (const n of readdirSync(blobDir).filter((x) => x.endsWith('.partial'))) {
+      remove.push({ kind: 'temp', id: path.join(blobDir, n), bytes: treeBytes(path.join(blobDir, n)) });
+    }
+    for (const t of store.tempEntries()) {
+      const name = path.basename(t);
+      if (name.startsWith('run-')) {
+        const l = await lockFile(store.lockPath(name.split('.')[0]!), { noWait: true });
+        if (!l) continue; // a live `crossroot run`'s writable layer
+        held.push(l);
+      }
+      remove.push({ kind: 'temp', id: t, bytes: treeBytes(t) });
+    }
+
+    if (!o.dryRun) {
+      for (const item of remove) {
+        if (item.kind === 'image') store.removeTree(store.imageDir(item.id));
+        else if (item.kind === 'blob') rmSync(store.blobPath(item.id), { force: true });
+        else store.removeTree(item.id);
+      }
+      for (const file of goneLockfiles) store.forgetLockfile(file);
+      await removeIdleLockFiles(store);
+    }
+    return {
+      remove, bytes: remove.reduce((n, i) => n + i.bytes, 0), dryRun: o.dryRun, inUse, goneLockfiles,
+      kept: { images: keptImages, blobs: store.blobs().filter((b) => keptBlobs.has(b)).length },
+    };
+  } finally {
+    for (const l of held) l.release();
+    storeLock.release();
+  }
+}
+
+/**
+ * Deletes lock files nobody holds. Unlinking a flock file is only safe when no one can be about
+ * to lock it: entry and "use" locks are taken only under the shared store lock, which we hold
+ * exclusively here, and `run-` locks have unique names.
+ */
+async function removeIdleLockFiles(store: Store): Promise<void> {
+  const dir = path.dirname(store.lockPath('store'));
+  for (const n of readdirSync(dir)) {
+    if (n === 'store.lock') continue;
+    const l = await lockFile(path.join(dir, n), { noWait: true });
+    if (!l) continue;
+    try {
+      unlinkSync(path.join(dir, n));
+    } finally {
+      l.release();
+    }
+  }
+}

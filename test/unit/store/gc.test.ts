@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import path from 'node:path';
+import { tempDir } from '../../lib/harness';
+import { Store } from '../../../src/core/store/store';
+import { collectGarbage } from '../../../src/core/store/gc';
+import { lockfilePath, withLockedImage, writeLockfile } from '../../../src/core/image/lockfile';
+import { CrossrootError } from '../../../src/core/errors';
+
+/** An image entry made of one layer blob (plus a config blob), as a pull would leave it. */
+async function fakeImage(store: Store, name: string): Promise<{ digest: string; layer: string; config: string }> {
+  const layer = (await store.writeBlob(Readable.from([Buffer.from(`layer of ${name}`)]))).digest;
+  const config = store.putBlob(Buffer.from(`{"config of":"${name}"}`));
+  const digest = store.putBlob(Buffer.from(`{"manifest of":"${name}"}`));
+  await store.ensureImage(digest, {
+    build: async (rootfs) => {
+      mkdirSync(rootfs);
+      writeFileSync(path.join(rootfs, 'file'), name);
+      return { source: name, blobs: [digest, config, layer], config };
+    },
+  });
+  return { digest, layer, config };
+}
+
+test('gc keeps what lockfiles, env roots and running commands use, and lists the rest first', async (t) => {
+  const dir = tempDir(t);
+  const store = Store.open(path.join(dir, 'store'));
+  const locked = await fakeImage(store, 'locked');
+  const pinned = await fakeImage(store, 'pinned');
+  const running = await fakeImage(store, 'running');
+  const stale = await fakeImage(store, 'stale');
+  const orphanBlob = store.putBlob(Buffer.from('a blob of an interrupted pull'));
+  writeFileSync(path.join(store.root, 'blobs/sha256', `${'e'.repeat(64)}.partial`), 'half');
+  mkdirSync(store.tempPath('image-crashed'));
+
+  const project = path.join(dir, 'project');
+  mkdirSync(project);
+  writeLockfile(project, withLockedImage(undefined, 'example:1', 'arm64', { manifest: locked.digest, platform: 'linux/arm64/v8', config: locked.config }));
+  store.registerLockfile(lockfilePath(project));
+  store.setRoot('env-abc', [pinned.digest]);
+  const use = await store.useImage(running.digest);
+  const runLock = await store.lock('run-0123');
+  const liveRun = store.tempPath('run-0123');
+  mkdirSync(liveRun);
+
+  const plan = await collectGarbage(store, { dryRun: true });
+  const ids = (kind: string) => plan.remove.filter((i) => i.kind === kind).map((i) => i.id).sort();
+  assert.deepEqual(ids('image'), [stale.digest]);
+  assert.deepEqual(ids('blob'), [orphanBlob, stale.digest, stale.layer, stale.config].sort());
+  assert.equal(ids('temp').length, 2, 'the .partial download and the crashed tmp entry, not the live run');
+  assert.deepEqual(plan.inUse, [running.digest]);
+  assert.ok(plan.bytes > 0);
+  assert.ok(store.image(stale.digest), 'a dry run removes nothing');
+
+  const done = await collectGarbage(store, { dryRun: false });
+  assert.deepEqual(done.remove.map((i) => i.id).sort(), plan.remove.map((i) => i.id).sort());
+  assert.equal(store.image(stale.digest), undefined);
+  assert.equal(store.hasBlob(stale.layer), false);
+  for (const kept of [locked, pinned, running]) {
+    assert.ok(store.image(kept.digest), `${kept.digest} is kept`);
+    assert.ok(store.hasBlob(kept.layer), 'the blobs of kept images stay');
+  }
+  assert.ok(existsSync(liveRun), 'a running command keeps its writable layer');
+  assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), [path.basename(liveRun)]);
+  assert.ok(existsSync(store.lockPath('run-0123')), 'held locks are not deleted');
+  assert.equal(existsSync(store.lockPath(`image-${stale.digest.slice(7)}`)), false, 'idle lock files are cleaned up');
+
+  // Once the command ends and the lockfile is deleted, their images go too.
+  use.release();
+  runLock.release();
+  rmSync(lockfilePath(project));
+  const after = await collectGarbage(store, { dryRun: false });
+  assert.deepEqual(after.goneLockfiles, [lockfilePath(project)]);
+  assert.deepEqual(store.images().map((i) => i.digest), [pinned.digest]);
+  assert.deepEqual(store.lockfileRoots(), []);
+});
+
+test('gc refuses to guess when a registered lockfile is damaged', async (t) => {
+  const dir = tempDir(t);
+  const store = Store.open(path.join(dir, 'store'));
+  await fakeImage(store, 'x');
+  writeFileSync(lockfilePath(dir), '{oops');
+  store.registerLockfile(lockfilePath(dir));
+  await assert.rejects(collectGarbage(store, { dryRun: false }), (e: unknown) => e instanceof CrossrootError && e.code === 'EGC' && /nothing was removed/.test(e.message));
+  assert.equal(store.images().length, 1);
+});
