@@ -18,27 +18,32 @@ export function startServer(connection: Connection, opts: LanguageServiceOptions
     return doc && envFileKind(documentPath(uri)) ? doc : undefined;
   };
 
-  connection.onInitialize((): InitializeResult => ({
-    capabilities: {
-      textDocumentSync: TextDocumentSyncKind.Incremental,
-      completionProvider: { triggerCharacters: ['"', '[', '.'] },
-      hoverProvider: true,
-      documentFormattingProvider: true,
-      documentSymbolProvider: true,
-      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite] },
-      diagnosticProvider: { interFileDependencies: false, workspaceDiagnostics: false },
-    },
-    serverInfo: { name: SERVER_NAME, version: '0.1.0' },
-  }));
+  // Clients that pull diagnostics (VS Code) would show pushed ones a second time.
+  let push = true;
+  connection.onInitialize((params): InitializeResult => {
+    push = !params.capabilities.textDocument?.diagnostic;
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        completionProvider: { triggerCharacters: ['"', '[', '.'] },
+        hoverProvider: true,
+        documentFormattingProvider: true,
+        documentSymbolProvider: true,
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite] },
+        diagnosticProvider: { interFileDependencies: false, workspaceDiagnostics: false },
+      },
+      serverInfo: { name: SERVER_NAME, version: '0.1.0' },
+    };
+  });
 
-  // Diagnostics are pushed (for clients without pull) and answered on pull; both come from one cached validation.
+  // Diagnostics are pushed to clients without pull and answered on pull; both from one cached validation.
   const publish = (doc: TextDocument): void => {
-    if (!envFileKind(documentPath(doc.uri))) return;
+    if (!push || !envFileKind(documentPath(doc.uri))) return;
     void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics: service.validate(doc) });
   };
   // Fires on open as well as on every change.
   documents.onDidChangeContent((e) => publish(e.document));
-  documents.onDidClose((e) => void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }));
+  documents.onDidClose((e) => { if (push) void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }); });
 
   connection.languages.diagnostics.on((p) => {
     const doc = ours(p.textDocument.uri);

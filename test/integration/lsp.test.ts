@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,14 +13,14 @@ import {
 } from 'vscode-languageserver-protocol';
 import { CLI, tempDir } from '../lib/harness';
 
-test('crossroot lsp --stdio serves diagnostics, completion and hover to a real client', async (t) => {
+/** `crossroot lsp --stdio` with a real JSON-RPC client on its pipes. */
+function startServer(t: TestContext) {
   assert.ok(existsSync(CLI), `${CLI} missing: run node scripts/build.mjs`);
-  const dir = tempDir(t);
-  const uri = pathToFileURL(path.join(dir, 'crossroot.toml')).href;
   const child = spawn(process.execPath, [CLI, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+  t.after(() => conn.dispose());
   const published: PublishDiagnosticsParams[] = [];
   const waiters: (() => void)[] = [];
   conn.onNotification(PublishDiagnosticsNotification.type, (p) => { published.push(p); waiters.splice(0).forEach((w) => w()); });
@@ -29,6 +29,13 @@ test('crossroot lsp --stdio serves diagnostics, completion and hover to a real c
     while (published.length < count) await new Promise<void>((r) => waiters.push(r));
     return published[count - 1]!;
   };
+  return { conn, exited, published, nextPublish };
+}
+
+test('crossroot lsp --stdio serves diagnostics, completion and hover to a real client', async (t) => {
+  const dir = tempDir(t);
+  const uri = pathToFileURL(path.join(dir, 'crossroot.toml')).href;
+  const { conn, exited, nextPublish } = startServer(t);
 
   const init = await conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: pathToFileURL(dir).href, capabilities: {}, workspaceFolders: null });
   assert.equal(init.serverInfo?.name, 'crossroot');
@@ -65,5 +72,22 @@ test('crossroot lsp --stdio serves diagnostics, completion and hover to a real c
   await conn.sendRequest(ShutdownRequest.type);
   await conn.sendNotification(ExitNotification.type);
   assert.equal(await exited, 0);
-  conn.dispose();
+});
+
+test('a client that pulls diagnostics gets them on request only, not pushed a second time', async (t) => {
+  const dir = tempDir(t);
+  const uri = pathToFileURL(path.join(dir, '.devcontainer', 'devcontainer.json')).href;
+  const { conn, exited, published } = startServer(t);
+  await conn.sendRequest(InitializeRequest.type, {
+    processId: process.pid, rootUri: pathToFileURL(dir).href, workspaceFolders: null,
+    capabilities: { textDocument: { diagnostic: { dynamicRegistration: false } } },
+  });
+  await conn.sendNotification(InitializedNotification.type, {});
+  await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'jsonc', version: 1, text: '{ "image": "alpine", "privileged": true }' } });
+  const pulled = await conn.sendRequest(DocumentDiagnosticRequest.type, { textDocument: { uri } }) as FullDocumentDiagnosticReport;
+  assert.deepEqual(pulled.items.map((d) => [d.code, d.range.start.character]), [[4001, 21]]);
+  await conn.sendRequest(ShutdownRequest.type);
+  await conn.sendNotification(ExitNotification.type);
+  assert.equal(await exited, 0);
+  assert.deepEqual(published, [], 'nothing was pushed');
 });

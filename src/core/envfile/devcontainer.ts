@@ -6,7 +6,7 @@ import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseErro
 import { checkArch, imageRefProblem, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
-import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, type EnvSpec, type LifecycleCommand } from './spec';
+import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, resolveContainerEnv, type EnvSpec, type LifecycleCommand } from './spec';
 import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
 import type { EnvFileResult, ReadOptions } from './toml';
 import type { ArchName } from '../arch';
@@ -213,7 +213,8 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       if (v.type === 'null' && name === 'remoteEnv') { delete env[key]; continue; }
       if (v.type !== 'string') { wrongType(v, `${name}.${key}`, 'a string'); continue; }
       const value = subst(v.value as string, v, { ...inside, allowContainerEnv: name === 'remoteEnv' });
-      env[key] = value.replace(/\$\{containerEnv:([^}:]+)\}/g, (whole, ref: string) => name === 'remoteEnv' && containerEnv[ref] !== undefined ? containerEnv[ref]! : whole);
+      // What containerEnv itself sets is known now; the image's own variables only at start.
+      env[key] = name === 'remoteEnv' ? resolveContainerEnv({ [key]: value }, containerEnv, true)[key]! : value;
     }
   };
   readEnv('containerEnv');
@@ -247,11 +248,12 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   }
 
   const user = str('remoteUser')?.value ?? str('containerUser')?.value ?? 'root';
+  if (!source) return finish(diags);
   const spec: EnvSpec = {
     file, workspaceFolder,
     name: str('name')?.value ?? path.basename(workspaceFolder),
     arch: arch ?? nativeArch(host),
-    source: source ?? { kind: 'image', ref: '' },
+    source,
     setup: { packages: [], run: [] },
     env,
     workspace: { path: wsPath },

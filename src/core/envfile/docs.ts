@@ -44,6 +44,9 @@ export function referenceMarkdown(): string {
     'values may use `${localEnv:VAR}` (or `${localEnv:VAR:default}`), `${workspaceFolder}` and',
     '`${workspaceFolderBasename}`. A `.devcontainer/devcontainer.json` works too (see below).',
     '',
+    'Editors other than VS Code: use `crossroot lsp --stdio` as the language server for files named',
+    '`crossroot.toml` (diagnostics, completion, hover, formatting, quick fixes, symbols).',
+    '',
   ];
   for (const [key, f] of Object.entries(ENV_SCHEMA.fields!)) {
     out.push(`### \`${title([key], f)}\``, '', f.doc, '');

@@ -59,12 +59,13 @@ export function emptyLifecycle(): Lifecycle {
 
 /**
  * Fills `${containerEnv:VAR}` from the image's own environment (devcontainer.json remoteEnv such
- * as `"PATH": "${containerEnv:PATH}:/opt/bin"`). Unknown variables become empty, as in Dev Containers.
+ * as `"PATH": "${containerEnv:PATH}:/opt/bin"`). Unknown variables become their default or empty,
+ * as in Dev Containers; with `keepUnknown` they stay for a later pass.
  */
-export function resolveContainerEnv(env: Record<string, string>, imageEnv: Record<string, string>): Record<string, string> {
+export function resolveContainerEnv(env: Record<string, string>, imageEnv: Record<string, string>, keepUnknown = false): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
-    out[k] = v.replace(/\$\{containerEnv:([^}:]+)(?::([^}]*))?\}/g, (_, name: string, dflt?: string) => imageEnv[name] ?? dflt ?? '');
+    out[k] = v.replace(/\$\{containerEnv:([^}:]+)(?::([^}]*))?\}/g, (whole, name: string, dflt?: string) => imageEnv[name] ?? (keepUnknown ? whole : dflt ?? ''));
   }
   return out;
 }

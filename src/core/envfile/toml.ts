@@ -41,7 +41,7 @@ export function readEnvToml(text: string, opts: ReadOptions): EnvFileResult {
   r.checkTable(parsed.tree, ENV_SCHEMA, []);
   const spec = r.build(parsed.tree);
   r.diags.sort((a, b) => a.start - b.start || a.code - b.code);
-  return { spec: hasErrors(r.diags) ? undefined : spec, diagnostics: r.diags, tree: parsed.tree };
+  return { ...(spec && !hasErrors(r.diags) ? { spec } : {}), diagnostics: r.diags, tree: parsed.tree };
 }
 
 function tableLabel(p: readonly string[]): string {
@@ -202,7 +202,8 @@ class Reader {
     return r.value;
   }
 
-  build(root: TomlTable): EnvSpec {
+  /** The EnvSpec; undefined when there is no usable source (an error says why). */
+  build(root: TomlTable): EnvSpec | undefined {
     const workspaceFolder = this.fileDir;
     const ctx: SubstitutionContext = { host: this.host, fileDir: this.fileDir, workspaceFolder };
 
@@ -251,12 +252,13 @@ class Reader {
       else limits.pids = pids.value;
     }
 
+    if (!source) return undefined;
     return {
       file: path.resolve(this.opts.file),
       workspaceFolder,
       name: nameE?.value.value ?? path.basename(workspaceFolder),
       arch,
-      source: source ?? { kind: 'image', ref: '' },
+      source,
       setup: { packages, run: this.strings(setup, 'run') },
       env,
       workspace: { path: wsPath },

@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readEnvToml } from '../../../src/core/envfile/toml';
 import { Code } from '../../../src/core/envfile/diagnostics';
-import { ROOT } from '../../lib/harness';
+import { ROOT, tempDir } from '../../lib/harness';
+import { findEnvFile, loadEnvSpec } from '../../../src/core/envfile/load';
+import type { CrossrootError } from '../../../src/core/errors';
 import { at, fakeHost } from './fake-host';
 
 const FILE = '/home/user/proj/crossroot.toml';
@@ -215,4 +217,25 @@ test('the example env file is valid', () => {
   assert.deepEqual(r.diagnostics, []);
   assert.equal(r.spec?.arch, 'arm64');
   assert.deepEqual(r.spec?.source, { kind: 'debian', suite: 'bookworm', variant: 'minbase' });
+});
+
+test('odd environment variable names get a warning on the key', () => {
+  const text = 'image = "alpine"\n[env]\n"MY-VAR" = "1"\nOK_1 = "2"\n';
+  assert.deepEqual(read(text).diagnostics.map((d) => [d.code, d.severity, at(text, d)]), [[Code.BadEnvName, 'warning', '"MY-VAR"']]);
+});
+
+test('loadEnvSpec returns the spec, or throws EENVFILE listing each error with its line', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'crossroot.toml');
+  writeFileSync(file, 'image = "alpine"\n');
+  assert.deepEqual(loadEnvSpec(file, fakeHost()).source, { kind: 'image', ref: 'alpine' });
+  writeFileSync(file, 'image = "alpine"\narch = "sparc"\n[setup]\nrun = 1\n');
+  assert.throws(() => loadEnvSpec(file, fakeHost()), (e: CrossrootError) => {
+    assert.equal(e.code, 'EENVFILE');
+    assert.match(e.message, /has 2 errors:\n.*crossroot\.toml:2:8: error 3001: unknown arch "sparc".*\n.*crossroot\.toml:4:7: error 2002: "setup\.run" must be an array of strings/);
+    assert.match(e.fix!, /crossroot lint/);
+    return true;
+  });
+  assert.throws(() => loadEnvSpec(path.join(dir, 'nope.toml')), /cannot read/);
+  assert.equal(findEnvFile(dir, fakeHost({ paths: { [path.join(dir, '.devcontainer.json')]: 'file' } })), path.join(dir, '.devcontainer.json'));
 });

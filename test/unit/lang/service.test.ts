@@ -144,3 +144,9 @@ test('document symbols outline tables, mounts by target and keys', () => {
   assert.deepEqual(syms[3]!.children![0]!.children!.map((c) => c.name), ['source', 'target']);
   assert.deepEqual(syms[2]!.range, { start: { line: 2, character: 0 }, end: { line: 3, character: 18 } });
 });
+
+test('formatting keeps CRLF line ends, and the exact line ends inside multi-line strings', () => {
+  const text = 'image="x"\r\n[setup]\r\nrun = ["""\na\r\nb"""]\r\n';
+  const d = doc(text);
+  assert.equal(apply(d, service().format(d)), 'image = "x"\r\n\r\n[setup]\r\nrun = ["""\na\r\nb"""]\r\n');
+});
