@@ -1,11 +1,14 @@
 // Debian root filesystems through mmdebstrap for any arch, without root and without a host
 // binfmt_misc entry: a foreign arch's maintainer scripts run through qemu registered privately.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ArchInfo, type ArchName, ARCHES } from '../arch';
 import { CrossrootError } from '../errors';
 import { findQemu, runsNatively, QEMU_PACKAGE_HINT } from '../sandbox/qemu';
+import { digestHex, type Store } from '../store/store';
+import type { ProgressListener } from './progress';
 
 export interface DebianBootstrap {
   arch: ArchName;
@@ -44,6 +47,51 @@ export function debianBootstrapKey(o: DebianBootstrap): string {
     arch: o.arch, suite: debianSuite(o), variant: o.variant ?? 'minbase',
     include: [...(o.include ?? [])].sort(), mirror: debianMirror(o), mmdebstrap: mmdebstrapVersion() ?? 'none',
   });
+}
+
+/**
+ * A Debian tree as a store image, built once and shared like a pulled image. Its key is the
+ * sha256 of the bootstrap inputs (there is no manifest), so changing any input builds anew.
+ */
+export async function debianImage(store: Store, o: DebianBootstrap, progress: ProgressListener = () => {}, log?: (line: string) => void): Promise<{ digest: string; rootfs: string }> {
+  const digest = `sha256:${createHash('sha256').update(debianBootstrapKey(o)).digest('hex')}`;
+  const result = { digest, rootfs: store.rootfsPath(digest) };
+  const what = `Debian ${debianSuite(o)} ${o.variant ?? 'minbase'} for ${o.arch}`;
+  if (store.image(digest)) {
+    progress({ phase: 'done', digest, cached: true, message: what });
+    return result;
+  }
+  const storeLock = await store.lockStore({ shared: true });
+  try {
+    const name = `image-${digestHex(digest)}`;
+    const lock = await store.lock(name, { onWait: (pid) => progress({ phase: 'wait', digest, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is building ${what}` }) });
+    try {
+      if (store.image(digest)) {
+        progress({ phase: 'done', digest, cached: true, message: what });
+        return result;
+      }
+      store.clearTemp(name);
+      const entry = store.newImageEntry(digest);
+      progress({ phase: 'unpack', digest, message: `building ${what} with mmdebstrap (about a minute)` });
+      try {
+        await bootstrapDebian(o, entry.rootfs, log);
+      } catch (e) {
+        store.removeTree(entry.dir);
+        throw e;
+      }
+      const arch = ARCHES[o.arch].oci;
+      store.commitImage(entry.dir, {
+        digest, source: `debian:${debianSuite(o)} ${debianMirror(o)}`, blobs: [],
+        platform: `linux/${arch.architecture}${arch.variant ? `/${arch.variant}` : ''}`, created: new Date().toISOString(),
+      });
+      progress({ phase: 'done', digest, message: what });
+      return result;
+    } finally {
+      lock.release();
+    }
+  } finally {
+    storeLock.release();
+  }
 }
 
 /**
