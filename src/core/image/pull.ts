@@ -112,7 +112,7 @@ export async function pull(source: Source, o: PullOptions): Promise<PulledImage>
       o = { ...o, lock: o.lock ?? readLockfile(dir) };
       if (o.lock) o.store.registerLockfile(lockfilePath(dir));
     }
-    const out = await pullLocked(source, o, progress);
+    const out = await pullLocked(source, { ...o, heldFds: [storeLock.fd] }, progress);
     if (o.use && out.digest) out.inUse = await o.store.useImage(out.digest);
     progress({ phase: 'done', digest: out.digest, cached: out.cached, message: out.source });
     return out;
@@ -121,7 +121,10 @@ export async function pull(source: Source, o: PullOptions): Promise<PulledImage>
   }
 }
 
-async function pullLocked(source: Exclude<Source, { kind: 'dir' }>, o: PullOptions, progress: ProgressListener): Promise<PulledImage> {
+/** Internal: descriptors of locks the pull holds, for the helpers it starts. */
+type PullState = PullOptions & { heldFds?: number[] };
+
+async function pullLocked(source: Exclude<Source, { kind: 'dir' }>, o: PullState, progress: ProgressListener): Promise<PulledImage> {
   const base = { kind: source.kind, arch: o.arch.name };
   switch (source.kind) {
     case 'image':
@@ -169,18 +172,19 @@ async function pullLocked(source: Exclude<Source, { kind: 'dir' }>, o: PullOptio
  * Unpacks `layers` (blobs `fetch` makes sure are in the store) into the image entry `key`,
  * unless it is there already. Concurrent pulls of one image wait for the first and share it.
  */
-async function unpackImage(o: PullOptions, key: string, layers: Descriptor[], progress: ProgressListener,
+async function unpackImage(o: PullState, key: string, layers: Descriptor[], progress: ProgressListener,
   fetch: () => Promise<Omit<ImageRecord, 'digest' | 'created' | 'blobs' | 'idmap'>>): Promise<{ rootfs: string; digest: string; cached: boolean }> {
   for (const l of layers) layerCompression(l.mediaType);
   const { cached } = await o.store.ensureImage(key, {
     onWait: (pid) => progress({ phase: 'wait', digest: key, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is preparing this image; waiting for it` }),
-    build: async (rootfs) => {
+    build: async (rootfs, entryLock) => {
       const rec = await fetch();
       const n = layers.length;
       progress({ phase: 'unpack', layers: n, done: 0, total: n });
       const r = await unpackLayers(o.store.helper(), rootfs, layers.map((l) => o.store.blobPath(l.digest)), {
         idmap: o.idmap ?? 'auto',
         signal: o.signal,
+        keepFds: [entryLock.fd, ...(o.heldFds ?? [])],
         onLayer: (i, bytesIn, finished) => progress({ phase: 'unpack', layer: i + 1, layers: n, digest: layers[i]?.digest, done: finished ? layers[i]?.size ?? bytesIn : bytesIn, total: layers[i]?.size }),
       });
       const blobs = [...(rec.config ? [rec.config] : []), ...layers.map((l) => l.digest)];
@@ -191,7 +195,7 @@ async function unpackImage(o: PullOptions, key: string, layers: Descriptor[], pr
   return { rootfs: o.store.rootfsPath(key), digest: key, cached };
 }
 
-async function pullRegistry(refText: string, o: PullOptions, progress: ProgressListener): Promise<PulledImage> {
+async function pullRegistry(refText: string, o: PullState, progress: ProgressListener): Promise<PulledImage> {
   const ref = parseImageRef(refText);
   const registry = o.registry ?? new RegistryClient();
   const locked = lockedImage(o.lock, refText, o.arch.name);

@@ -6,6 +6,11 @@ import { CrossrootError } from '../errors';
 
 export interface HeldLock {
   readonly file: string;
+  /**
+   * The locked descriptor. A child process given a copy holds the lock too, until both exit:
+   * a helper orphaned by a killed crossroot keeps others out until it is done writing.
+   */
+  readonly fd: number;
   /** Drops the lock. Safe to call twice. */
   release(): void;
 }
@@ -62,6 +67,7 @@ export async function lockFile(file: string, o: LockOptions = {}): Promise<HeldL
   let held = true;
   return {
     file,
+    fd,
     release() {
       if (!held) return;
       held = false;

@@ -44,8 +44,11 @@ export interface ImageRecord {
 }
 
 export interface EnsureImageOptions {
-  /** Makes the tree in `rootfs` (which does not exist yet) and says what the record holds. */
-  build: (rootfs: string) => Promise<Omit<ImageRecord, 'digest' | 'created'>>;
+  /**
+   * Makes the tree in `rootfs` (which does not exist yet) and says what the record holds.
+   * `lock` is the entry lock: hand its fd to helper processes so it outlives a killed caller.
+   */
+  build: (rootfs: string, lock: HeldLock) => Promise<Omit<ImageRecord, 'digest' | 'created'>>;
   /** Another process is making the same entry; we wait for it instead of doing it twice. */
   onWait?: (holderPid: number | undefined) => void;
 }
@@ -277,7 +280,7 @@ export class Store {
       const entry = this.newImageEntry(digest);
       let record: ImageRecord;
       try {
-        record = { digest, ...(await o.build(entry.rootfs)), created: new Date().toISOString() };
+        record = { digest, ...(await o.build(entry.rootfs, lock)), created: new Date().toISOString() };
         this.commitImage(entry.dir, record);
       } catch (e) {
         this.removeTree(entry.dir);

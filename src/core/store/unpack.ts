@@ -12,6 +12,8 @@ export interface UnpackOptions {
   /** Compressed bytes read so far of layer `layer` (0-based), and when a layer is finished. */
   onLayer?: (layer: number, bytesIn: number, finished: boolean) => void;
   signal?: AbortSignal;
+  /** Descriptors the helper inherits (as fd 4, 5, …): the store locks, so they stay held while it runs. */
+  keepFds?: number[];
 }
 
 export interface UnpackResult {
@@ -40,7 +42,7 @@ export function unpackArgv(target: string, layers: string[], idmap: IdMapMode = 
 
 /** Applies the layers onto `target` (created by the helper if missing). */
 export async function unpackLayers(helper: string, target: string, layers: string[], o: UnpackOptions = {}): Promise<UnpackResult> {
-  const child = spawn(helper, unpackArgv(target, layers, o.idmap), { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], signal: o.signal });
+  const child = spawn(helper, unpackArgv(target, layers, o.idmap), { stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...(o.keepFds ?? [])], signal: o.signal });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => { if (stderr.length < 64 * 1024) stderr += s; });
   let error: StatusLine | undefined;
