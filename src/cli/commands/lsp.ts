@@ -1,4 +1,5 @@
-// `crossroot lsp --stdio`: the env file language server for editors other than VS Code.
+// `crossroot lsp --stdio`: the env file language server for editors other than VS Code; the
+// same server as the extension's dist/server.cjs, over stdin/stdout.
 import { parseArgs } from 'node:util';
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
 import type { Command } from '../command';

@@ -44,6 +44,21 @@ export function imageRefProblem(ref: string): string | undefined {
   }
 }
 
+/** `/a//b/` → `/a/b`: the form mount targets are compared and stored in. */
+export function normalizeInsidePath(p: string): string {
+  return path.posix.normalize(p).replace(/(.)\/$/, '$1');
+}
+
+// The env's own root and the kernel filesystems the helper mounts: nothing may be mounted there.
+const RESERVED = ['/', '/proc', '/sys', '/dev'];
+
+/** Reports a mount target or workspace path that would cover the env's root, /proc, /sys or /dev. */
+export function checkInsidePath(target: string, at: Span, what: string, report: Report): boolean {
+  if (!RESERVED.includes(target)) return true;
+  report(Code.ReservedTarget, 'error', `${what} cannot be ${target}: Crossroot mounts the env's ${target === '/' ? 'root filesystem' : target} there; pick a folder such as /workspace or /mnt/data`, at.start, at.end);
+  return false;
+}
+
 /** Collects an env's mounts, reporting relative, duplicate and workspace-hiding targets. */
 export class MountList {
   readonly mounts: Mount[] = [];
@@ -59,7 +74,8 @@ export class MountList {
       this.report(Code.RelativeMountTarget, 'error', `mount target "${written}" must be an absolute path inside the env, such as "/${written.replace(/^\.?\/*/, '')}"`, targetAt.start, targetAt.end);
       return;
     }
-    const target = path.posix.normalize(written).replace(/(.)\/$/, '$1');
+    const target = normalizeInsidePath(written);
+    if (!checkInsidePath(target, targetAt, 'a mount target', this.report)) return;
     if (this.seen.has(target)) {
       this.report(Code.DuplicateMountTarget, 'error', `two mounts have target ${target}; the second would hide the first`, targetAt.start, targetAt.end);
       return;

@@ -3,7 +3,7 @@
 import path from 'node:path';
 // The ESM build: esbuild cannot follow the UMD build's dynamic requires (./impl/format).
 import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
-import { checkArch, imageRefProblem, MountList, type Report } from './checks';
+import { checkArch, checkInsidePath, imageRefProblem, normalizeInsidePath, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
 import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, resolveContainerEnv, type EnvSpec, type LifecycleCommand } from './spec';
@@ -198,7 +198,10 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   const wsFolder = str('workspaceFolder');
   if (wsFolder) wsPath = subst(wsFolder.value, wsFolder.node, ctx);
   const wsNode = wsFolder?.node ?? wsMount?.node;
-  if (!wsPath.startsWith('/') && wsNode) report(Code.RelativeInsidePath, 'error', `the workspace folder "${wsPath}" must be an absolute path inside the env`, wsNode.offset, wsNode.offset + wsNode.length);
+  if (wsNode) {
+    if (!wsPath.startsWith('/')) report(Code.RelativeInsidePath, 'error', `the workspace folder "${wsPath}" must be an absolute path inside the env`, wsNode.offset, wsNode.offset + wsNode.length);
+    else checkInsidePath(normalizeInsidePath(wsPath), span(wsNode), 'the workspace folder', report);
+  }
   const inside: SubstitutionContext = { ...ctx, containerWorkspaceFolder: wsPath };
 
   // Env: containerEnv, then remoteEnv over it (remoteEnv may use ${containerEnv:VAR}).

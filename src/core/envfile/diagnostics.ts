@@ -30,6 +30,8 @@ export const Code = {
   OfflineSetup: 3013,
   MountHidesWorkspace: 3014,
   BadEnvName: 3015,
+  SuiteLacksArch: 3016,
+  ReservedTarget: 3017,
   // 4xxx: devcontainer.json features Crossroot does not (yet) honour.
   DevcontainerUnsupported: 4001,
   DevcontainerRunArg: 4002,

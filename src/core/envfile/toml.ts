@@ -1,9 +1,9 @@
 // Reads crossroot.toml into an EnvSpec: TOML syntax, then the schema (schema.ts), then what
 // only makes sense as a whole (arch, sources, paths, mounts). Every finding has an exact range.
 import path from 'node:path';
-import type { ArchName } from '../arch';
+import { ARCHES, type ArchName } from '../arch';
 import type { Source, SourceKind } from '../source';
-import { checkArch, imageRefProblem, MountList, type Report } from './checks';
+import { checkArch, checkInsidePath, imageRefProblem, normalizeInsidePath, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost, type EnvHost } from './host';
 import { ENV_SCHEMA, typeName, type FieldSchema } from './schema';
@@ -25,6 +25,8 @@ export interface EnvFileResult {
   tree?: TomlTable;
 }
 
+// Suites older than trixie, by codename and by the alias they had when this was written.
+const OLD_SUITES = ['bookworm', 'bullseye', 'buster', 'oldstable', 'oldoldstable'];
 const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt])?(?:i?b)?$/i;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -209,7 +211,7 @@ class Reader {
 
     const nameE = this.str(root, 'name');
     const arch = this.arch(root);
-    const source = this.source(root, ctx);
+    const source = this.source(root, ctx, arch);
 
     const setup = this.table(root, 'setup');
     const packages = this.strings(setup, 'packages');
@@ -225,6 +227,7 @@ class Reader {
     if (wsE) {
       wsPath = this.subst(ctx, wsE.value, 'inside');
       if (!wsPath.startsWith('/')) this.report(Code.RelativeInsidePath, 'error', `workspace.path "${wsPath}" must be an absolute path inside the env, such as "/workspace"`, wsE.value.start, wsE.value.end);
+      else checkInsidePath(normalizeInsidePath(wsPath), wsE.value, 'workspace.path', this.report);
     }
     const insideCtx = { ...ctx, containerWorkspaceFolder: wsPath };
 
@@ -277,7 +280,7 @@ class Reader {
     return checked ?? nativeArch(this.host);
   }
 
-  private source(root: TomlTable, ctx: SubstitutionContext): Source | undefined {
+  private source(root: TomlTable, ctx: SubstitutionContext, arch: ArchName): Source | undefined {
     const imageEntry = findEntry(root, 'image');
     const sourceEntry = findEntry(root, 'source');
     if (imageEntry && sourceEntry) {
@@ -314,8 +317,12 @@ class Reader {
       }
       case 'debian': {
         need('suite');
-        const suite = this.str(t, 'suite')?.value.value;
-        if (!suite) return undefined;
+        const suiteE = this.str(t, 'suite');
+        if (!suiteE) return undefined;
+        const suite = suiteE.value.value;
+        if (ARCHES[arch].minSuite === 'trixie' && OLD_SUITES.includes(suite)) {
+          this.report(Code.SuiteLacksArch, 'error', `Debian ${suite} has no ${arch} port (it arrived with trixie); use suite = "trixie" or later`, suiteE.value.start, suiteE.value.end, { title: 'Change to "trixie"', text: '"trixie"' });
+        }
         const opt = (k: string): string | undefined => this.str(t, k)?.value.value;
         const packages = this.strings(t, 'packages');
         return {

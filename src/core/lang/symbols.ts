@@ -1,4 +1,5 @@
-// The outline of a crossroot.toml: tables, [[mount]] items named by their target, and keys.
+// The outline of a crossroot.toml (document symbols): tables, [[mount]] items named by their
+// target, and keys with their values as detail, over the ranged tree the reader built.
 import { DocumentSymbol, Range, SymbolKind } from 'vscode-languageserver-types';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { findEntry, type TomlEntry, type TomlTable, type TomlValue } from '../envfile/tree';

@@ -1,4 +1,5 @@
-// A machine described in a few lines, for reading env files without touching the real one.
+// A machine described in a few lines (paths, env, home, qemu, native arch), so env file tests
+// cover both sides of every host check without touching the real machine.
 import type { ArchInfo } from '../../../src/core/arch';
 import type { EnvHost } from '../../../src/core/envfile/host';
 

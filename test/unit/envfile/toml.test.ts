@@ -239,3 +239,18 @@ test('loadEnvSpec returns the spec, or throws EENVFILE listing each error with i
   assert.throws(() => loadEnvSpec(path.join(dir, 'nope.toml')), /cannot read/);
   assert.equal(findEnvFile(dir, fakeHost({ paths: { [path.join(dir, '.devcontainer.json')]: 'file' } })), path.join(dir, '.devcontainer.json'));
 });
+
+test('mount targets and the workspace cannot cover /, /proc, /sys or /dev', () => {
+  const text = 'image = "alpine"\n[workspace]\npath = "/proc/"\n[[mount]]\nsource = "/a"\ntarget = "/"\n[[mount]]\nsource = "/a"\ntarget = "//dev"\n';
+  assert.deepEqual(codes(text, { paths: { '/a': 'dir' } }), [[Code.ReservedTarget, '"/proc/"'], [Code.ReservedTarget, '"/"'], [Code.ReservedTarget, '"//dev"']]);
+});
+
+test('a debian source for riscv64 needs trixie or later', () => {
+  const text = 'arch = "riscv64"\n[source]\nkind = "debian"\nsuite = "bookworm"\n';
+  const [d] = read(text).diagnostics;
+  assert.equal(d?.code, Code.SuiteLacksArch);
+  assert.equal(at(text, d!), '"bookworm"');
+  assert.deepEqual(d!.fix, { title: 'Change to "trixie"', text: '"trixie"' });
+  assert.deepEqual(read('arch = "riscv64"\n[source]\nkind = "debian"\nsuite = "trixie"\n').diagnostics, []);
+  assert.deepEqual(read('arch = "arm64"\n[source]\nkind = "debian"\nsuite = "bookworm"\n').diagnostics, []);
+});
