@@ -59,7 +59,7 @@ test('two concurrent builds of one busybox rootfs give one whole tree and leave 
   assert.equal(a, b);
   assert.ok(a.startsWith(cache));
   assert.equal(elfHeader(realpathSync(path.join(a, 'bin/sh'))).machine, EM.riscv);
-  assert.deepEqual(readdirSync(path.join(cache, 'rootfs')), [path.basename(a)]);
+  assert.deepEqual(readdirSync(path.join(cache, 'rootfs')).filter((n) => !n.endsWith('.lock')), [path.basename(a)]);
   assert.equal(await busyboxRootfs('riscv64'), a);
 });
 
