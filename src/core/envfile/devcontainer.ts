@@ -199,8 +199,12 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   if (wsFolder) wsPath = subst(wsFolder.value, wsFolder.node, ctx);
   const wsNode = wsFolder?.node ?? wsMount?.node;
   if (wsNode) {
-    if (!wsPath.startsWith('/')) report(Code.RelativeInsidePath, 'error', `the workspace folder "${wsPath}" must be an absolute path inside the env`, wsNode.offset, wsNode.offset + wsNode.length);
-    else checkInsidePath(normalizeInsidePath(wsPath), span(wsNode), 'the workspace folder', report);
+    if (!wsPath.startsWith('/')) {
+      report(Code.RelativeInsidePath, 'error', `the workspace folder "${wsPath}" must be an absolute path inside the env`, wsNode.offset, wsNode.offset + wsNode.length);
+    } else {
+      wsPath = normalizeInsidePath(wsPath);
+      checkInsidePath(wsPath, span(wsNode), 'the workspace folder', report);
+    }
   }
   const inside: SubstitutionContext = { ...ctx, containerWorkspaceFolder: wsPath };
 

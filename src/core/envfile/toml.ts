@@ -198,8 +198,8 @@ class Reader {
     return v.items.flatMap((i) => (i.type === 'string' && !this.invalid.has(i) ? [i.value] : []));
   }
 
-  private subst(ctx: SubstitutionContext, v: { value: string; start: number; end: number }, asPath: 'host' | 'inside' | false): string {
-    const r = asPath === 'host' ? expandHostPath(v.value, ctx) : substitute(v.value, ctx);
+  private subst(ctx: SubstitutionContext, v: { value: string; start: number; end: number }, asHostPath = false): string {
+    const r = asHostPath ? expandHostPath(v.value, ctx) : substitute(v.value, ctx);
     for (const p of r.problems) this.report(p.code, p.severity, p.message, v.start, v.end);
     return r.value;
   }
@@ -225,9 +225,13 @@ class Reader {
     const wsE = this.str(this.table(root, 'workspace'), 'path');
     let wsPath = DEFAULT_WORKSPACE_PATH;
     if (wsE) {
-      wsPath = this.subst(ctx, wsE.value, 'inside');
-      if (!wsPath.startsWith('/')) this.report(Code.RelativeInsidePath, 'error', `workspace.path "${wsPath}" must be an absolute path inside the env, such as "/workspace"`, wsE.value.start, wsE.value.end);
-      else checkInsidePath(normalizeInsidePath(wsPath), wsE.value, 'workspace.path', this.report);
+      wsPath = this.subst(ctx, wsE.value);
+      if (!wsPath.startsWith('/')) {
+        this.report(Code.RelativeInsidePath, 'error', `workspace.path "${wsPath}" must be an absolute path inside the env, such as "/workspace"`, wsE.value.start, wsE.value.end);
+      } else {
+        wsPath = normalizeInsidePath(wsPath);
+        checkInsidePath(wsPath, wsE.value, 'workspace.path', this.report);
+      }
     }
     const insideCtx = { ...ctx, containerWorkspaceFolder: wsPath };
 
@@ -235,7 +239,7 @@ class Reader {
     const envT = this.table(root, 'env');
     for (const e of envT?.entries ?? []) {
       if (!ENV_NAME.test(e.key)) this.report(Code.BadEnvName, 'warning', `"${e.key}" is not a usual variable name (letters, digits, _; not starting with a digit): shells cannot read it as $${e.key}`, e.keyStart, e.keyEnd);
-      if (e.value.type === 'string' && !this.invalid.has(e.value)) env[e.key] = this.subst(insideCtx, e.value, false);
+      if (e.value.type === 'string' && !this.invalid.has(e.value)) env[e.key] = this.subst(insideCtx, e.value);
     }
 
     const shellT = this.table(root, 'shell');
@@ -255,6 +259,7 @@ class Reader {
       else limits.pids = pids.value;
     }
 
+    const mounts = this.mounts(root, insideCtx, wsPath);
     if (!source) return undefined;
     return {
       file: path.resolve(this.opts.file),
@@ -265,7 +270,7 @@ class Reader {
       setup: { packages, run: this.strings(setup, 'run') },
       env,
       workspace: { path: wsPath },
-      mounts: this.mounts(root, insideCtx, wsPath),
+      mounts,
       shell: { ...(shellE ? { path: shellE.value.value } : {}), user: this.str(shellT, 'user')?.value.value ?? 'root' },
       network: { mode },
       limits,
@@ -337,7 +342,7 @@ class Reader {
         need('path');
         const p = this.str(t, 'path');
         if (!p) return undefined;
-        const resolved = this.subst(ctx, p.value, 'host');
+        const resolved = this.subst(ctx, p.value, true);
         const want = kind === 'dir' || kind === 'oci-layout' ? 'dir' : 'file';
         const found = this.host.pathKind(resolved);
         if (found === undefined) {
@@ -367,7 +372,7 @@ class Reader {
       const tgt = this.str(item, 'target');
       if (!src || !tgt) continue;
       const ro = this.get(item, 'readonly')?.value;
-      list.add(this.subst(ctx, src.value, 'host'), src.value, this.subst(ctx, tgt.value, 'inside'), tgt.value, ro?.type === 'boolean' ? ro.value : false);
+      list.add(this.subst(ctx, src.value, true), src.value, this.subst(ctx, tgt.value), tgt.value, ro?.type === 'boolean' ? ro.value : false);
     }
     return list.mounts;
   }

@@ -254,3 +254,8 @@ test('a debian source for riscv64 needs trixie or later', () => {
   assert.deepEqual(read('arch = "riscv64"\n[source]\nkind = "debian"\nsuite = "trixie"\n').diagnostics, []);
   assert.deepEqual(read('arch = "arm64"\n[source]\nkind = "debian"\nsuite = "bookworm"\n').diagnostics, []);
 });
+
+test('mount problems are reported even when the source is broken too', () => {
+  const text = 'name = "x"\n[[mount]]\nsource = "/a"\ntarget = "rel"\n';
+  assert.deepEqual(codes(text, { paths: { '/a': 'dir' } }), [[Code.NoSource, 'name = "x"'], [Code.RelativeMountTarget, '"rel"']]);
+});
