@@ -6,7 +6,7 @@ import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseErro
 import { checkArch, checkInsidePath, imageRefProblem, normalizeInsidePath, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
-import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, resolveContainerEnv, type EnvSpec, type LifecycleCommand } from './spec';
+import { emptyLifecycle, resolveContainerEnv, type EnvSpec, type LifecycleCommand } from './spec';
 import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
 import type { EnvFileResult, ReadOptions } from './toml';
 import type { ArchName } from '../arch';
@@ -184,8 +184,8 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     }
   }
 
-  // Workspace: workspaceFolder, else workspaceMount's target.
-  let wsPath = DEFAULT_WORKSPACE_PATH;
+  // Workspace: workspaceFolder, else workspaceMount's target, else where Dev Containers puts it.
+  let wsPath = `/workspaces/${path.basename(workspaceFolder)}`;
   const wsMount = str('workspaceMount');
   if (wsMount) {
     const m = parseMountString(wsMount.value);

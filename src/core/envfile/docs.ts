@@ -72,11 +72,12 @@ const DEVCONTAINER_DOC = [
   '(JSON with comments) into the same env. Honoured: `name`, `image`, `containerEnv`, `remoteEnv`',
   '(`${localEnv:VAR}`, `${containerEnv:VAR}`), `remoteUser` / `containerUser`, `workspaceFolder`,',
   '`workspaceMount` and `mounts` of type `bind`, the lifecycle commands `onCreateCommand`,',
-  '`postCreateCommand`, `postStartCommand`, `postAttachCommand` (string, array or object form) and',
-  '`initializeCommand` (runs on the host), `runArgs` `--platform` / `-e` / `-v`,',
-  '`customizations.vscode.settings`. The arch comes from `runArgs --platform` or',
-  '`customizations.crossroot.arch`. Everything else is reported as not supported, with the reason',
-  '(`build`, `dockerComposeFile`, `features`, `privileged`, `capAdd`, other `runArgs`, …).',
+  '`updateContentCommand`, `postCreateCommand`, `postStartCommand`, `postAttachCommand` (string,',
+  'array or object form) and `initializeCommand` (runs on the host), `runArgs` `--platform` / `-e` /',
+  '`-v`, `customizations.vscode.settings`. The arch comes from `customizations.crossroot.arch` or',
+  '`runArgs --platform`; the workspace folder defaults to `/workspaces/<folder name>`, as in Dev',
+  'Containers. Everything else is reported as not supported, with the reason (`build`,',
+  '`dockerComposeFile`, `features`, `privileged`, `capAdd`, other `runArgs`, …).',
 ];
 
 export const REFERENCE_START = '<!-- envfile-reference:start -->';

@@ -41,7 +41,7 @@ test('containerEnv and remoteEnv: localEnv expands, remoteEnv sees containerEnv,
   });
   const r = read(json, { env: { USER: 'ann' } });
   assert.deepEqual(r.diagnostics, []);
-  assert.deepEqual(r.spec!.env, { TOOLS: '/opt/tools', PATH: '${containerEnv:PATH}:/opt/tools/bin', WS: '/workspace' });
+  assert.deepEqual(r.spec!.env, { TOOLS: '/opt/tools', PATH: '${containerEnv:PATH}:/opt/tools/bin', WS: '/workspaces/proj' }, 'the Dev Containers default workspace folder');
 });
 
 test('mounts of type bind (string and object forms) and workspaceMount', () => {
