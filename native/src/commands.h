@@ -6,3 +6,4 @@ int cmd_exec(int argc, char **argv);    /* instance.c: join a running instance *
 int cmd_stop(int argc, char **argv);    /* instance.c: stop an instance and everything in it */
 int cmd_check(int argc, char **argv);   /* check.c: host probe, JSON with fix-its */
 int cmd_unpack(int argc, char **argv);  /* unpack.c: safe streaming layer extraction */
+int cmd_remove(int argc, char **argv);  /* remove.c: rm -rf inside the user namespace */
