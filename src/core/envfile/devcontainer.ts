@@ -6,7 +6,7 @@ import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseErro
 import { checkArch, checkInsidePath, imageRefProblem, normalizeInsidePath, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
-import { emptyLifecycle, resolveContainerEnv, type EnvSpec, type LifecycleCommand } from './spec';
+import { emptyLifecycle, envNameFrom, resolveContainerEnv, type EnvSpec, type LifecycleCommand } from './spec';
 import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
 import type { EnvFileResult, ReadOptions } from './toml';
 import type { ArchName } from '../arch';
@@ -258,7 +258,8 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   if (!source) return finish(diags);
   const spec: EnvSpec = {
     file, workspaceFolder,
-    name: str('name')?.value ?? path.basename(workspaceFolder),
+    // Dev Containers names are display text ("Python 3"); ours name a folder and a hostname.
+    name: envNameFrom(str('name')?.value ?? path.basename(workspaceFolder)),
     arch: arch ?? nativeArch(host),
     source,
     setup: { packages: [], run: [] },

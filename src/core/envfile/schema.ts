@@ -2,6 +2,7 @@
 // Validation, completion, hover and the README reference all read this table, so they agree.
 import { ARCH_NAMES, ARCHES } from '../arch';
 import { SOURCE_KINDS, type SourceKind } from '../source';
+import { ENV_NAME } from './spec';
 
 export type FieldType =
   | 'string' | 'integer' | 'boolean' | 'string-array'
@@ -64,9 +65,9 @@ export const ENV_SCHEMA: FieldSchema = {
   fields: {
     name: {
       type: 'string',
-      doc: 'The env\'s name, shown in terminal profiles ("arm64 · name") and `crossroot` output.',
-      default: 'the name of the folder holding the env file',
-      format: { test: /\S/, expected: 'a non-empty name' },
+      doc: 'The env\'s name, shown in terminal profiles ("arm64 · name") and `crossroot` output; it also names the env\'s state folder and is its hostname.',
+      default: 'the name of the folder holding the env file (other characters become "-")',
+      format: { test: ENV_NAME, expected: 'letters, digits, ".", "_" or "-", starting with a letter or digit' },
       example: 'name = "firmware"',
     },
     arch: {

@@ -53,6 +53,15 @@ export interface EnvSpec {
 
 export const DEFAULT_WORKSPACE_PATH = '/workspace';
 
+/** What an env name may be: it names a folder in the store and is the env's hostname. */
+export const ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** An env name made from free text (a folder name, a devcontainer.json "name"): "My App 2" → "My-App-2". */
+export function envNameFrom(text: string): string {
+  const name = text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').replace(/-+$/, '');
+  return name || 'env';
+}
+
 export function emptyLifecycle(): Lifecycle {
   return { initialize: [], onCreate: [], postCreate: [], postStart: [], postAttach: [] };
 }

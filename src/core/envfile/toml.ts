@@ -7,7 +7,7 @@ import { checkArch, checkInsidePath, imageRefProblem, normalizeInsidePath, Mount
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost, type EnvHost } from './host';
 import { ENV_SCHEMA, typeName, type FieldSchema } from './schema';
-import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, type EnvSpec, type Mount } from './spec';
+import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, envNameFrom, type EnvSpec, type Mount } from './spec';
 import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
 import { findEntry, parseTomlTree, type TomlEntry, type TomlTable, type TomlValue } from './tree';
 
@@ -28,7 +28,7 @@ export interface EnvFileResult {
 // Suites older than trixie, by codename and by the alias they had when this was written.
 const OLD_SUITES = ['bookworm', 'bullseye', 'buster', 'oldstable', 'oldoldstable'];
 const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt])?(?:i?b)?$/i;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function readEnvToml(text: string, opts: ReadOptions): EnvFileResult {
   const parsed = parseTomlTree(text);
@@ -238,7 +238,7 @@ class Reader {
     const env: Record<string, string> = {};
     const envT = this.table(root, 'env');
     for (const e of envT?.entries ?? []) {
-      if (!ENV_NAME.test(e.key)) this.report(Code.BadEnvName, 'warning', `"${e.key}" is not a usual variable name (letters, digits, _; not starting with a digit): shells cannot read it as $${e.key}`, e.keyStart, e.keyEnd);
+      if (!VARIABLE_NAME.test(e.key)) this.report(Code.BadEnvName, 'warning', `"${e.key}" is not a usual variable name (letters, digits, _; not starting with a digit): shells cannot read it as $${e.key}`, e.keyStart, e.keyEnd);
       if (e.value.type === 'string' && !this.invalid.has(e.value)) env[e.key] = this.subst(insideCtx, e.value);
     }
 
@@ -264,7 +264,7 @@ class Reader {
     return {
       file: path.resolve(this.opts.file),
       workspaceFolder,
-      name: nameE?.value.value ?? path.basename(workspaceFolder),
+      name: nameE?.value.value ?? envNameFrom(path.basename(workspaceFolder)),
       arch,
       source,
       setup: { packages, run: this.strings(setup, 'run') },

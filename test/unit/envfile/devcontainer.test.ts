@@ -27,6 +27,7 @@ test('name, image, users and workspace folder are honoured; comments and trailin
   assert.equal(s.workspaceFolder, '/home/user/proj', 'the folder above .devcontainer/');
   assert.equal(s.arch, 'amd64');
   assert.equal(read('{"image":"alpine","remoteUser":"dev","containerUser":"root"}').spec?.shell.user, 'dev', 'remoteUser wins for terminals');
+  assert.equal(read('{"image":"alpine","name":"Python 3 (dev)"}').spec?.name, 'Python-3-dev', 'display names become env names');
 });
 
 test('readEnvFile picks the devcontainer reader by file name', () => {

@@ -259,3 +259,9 @@ test('mount problems are reported even when the source is broken too', () => {
   const text = 'name = "x"\n[[mount]]\nsource = "/a"\ntarget = "rel"\n';
   assert.deepEqual(codes(text, { paths: { '/a': 'dir' } }), [[Code.NoSource, 'name = "x"'], [Code.RelativeMountTarget, '"rel"']]);
 });
+
+test('env names are folder- and hostname-safe; a default from an odd folder name is cleaned', () => {
+  assert.deepEqual(codes('name = "my env/1"\nimage = "alpine"\n'), [[Code.BadFormat, '"my env/1"']]);
+  const r = readEnvToml('image = "alpine"\n', { file: '/home/user/My Project (2)/crossroot.toml', host: fakeHost() });
+  assert.equal(r.spec?.name, 'My-Project-2');
+});
