@@ -26,6 +26,7 @@ export const DEBIAN_PACKAGES = {
     'apache2-utils',     // htpasswd -B for the basic-auth registry
     'skopeo', 'umoci', 'buildah', // fixture images made by real tools
     'zstd', 'xz-utils',
+    'attr',              // setfattr/getfattr: xattrs in unpack fixtures and the owner record
   ],
   bench: ['bubblewrap', 'proot', 'hyperfine', 'podman'],
 };
