@@ -62,3 +62,9 @@ test('crossroot lint without an env file, or with bad options, says how to fix i
   assert.equal(usage.code, 2);
   assert.match(usage.err, /unknown format "xml"/);
 });
+
+test('crossroot lsp without --stdio is a usage error that names the flag', (t) => {
+  const r = spawnSync(process.execPath, [CLI, 'lsp'], { cwd: tempDir(t), encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /only the stdio transport is supported\n  fix: run `crossroot lsp --stdio`/);
+});

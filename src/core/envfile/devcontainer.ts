@@ -20,7 +20,27 @@ const LIFECYCLE = {
   postAttachCommand: 'postAttach',
 } as const;
 
-const HONOURED = ['name', 'image', 'containerEnv', 'remoteEnv', 'remoteUser', 'containerUser', 'workspaceFolder', 'workspaceMount', 'mounts', 'runArgs', 'customizations', '$schema', ...Object.keys(LIFECYCLE)];
+/** What Crossroot does with each property it honours, for hover. */
+const HONOURED: Record<string, string> = {
+  name: 'the env\'s name (made safe for folders and hostnames: "Python 3" becomes "Python-3")',
+  image: 'the registry image used as the env\'s root filesystem, for the env\'s arch',
+  containerEnv: 'variables for every process of the env',
+  remoteEnv: 'variables for terminals and tasks, over containerEnv; may use ${containerEnv:VAR}',
+  remoteUser: 'the user terminals and tasks run as',
+  containerUser: 'the user terminals run as when remoteUser is not set',
+  workspaceFolder: 'where the workspace folder appears inside the env',
+  workspaceMount: 'its target is where the workspace folder appears; the workspace folder itself is always the source',
+  mounts: 'bind mounts of host folders (type=bind)',
+  runArgs: 'only --platform (the env\'s arch), -e/--env and -v/--volume',
+  customizations: 'vscode.settings, and crossroot.arch for the env\'s CPU arch',
+  $schema: 'for editors only',
+  initializeCommand: 'runs on the host before the env starts',
+  onCreateCommand: 'runs inside the env once, after it is created',
+  updateContentCommand: 'runs inside the env once, after onCreateCommand',
+  postCreateCommand: 'runs inside the env once, after onCreateCommand and updateContentCommand',
+  postStartCommand: 'runs inside the env each time it starts',
+  postAttachCommand: 'runs inside the env each time a terminal or editor attaches',
+};
 
 /** Properties Crossroot does not honour: severity and the reason, in users' words. */
 const UNSUPPORTED: Record<string, ['error' | 'warning' | 'info', string]> = {
@@ -51,6 +71,13 @@ const UNSUPPORTED: Record<string, ['error' | 'warning' | 'info', string]> = {
 
 // A `docker run` flag without `=value`: its value, if any, is the next argument.
 const BARE_FLAG = /^--?[a-zA-Z][\w-]*$/;
+
+/** Hover text for a top-level devcontainer.json property: what Crossroot does with it, or why not. */
+export function devcontainerPropertyDoc(name: string): string | undefined {
+  if (name in HONOURED) return `**${name}** · honoured by Crossroot: ${HONOURED[name]}.`;
+  const u = UNSUPPORTED[name];
+  return u ? `**${name}** · not supported by Crossroot: ${u[1]}.` : undefined;
+}
 
 export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult {
   const diags: EnvDiagnostic[] = [];
@@ -93,12 +120,12 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   };
 
   for (const [name, { key }] of props) {
-    if (HONOURED.includes(name)) continue;
+    if (name in HONOURED) continue;
     const known = UNSUPPORTED[name];
     if (known) {
       report(Code.DevcontainerUnsupported, known[0], `"${name}" is not supported: ${known[1]}`, key.offset, key.offset + key.length);
     } else {
-      const guess = closest(name, [...HONOURED, ...Object.keys(UNSUPPORTED)]);
+      const guess = closest(name, [...Object.keys(HONOURED), ...Object.keys(UNSUPPORTED)]);
       report(Code.DevcontainerUnknown, 'warning', `unknown property "${name}"${guess ? `; did you mean "${guess}"?` : ''}`, key.offset, key.offset + key.length,
         guess ? { title: `Change to "${guess}"`, text: JSON.stringify(guess) } : undefined);
     }

@@ -7,7 +7,10 @@ import {
   InsertTextFormat, MarkupKind, Range, TextEdit, type CompletionList, type DocumentSymbol, type Hover, type Position,
 } from 'vscode-languageserver-types';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
+// The ESM build: esbuild cannot follow the UMD build's dynamic requires.
+import { getLocation } from 'jsonc-parser/lib/esm/main.js';
 import { parseArch } from '../arch';
+import { devcontainerPropertyDoc } from '../envfile/devcontainer';
 import { DIAGNOSTIC_SOURCE, type EnvDiagnostic } from '../envfile/diagnostics';
 import { fieldMarkdown, valueMarkdown } from '../envfile/docs';
 import { nativeArch, nodeHost, type EnvHost } from '../envfile/host';
@@ -133,7 +136,7 @@ export function createLanguageService(opts: LanguageServiceOptions = {}): Langua
     },
 
     hover(doc, pos) {
-      if (!isToml(doc)) return null;
+      if (!isToml(doc)) return devcontainerHover(doc, pos);
       const t = hoverTarget(doc.getText(), doc.offsetAt(pos));
       if (!t) return null;
       const f = schemaAt(t.path);
@@ -179,6 +182,15 @@ export function createLanguageService(opts: LanguageServiceOptions = {}): Langua
       return r.tree ? documentSymbols(doc, r.tree) : [];
     },
   };
+}
+
+/** On a top-level devcontainer.json key: whether and how Crossroot honours it. */
+function devcontainerHover(doc: TextDocument, pos: Position): Hover | null {
+  const loc = getLocation(doc.getText(), doc.offsetAt(pos));
+  const key = loc.previousNode;
+  if (!loc.isAtPropertyKey || loc.path.length !== 1 || !key) return null;
+  const value = devcontainerPropertyDoc(String(loc.path[0]));
+  return value ? { contents: { kind: MarkupKind.Markdown, value }, range: Range.create(doc.positionAt(key.offset), doc.positionAt(key.offset + key.length)) } : null;
 }
 
 function valueSnippet(f: FieldSchema): string {

@@ -150,3 +150,19 @@ test('formatting keeps CRLF line ends, and the exact line ends inside multi-line
   const d = doc(text);
   assert.equal(apply(d, service().format(d)), 'image = "x"\r\n\r\n[setup]\r\nrun = ["""\na\r\nb"""]\r\n');
 });
+
+test('hover in devcontainer.json says whether Crossroot honours a property, and why not', () => {
+  const uri = 'file:///home/user/proj/.devcontainer/devcontainer.json';
+  const s = service();
+  const at = (marked: string) => {
+    const offset = marked.indexOf('|');
+    const d = doc(marked.slice(0, offset) + marked.slice(offset + 1), uri);
+    return s.hover(d, d.positionAt(offset));
+  };
+  const priv = at('{ "image": "alpine", "privi|leged": true }')!;
+  assert.match((priv.contents as { value: string }).value, /^\*\*privileged\*\* · not supported by Crossroot: the env runs as your own user/);
+  assert.deepEqual(priv.range, { start: { line: 0, character: 21 }, end: { line: 0, character: 33 } });
+  assert.match((at('{ "run|Args": [] }')!.contents as { value: string }).value, /honoured by Crossroot: only --platform/);
+  assert.equal(at('{ "image": "alp|ine" }'), null, 'values have no hover');
+  assert.equal(at('{ "customizations": { "vsc|ode": {} } }'), null, 'only top-level keys');
+});
