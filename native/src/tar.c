@@ -137,11 +137,17 @@ static void field_str(char *dst, const uint8_t *f, size_t len) {
   dst[n] = 0;
 }
 
-static bool checksum_ok(struct tar_reader *r, const uint8_t *h) {
-  uint64_t stored = field_num(r, h + 148, 8, "checksum");
+static bool checksum_ok(const uint8_t *h) {
+  /* Parsed here rather than with field_num(): garbage in the field is just a bad checksum. */
+  uint64_t stored = 0;
+  int i = 148;
+  while (i < 156 && h[i] == ' ') i++;
+  for (; i < 156 && h[i] >= '0' && h[i] <= '7'; i++) stored = stored * 8 + (uint64_t)(h[i] - '0');
+  for (; i < 156; i++)
+    if (h[i] != ' ' && h[i] != 0) return false;
   uint64_t usum = 0;
   int64_t ssum = 0;
-  for (int i = 0; i < BLOCK; i++) {
+  for (i = 0; i < BLOCK; i++) {
     uint8_t c = (i >= 148 && i < 156) ? ' ' : h[i];
     usum += c;
     ssum += (int8_t)c;
@@ -265,7 +271,7 @@ bool tar_next(struct tar_reader *r, struct tar_entry *e) {
       r->offset += BLOCK;
       return false;
     }
-    if (!checksum_ok(r, h)) bad(r, "bad header checksum (corrupt archive, or the previous entry's size lies)");
+    if (!checksum_ok(h)) bad(r, "bad header checksum (corrupt archive, or the previous entry's size lies)");
     bool posix = !memcmp(h + 257, "ustar\0", 6);
     char type = (char)h[156];
     uint64_t size = field_num(r, h + 124, 12, "size");
