@@ -61,6 +61,21 @@ function keysOf(ls: Line[], headerIndex: number, skip: number): { present: Set<s
   return { present, ...(kind !== undefined ? { kind } : {}) };
 }
 
+/** True when lines after the table header leave an array or inline table open (a multi-line value). */
+function insideOpenValue(ls: Line[], headerIndex: number, index: number): boolean {
+  let depth = 0;
+  const count = (s: string): void => {
+    // Brackets inside strings and comments do not count.
+    const code = s.replace(/"(?:[^"\\]|\\.)*"|'[^']*'/g, '').replace(/#.*/, '');
+    for (const c of code) {
+      if (c === '[' || c === '{') depth++;
+      else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+    }
+  };
+  for (let i = headerIndex + 1; i < index; i++) count(ls[i]!.text);
+  return depth > 0;
+}
+
 export function cursorContext(text: string, offset: number): CursorContext {
   const ls = lines(text);
   const i = lineIndexAt(ls, offset);
@@ -72,6 +87,7 @@ export function cursorContext(text: string, offset: number): CursorContext {
   }
   const { path, headerIndex } = tableOf(ls, i);
   const key = /^\s*([A-Za-z0-9_\-.]*)$/.exec(before);
+  if (key && insideOpenValue(ls, headerIndex, i)) return { kind: 'none' };
   if (key) {
     const { present, kind } = keysOf(ls, headerIndex, i);
     return { kind: 'key', table: path, replaceFrom: offset - key[1]!.length, present, ...(kind !== undefined ? { sourceKind: kind } : {}) };

@@ -166,3 +166,10 @@ test('hover in devcontainer.json says whether Crossroot honours a property, and 
   assert.equal(at('{ "image": "alp|ine" }'), null, 'values have no hover');
   assert.equal(at('{ "customizations": { "vsc|ode": {} } }'), null, 'only top-level keys');
 });
+
+test('no key completion inside a multi-line array', () => {
+  const { d, pos } = cursor('image = "x"\n[setup]\npackages = [\n  "gcc", # [not a bracket]\n  |\n]\n');
+  assert.deepEqual(service().complete(d, pos).items, []);
+  const after = cursor('image = "x"\n[setup]\npackages = [\n  "gcc",\n]\n|\n');
+  assert.deepEqual(service().complete(after.d, after.pos).items.map((i) => i.label), ['run']);
+});
