@@ -33,14 +33,15 @@ export function checkArch(written: string, at: Span, host: EnvHost, report: Repo
   return info.name;
 }
 
-/** What is wrong with an image reference, with its fix-it; undefined when it parses. */
-export function imageRefProblem(ref: string): string | undefined {
+/** Reports a bad image reference with its fix-it; true when the reference is valid. */
+export function checkImageRef(ref: string, at: Span, report: Report): boolean {
   try {
     parseImageRef(ref);
-    return undefined;
+    return true;
   } catch (e) {
     if (!isCrossrootError(e)) throw e;
-    return e.fix ? `${e.message}; ${e.fix}` : e.message;
+    report(Code.BadImageRef, 'error', e.fix ? `${e.message}; ${e.fix}` : e.message, at.start, at.end);
+    return false;
   }
 }
 

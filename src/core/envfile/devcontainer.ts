@@ -3,7 +3,7 @@
 import path from 'node:path';
 // The ESM build: esbuild cannot follow the UMD build's dynamic requires (./impl/format).
 import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
-import { checkArch, checkInsidePath, imageRefProblem, normalizeInsidePath, MountList, type Report } from './checks';
+import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
 import { emptyLifecycle, envNameFrom, resolveContainerEnv, type EnvSpec, type LifecycleCommand } from './spec';
@@ -135,9 +135,7 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   const image = str('image');
   let source: EnvSpec['source'] | undefined;
   if (image) {
-    const problem = imageRefProblem(image.value);
-    if (problem) report(Code.BadImageRef, 'error', problem, image.node.offset, image.node.offset + image.node.length);
-    else source = { kind: 'image', ref: image.value };
+    if (checkImageRef(image.value, span(image.node), report)) source = { kind: 'image', ref: image.value };
   } else if (!props.has('build') && !props.has('dockerFile') && !props.has('dockerComposeFile')) {
     report(Code.NoSource, 'error', 'no "image": Crossroot needs an image to use as the env\'s root filesystem', root.offset, root.offset + 1);
   }

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { ARCHES, type ArchName } from '../arch';
 import type { Source, SourceKind } from '../source';
-import { checkArch, checkInsidePath, imageRefProblem, normalizeInsidePath, MountList, type Report } from './checks';
+import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost, type EnvHost } from './host';
 import { ENV_SCHEMA, typeName, type FieldSchema } from './schema';
@@ -358,9 +358,7 @@ class Reader {
   }
 
   private imageRef(v: { value: string; start: number; end: number }): boolean {
-    const problem = imageRefProblem(v.value);
-    if (problem) this.report(Code.BadImageRef, 'error', problem, v.start, v.end);
-    return !problem;
+    return checkImageRef(v.value, v, this.report);
   }
 
   private mounts(root: TomlTable, ctx: SubstitutionContext, wsPath: string): Mount[] {
