@@ -2,24 +2,13 @@
 // or removed outside the target, and each case ends in its documented error or skip.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, writeFileSync, symlinkSync, mkdtempSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import os from 'node:os';
+import { lstatSync, mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { hostileCorpus } from '../fixtures/hostile';
 import { treeListing } from '../fixtures/images';
 import { HELPER, HELPER_ASAN } from '../lib/harness';
 import { helper } from './sandbox';
-
-/** A temp dir whose subuid-owned contents the helper removes (plain rm cannot). */
-function scratch(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crossroot-hostile-'));
-  t.after(() => {
-    spawnSync(HELPER, ['remove', '--target', dir], { stdio: 'ignore' });
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
+import { scratch } from './unpack-fixtures';
 
 /** Everything in `dir` except the target subtree: what the archive must not touch. */
 function outsideListing(dir: string) {
@@ -30,7 +19,7 @@ for (const [build, bin] of [['release', HELPER], ['asan', HELPER_ASAN]] as const
   // Only the corpus' names are needed here; the bytes depend on the test's own temp dir.
   for (const { name } of hostileCorpus('/placeholder')) {
     test(`${name} (${build})`, async (t) => {
-      const dir = scratch(t);
+      const dir = scratch(t, 'crossroot-hostile-');
       const outside = path.join(dir, 'outside');
       const canary = path.join(outside, 'canary');
       mkdirSync(canary, { recursive: true });
