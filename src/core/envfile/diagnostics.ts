@@ -42,6 +42,41 @@ export const Code = {
 } as const;
 export type DiagnosticCode = (typeof Code)[keyof typeof Code];
 
+/** What each code means, for the README's table (the messages themselves say more). */
+export const CODE_DOCS: Readonly<Record<DiagnosticCode, string>> = {
+  1001: 'crossroot.toml is not valid TOML',
+  1002: 'devcontainer.json is not valid JSON with comments',
+  2001: 'unknown key (with the closest known one as a quick fix)',
+  2002: 'a value of the wrong type (a string where a table belongs, `[mount]` for `[[mount]]`, …)',
+  2003: 'a value outside the allowed set (`network.mode`, `source.kind`, `source.variant`)',
+  2004: 'a required key is missing (`source.kind`, `mount.target`, `source.suite` for debian, …)',
+  2005: 'a `[source]` key that does not apply to its kind',
+  2006: 'a value in the wrong format (env name, snapshot timestamp, mirror URL, size, pids)',
+  3001: 'unknown arch; lists the valid names',
+  3002: 'this machine has no qemu-user interpreter for the arch; names the package (warning)',
+  3003: 'an image reference that does not follow the distribution/reference grammar',
+  3004: 'a local source path that does not exist or is of the wrong kind; a missing mount source (warning)',
+  3005: 'a mount target that is not an absolute path',
+  3006: 'two mounts with the same target',
+  3007: 'both `image` and `[source]`',
+  3008: 'no root filesystem: neither `image` nor `[source]`',
+  3009: 'an unknown `${…}` variable',
+  3010: 'a `${localEnv:VAR}` that is not set here (warning)',
+  3011: 'a path inside the env (workspace, shell) that is not absolute',
+  3012: 'an arch alias such as `aarch64`; works, with a rewrite to the Crossroot name (info)',
+  3013: '`[network] mode = "none"` with `[setup] packages`, which need the network (warning)',
+  3014: 'a mount that hides the workspace folder (warning)',
+  3015: 'an `[env]` name shells cannot read (warning)',
+  3016: 'a Debian suite without a port for the arch (riscv64 before trixie)',
+  3017: 'a mount target or workspace path of /, /proc, /sys or /dev',
+  4001: 'a devcontainer.json property Crossroot does not support, with the reason',
+  4002: 'a `runArgs` flag other than --platform, -e/--env, -v/--volume (warning)',
+  4003: '`initializeCommand` runs on the host (info)',
+  4004: 'a mount Crossroot cannot make (volumes, no target)',
+  4005: 'an unknown devcontainer.json property (warning)',
+  4006: 'a setting Crossroot leaves to VS Code, such as extensions (info)',
+};
+
 export type Severity = 'error' | 'warning' | 'info';
 
 export interface EnvDiagnostic {

@@ -1,6 +1,6 @@
 // Words about the schema for people: hover text and the README's env file reference are both
 // rendered here from schema.ts, so the editor and the docs say the same thing.
-import { Code } from './diagnostics';
+import { Code, CODE_DOCS } from './diagnostics';
 import { ENV_SCHEMA, typeName, type FieldSchema } from './schema';
 
 /** "`setup.packages`", or "`[setup]`" for tables. */
@@ -59,9 +59,9 @@ export function referenceMarkdown(): string {
     }
     if (f.example) out.push('```toml', f.example, '```', '');
   }
-  out.push(...DEVCONTAINER_DOC, '', '### Diagnostic codes', '', 'Editors and `crossroot lint` report these (source `crossroot`): 1xxx syntax, 2xxx schema, 3xxx meaning, 4xxx devcontainer.json import.', '');
-  out.push('| code | name |', '|---|---|');
-  for (const [name, code] of Object.entries(Code)) out.push(`| ${code} | ${name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()} |`);
+  out.push(...DEVCONTAINER_DOC, '', '### Diagnostic codes', '', 'Editors and `crossroot lint` report these (source `crossroot`): 1xxx syntax, 2xxx schema, 3xxx meaning, 4xxx devcontainer.json import. Errors unless marked; `crossroot lint` exits 1 when there is an error.', '');
+  out.push('| code | meaning |', '|---|---|');
+  for (const code of Object.values(Code)) out.push(`| ${code} | ${CODE_DOCS[code]} |`);
   return out.join('\n');
 }
 
