@@ -68,9 +68,7 @@ export function createLanguageService(opts: LanguageServiceOptions = {}): Langua
   };
 
   const toLsp = (doc: TextDocument, d: EnvDiagnostic): Diagnostic => {
-    const diag = Diagnostic.create(Range.create(doc.positionAt(d.start), doc.positionAt(d.end)), d.message, SEVERITY[d.severity], d.code, DIAGNOSTIC_SOURCE);
-    if (d.fix) diag.data = { fix: d.fix };
-    return diag;
+    return Diagnostic.create(Range.create(doc.positionAt(d.start), doc.positionAt(d.end)), d.message, SEVERITY[d.severity], d.code, DIAGNOSTIC_SOURCE);
   };
 
   const isToml = (doc: TextDocument): boolean => envFileKind(documentPath(doc.uri)) !== 'devcontainer';
@@ -86,8 +84,11 @@ export function createLanguageService(opts: LanguageServiceOptions = {}): Langua
       const ctx = cursorContext(text, offset);
       const replace = (from: number): Range => Range.create(doc.positionAt(from), pos);
       if (ctx.kind === 'header' || (ctx.kind === 'key' && ctx.table.length === 0)) {
+        // A [table] may appear once; [[mount]] any number of times.
+        const written = new Set([...text.matchAll(/^\s*\[\s*([\w-]+)\s*\]/gm)].map((m) => m[1]));
         for (const [key, f] of Object.entries(ENV_SCHEMA.fields!)) {
           if (f.type !== 'table' && f.type !== 'table-array' && f.type !== 'string-map') continue;
+          if (written.has(key)) continue;
           const label = f.type === 'table-array' ? `[[${key}]]` : `[${key}]`;
           const item = CompletionItem.create(label);
           item.kind = CompletionItemKind.Module;
@@ -106,8 +107,7 @@ export function createLanguageService(opts: LanguageServiceOptions = {}): Langua
           if (f.kinds && ctx.sourceKind && !f.kinds.includes(ctx.sourceKind as never)) continue;
           const item = CompletionItem.create(key);
           item.kind = CompletionItemKind.Property;
-          item.detail = f.required ? 'required' : undefined;
-          if (!item.detail) delete item.detail;
+          if (f.required) item.detail = 'required';
           item.documentation = { kind: MarkupKind.Markdown, value: fieldMarkdown([...ctx.table, key], f) };
           item.textEdit = TextEdit.replace(replace(ctx.replaceFrom), `${key} = ${valueSnippet(f)}`);
           item.insertTextFormat = InsertTextFormat.Snippet;

@@ -51,6 +51,9 @@ test('completion at the top level offers top-level keys and table headers', () =
   assert.ok(labels.includes('arch') && labels.includes('image'), labels.join());
   assert.ok(!labels.includes('name'), 'name is already written');
   assert.ok(labels.includes('[setup]') && labels.includes('[[mount]]') && labels.includes('[env]'), labels.join());
+  const again = cursor('image = "x"\n[setup]\n[[mount]]\n[|');
+  const headers = service().complete(again.d, again.pos).items.map((i) => i.label);
+  assert.ok(!headers.includes('[setup]') && headers.includes('[[mount]]') && headers.includes('[shell]'), headers.join());
   const { d: d2, pos: p2 } = cursor('image = "x"\n[[mo|');
   const mount = service().complete(d2, p2).items.find((i) => i.label === '[[mount]]')!;
   assert.equal(apply(d2, [mount.textEdit as TextEdit]), 'image = "x"\n[[mount]]');
