@@ -11,12 +11,12 @@ import {
   PublishDiagnosticsNotification, ShutdownRequest, type CompletionList, type FullDocumentDiagnosticReport,
   type PublishDiagnosticsParams,
 } from 'vscode-languageserver-protocol';
-import { CLI, tempDir } from '../lib/harness';
+import { CLI, ROOT, tempDir } from '../lib/harness';
 
-/** `crossroot lsp --stdio` with a real JSON-RPC client on its pipes. */
-function startServer(t: TestContext) {
-  assert.ok(existsSync(CLI), `${CLI} missing: run node scripts/build.mjs`);
-  const child = spawn(process.execPath, [CLI, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+/** `crossroot lsp --stdio` (or another server command) with a real JSON-RPC client on its pipes. */
+function startServer(t: TestContext, argv = [CLI, 'lsp', '--stdio']) {
+  assert.ok(existsSync(argv[0]!), `${argv[0]} missing: run node scripts/build.mjs`);
+  const child = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
@@ -90,4 +90,18 @@ test('a client that pulls diagnostics gets them on request only, not pushed a se
   await conn.sendNotification(ExitNotification.type);
   assert.equal(await exited, 0);
   assert.deepEqual(published, [], 'nothing was pushed');
+});
+
+test('dist/server.cjs, the server the extension starts, is the same server', async (t) => {
+  const dir = tempDir(t);
+  const uri = pathToFileURL(path.join(dir, 'crossroot.toml')).href;
+  const { conn, exited, nextPublish } = startServer(t, [path.join(ROOT, 'dist/server.cjs'), '--stdio']);
+  const init = await conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: pathToFileURL(dir).href, capabilities: {}, workspaceFolders: null });
+  assert.equal(init.serverInfo?.name, 'crossroot');
+  await conn.sendNotification(InitializedNotification.type, {});
+  await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'toml', version: 1, text: 'image = "alpine"\n[setup]\npakages = []\n' } });
+  assert.deepEqual((await nextPublish(1)).diagnostics.map((d) => d.code), [2001]);
+  await conn.sendRequest(ShutdownRequest.type);
+  await conn.sendNotification(ExitNotification.type);
+  assert.equal(await exited, 0);
 });
