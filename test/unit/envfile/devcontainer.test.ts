@@ -139,3 +139,18 @@ test('a misspelt property gets a did-you-mean; a missing image and JSON errors a
   assert.deepEqual(findings('[]'), [[Code.WrongType, 'error', '[]']]);
   assert.deepEqual(findings('{"image": "Alpine"}').map((f) => f[0]), [Code.BadImageRef]);
 });
+
+test('every property Crossroot cannot honour gets 4001 with its reason; honoured ones stay quiet', () => {
+  const unsupported = ['build', 'dockerFile', 'context', 'dockerComposeFile', 'service', 'runServices', 'features', 'overrideFeatureInstallOrder',
+    'privileged', 'capAdd', 'securityOpt', 'init', 'forwardPorts', 'appPort', 'portsAttributes', 'otherPortsAttributes', 'shutdownAction',
+    'overrideCommand', 'updateRemoteUserUID', 'userEnvProbe', 'waitFor', 'hostRequirements', 'secrets'];
+  for (const name of unsupported) {
+    const json = JSON.stringify({ image: 'alpine', [name]: true });
+    const d = read(json).diagnostics.find((x) => x.code === Code.DevcontainerUnsupported);
+    assert.ok(d, name);
+    assert.equal(at(json, d), JSON.stringify(name));
+    assert.match(d.message, new RegExp(`^"${name}" is not supported: \\S.{20,}`), name);
+  }
+  const honoured = { $schema: 'https://x', name: 'n', image: 'alpine', containerEnv: {}, remoteEnv: {}, remoteUser: 'u', containerUser: 'u', workspaceFolder: '/w', workspaceMount: 'source=${localWorkspaceFolder},target=/w,type=bind', mounts: [], runArgs: [], customizations: {}, onCreateCommand: 'a', updateContentCommand: 'b', postCreateCommand: 'c', postStartCommand: 'd', postAttachCommand: 'e' };
+  assert.deepEqual(read(JSON.stringify(honoured)).diagnostics, []);
+});
