@@ -7,14 +7,14 @@ import { mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
 import { HELPER, ROOT, cacheDir, need } from '../lib/harness';
 
 // `npm start` builds the example env (Debian bookworm arm64, about a minute the first time; the
-// store is kept in the test cache) and runs the command inside it.
+// test store it uses also holds debianRootfs(), so the two share that build) and runs the command.
 test('npm start --command runs in the arm64 example env', { timeout: 10 * 60_000 }, (t) => {
   if (!need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
   if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap arch-test)')) return;
   if (!need(t, qemuAvailable('arm64'), 'no qemu-aarch64-static (apt-get install qemu-user-static)')) return;
   const r = spawnSync(process.execPath, ['scripts/start.mjs', '--no-build', '--command', 'uname -m; pwd; test -f crossroot.toml && echo workspace-ok'], {
     cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CROSSROOT_STORE: cacheDir('start-store') },
+    env: { ...process.env, CROSSROOT_STORE: cacheDir('store') },
   });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n'), ['aarch64', '/workspace', 'workspace-ok']);
@@ -26,7 +26,7 @@ test('npm start passes the command\'s exit code through', { timeout: 10 * 60_000
   if (!need(t, qemuAvailable('arm64'), 'no qemu-aarch64-static (apt-get install qemu-user-static)')) return;
   const r = spawnSync(process.execPath, ['scripts/start.mjs', '--no-build', '--command', 'exit 7'], {
     cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CROSSROOT_STORE: cacheDir('start-store') },
+    env: { ...process.env, CROSSROOT_STORE: cacheDir('store') },
   });
   assert.equal(r.status, 7, r.stderr);
 });
@@ -34,7 +34,7 @@ test('npm start passes the command\'s exit code through', { timeout: 10 * 60_000
 test('npm start names the bad line of a broken env file', () => {
   const r = spawnSync(process.execPath, ['scripts/start.mjs', '--no-build', '--env-file', path.join(ROOT, 'package.json'), '--command', 'true'], {
     cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CROSSROOT_STORE: cacheDir('start-store') },
+    env: { ...process.env, CROSSROOT_STORE: cacheDir('store') },
   });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /package\.json:1:\d+: error/);
