@@ -9,34 +9,37 @@ import { busyboxRootfs, debianRootfs, mmdebstrapAvailable, qemuAvailable } from 
 import { need, tempDir } from '../lib/harness';
 
 // e_machine values from the ELF specification.
-const EM = { x86_64: 62, aarch64: 183, arm: 40, riscv: 243 } as const;
+const EM = { i386: 3, arm: 40, x86_64: 62, ppc64: 21, s390: 22, aarch64: 183, riscv: 243 } as const;
 
-function elfHeader(file: string): { elfClass: number; machine: number } {
+function elfHeader(file: string): { elfClass: number; bigEndian: boolean; machine: number } {
   const fd = openSync(file, 'r');
   try {
     const h = Buffer.alloc(20);
     readSync(fd, h, 0, 20, 0);
     assert.deepEqual([...h.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46], `${file} is not an ELF file`);
-    assert.equal(h[5], 1, `${file} is not little-endian`);
-    return { elfClass: h[4]!, machine: h.readUInt16LE(18) };
+    const bigEndian = h[5] === 2;
+    return { elfClass: h[4]!, bigEndian, machine: bigEndian ? h.readUInt16BE(18) : h.readUInt16LE(18) };
   } finally {
     closeSync(fd);
   }
 }
 
-const cases: [ArchName, number, number][] = [['arm64', EM.aarch64, 2], ['riscv64', EM.riscv, 2], ['armhf', EM.arm, 1], ['amd64', EM.x86_64, 2]];
-for (const [arch, machine, elfClass] of cases) {
-  test(`busybox ${arch} rootfs holds a ${arch} busybox behind /bin/sh`, async (t) => {
+const cases: [ArchName, number, number, boolean][] = [
+  ['arm64', EM.aarch64, 2, false], ['riscv64', EM.riscv, 2, false], ['armhf', EM.arm, 1, false], ['amd64', EM.x86_64, 2, false],
+  ['i386', EM.i386, 1, false], ['ppc64el', EM.ppc64, 2, false], ['s390x', EM.s390, 2, true],
+];
+for (const [arch, machine, elfClass, bigEndian] of cases) {
+  test(`busybox ${arch} rootfs has /bin/sh linked to a busybox built for ${arch}`, async (t) => {
     if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap)')) return;
     const root = await busyboxRootfs(arch);
     const sh = path.join(root, 'bin/sh');
     assert.equal(readlinkSync(sh), 'busybox');
-    assert.deepEqual(elfHeader(realpathSync(sh)), { elfClass, machine });
+    assert.deepEqual(elfHeader(realpathSync(sh)), { elfClass, bigEndian, machine });
     assert.match(readFileSync(path.join(root, 'etc/passwd'), 'utf8'), /^root:x:0:0:/);
     for (const d of ['proc', 'dev', 'sys', 'tmp']) assert.ok(existsSync(path.join(root, d)), `/${d} missing`);
   });
 
-  test(`busybox ${arch} applets run under qemu-user and report ${ARCHES[arch].uname}`, async (t) => {
+  test(`busybox ${arch} uname applet reports ${ARCHES[arch].uname} under qemu-user`, async (t) => {
     if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap)')) return;
     if (!need(t, qemuAvailable(arch), `no qemu-${ARCHES[arch].qemu}-static (apt-get install qemu-user-static)`)) return;
     const root = await busyboxRootfs(arch);
