@@ -175,13 +175,14 @@ export class RegistryClient {
     checkDigest(desc.digest, `layer of ${ref.familiar()}`);
     const partial = `${dest}.partial`;
     const hash = createHash('sha256');
-    let done = await this.hashExisting(partial, hash, desc.size);
+    // What is in the partial file and in the hash; a try that fails midway has still advanced it.
+    const state = { done: await this.hashExisting(partial, hash, desc.size) };
     const policy = this.http.retry;
-    const report = (n: number) => opts.onProgress?.({ kind: 'download', digest: desc.digest, done: n, total: desc.size });
-    report(done);
-    for (let attempt = 1; done < desc.size; attempt++) {
+    const report = () => opts.onProgress?.({ kind: 'download', digest: desc.digest, done: state.done, total: desc.size });
+    report();
+    for (let attempt = 1; state.done < desc.size; attempt++) {
       try {
-        done = await this.downloadFrom(ref, desc, partial, hash, done, opts.signal, report);
+        await this.downloadFrom(ref, desc, partial, hash, state, opts.signal, report);
       } catch (e) {
         if (opts.signal?.aborted) throw e;
         if (e instanceof CrossrootError && (e.code === 'ERESTART' || e.code === 'EDIGEST')) {
@@ -189,13 +190,15 @@ export class RegistryClient {
           if (e.code === 'ERESTART') return this.fetchBlob(ref, desc, dest, opts);
           throw e;
         }
-        if (!isTransientError(e) || attempt >= policy.attempts) throw networkError(ref.registry, e);
+        // Errors that are not the network's (a full disk) are reported as they are.
+        if (!isTransientError(e)) throw e;
+        if (attempt >= policy.attempts) throw networkError(ref.registry, e);
         await sleep(backoffDelay(policy, attempt - 1), opts.signal);
         continue;
       }
       // A body that ended cleanly but short (a proxy that closed early): resume from there too.
-      if (done < desc.size && attempt >= policy.attempts) {
-        throw new CrossrootError('ENETWORK', `download of ${desc.digest} from ${ref.registry} kept ending early (${done} of ${desc.size} bytes)`);
+      if (state.done < desc.size && attempt >= policy.attempts) {
+        throw new CrossrootError('ENETWORK', `download of ${desc.digest} from ${ref.registry} kept ending early (${state.done} of ${desc.size} bytes)`);
       }
     }
     const got = 'sha256:' + hash.digest('hex');
@@ -254,13 +257,15 @@ export class RegistryClient {
   }
 
   /**
-   * One GET of the blob from `offset`, appending to `partial`. Returns the new length. Throws
-   * ERESTART when the server cannot resume where we are (the caller starts over).
+   * One GET of the blob from `state.done`, appending to `partial` and advancing `state.done` with
+   * every chunk written and hashed. Throws ERESTART when the server cannot resume where we are
+   * (the caller starts over).
    */
   private async downloadFrom(
-    ref: ImageRef, desc: Descriptor, partial: string, hash: Hash, offset: number,
-    signal: AbortSignal | undefined, report: (done: number) => void,
-  ): Promise<number> {
+    ref: ImageRef, desc: Descriptor, partial: string, hash: Hash, state: { done: number },
+    signal: AbortSignal | undefined, report: () => void,
+  ): Promise<void> {
+    const offset = state.done;
     const stall = new AbortController();
     const both = signal ? AbortSignal.any([signal, stall.signal]) : stall.signal;
     const headers: Record<string, string> = {};
@@ -284,7 +289,6 @@ export class RegistryClient {
     }
     if (!res.body) throw new CrossrootError('ENETWORK', `${ref.registry} sent no body for blob ${desc.digest}`);
     const fh = await open(partial, offset > 0 ? 'r+' : 'w', 0o644);
-    let pos = offset;
     let timer: NodeJS.Timeout | undefined;
     const idle = () => {
       clearTimeout(timer);
@@ -294,15 +298,15 @@ export class RegistryClient {
       idle();
       for await (const chunk of res.body) {
         idle();
-        if (pos + chunk.byteLength > desc.size) {
+        if (state.done + chunk.byteLength > desc.size) {
           throw new CrossrootError('EDIGEST', `blob ${desc.digest} of ${ref.familiar()} is larger than the ${desc.size} bytes its manifest says`, {
             fix: 'the image in the registry is inconsistent; push it again',
           });
         }
-        await fh.write(chunk, 0, chunk.byteLength, pos);
+        await fh.write(chunk, 0, chunk.byteLength, state.done);
         hash.update(chunk);
-        pos += chunk.byteLength;
-        report(pos);
+        state.done += chunk.byteLength;
+        report();
       }
       await fh.sync();
     } catch (e) {
@@ -311,7 +315,6 @@ export class RegistryClient {
       clearTimeout(timer);
       await fh.close();
     }
-    return pos;
   }
 
   /** GET a small document fully, retrying the whole exchange when the body is cut short. */
@@ -333,7 +336,8 @@ export class RegistryClient {
         return { bytes, res };
       } catch (e) {
         if (signal?.aborted) throw e;
-        if (!isTransientError(e) || attempt >= this.http.retry.attempts) throw networkError(ref.registry, e);
+        if (!isTransientError(e)) throw e;
+        if (attempt >= this.http.retry.attempts) throw networkError(ref.registry, e);
         await sleep(backoffDelay(this.http.retry, attempt - 1), signal);
       }
     }
