@@ -49,8 +49,8 @@ if (opts.build) {
 const { register } = await import('tsx/esm/api');
 register();
 const core = (p) => import(path.join(root, 'src/core', p));
-const [{ loadEnvSpec }, { Store }, { debianImage }, { findHelper, runArgv }, { isCrossrootError }] = await Promise.all([
-  core('envfile/load.ts'), core('store/store.ts'), core('image/debian.ts'), core('sandbox/helper.ts'), core('errors.ts'),
+const [{ loadEnvSpec }, { Store }, { pull }, { ARCHES }, { findHelper, runArgv }, { isCrossrootError }] = await Promise.all([
+  core('envfile/load.ts'), core('store/store.ts'), core('image/pull.ts'), core('arch.ts'), core('sandbox/helper.ts'), core('errors.ts'),
 ]);
 
 try {
@@ -64,7 +64,13 @@ async function start(o) {
   const spec = loadEnvSpec(o.envFile);
   const helper = findHelper(undefined, root);
   const store = Store.open(undefined, { helper });
-  const rootfs = await baseRootfs(spec, store);
+  if (spec.setup.packages.length || spec.setup.run.length) log('note: npm start does not run [setup]; `crossroot build` does');
+  // The base is kept marked in use while the shell runs, so `crossroot gc` leaves it alone.
+  const image = await pull(spec.source, {
+    store, arch: ARCHES[spec.arch], lockfileDir: spec.workspaceFolder, use: true,
+    onProgress: (e) => { if (e.message && e.phase !== 'done' && e.phase !== 'download') log(e.message); },
+  });
+  const rootfs = image.rootfs;
 
   // The env's own writable layer over the shared base; a new base starts it afresh, since an
   // upper made against another lower would show a mix of both.
@@ -78,6 +84,8 @@ async function start(o) {
   mkdirSync(upper, { recursive: true });
   mkdirSync(work, { recursive: true });
   writeFileSync(baseFile, rootfs + '\n');
+  // Pins the base for `crossroot gc` for as long as the env dir builds on it.
+  if (image.digest) store.setRoot(`npm-start-${spec.name}`, [image.digest]);
 
   const shell = spec.shell.path ?? '/bin/sh';
   const command = o.command === undefined ? [shell, '-l'] : [shell, '-lc', o.command];
@@ -97,25 +105,12 @@ async function start(o) {
   for (const s of ['SIGINT', 'SIGQUIT', 'SIGTSTP']) process.on(s, ignore);
   const child = spawn(helper, argv, { stdio: 'inherit' });
   for (const s of ['SIGTERM', 'SIGHUP']) process.on(s, () => child.kill(s));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15)));
-  });
-}
-
-/** The read-only base tree of the env, built into the store once. */
-async function baseRootfs(spec, store) {
-  const src = spec.source;
-  if (spec.setup.run.length) log('note: npm start does not run [setup] run commands; `crossroot build` does');
-  if (src.kind === 'dir') return src.path;
-  if (src.kind !== 'debian') {
-    fail(`npm start builds only debian and dir sources, and ${path.relative(root, spec.file)} uses ${src.kind}`,
-      'use the crossroot CLI for image sources: crossroot run SOURCE -- bash');
+  try {
+    return await new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15)));
+    });
+  } finally {
+    image.inUse?.release();
   }
-  const progress = (e) => { if (e.message && e.phase !== 'done') log(e.message); };
-  const { rootfs } = await debianImage(store, {
-    arch: spec.arch, suite: src.suite, variant: src.variant, include: [...(src.packages ?? []), ...spec.setup.packages],
-    mirror: src.mirror, snapshot: src.snapshot,
-  }, progress, process.env.CROSSROOT_VERBOSE ? (line) => log(`mmdebstrap: ${line}`) : undefined);
-  return rootfs;
 }
