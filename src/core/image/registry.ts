@@ -8,7 +8,7 @@ import { CrossrootError } from '../errors';
 import { type BearerToken, type Challenge, type Credentials, authFailure, basicAuthHeader, fetchBearerToken, findCredentials, parseWwwAuthenticate } from './auth';
 import { type FetchFn, Http, type RetryPolicy, backoffDelay, describeNetworkError, isLoopbackHost, isTransientError, sleep } from './http';
 import {
-  type Descriptor, type ImageConfig, type Manifest, MANIFEST_ACCEPT, checkDigest, parseImageConfig, parseManifestOrIndex, sha256Digest,
+  type Descriptor, type ImageConfig, type Manifest, MANIFEST_ACCEPT, MediaType, checkDigest, parseImageConfig, parseManifestOrIndex, sha256Digest,
 } from './oci';
 import { checkImageArch, listPlatforms, selectManifest } from './platform';
 import { DOCKER_HUB, type ImageRef } from './ref';
@@ -124,6 +124,11 @@ export class RegistryClient {
       manifestDigest = m.digest;
     } else {
       manifest = top.doc.manifest;
+    }
+    if (manifest.config.mediaType !== MediaType.ociConfig && manifest.config.mediaType !== MediaType.dockerConfig) {
+      throw new CrossrootError('EMANIFEST', `${ref.familiar()} is not a container image (its config is ${manifest.config.mediaType})`, {
+        fix: 'use an image that docker or podman can run; OCI artifacts (charts, signatures, …) have no root filesystem',
+      });
     }
     const configBytes = await this.fetchBlobBytes(ref, manifest.config, MAX_CONFIG_BYTES, opts.signal);
     const config = parseImageConfig(configBytes, manifest, `image config of ${ref.familiar()}`);
@@ -405,7 +410,9 @@ export class RegistryClient {
     const key = `${ref.registry}/${ref.repository}`;
     const cached = this.auth.get(key);
     if (cached && !fresh && cached.expiresAt > Date.now()) return cached.header;
-    const token = await fetchBearerToken(this.http, ref.registry, challenge, `repository:${ref.repository}:pull`, creds, signal)
+    // A challenge from a refused request names the scope it wants; the ping's has none.
+    const scope = challenge.params.scope?.startsWith(`repository:${ref.repository}:`) ? challenge.params.scope : `repository:${ref.repository}:pull`;
+    const token = await fetchBearerToken(this.http, ref.registry, challenge, scope, creds, signal)
       .catch((e: unknown) => { throw e instanceof CrossrootError ? e : networkError(ref.registry, e); });
     this.auth.set(key, token);
     return token.header;
