@@ -127,7 +127,7 @@ export async function bootstrapDebian(o: DebianBootstrap, target: string, log: (
     if (!qemu) throw new CrossrootError('ENOQEMU', `no qemu interpreter for ${arch.name}`, { fix: QEMU_PACKAGE_HINT });
     register = binfmtRegistration(arch, qemu);
   }
-  const mm = ['mmdebstrap', '--mode=unshare', `--variant=${o.variant ?? 'minbase'}`, `--arch=${arch.name}`, '--quiet'];
+  const mm = ['mmdebstrap', '--mode=unshare', `--variant=${o.variant ?? 'minbase'}`, `--arch=${arch.name}`];
   if (o.include?.length) mm.push(`--include=${o.include.join(',')}`);
   mm.push(debianSuite(o), target, debianMirror(o));
   // Inside the namespace we are uid 0, so mmdebstrap skips its own user namespace and the
@@ -141,10 +141,18 @@ export async function bootstrapDebian(o: DebianBootstrap, target: string, log: (
     'shift',
     'exec "$@"',
   ].join('\n');
-  const code = await inBuildNamespace(['sh', '-c', script, 'sh', register, ...mm], log);
+  // The last lines other than progress ("I: ...") say why a bootstrap failed; they go into the
+  // error, whether or not the caller shows the log.
+  const tail: string[] = [];
+  const code = await inBuildNamespace(['sh', '-c', script, 'sh', register, ...mm], (line) => {
+    log(line);
+    if (line.startsWith('I: ')) return;
+    tail.push(line);
+    if (tail.length > 12) tail.shift();
+  });
   if (code !== 0) {
-    throw new CrossrootError('EBOOTSTRAP', `mmdebstrap failed (exit ${code}) building ${arch.name} ${debianSuite(o)} into ${target}`, {
-      fix: 'see the mmdebstrap output above; network access to the Debian mirror and a subuid range for your user (/etc/subuid) are needed',
+    throw new CrossrootError('EBOOTSTRAP', `mmdebstrap failed (exit ${code}) building ${arch.name} ${debianSuite(o)}:\n${tail.join('\n')}`, {
+      fix: `check the suite name and that ${debianMirror(o)} is reachable; unprivileged builds also need a subuid range for your user in /etc/subuid`,
     });
   }
 }
