@@ -101,6 +101,17 @@ describe('registry with bearer tokens from a token service', () => {
       'one token for index, manifest, config and layer');
   });
 
+  test('pulls with a Docker identity token, exchanged as an OAuth2 refresh token', async (t) => {
+    if (!need(t, ready, why)) return;
+    const dir = tempDir(t);
+    mkdirSync(path.join(dir, '.docker'));
+    writeFileSync(path.join(dir, '.docker/config.json'), JSON.stringify({ auths: { [reg.host]: { auth: '', identitytoken: reg.user.identityToken } } }));
+    const before = reg.token!.requests.length;
+    const r = await pullAll(clientWith(dir), reg, dir);
+    assert.equal(r.config.architecture, 'arm64');
+    assert.deepEqual(reg.token!.requests.slice(before), [{ user: 'crossroot', scopes: ['repository:busybox:pull'], ok: true }]);
+  });
+
   test('a wrong password is refused by the token service with a clear error', async (t) => {
     if (!need(t, ready, why)) return;
     const dir = tempDir(t);

@@ -66,7 +66,8 @@ before(async () => {
 after(async () => { await reg?.stop(); });
 
 const fast = (extra: object = {}) => new RegistryClient({ retry: { baseDelayMs: 20 }, env: { HOME: '/nonexistent' }, ...extra });
-const isLayer = (req: http.IncomingMessage) => req.url?.endsWith(`/blobs/${layer.digest}`) === true;
+const isLayerUrl = (u: string) => u.endsWith(`/blobs/${layer.digest}`);
+const isLayer = (req: http.IncomingMessage) => isLayerUrl(req.url ?? '');
 const sha256File = (f: string) => 'sha256:' + createHash('sha256').update(readFileSync(f)).digest('hex');
 
 test('a corrupted layer fails with EDIGEST and nothing is kept', async (t) => {
@@ -115,7 +116,7 @@ test('a connection dropped mid-layer is resumed with a Range request', async (t)
   const dest = path.join(tempDir(t), 'layer');
   await fast().fetchBlob(parseImageRef(`${proxy.host}/busybox:multi`), layer, dest);
   assert.equal(sha256File(dest), layer.digest);
-  const gets = proxy.seen.filter((s) => s.url.endsWith(layer.digest));
+  const gets = proxy.seen.filter((s) => isLayerUrl(s.url));
   assert.equal(gets.length, 2);
   const start = Number(/^bytes=(\d+)-$/.exec(String(gets[1]!.headers.range))?.[1]);
   assert.ok(start > 0 && start <= layer.size >> 1, `resumed from byte ${start} of ${layer.size}`);
@@ -139,7 +140,35 @@ test('a stalled layer download times out and resumes', async (t) => {
   assert.equal(sha256File(dest), layer.digest);
   assert.match(String(proxy.seen.filter((s) => isLayerUrl(s.url)).at(-1)?.headers.range), /^bytes=\d+-$/);
 });
-const isLayerUrl = (u: string) => u.endsWith(`/blobs/${layer.digest}`);
+
+test('a cancelled download stops at once and keeps its partial for the next try', async (t) => {
+  if (!need(t, ready, why)) return;
+  let stalled = false;
+  const proxy = await startProxy(t, reg.url, async (req, res, forward) => {
+    const up = await forward();
+    if (isLayer(req) && !stalled) {
+      stalled = true;
+      res.writeHead(up.status, up.headers);
+      res.write(up.body.subarray(0, 200_000));
+      return;
+    }
+    res.writeHead(up.status, up.headers).end(up.body);
+  });
+  const ref = parseImageRef(`${proxy.host}/busybox:multi`);
+  const dest = path.join(tempDir(t), 'layer');
+  const abort = new AbortController();
+  const started = Date.now();
+  await assert.rejects(fast().fetchBlobs(ref, [{ desc: layer, dest }], {
+    signal: abort.signal,
+    onProgress: (e) => { if (e.done > 0) abort.abort(new Error('user cancelled')); },
+  }), /user cancelled/);
+  assert.ok(Date.now() - started < 5000, 'did not wait for the stalled body');
+  const kept = readFileSync(`${dest}.partial`).length;
+  assert.ok(kept > 0 && kept <= 200_000, `partial keeps ${kept} bytes`);
+  await fast().fetchBlob(ref, layer, dest);
+  assert.equal(sha256File(dest), layer.digest);
+  assert.match(String(proxy.seen.filter((s) => isLayerUrl(s.url)).at(-1)?.headers.range), new RegExp(`^bytes=${kept}-$`));
+});
 
 test('429 and 503 answers are retried, honouring Retry-After', async (t) => {
   if (!need(t, ready, why)) return;
