@@ -150,9 +150,10 @@ int cmd_remove(int argc, char **argv) {
     if (!strcmp(a, "--target")) target = argv[++i];
     else if (!strcmp(a, "--idmap")) idmap = argv[++i];
     else if (!strcmp(a, "--status-fd")) {
-      status_fd = atoi(argv[++i]);
-      if (fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0) die_with_error("--status-fd %d", status_fd);
-    } else usage_die(xasprintf("unknown option '%s'", a));
+      status_fd = parse_fd_arg(a, argv[++i]);
+      (void)fcntl(status_fd, F_SETFD, FD_CLOEXEC); /* newuidmap need not see it */
+    }
+    else usage_die(xasprintf("unknown option '%s'", a));
   }
   if (!target || !*target) usage_die("--target DIR is required");
 

@@ -340,8 +340,10 @@ static void make_file(struct unpacker *u, struct tar_reader *r, int pfd, const c
   if (close(fd) < 0) entry_fail(u, "writing the file");
 }
 
+/* A readable fd of the directory; for the root a new open file description (a dup would share
+ * the root fd's directory offset with getdents). */
 static int open_dir_fd(struct unpacker *u, int pfd, const char *name) {
-  int fd = *name ? openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : fcntl(u->rootfd, F_DUPFD_CLOEXEC, 3);
+  int fd = openat(*name ? pfd : u->rootfd, *name ? name : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) entry_fail(u, "opening the directory");
   return fd;
 }
@@ -448,8 +450,7 @@ static void make_opaque(struct unpacker *u, int fd, const char *path) {
 }
 
 static void opaque_dir(struct unpacker *u, const char *dir) {
-  cleanup_fd int fd = *dir ? openat2_in_root(u->rootfd, dir, O_RDONLY | O_DIRECTORY)
-                           : fcntl(u->rootfd, F_DUPFD_CLOEXEC, 3);
+  cleanup_fd int fd = *dir ? openat2_in_root(u->rootfd, dir, O_RDONLY | O_DIRECTORY) : open_dir_fd(u, u->rootfd, "");
   if (fd < 0) entry_fail(u, "opening the directory it makes opaque");
   make_opaque(u, fd, dir);
 }
@@ -585,9 +586,10 @@ int cmd_unpack(int argc, char **argv) {
     } else if (!strcmp(a, "--compression")) comp = parse_compression(argv[++i]);
     else if (!strcmp(a, "--idmap")) idmap = argv[++i];
     else if (!strcmp(a, "--status-fd")) {
-      status_fd = atoi(argv[++i]);
-      if (fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0) die_with_error("--status-fd %d", status_fd);
-    } else usage_die(xasprintf("unknown option '%s'", a));
+      status_fd = parse_fd_arg(a, argv[++i]);
+      (void)fcntl(status_fd, F_SETFD, FD_CLOEXEC); /* newuidmap need not see it */
+    }
+    else usage_die(xasprintf("unknown option '%s'", a));
   }
   if (!target || !*target) usage_die("--target DIR is required");
   bool use_userns = strcmp(idmap, "none") != 0;

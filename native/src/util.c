@@ -137,6 +137,14 @@ char *read_file_at(int dirfd, const char *path, size_t *len_out) {
   return buf;
 }
 
+int parse_fd_arg(const char *opt, const char *s) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || v < 0 || v > 1 << 20) die_code("EUSAGE", NULL, "%s needs a file descriptor number, not '%s'", opt, s);
+  if (fcntl((int)v, F_GETFD) < 0) die_code("EUSAGE", "open the fd before starting the helper", "%s %ld: fd is not open", opt, v);
+  return (int)v;
+}
+
 void json_escape(char *dst, size_t dstlen, const char *s) {
   size_t o = 0;
   for (; *s && o + 7 < dstlen; s++) {

@@ -41,6 +41,10 @@ int write_file_at(int dirfd, const char *path, const char *content);
 /* Reads a small file into a NUL-terminated malloc'd buffer; NULL on error (errno set). */
 char *read_file_at(int dirfd, const char *path, size_t *len_out);
 
+/* A file descriptor number given on the command line (--status-fd, --keep-fd) that must be
+ * open; dies with EUSAGE otherwise. */
+int parse_fd_arg(const char *opt, const char *s);
+
 /* Appends a JSON-escaped copy of s to a fixed buffer; used for status-fd events. */
 void json_escape(char *dst, size_t dstlen, const char *s);
 /* Emits one JSON line on status_fd (no-op when status_fd < 0). */

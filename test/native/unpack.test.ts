@@ -161,6 +161,24 @@ test('layer 2 deletes a lower file and replaces a directory; an opaque marker af
   assert.deepEqual(treeListing(again), treeListing(target));
 });
 
+test('an opaque marker at the root empties it in every layer that has one', async (t) => {
+  const dir = scratch(t);
+  const layers = [
+    [{ name: 'old/', type: 'dir' }, { name: 'old/f', data: 'x' }, { name: 'top', data: 'x' }],
+    [{ name: './.wh..wh..opq', data: '' }, { name: 'second', data: '2' }],
+    [{ name: 'third', data: '3' }, { name: '.wh..wh..opq', data: '' }],
+  ] as TarMember[][];
+  const files = layers.map((l, i) => {
+    const f = path.join(dir, `l${i}.tar`);
+    writeFileSync(f, tarArchive(l));
+    return f;
+  });
+  const target = path.join(dir, 'root');
+  const r = await unpack(target, files, ['--idmap', 'none']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(readdirSync(target), ['third']);
+});
+
 test('a layer applied onto an existing tree replaces symlinks, files and directories by name without following them', async (t) => {
   const dir = scratch(t);
   const target = path.join(dir, 'root');
