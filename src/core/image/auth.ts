@@ -133,7 +133,12 @@ function fromCredentialHelper(name: string, registry: string, file: string, env:
     if (/credentials not found/i.test(msg)) return undefined;
     throw new CrossrootError('ECREDHELPER', `${bin} get failed for ${registry}: ${msg.trim() || (e as Error).message}`, { cause: e });
   }
-  const v = JSON.parse(out) as { Username?: string; Secret?: string };
+  let v: { Username?: string; Secret?: string };
+  try {
+    v = JSON.parse(out) as typeof v;
+  } catch (e) {
+    throw new CrossrootError('ECREDHELPER', `${bin} get printed something that is not JSON for ${registry}`, { cause: e });
+  }
   if (!v.Secret) return undefined;
   // Docker's convention: the username "<token>" marks an identity token.
   if (v.Username === '<token>') return { username: '', password: '', identityToken: v.Secret, source: bin };

@@ -87,8 +87,6 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   body?: string;
   signal?: AbortSignal | undefined;
-  /** Called before each retry with what failed; the client reports these in --verbose logs. */
-  onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
 }
 
 export interface HttpOptions {
@@ -155,13 +153,11 @@ export class Http {
    */
   async request(url: string, opts: RequestOptions = {}): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
-      let reason: string;
       let retryAfter: number | undefined;
       try {
         const res = await this.once(url, opts);
         if (!isRetriableStatus(res.status) || attempt >= this.retry.attempts) return res;
         retryAfter = parseRetryAfter(res.headers.get('retry-after'));
-        reason = `HTTP ${res.status}`;
         await res.body?.cancel();
         if (retryAfter !== undefined && retryAfter > MAX_RETRY_AFTER_MS) {
           throw new CrossrootError('ERATELIMIT', `${new URL(url).host} asks to wait ${Math.round(retryAfter / 1000)} s before retrying (HTTP ${res.status})`, {
@@ -170,11 +166,8 @@ export class Http {
         }
       } catch (e) {
         if (!isTransientError(e) || attempt >= this.retry.attempts) throw e;
-        reason = describeNetworkError(e);
       }
-      const delayMs = backoffDelay(this.retry, attempt - 1, retryAfter);
-      opts.onRetry?.({ attempt, delayMs, reason });
-      await sleep(delayMs, opts.signal);
+      await sleep(backoffDelay(this.retry, attempt - 1, retryAfter), opts.signal);
     }
   }
 }
