@@ -45,7 +45,6 @@ struct pathset {
 struct dir_fix {
   char *path;
   uint32_t mode;
-  bool chmod;
   struct timespec mtime;
 };
 
@@ -60,6 +59,9 @@ struct unpacker {
   char *parent_path;
   int parent_fd;
   bool parent_stale;
+  bool parent_sgid, root_sgid;
+  /* The current entry's directory is setgid: new entries inherit its group, not ours. */
+  bool in_sgid_dir;
   struct dir_fix *dirs;
   size_t n_dirs, cap_dirs;
   char *path; /* cleaned name of the current entry */
@@ -236,8 +238,14 @@ static int open_dir_in_root(struct unpacker *u, const char *path, bool create) {
 
 /* The parent directory fd for entries in `parent`, cached across consecutive entries. */
 static int parent_dir(struct unpacker *u, const char *parent, bool create) {
-  if (!*parent) return u->rootfd;
-  if (u->parent_fd >= 0 && !u->parent_stale && !strcmp(u->parent_path, parent)) return u->parent_fd;
+  if (!*parent) {
+    u->in_sgid_dir = u->root_sgid;
+    return u->rootfd;
+  }
+  if (u->parent_fd >= 0 && !u->parent_stale && !strcmp(u->parent_path, parent)) {
+    u->in_sgid_dir = u->parent_sgid;
+    return u->parent_fd;
+  }
   if (u->parent_fd >= 0) close(u->parent_fd);
   free(u->parent_path);
   u->parent_path = NULL;
@@ -245,6 +253,8 @@ static int parent_dir(struct unpacker *u, const char *parent, bool create) {
   u->parent_fd = open_dir_in_root(u, parent, create);
   if (u->parent_fd < 0) return -1;
   u->parent_path = xstrdup(parent);
+  struct stat st;
+  u->in_sgid_dir = u->parent_sgid = fstat(u->parent_fd, &st) == 0 && (st.st_mode & S_ISGID);
   return u->parent_fd;
 }
 
@@ -280,7 +290,7 @@ static void clear_slot(struct unpacker *u, int pfd, const char *name) {
 static bool apply_owner(struct unpacker *u, int fd, int pfd, const char *name, const struct tar_entry *e, bool fresh) {
   bool root_owned = e->uid == 0 && e->gid == 0;
   if (u->owners == OWNERS_CALLER) return root_owned;
-  if (fresh && root_owned) return true; /* we are root here: new entries are 0:0 already */
+  if (fresh && root_owned && !u->in_sgid_dir) return true; /* we are root here: new entries are 0:0 already */
   if (e->uid >= UINT32_MAX || e->gid >= UINT32_MAX) return false; /* (uid_t)-1 would mean "unchanged" */
   int r = fd >= 0 ? fchown(fd, (uid_t)e->uid, (gid_t)e->gid)
                   : fchownat(pfd, name, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW);
@@ -349,7 +359,9 @@ static int open_dir_fd(struct unpacker *u, int pfd, const char *name) {
 }
 
 static void make_dir(struct unpacker *u, int pfd, const char *name, const struct tar_entry *e) {
-  uint32_t made_mode = (e->mode & 0777) | 0700; /* we must be able to fill it; exact mode at the end */
+  /* We must be able to fill it; the exact mode (and dropping a setgid bit inherited from the
+   * parent) comes at the end of the layer. */
+  uint32_t made_mode = (e->mode & 0777) | 0700;
   bool fresh = true;
   if (*name) {
     if (mkdirat(pfd, name, made_mode) < 0) {
@@ -374,7 +386,7 @@ static void make_dir(struct unpacker *u, int pfd, const char *name, const struct
   }
   if (fd >= 0) apply_xattrs(u, fd, e);
   if (u->n_dirs == u->cap_dirs) u->dirs = xrealloc(u->dirs, (u->cap_dirs = u->cap_dirs ? u->cap_dirs * 2 : 256) * sizeof *u->dirs);
-  u->dirs[u->n_dirs++] = (struct dir_fix){xstrdup(u->path), e->mode, !fresh || e->mode != made_mode, e->mtime};
+  u->dirs[u->n_dirs++] = (struct dir_fix){xstrdup(u->path), e->mode, e->mtime};
 }
 
 static void make_symlink(struct unpacker *u, int pfd, const char *name, const struct tar_entry *e) {
@@ -476,7 +488,7 @@ static void fix_dirs(struct unpacker *u) {
     struct dir_fix *d = &u->dirs[i];
     struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, d->mtime};
     if (!*d->path) {
-      if (d->chmod && fchmod(u->rootfd, d->mode) < 0) die_with_error("setting the mode of the target");
+      if (fchmod(u->rootfd, d->mode) < 0) die_with_error("setting the mode of the target");
       if (futimens(u->rootfd, ts) < 0) die_with_error("setting the mtime of the target");
     } else {
       char *slash = strrchr(d->path, '/');
@@ -485,7 +497,7 @@ static void fix_dirs(struct unpacker *u) {
       int pfd = parent_dir(u, slash ? d->path : "", false);
       /* Gone or replaced by a later entry of this layer: nothing to fix. */
       if (pfd >= 0) {
-        if (d->chmod) (void)chmod_nofollow(pfd, name, d->mode);
+        (void)chmod_nofollow(pfd, name, d->mode);
         (void)utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
       }
     }
@@ -500,6 +512,8 @@ static void apply_layer(struct unpacker *u, int fd, enum compression c) {
   struct tar_entry e;
   u->entries = 0;
   u->skip = (struct skipped){0};
+  struct stat root_st;
+  u->root_sgid = fstat(u->rootfd, &root_st) == 0 && (root_st.st_mode & S_ISGID);
   u->xattr_note[0] = 0;
   while (tar_next(r, &e)) {
     u->entries++;

@@ -179,6 +179,23 @@ test('an opaque marker at the root empties it in every layer that has one', asyn
   assert.deepEqual(readdirSync(target), ['third']);
 });
 
+test('entries in a lower layer\'s setgid directory get the archive\'s group and mode, not inherited ones', async (t) => {
+  if (!need(t, subuidStart() !== undefined, 'the full id map needs a subuid range for this user')) return;
+  const dir = scratch(t);
+  writeFileSync(path.join(dir, 'l1.tar'), tarArchive([{ name: 'shared/', type: 'dir', uid: 1000, gid: 1000, mode: 0o2775 }]));
+  writeFileSync(path.join(dir, 'l2.tar'), tarArchive([
+    { name: 'shared/rootfile', data: 'x' }, { name: 'shared/sub/', type: 'dir', mode: 0o755 }, { name: 'shared/lnk', type: 'symlink', linkname: 'rootfile' },
+  ]));
+  const target = path.join(dir, 'root');
+  const r = await unpack(target, [path.join(dir, 'l1.tar'), path.join(dir, 'l2.tar')], ['--idmap', 'full']);
+  assert.equal(r.code, 0, r.stderr);
+  const shared = lstatSync(path.join(target, 'shared'));
+  assert.equal(shared.mode & 0o7777, 0o2775);
+  assert.notEqual(shared.gid, process.getgid!(), 'the setgid directory belongs to gid 1000 inside');
+  for (const p of ['shared/rootfile', 'shared/sub', 'shared/lnk']) assert.equal(lstatSync(path.join(target, p)).gid, process.getgid!(), `${p} is group 0 inside`);
+  assert.equal(lstatSync(path.join(target, 'shared/sub')).mode & 0o7777, 0o755, 'no setgid bit inherited from the parent');
+});
+
 test('a layer applied onto an existing tree replaces symlinks, files and directories by name without following them', async (t) => {
   const dir = scratch(t);
   const target = path.join(dir, 'root');
