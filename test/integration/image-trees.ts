@@ -1,6 +1,6 @@
 // Shared by the image integration tests: running the CLI as the test user, and comparing an
 // unpacked tree with the tree the building tool reports, with owners seen from inside the env.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import os from 'node:os';
@@ -17,7 +17,19 @@ export const LAYERED_OWNERS: Record<string, number> = {
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
-/** Runs `crossroot ARGS` synchronously with the given store. */
+/** `crossroot ARGS` without blocking this process (needed when this process also serves, e.g. a proxy). */
+export function crossrootAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs `crossroot ARGS` synchronously. */
 export function crossroot(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 16 << 20 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
