@@ -51,6 +51,7 @@ export interface FetchOptions {
 /** Distribution's own limit; a bigger "manifest" is not one. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+const WRITE_BATCH_BYTES = 1 << 20;
 
 interface Endpoint {
   /** `https://host` or, for loopback only, `http://host`. */
@@ -299,22 +300,38 @@ export class RegistryClient {
       clearTimeout(timer);
       timer = setTimeout(() => stall.abort(new CrossrootError('ETIMEOUT', `download of ${desc.digest} stalled for ${this.http.timeoutMs / 1000} s`)), this.http.timeoutMs);
     };
+    // Chunks are written, hashed and counted in batches of about 1 MiB (fewer writes); what
+    // arrived before a connection broke or the user cancelled is still kept for the resume.
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+      await fh.write(buf, 0, buf.byteLength, state.done);
+      hash.update(buf);
+      state.done += buf.byteLength;
+      pending = [];
+      pendingBytes = 0;
+      report();
+    };
     try {
       idle();
       for await (const chunk of res.body) {
         idle();
-        if (state.done + chunk.byteLength > desc.size) {
+        if (state.done + pendingBytes + chunk.byteLength > desc.size) {
           throw new CrossrootError('EDIGEST', `blob ${desc.digest} of ${ref.familiar()} is larger than the ${desc.size} bytes its manifest says`, {
             fix: 'the image in the registry is inconsistent; push it again',
           });
         }
-        await fh.write(chunk, 0, chunk.byteLength, state.done);
-        hash.update(chunk);
-        state.done += chunk.byteLength;
-        report();
+        pending.push(chunk);
+        pendingBytes += chunk.byteLength;
+        if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
       }
+      await flush();
+      // Durable before the rename makes it look whole (containerd's content store does the same).
       await fh.sync();
     } catch (e) {
+      if (!(e instanceof CrossrootError && e.code === 'EDIGEST')) await flush();
       throw stall.signal.aborted && !signal?.aborted ? stall.signal.reason : e;
     } finally {
       clearTimeout(timer);
