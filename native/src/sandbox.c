@@ -65,13 +65,13 @@ void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed) 
       if (!strchr(v, '=') || v[0] == '=') die_code("EUSAGE", "write --env NAME=VALUE", "bad --env '%s'", v);
       sb->env = xrealloc(sb->env, (sb->n_env + 1) * sizeof *sb->env);
       sb->env[sb->n_env++] = v;
-    } else if (OPT("--status-fd", OPT_PROCESS)) status_fd = parse_fd(o, v);
+    } else if (!strcmp(o, "--status-fd")) status_fd = parse_fd(o, v); /* every subcommand reports */
     else if (OPT("--keep-fd", OPT_PROCESS)) {
       sb->keep_fds = xrealloc(sb->keep_fds, (sb->n_keep_fds + 1) * sizeof *sb->keep_fds);
       sb->keep_fds[sb->n_keep_fds++] = parse_fd(o, v);
     } else die_code("EUSAGE", "see crossroot-helper --help", "unknown option '%s'", o);
 #undef OPT
-    if (!(allowed & need)) die_code("EUSAGE", "see crossroot-helper --help", "%s does not take %s", argv[0], o);
+    if (need && !(allowed & need)) die_code("EUSAGE", "see crossroot-helper --help", "%s does not take %s", argv[0], o);
   }
   sb->argv = i < argc ? argv + i : NULL;
   if ((allowed & OPT_COMMAND) && !sb->argv)

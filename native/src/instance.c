@@ -1,0 +1,244 @@
+/* `start` / `exec` / `stop`: one long-lived sandbox per env whose PID 1 only reaps zombies,
+ * joined by any number of commands. The state file names PID 1 by pid *and* start time, and
+ * every use goes through a pidfd checked against that start time, so a recycled pid is never
+ * joined or killed. */
+#include "commands.h"
+#include "sandbox.h"
+#include "util.h"
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/file.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define STATE_FILE "instance.json"
+
+struct instance {
+  pid_t pid;
+  unsigned long long starttime;
+  int pidfd;
+};
+
+/* Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold anything). */
+static unsigned long long proc_starttime(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  cleanup_free char *stat = read_file_at(AT_FDCWD, path, NULL);
+  char *p = stat ? strrchr(stat, ')') : NULL;
+  if (!p) return 0;
+  unsigned long long v = 0;
+  /* After ")": field 3 (state) is the first; starttime is field 22, i.e. the 20th after it. */
+  for (int field = 3; field <= 22 && p; field++) {
+    p = strchr(p + 1, ' ');
+    if (p && field == 22) v = strtoull(p + 1, NULL, 10);
+  }
+  return v;
+}
+
+static char *state_path(const char *dir) { return xasprintf("%s/%s", dir, STATE_FILE); }
+
+/* Opens the instance recorded in dir. Returns false (and removes the state file) when it is
+ * gone: no file, dead pid, or a pid that now belongs to another process. */
+static bool instance_open(const char *dir, struct instance *in) {
+  cleanup_free char *path = state_path(dir);
+  cleanup_free char *text = read_file_at(AT_FDCWD, path, NULL);
+  if (!text) return false;
+  const char *p = strstr(text, "\"pid\":"), *s = strstr(text, "\"starttime\":");
+  in->pid = p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
+  in->starttime = s ? strtoull(s + 12, NULL, 10) : 0;
+  in->pidfd = in->pid > 0 ? pidfd_open(in->pid, 0) : -1;
+  /* Read the start time after pinning the pid: if it still matches, the pidfd is the instance. */
+  if (in->pidfd >= 0 && in->starttime && proc_starttime(in->pid) == in->starttime) return true;
+  if (in->pidfd >= 0) close(in->pidfd);
+  in->pidfd = -1;
+  unlink(path);
+  return false;
+}
+
+static int lock_state_dir(const char *dir) {
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST) die_with_error("creating state dir %s", dir);
+  cleanup_free char *lock = xasprintf("%s/lock", dir);
+  int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) die_with_error("opening %s", lock);
+  if (flock(fd, LOCK_EX) < 0) die_with_error("locking %s", lock);
+  return fd;
+}
+
+/* PID 1 of an instance: reaps whatever is reparented to it until told to stop. */
+__attribute__((noreturn)) static void instance_init(const struct sandbox *sb, int ready) {
+  if (sb->network_none) loopback_up();
+  sandbox_setup_root(sb);
+  sigset_t set;
+  sigemptyset(&set);
+  int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  for (size_t i = 0; i < N_ELEMENTS(sigs); i++) sigaddset(&set, sigs[i]);
+  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) die_with_error("sigprocmask");
+  if (write_all(ready, "R", 1) < 0) die_with_error("reporting readiness");
+  /* Ready: nothing of the caller's (terminal, pipes, status fd) stays open in a daemon. */
+  status_fd = -1;
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd < 3; fd++)
+    if (null < 0 || dup2(null, fd) < 0) _exit(125);
+  if (close_range(3, ~0U, 0) < 0) _exit(125);
+  int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+  if (sigfd < 0) _exit(125);
+  for (;;) {
+    struct signalfd_siginfo si;
+    if (read(sigfd, &si, sizeof si) != sizeof si) {
+      if (errno == EINTR) continue;
+      _exit(125);
+    }
+    if (si.ssi_signo == SIGCHLD) {
+      while (waitpid(-1, NULL, WNOHANG) > 0) {}
+    } else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+      _exit(0); /* PID 1 leaving takes the whole pid namespace with it */
+    }
+  }
+}
+
+int cmd_start(int argc, char **argv) {
+  struct sandbox sb;
+  sandbox_parse(&sb, argc, argv, OPT_SANDBOX | OPT_PROCESS | OPT_STATE);
+  sandbox_validate(&sb);
+  int lock = lock_state_dir(sb.state_dir);
+  struct instance old;
+  if (instance_open(sb.state_dir, &old))
+    die_code("EBUSY", xasprintf("join it with exec --state %s, or stop it first", sb.state_dir),
+             "an instance (pid %d) is already running for %s", old.pid, sb.state_dir);
+
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) < 0) die_with_error("pipe2");
+  pid_t mid = fork();
+  if (mid < 0) die_with_error("fork");
+  if (mid == 0) {
+    /* The instance outlives this command: its own session, no controlling terminal; the
+     * middle process exits at once so PID 1's parent becomes the host's reaper. */
+    close(pipefd[0]);
+    if (setsid() < 0) die_with_error("setsid");
+    sandbox_unshare(&sb);
+    pid_t init = fork();
+    if (init < 0) die_with_error("fork");
+    if (init == 0) instance_init(&sb, pipefd[1]);
+    if (write_all(pipefd[1], &init, sizeof init) < 0) die_with_error("reporting the instance pid");
+    _exit(0);
+  }
+  close(pipefd[1]);
+  int st;
+  while (waitpid(mid, &st, 0) < 0)
+    if (errno != EINTR) die_with_error("waitpid");
+  pid_t pid = 0;
+  char ready = 0;
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || read(pipefd[0], &pid, sizeof pid) != sizeof pid)
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 125; /* the middle process already said why */
+  /* Readiness, or EOF when PID 1 died during setup (it reported the error itself). */
+  while (read(pipefd[0], &ready, 1) < 0 && errno == EINTR) {}
+  if (ready != 'R') return 125;
+  unsigned long long starttime = proc_starttime(pid);
+  cleanup_free char *path = state_path(sb.state_dir);
+  cleanup_free char *tmp = xasprintf("%s.tmp", path);
+  char rootfs[4096], arch[64];
+  json_escape(rootfs, sizeof rootfs, sb.rootfs);
+  json_escape(arch, sizeof arch, sb.arch ? sb.arch->name : arch_host() ? arch_host()->name : "");
+  cleanup_free char *json = xasprintf("{\"pid\":%d,\"starttime\":%llu,\"arch\":\"%s\",\"rootfs\":\"%s\"}\n", pid, starttime, arch, rootfs);
+  int r = unlink(tmp) < 0 && errno != ENOENT ? -errno : 0;
+  cleanup_fd int fd = r < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 || write_all(fd, json, strlen(json)) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+    kill(pid, SIGKILL);
+    die_with_error("writing %s", path);
+  }
+  close(lock);
+  status_event("{\"event\":\"started\",\"pid\":%d}", pid);
+  printf("{\"event\":\"started\",\"pid\":%d}\n", pid);
+  return 0;
+}
+
+/* Namespaces of the instance that differ from ours (setns refuses to "join" our own user
+ * namespace, and a shared host network namespace needs no joining). */
+static int namespaces_to_join(pid_t pid) {
+  static const struct { const char *name; int flag; } ns[] = {
+    {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS}, {"pid", CLONE_NEWPID},
+    {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC}, {"net", CLONE_NEWNET},
+  };
+  int flags = 0;
+  for (size_t i = 0; i < N_ELEMENTS(ns); i++) {
+    char theirs[64], ours[64];
+    snprintf(theirs, sizeof theirs, "/proc/%d/ns/%s", pid, ns[i].name);
+    snprintf(ours, sizeof ours, "/proc/self/ns/%s", ns[i].name);
+    struct stat a, b;
+    if (stat(theirs, &a) < 0) die_with_error("reading %s", theirs);
+    if (stat(ours, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) flags |= ns[i].flag;
+  }
+  return flags;
+}
+
+int cmd_exec(int argc, char **argv) {
+  struct sandbox sb;
+  sandbox_parse(&sb, argc, argv, OPT_PROCESS | OPT_STATE | OPT_COMMAND);
+  struct instance in;
+  if (!instance_open(sb.state_dir, &in))
+    die_code("ENOINSTANCE", "start it first: crossroot-helper start --state DIR --rootfs ...", "no running instance in %s",
+             sb.state_dir);
+  int flags = namespaces_to_join(in.pid);
+  sigset_t fwd, orig;
+  forwarded_signals(&fwd);
+  if (sigprocmask(SIG_BLOCK, &fwd, &orig) < 0) die_with_error("sigprocmask");
+  if (setns(in.pidfd, flags) < 0) die_with_error("joining the namespaces of instance %d", in.pid);
+  close(in.pidfd);
+  /* The host user's supplementary groups mean nothing inside; drop them when the map allows. */
+  (void)setgroups(0, NULL);
+  int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
+  if (sigfd < 0) die_with_error("signalfd");
+  pid_t child = fork();
+  if (child < 0) {
+    if (errno == ENOMEM) die_code("ENOINSTANCE", "start it again", "instance %d stopped while joining it", in.pid);
+    die_with_error("fork");
+  }
+  if (child == 0) exec_command(&sb, &orig);
+  status_event("{\"event\":\"joined\",\"pid\":%d}", child);
+  for (;;) {
+    struct signalfd_siginfo si;
+    ssize_t n = read(sigfd, &si, sizeof si);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != sizeof si) die_with_error("reading signals");
+    if (si.ssi_signo != SIGCHLD) {
+      if (should_forward((int)si.ssi_signo, si.ssi_code)) kill(child, (int)si.ssi_signo);
+      continue;
+    }
+    int st;
+    if (waitpid(child, &st, WNOHANG) == child) {
+      int code = exit_code_of(st);
+      status_event("{\"event\":\"exited\",\"code\":%d}", code);
+      return code;
+    }
+  }
+}
+
+int cmd_stop(int argc, char **argv) {
+  struct sandbox sb;
+  sandbox_parse(&sb, argc, argv, OPT_STATE);
+  cleanup_fd int lock = lock_state_dir(sb.state_dir);
+  struct instance in;
+  if (!instance_open(sb.state_dir, &in)) {
+    status_event("{\"event\":\"stopped\",\"stale\":true}");
+    return 0;
+  }
+  if (pidfd_send_signal(in.pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH) die_with_error("killing instance %d", in.pid);
+  /* The pidfd turns readable once PID 1 has exited, which the kernel allows only after every
+   * other process of its pid namespace is gone. */
+  struct pollfd p = {.fd = in.pidfd, .events = POLLIN};
+  int r;
+  while ((r = poll(&p, 1, 10000)) < 0 && errno == EINTR) {}
+  if (r == 0) die_code("ESTOP", "look for stuck processes (state D) of this env", "instance %d did not exit within 10 s", in.pid);
+  cleanup_free char *path = state_path(sb.state_dir);
+  unlink(path);
+  status_event("{\"event\":\"stopped\",\"pid\":%d}", in.pid);
+  return 0;
+}

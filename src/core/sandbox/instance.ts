@@ -1,0 +1,78 @@
+// A long-lived env instance through the helper: `start` (PID 1 of the env, state in a dir),
+// `exec` (join it), `stop` (kill its whole pid namespace). See native/README.md for the protocol.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CrossrootError } from '../errors';
+import { processArgs, sandboxArgs, type SandboxOptions } from './helper';
+
+/** What `start` records in `<stateDir>/instance.json`. */
+export interface InstanceState {
+  pid: number;
+  /** /proc/PID/stat field 22: tells this process apart from a later one with the same pid. */
+  starttime: number;
+  arch: string;
+  rootfs: string;
+}
+
+export interface ProcessOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  statusFd?: number;
+}
+
+export function startArgv(o: SandboxOptions, stateDir: string): string[] {
+  return ['start', '--state', stateDir, ...sandboxArgs(o)];
+}
+
+export function execArgv(stateDir: string, command: string[], o: ProcessOptions = {}): string[] {
+  return ['exec', '--state', stateDir, ...processArgs(o), '--', ...command];
+}
+
+export function stopArgv(stateDir: string): string[] {
+  return ['stop', '--state', stateDir];
+}
+
+/** The recorded instance when its PID 1 is still that very process; undefined otherwise. */
+export function readInstance(stateDir: string): InstanceState | undefined {
+  let state: InstanceState;
+  try {
+    state = JSON.parse(readFileSync(path.join(stateDir, 'instance.json'), 'utf8')) as InstanceState;
+  } catch {
+    return undefined;
+  }
+  return processStartTime(state.pid) === state.starttime ? state : undefined;
+}
+
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+function helperCall(helper: string, argv: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(helper, argv, { encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      const fix = /fix: (.*)/.exec(stderr)?.[1];
+      const message = stderr.split('\n').find((l) => l && !l.includes('fix: '))?.replace(/^crossroot-helper: /, '');
+      reject(new CrossrootError('EINSTANCE', message ?? `crossroot-helper ${argv[0]} failed`, { fix, cause: err }));
+    });
+  });
+}
+
+/** Starts the instance and resolves once its root is set up. */
+export async function startInstance(helper: string, o: SandboxOptions, stateDir: string): Promise<InstanceState> {
+  await helperCall(helper, startArgv(o, stateDir));
+  const state = readInstance(stateDir);
+  if (!state) throw new CrossrootError('EINSTANCE', `the instance in ${stateDir} exited right after starting`);
+  return state;
+}
+
+/** Stops the instance (every process in it); a stale or missing one is not an error. */
+export async function stopInstance(helper: string, stateDir: string): Promise<void> {
+  await helperCall(helper, stopArgv(stateDir));
+}

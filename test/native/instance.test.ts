@@ -1,0 +1,131 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execArgv, readInstance, startInstance, stopInstance, type InstanceState } from '../../src/core/sandbox/instance';
+import type { SandboxOptions } from '../../src/core/sandbox/helper';
+import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
+import { HELPER, HELPER_ASAN, PROBE, need, tempDir } from '../lib/harness';
+import { facts, helper } from './sandbox';
+
+/**
+ * Host pids of every live process (ours) inside the pid namespace with this inode. Zombies do
+ * not count: the instance's PID 1 is reparented to the host's init, which reaps when it likes.
+ */
+function processesInNamespace(pidNs: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
+      if (readlinkSync(`/proc/${name}/ns/pid`) === pidNs) found.push(Number(name));
+    } catch { /* gone or not ours */ }
+  }
+  return found;
+}
+
+// The LeakSanitizer cannot stop the world inside a user namespace; the other checks still run.
+process.env.ASAN_OPTIONS = 'detect_leaks=0';
+
+async function started(t: TestContext, o: SandboxOptions, bin = HELPER): Promise<{ state: string; inst: InstanceState }> {
+  // Not tempDir(): the instance must be stopped before its state dir is removed.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'crossroot-instance-'));
+  const state = path.join(dir, 'state');
+  t.after(async () => {
+    await stopInstance(bin, state);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const inst = await startInstance(bin, { ...o, binds: [{ source: PROBE, target: '/probe', readonly: true }] }, state);
+  return { state, inst };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`timed out waiting: ${what}`);
+}
+
+test('two execs into one instance share one pid namespace, and stop leaves no process behind', async (t) => {
+  if (!need(t, mmdebstrapAvailable() && qemuAvailable('arm64'), 'mmdebstrap or qemu-user-static missing')) return;
+  const rootfs = await busyboxRootfs('arm64');
+  const { state, inst } = await started(t, { rootfs, arch: 'arm64', hostname: 'shared' });
+  const pidNs = readlinkSync(`/proc/${inst.pid}/ns/pid`);
+  // First terminal: a long sleep, plus a background one that outlives its shell (reaped by PID 1).
+  let first!: number;
+  const running = helper(execArgv(state, ['sh', '-c', 'sleep 300 & echo ready; exec sleep 301']), {
+    onSpawn: (pid) => { first = pid; },
+  });
+  await until(async () => (await helper(execArgv(state, ['ps']))).stdout.includes('sleep 301'), 'first exec running');
+  // Second terminal sees the first one's processes and the instance's PID 1.
+  const second = await helper(execArgv(state, ['sh', '-c', 'hostname; uname -m; ps -o pid,args']));
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /^shared\naarch64\n/);
+  assert.match(second.stdout, /sleep 300/);
+  assert.match(second.stdout, /\n\s*1 .*crossroot-helper start/);
+  const inside = processesInNamespace(pidNs);
+  assert.ok(inside.length >= 3, `instance and both sleeps, found ${inside.join(' ')}`);
+  // A client that dies takes its sandboxed command with it.
+  process.kill(first, 'SIGKILL');
+  await running;
+  await until(async () => !(await helper(execArgv(state, ['ps']))).stdout.includes('sleep 301'), 'exec\'d command dies with its client');
+  await stopInstance(HELPER, state);
+  assert.equal(existsSync(path.join(state, 'instance.json')), false);
+  assert.deepEqual(processesInNamespace(pidNs), []);
+});
+
+test('exec passes cwd, env and the exit code; the joined process gets fds 0-2 and no_new_privs', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const { state } = await started(t, { rootfs });
+  const r = await helper(execArgv(state, ['sh', '-c', 'echo $GREETING; /probe cwd; /probe fds; /probe nnp; /probe id; exit 5'], { cwd: '/tmp', env: { GREETING: 'hi' }, statusFd: 3 }));
+  assert.equal(r.code, 5, r.stderr);
+  const f = facts(r.stdout);
+  assert.equal(r.stdout.split('\n')[0], 'hi');
+  assert.equal(f.cwd, '/tmp');
+  assert.equal(f.fds, '0,1,2');
+  assert.equal(f.nnp, '1');
+  assert.equal(f.uid, '0');
+  assert.deepEqual(r.events.map((e) => e.event), ['joined', 'exited']);
+  assert.equal((await helper(execArgv(state, ['sh', '-c', 'kill -TERM $$']))).code, 143);
+});
+
+test('a second start on a running instance is refused; a recycled pid is never joined or killed', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const { state } = await started(t, { rootfs });
+  const again = await helper(['start', '--state', state, '--rootfs', rootfs, '--status-fd', '3']);
+  assert.equal(again.code, 125);
+  assert.equal(again.events[0]?.code, 'EBUSY');
+
+  // State naming a live process that is not the instance (this test runner: same pid, other start time).
+  const forged = path.join(tempDir(t), 'forged');
+  mkdirSync(forged);
+  writeFileSync(path.join(forged, 'instance.json'), JSON.stringify({ pid: process.pid, starttime: 1, arch: 'amd64', rootfs }));
+  const join = await helper(['exec', '--state', forged, '--status-fd', '3', '--', 'true']);
+  assert.equal(join.code, 125);
+  assert.equal(join.events[0]?.code, 'ENOINSTANCE');
+  writeFileSync(path.join(forged, 'instance.json'), JSON.stringify({ pid: process.pid, starttime: 1, arch: 'amd64', rootfs }));
+  const stop = await helper(['stop', '--state', forged, '--status-fd', '3']);
+  assert.equal(stop.code, 0, `stale state is cleaned, not an error: ${stop.stderr}`);
+  assert.deepEqual(stop.events, [{ event: 'stopped', stale: true }]);
+  assert.equal(existsSync(path.join(forged, 'instance.json')), false);
+  assert.equal(readInstance(forged), undefined);
+});
+
+test('ASan build: start, join and stop are clean', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  if (!need(t, existsSync(HELPER_ASAN), 'ASan helper not built (make -C native)')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const { state, inst } = await started(t, { rootfs, network: 'none' }, HELPER_ASAN);
+  const pidNs = readlinkSync(`/proc/${inst.pid}/ns/pid`);
+  const r = await helper(execArgv(state, ['sh', '-c', 'grep -c : /proc/net/dev']), { helper: HELPER_ASAN });
+  assert.equal(r.stdout, '1\n', r.stderr);
+  const stop = await helper(['stop', '--state', state], { helper: HELPER_ASAN });
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.deepEqual(processesInNamespace(pidNs), []);
+  assert.doesNotMatch(r.stderr + stop.stderr, /Sanitizer/);
+});
