@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { HELPER, need, tempDir } from '../lib/harness';
+import { imageToolsAvailable, layeredImage, multiArchImage } from '../fixtures/images';
+import { pushImage, registryAvailable, startRegistry } from '../fixtures/registry';
+import { ARCHES } from '../../src/core/arch';
+import { parseIndex } from '../../src/core/image/oci';
+import { type Lockfile, readLockfile } from '../../src/core/image/lockfile';
+import { pull } from '../../src/core/image/pull';
+import { Store } from '../../src/core/store/store';
+import { crossrootAsync, storeDir } from './image-trees';
+
+test('crossroot.lock pins the image: builds use the pin, say when the tag moved, and --update moves it', async (t) => {
+  if (!need(t, registryAvailable(), 'docker-registry is not installed (apt-get install docker-registry)')
+    || !need(t, imageToolsAvailable(), 'buildah, skopeo and umoci make the test images')
+    || !need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
+  const multi = await multiArchImage();
+  const layered = await layeredImage();
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  const ref = pushImage(reg, `oci:${multi.layout}:multi`, 'tools:stable', { all: true });
+  const storeRoot = storeDir(t);
+  const project = tempDir(t);
+  const envFile = path.join(project, 'crossroot.toml');
+  writeFileSync(envFile, `name = "locked"\narch = "arm64"\nimage = "${ref}"\n`);
+
+  const lock1 = await crossrootAsync(['lock', '--store', storeRoot, envFile]);
+  assert.equal(lock1.code, 0, lock1.stderr);
+  const index = parseIndex(readFileSync(path.join(multi.layout, 'blobs/sha256', multi.indexDigest.slice(7))));
+  const armDigest = index.manifests.find((m) => m.platform?.architecture === 'arm64')!.digest;
+  const locked = readLockfile(project) as Lockfile;
+  assert.deepEqual(locked.images[ref], { arm64: { manifest: armDigest, index: multi.indexDigest, platform: 'linux/arm64/v8', config: locked.images[ref]!.arm64!.config } });
+  assert.match(lock1.stdout, /locked sha256:/);
+
+  // Someone pushes a different image under the same tag.
+  pushImage(reg, `oci:${layered.layout}:${layered.gzipTag}`, 'tools:stable');
+  const store = Store.open(storeRoot);
+  const notes: string[] = [];
+  const built = await pull({ kind: 'image', ref }, { store, arch: ARCHES.arm64, lockfileDir: project, onProgress: (e) => { if (e.message) notes.push(e.message); } });
+  assert.equal(built.manifestDigest, armDigest, 'the build pulls the locked digest, not the moved tag');
+  assert.ok(existsSync(path.join(built.rootfs, 'bin/busybox')) && !existsSync(path.join(built.rootfs, 'data')));
+  assert.equal(built.tagMoved?.locked, multi.indexDigest);
+  assert.notEqual(built.tagMoved?.current, multi.indexDigest);
+  assert.ok(notes.some((n) => /now points at .*crossroot lock --update/.test(n)), 'the user is told the tag moved and how to follow it');
+
+  const kept = await crossrootAsync(['lock', '--store', storeRoot, envFile]);
+  assert.match(kept.stdout, new RegExp(`kept ${armDigest}`));
+  const moved = await crossrootAsync(['lock', '--update', '--store', storeRoot, envFile]);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.match(moved.stdout, new RegExp(`moved from ${armDigest} to sha256:`));
+  assert.equal(readLockfile(project)!.images[ref]!.arm64!.manifest, built.tagMoved!.current);
+  assert.equal(readLockfile(project)!.images[ref]!.arm64!.index, undefined, 'the new tag names a single manifest, no index');
+
+  // gc knows the lockfile (lock registered it): the old image is now unpinned, and listed.
+  const gc = await crossrootAsync(['gc', '--json', '--store', storeRoot]);
+  const plan = JSON.parse(gc.stdout) as { remove: { kind: string; id: string }[]; dryRun: boolean };
+  assert.equal(plan.dryRun, true);
+  assert.deepEqual(plan.remove.filter((i) => i.kind === 'image').map((i) => i.id), [armDigest]);
+  assert.ok(store.image(armDigest), 'gc without --force removes nothing');
+});
