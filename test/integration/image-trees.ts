@@ -29,9 +29,9 @@ export function crossrootAsync(args: string[], env: NodeJS.ProcessEnv = {}): Pro
   });
 }
 
-/** Runs `crossroot ARGS` synchronously. */
-export function crossroot(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 16 << 20 });
+/** Runs `crossroot ARGS` synchronously (in `cwd` when given). */
+export function crossroot(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 16 << 20 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
