@@ -10,6 +10,7 @@ import { type FetchFn, Http, type RetryPolicy, backoffDelay, describeNetworkErro
 import {
   type Descriptor, type ImageConfig, type Manifest, MANIFEST_ACCEPT, MediaType, checkDigest, parseImageConfig, parseManifestOrIndex, sha256Digest,
 } from './oci';
+import { inParallel } from './parallel';
 import { checkImageArch, listPlatforms, selectManifest } from './platform';
 import { DOCKER_HUB, type ImageRef } from './ref';
 
@@ -216,25 +217,10 @@ export class RegistryClient {
     await rename(partial, dest);
   }
 
-  /** Several blobs at once, at most `concurrency` in flight; the first failure cancels the rest. */
-  async fetchBlobs(ref: ImageRef, items: BlobDownload[], opts: FetchOptions & { concurrency?: number } = {}): Promise<void> {
-    const stop = new AbortController();
-    const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-    let next = 0;
-    let failure: unknown;
-    const worker = async () => {
-      while (next < items.length && failure === undefined) {
-        const item = items[next++]!;
-        try {
-          await this.fetchBlob(ref, item.desc, item.dest, { signal, onProgress: opts.onProgress });
-        } catch (e) {
-          if (failure === undefined) failure = e;
-          stop.abort(e);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 3, items.length)) }, worker));
-    if (failure !== undefined) throw failure;
+  /** Several blobs at once, at most `concurrency` (default 3) in flight; the first failure cancels the rest. */
+  fetchBlobs(ref: ImageRef, items: BlobDownload[], opts: FetchOptions & { concurrency?: number } = {}): Promise<void> {
+    return inParallel(items, opts.concurrency ?? 3,
+      (item, signal) => this.fetchBlob(ref, item.desc, item.dest, { signal, onProgress: opts.onProgress }), opts.signal);
   }
 
   // --- internals ---------------------------------------------------------------------------
