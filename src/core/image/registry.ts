@@ -81,7 +81,7 @@ async function registryErrorText(res: Response): Promise<string> {
 function networkError(registry: string, e: unknown): CrossrootError {
   if (e instanceof CrossrootError && e.code !== 'ETIMEOUT') return e;
   return new CrossrootError('ENETWORK', `cannot reach registry ${registry}: ${describeNetworkError(e)}`, {
-    cause: e, fix: 'check the registry name and your network connection (proxy settings are taken from the environment)',
+    cause: e, fix: 'check the registry name and port and your network connection (HTTP(S)_PROXY is not used yet)',
   });
 }
 
