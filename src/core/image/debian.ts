@@ -2,7 +2,7 @@
 // binfmt_misc entry: a foreign arch's maintainer scripts run through qemu registered privately.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ArchInfo, type ArchName, ARCHES } from '../arch';
 import { CrossrootError } from '../errors';
@@ -116,7 +116,7 @@ export function binfmtRegistration(arch: ArchInfo, qemu: string): string {
  * Builds a Debian tree into `target` (which must not exist yet). Takes about a minute for a
  * minbase. Ownership: as an unprivileged user with a subuid range, files owned by root inside
  * belong to the caller, the few others (e.g. apt's `partial/` dirs, uid 42) to the caller's
- * subordinate uids, so only `removeTree` can delete the result; as root, ids are kept as is.
+ * subordinate uids, so only Store.removeTree can delete the result; as root, ids are kept as is.
  */
 export async function bootstrapDebian(o: DebianBootstrap, target: string, log: (line: string) => void = () => {}): Promise<void> {
   if (!mmdebstrapVersion()) throw new CrossrootError('ENOMMDEBSTRAP', 'mmdebstrap is not installed', { fix: MMDEBSTRAP_FIX });
@@ -208,24 +208,4 @@ function collect(child: ReturnType<typeof spawn>, log: (line: string) => void): 
     child.on('error', reject);
     child.on('close', (c, sig) => resolve(c ?? 128 + (sig ? 15 : 0)));
   });
-}
-
-/**
- * Removes a tree that may hold files owned by the caller's subordinate uids (a Debian tree or an
- * unpacked image): plain rm first, else as root of a user namespace mapping those uids.
- */
-export function removeTree(dir: string): void {
-  try {
-    rmSync(dir, { recursive: true, force: true });
-    return;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'ENOTEMPTY') throw e;
-  }
-  const r = spawnSync('unshare', ['--map-auto', '--map-root-user', '--', 'rm', '-rf', '--', dir], { encoding: 'utf8' });
-  if (r.status !== 0 || existsSync(dir)) {
-    throw new CrossrootError('EREMOVE', `cannot remove ${dir}: ${r.stderr?.trim() || r.error?.message || `rm exited ${r.status}`}`, {
-      fix: `remove it inside your user namespace: unshare --map-auto --map-root-user rm -rf ${dir}`,
-    });
-  }
 }
