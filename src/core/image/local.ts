@@ -292,6 +292,12 @@ function dockerArchiveImage(store: Store, file: string, manifestJson: Buffer, fi
 /** A rootfs tarball becomes one blob; its digest keys the unpacked tree. */
 export async function importRootfsTarball(store: Store, file: string, onProgress: ProgressListener = noProgress): Promise<string> {
   onProgress({ phase: 'resolve', message: file });
+  const c = sniffCompression(file);
+  if (c === 'xz' || c === 'bzip2') {
+    throw new CrossrootError('EARCHIVE', `${file} is ${c}-compressed; rootfs tarballs are read plain, gzip- or zstd-compressed`, {
+      fix: `recompress it: ${c === 'xz' ? 'xz' : 'bzip2'} -dc ${file} | zstd -o ${file.replace(/\.(tar\.)?(xz|bz2|txz|tbz2?)$/, '')}.tar.zst`,
+    });
+  }
   const total = statSync(file).size;
   // Hash first: a tarball already in the store (the usual case) is then only read, not copied.
   const hash = createHash('sha256');

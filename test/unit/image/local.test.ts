@@ -156,3 +156,12 @@ test('a rootfs tarball is keyed by its own digest and copied once', async (t) =>
   assert.equal(await importRootfsTarball(store, r.gz, (e) => phases.push(e.phase)), digest);
   assert.ok(!phases.includes('download'), 'a tarball already in the store is not copied again');
 });
+
+test('an xz rootfs tarball is refused with a way to recompress it', async (t) => {
+  if (!need(t, has('xz'), 'xz makes the fixture (apt-get install xz-utils)')) return;
+  const r = makeRootfs(t);
+  const xz = `${r.tar}.xz`;
+  writeFileSync(xz, execFileSync('xz', ['-c', r.tar]));
+  const store = Store.open(path.join(tempDir(t), 'store'));
+  await assert.rejects(importRootfsTarball(store, xz), (e: unknown) => e instanceof CrossrootError && e.code === 'EARCHIVE' && /xz -dc .*rootfs\.tar\.zst/.test(e.fix ?? ''));
+});
