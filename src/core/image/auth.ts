@@ -251,7 +251,7 @@ export async function fetchBearerToken(
   const issued = body.issued_at ? Date.parse(body.issued_at) : NaN;
   // Trust the server's issued_at only when it is no later than our own clock says we asked.
   const base = Number.isNaN(issued) ? started : Math.min(issued, started);
-  return { header: `Bearer ${token}`, expiresAt: base + lifetime * 1000 - EXPIRY_MARGIN_MS };
+  return { header: `Bearer ${token}`, expiresAt: base + lifetime * 1000 - Math.min(EXPIRY_MARGIN_MS, lifetime * 500) };
 }
 
 /** The error for credentials a registry refused, or for no credentials where it wants some. */
