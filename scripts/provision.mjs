@@ -27,6 +27,7 @@ export const DEBIAN_PACKAGES = {
     'skopeo', 'umoci', 'buildah', // fixture images made by real tools
     'zstd', 'xz-utils',
     'attr',              // setfattr/getfattr: xattrs in unpack fixtures and the owner record
+    'libcap2-bin',       // setcap: the helper's refusal of file capabilities is tested on a copy
   ],
   bench: ['bubblewrap', 'proot', 'hyperfine', 'podman'],
 };
