@@ -102,6 +102,14 @@ test('a single-arch image with a zstd layer resolves by tag and by digest', asyn
   assert.deepEqual([...zstd], [0x28, 0xb5, 0x2f, 0xfd], 'zstd magic');
 });
 
+test('what a tag points at is learned with a HEAD request', async (t) => {
+  if (!need(t, ready, why)) return;
+  const client = new RegistryClient();
+  assert.equal(await client.manifestDigest(parseImageRef(`${reg.host}/busybox:multi`), 'multi'), multi.indexDigest);
+  await assert.rejects(client.manifestDigest(parseImageRef(`${reg.host}/busybox:gone`), 'gone'),
+    (e: unknown) => e instanceof CrossrootError && e.code === 'ENOTFOUND' && /busybox:gone was not found/.test(e.message));
+});
+
 test('an unknown tag or repository is reported as not found', async (t) => {
   if (!need(t, ready, why)) return;
   const client = new RegistryClient();

@@ -149,17 +149,26 @@ export class RegistryClient {
     const byDigest = reference.includes(':');
     const what = `manifest ${ref.name}@${reference}`;
     const { bytes, res } = await this.getBytes(ref, `manifests/${reference}`, { accept: MANIFEST_ACCEPT }, MAX_MANIFEST_BYTES, signal,
-      async (r) => {
-        const text = await registryErrorText(r);
-        return new CrossrootError('ENOTFOUND', `${ref.familiar()} was not found in ${ref.registry} (${text})`, {
-          fix: byDigest ? 'check the digest; the registry may have garbage-collected it' : 'check the image name and tag',
-        });
-      });
+      (r) => this.manifestNotFound(ref, byDigest, r));
     const digest = sha256Digest(bytes);
     if (byDigest && digest !== reference) throw digestMismatch(what, reference, digest);
     const header = res.headers.get('docker-content-digest');
     if (!byDigest && header?.startsWith('sha256:') && header !== digest) throw digestMismatch(what, header, digest);
     return { digest, bytes, doc: parseManifestOrIndex(bytes, res.headers.get('content-type') ?? undefined, what) };
+  }
+
+  /**
+   * The digest a tag points at now, from a HEAD request (which Docker Hub does not count
+   * against pull rate limits); falls back to fetching the manifest when the registry sends no
+   * Docker-Content-Digest.
+   */
+  async manifestDigest(ref: ImageRef, reference: string, signal?: AbortSignal): Promise<string> {
+    const byDigest = reference.includes(':');
+    const res = await this.send(ref, `manifests/${reference}`, { accept: MANIFEST_ACCEPT }, signal, (r) => this.manifestNotFound(ref, byDigest, r), 'HEAD');
+    await res.body?.cancel();
+    const header = res.headers.get('docker-content-digest');
+    if (header?.startsWith('sha256:')) return checkDigest(header, `digest of ${ref.familiar()}`);
+    return (await this.fetchManifest(ref, reference, signal)).digest;
   }
 
   /** A small blob (an image config) in memory, verified against its descriptor. */
@@ -224,6 +233,13 @@ export class RegistryClient {
   }
 
   // --- internals ---------------------------------------------------------------------------
+
+  private async manifestNotFound(ref: ImageRef, byDigest: boolean, r: Response): Promise<CrossrootError> {
+    const text = await registryErrorText(r);
+    return new CrossrootError('ENOTFOUND', `${ref.familiar()} was not found in ${ref.registry} (${text})`, {
+      fix: byDigest ? 'check the digest; the registry may have garbage-collected it' : 'check the image name and tag',
+    });
+  }
 
   private blobNotFound(ref: ImageRef, desc: Descriptor, r: Response): Promise<CrossrootError> {
     return registryErrorText(r).then((text) => new CrossrootError('ENOTFOUND',
@@ -358,7 +374,7 @@ export class RegistryClient {
    */
   private async send(
     ref: ImageRef, path: string, headers: Record<string, string>, signal: AbortSignal | undefined,
-    notFound: (r: Response) => Promise<CrossrootError>,
+    notFound: (r: Response) => Promise<CrossrootError>, method: 'GET' | 'HEAD' = 'GET',
   ): Promise<Response> {
     let ep: Endpoint;
     try {
@@ -373,7 +389,7 @@ export class RegistryClient {
       const h = authHeader ? { ...headers, authorization: authHeader } : headers;
       let res: Response;
       try {
-        res = await this.http.request(url, { headers: h, signal });
+        res = await this.http.request(url, { method, headers: h, signal });
       } catch (e) {
         // request() has already retried; what is left is final.
         throw signal?.aborted ? e : networkError(ref.registry, e);
