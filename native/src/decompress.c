@@ -1,7 +1,10 @@
-/* Streaming decompression of a layer (zlib inflate, libzstd streaming, or plain) into a 1 MiB
- * buffer. A stream that ends before its compressed end marker is an error, never a short tar. */
+/* Streaming decompression of a layer (zlib inflate, libzstd streaming, or plain). Compressed
+ * layers are decompressed by a second thread into a ring of 1 MiB chunks, so inflating overlaps
+ * with writing files. A stream that ends before its compressed end marker is an error, never a
+ * short tar. */
 #include "decompress.h"
 #include "util.h"
+#include <pthread.h>
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -9,6 +12,14 @@
 #define IN_CAP (256u << 10)
 #define OUT_CAP (1u << 20)
 #define MAX_PEEK (64u << 10)
+#define N_CHUNKS 4
+
+/* A decompressed chunk: data at mem + MAX_PEEK; the room before it takes the unread tail of the
+ * previous chunk when a header straddles the two. */
+struct chunk {
+  uint8_t *mem;
+  size_t len;
+};
 
 struct layer_stream {
   int fd;
@@ -17,9 +28,18 @@ struct layer_stream {
   uint8_t *in;
   size_t in_pos, in_len;
   bool in_eof;
+  /* What the reader consumes: the plain-mode buffer, or the chunk the reader holds. */
   uint8_t *out;
   size_t out_pos, out_len;
   bool out_eof;
+  /* Compressed layers: producer thread and ring. chunks[tail] is the reader's while held;
+   * `ready` counts filled chunks including that one. */
+  bool threaded, holding, produced_eof, stop;
+  pthread_t producer;
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+  struct chunk chunks[N_CHUNKS];
+  unsigned head, tail, ready;
   uint64_t bytes_in;
   z_stream z;
   bool z_member_done;
@@ -28,6 +48,8 @@ struct layer_stream {
   stream_progress_fn progress;
   void *progress_ctx;
 };
+
+static void *produce(void *arg);
 
 static const char compression_fix[] =
     "the layer may be truncated or corrupt: download it again (its digest no longer matches), "
@@ -92,7 +114,6 @@ struct layer_stream *layer_stream_open(int fd, enum compression c, const char *l
   s->fd = fd;
   s->label = label;
   s->in = xmalloc(IN_CAP);
-  s->out = xmalloc(OUT_CAP);
   s->progress = progress;
   s->progress_ctx = progress_ctx;
   s->kind = c == COMPRESSION_AUTO ? sniff(s) : c;
@@ -104,16 +125,40 @@ struct layer_stream *layer_stream_open(int fd, enum compression c, const char *l
     if (!s->zs) die_oom();
     s->zstd_left = 1; /* an empty input is a truncated stream, not an empty layer */
   }
+  if (s->kind == COMPRESSION_NONE) {
+    s->out = xmalloc(OUT_CAP);
+    return s;
+  }
+  for (int i = 0; i < N_CHUNKS; i++) s->chunks[i].mem = xmalloc(MAX_PEEK + OUT_CAP);
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cond, NULL);
+  int r = pthread_create(&s->producer, NULL, produce, s);
+  if (r != 0) {
+    errno = r;
+    die_with_error("starting the decompression thread");
+  }
+  s->threaded = true;
   return s;
 }
 
 void layer_stream_close(struct layer_stream *s) {
   if (!s) return;
+  if (s->threaded) {
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->producer, NULL);
+    for (int i = 0; i < N_CHUNKS; i++) free(s->chunks[i].mem);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cond);
+  } else {
+    free(s->out);
+  }
   if (s->kind == COMPRESSION_GZIP) inflateEnd(&s->z);
   if (s->zs) ZSTD_freeDStream(s->zs);
   close(s->fd);
   free(s->in);
-  free(s->out);
   free(s);
 }
 
@@ -183,22 +228,78 @@ static size_t fill_zstd(struct layer_stream *s, uint8_t *dst, size_t room) {
   }
 }
 
+/* The producer thread: fills free chunks until the end of the stream (or close). Errors in the
+ * stream end the process from here, like any die(). */
+static void *produce(void *arg) {
+  struct layer_stream *s = arg;
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    while (s->ready == N_CHUNKS && !s->stop) pthread_cond_wait(&s->cond, &s->mu);
+    struct chunk *c = &s->chunks[s->head];
+    bool stop = s->stop;
+    pthread_mutex_unlock(&s->mu);
+    if (stop) return NULL;
+    size_t len = 0, n = 1;
+    while (len < OUT_CAP && n > 0) {
+      uint8_t *dst = c->mem + MAX_PEEK + len;
+      n = s->kind == COMPRESSION_GZIP ? fill_gzip(s, dst, OUT_CAP - len) : fill_zstd(s, dst, OUT_CAP - len);
+      len += n;
+    }
+    c->len = len;
+    pthread_mutex_lock(&s->mu);
+    s->head = (s->head + 1) % N_CHUNKS;
+    s->ready++;
+    s->produced_eof = n == 0;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+    if (n == 0) return NULL;
+  }
+}
+
+/* Moves the reader to the next chunk, carrying the unread tail of the current one (shorter
+ * than MAX_PEEK) into the room before its data. Returns the new bytes, 0 at the end. */
+static size_t next_chunk(struct layer_stream *s) {
+  size_t left = s->out_len - s->out_pos;
+  pthread_mutex_lock(&s->mu);
+  unsigned need = s->holding ? 2 : 1;
+  while (s->ready < need && !s->produced_eof) pthread_cond_wait(&s->cond, &s->mu);
+  if (s->ready < need) {
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+  }
+  pthread_mutex_unlock(&s->mu);
+  unsigned next = s->holding ? (s->tail + 1) % N_CHUNKS : s->tail;
+  struct chunk *c = &s->chunks[next];
+  if (left) memcpy(c->mem + MAX_PEEK - left, s->out + s->out_pos, left);
+  if (s->holding) {
+    pthread_mutex_lock(&s->mu);
+    s->tail = next;
+    s->ready--;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+  }
+  s->holding = true;
+  s->out = c->mem;
+  s->out_pos = MAX_PEEK - left;
+  s->out_len = MAX_PEEK + c->len;
+  return c->len;
+}
+
 /* Appends decompressed bytes after out_len; returns how many, 0 at the end of the stream. */
 static size_t fill(struct layer_stream *s) {
   if (s->out_eof) return 0;
+  if (s->threaded) {
+    size_t n = next_chunk(s);
+    if (n == 0) s->out_eof = true;
+    return n;
+  }
   if (s->out_pos == s->out_len) s->out_pos = s->out_len = 0;
   else if (s->out_pos > 0 && OUT_CAP - s->out_len < MAX_PEEK) {
     memmove(s->out, s->out + s->out_pos, s->out_len - s->out_pos);
     s->out_len -= s->out_pos;
     s->out_pos = 0;
   }
-  uint8_t *dst = s->out + s->out_len;
-  size_t room = OUT_CAP - s->out_len, n;
-  switch (s->kind) {
-  case COMPRESSION_GZIP: n = fill_gzip(s, dst, room); break;
-  case COMPRESSION_ZSTD: n = fill_zstd(s, dst, room); break;
-  default: n = fill_plain(s, dst, room); break;
-  }
+  size_t n = fill_plain(s, s->out + s->out_len, OUT_CAP - s->out_len);
   if (n == 0) s->out_eof = true;
   s->out_len += n;
   return n;
