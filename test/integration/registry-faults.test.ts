@@ -31,7 +31,7 @@ const passThrough: Fault = async (_req, res, forward) => {
 async function startProxy(t: { after: (fn: () => Promise<void>) => void }, target: string, fault: Fault) {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
-    seen.push({ method: req.method ?? 'GET', url: req.url ?? '', headers: req.headers });
+    seen.push({ method: req.method ?? 'GET', url: req.url ?? '', headers: { ...req.headers } });
     const forward = () => new Promise<Upstream>((resolve, reject) => {
       const { host: _h, connection: _c, ...headers } = req.headers;
       const up = http.request(`${target}${req.url}`, { method: req.method, headers }, (r) => {
@@ -120,6 +120,50 @@ test('a connection dropped mid-layer is resumed with a Range request', async (t)
   assert.equal(gets.length, 2);
   const start = Number(/^bytes=(\d+)-$/.exec(String(gets[1]!.headers.range))?.[1]);
   assert.ok(start > 0 && start <= layer.size >> 1, `resumed from byte ${start} of ${layer.size}`);
+});
+
+test('a server that ignores Range after a drop makes the download start over, and it succeeds', async (t) => {
+  if (!need(t, ready, why)) return;
+  let dropped = false;
+  const proxy = await startProxy(t, reg.url, async (req, res, forward) => {
+    delete req.headers.range; // this "server" always answers with the whole blob
+    const up = await forward();
+    if (isLayer(req) && !dropped) {
+      dropped = true;
+      res.writeHead(up.status, up.headers);
+      res.write(up.body.subarray(0, up.body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 50));
+      return;
+    }
+    res.writeHead(up.status, up.headers).end(up.body);
+  });
+  const dest = path.join(tempDir(t), 'layer');
+  await fast().fetchBlob(parseImageRef(`${proxy.host}/busybox:multi`), layer, dest);
+  assert.equal(sha256File(dest), layer.digest);
+  const gets = proxy.seen.filter((s) => isLayerUrl(s.url));
+  assert.equal(gets.length, 3, 'broken, asked to resume (answered from byte 0), asked again from the start');
+  assert.match(String(gets[1]!.headers.range), /^bytes=\d+-$/);
+  assert.equal(gets[2]!.headers.range, undefined);
+});
+
+test('bytes that changed between a broken and a resumed request are caught, and a clean start fixes it', async (t) => {
+  if (!need(t, ready, why)) return;
+  let n = 0;
+  const proxy = await startProxy(t, reg.url, async (req, res, forward) => {
+    const up = await forward();
+    if (!isLayer(req)) { res.writeHead(up.status, up.headers).end(up.body); return; }
+    n++;
+    if (n === 1) {
+      res.writeHead(up.status, up.headers);
+      res.write(up.body.subarray(0, up.body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 50));
+      return;
+    }
+    if (n === 2) up.body[up.body.length - 10] ^= 0x01; // the resumed part is not what the first part belonged to
+    res.writeHead(up.status, up.headers).end(up.body);
+  });
+  const dest = path.join(tempDir(t), 'layer');
+  await fast().fetchBlob(parseImageRef(`${proxy.host}/busybox:multi`), layer, dest);
+  assert.equal(sha256File(dest), layer.digest);
+  assert.equal(n, 3);
 });
 
 test('a stalled layer download times out and resumes', async (t) => {

@@ -190,23 +190,63 @@ export class RegistryClient {
   async fetchBlob(ref: ImageRef, desc: Descriptor, dest: string, opts: FetchOptions = {}): Promise<void> {
     checkDigest(desc.digest, `layer of ${ref.familiar()}`);
     const partial = `${dest}.partial`;
+    // A resumed download that ends in a mismatch (a stale partial, a server whose bytes changed
+    // between requests) or that the server cannot resume gets one clean start over.
+    for (let fresh = false; ; fresh = true) {
+      let result: { digest: string; resumed: boolean };
+      try {
+        result = await this.downloadToPartial(ref, desc, partial, opts);
+      } catch (e) {
+        if (!(e instanceof CrossrootError && e.code === 'ERESTART')) throw e;
+        await rm(partial, { force: true });
+        if (!fresh) continue;
+        throw new CrossrootError('ENETWORK', `${ref.registry} keeps breaking off the download of ${desc.digest} and cannot resume it (${e.message})`, {
+          fix: 'try again later',
+        });
+      }
+      if (result.digest === desc.digest) {
+        await appendFile(partial, ''); // an empty blob never opened its partial
+        await rename(partial, dest);
+        return;
+      }
+      await rm(partial, { force: true });
+      if (!result.resumed || fresh) throw digestMismatch(`layer ${desc.digest} of ${ref.familiar()}`, desc.digest, result.digest);
+    }
+  }
+
+  /** Several blobs at once, at most `concurrency` (default 3) in flight; the first failure cancels the rest. */
+  fetchBlobs(ref: ImageRef, items: BlobDownload[], opts: FetchOptions & { concurrency?: number } = {}): Promise<void> {
+    return inParallel(items, opts.concurrency ?? 3,
+      (item, signal) => this.fetchBlob(ref, item.desc, item.dest, { signal, onProgress: opts.onProgress }), opts.signal);
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  /**
+   * Brings `partial` to the blob's full size: re-hashes what an earlier try left, then GETs the
+   * rest, resuming after every break. Returns the sha256 of the whole and whether any of it was
+   * resumed. Throws ERESTART when the server cannot resume, EDIGEST (partial removed) when the
+   * body is longer than the descriptor says.
+   */
+  private async downloadToPartial(ref: ImageRef, desc: Descriptor, partial: string, opts: FetchOptions): Promise<{ digest: string; resumed: boolean }> {
     const hash = createHash('sha256');
     // What is in the partial file and in the hash; a try that fails midway has still advanced it.
     const state = { done: await this.hashExisting(partial, hash, desc.size) };
+    let resumed = state.done > 0;
     const policy = this.http.retry;
     const report = () => opts.onProgress?.({ kind: 'download', digest: desc.digest, done: state.done, total: desc.size });
     report();
     for (let attempt = 1; state.done < desc.size; attempt++) {
+      resumed ||= state.done > 0;
       try {
         await this.downloadFrom(ref, desc, partial, hash, state, opts.signal, report);
       } catch (e) {
         if (opts.signal?.aborted) throw e;
-        if (e instanceof CrossrootError && (e.code === 'ERESTART' || e.code === 'EDIGEST')) {
+        if (e instanceof CrossrootError && e.code === 'EDIGEST') {
           await rm(partial, { force: true });
-          if (e.code === 'ERESTART') return this.fetchBlob(ref, desc, dest, opts);
           throw e;
         }
-        // Errors that are not the network's (a full disk) are reported as they are.
+        // ERESTART, and errors that are not the network's (a full disk), go up as they are.
         if (!isTransientError(e)) throw e;
         if (attempt >= policy.attempts) throw networkError(ref.registry, e);
         await sleep(backoffDelay(policy, attempt - 1), opts.signal);
@@ -217,22 +257,8 @@ export class RegistryClient {
         throw new CrossrootError('ENETWORK', `download of ${desc.digest} from ${ref.registry} kept ending early (${state.done} of ${desc.size} bytes)`);
       }
     }
-    const got = 'sha256:' + hash.digest('hex');
-    if (got !== desc.digest) {
-      await rm(partial, { force: true });
-      throw digestMismatch(`layer ${desc.digest} of ${ref.familiar()}`, desc.digest, got);
-    }
-    await appendFile(partial, ''); // an empty blob never opened its partial
-    await rename(partial, dest);
+    return { digest: 'sha256:' + hash.digest('hex'), resumed };
   }
-
-  /** Several blobs at once, at most `concurrency` (default 3) in flight; the first failure cancels the rest. */
-  fetchBlobs(ref: ImageRef, items: BlobDownload[], opts: FetchOptions & { concurrency?: number } = {}): Promise<void> {
-    return inParallel(items, opts.concurrency ?? 3,
-      (item, signal) => this.fetchBlob(ref, item.desc, item.dest, { signal, onProgress: opts.onProgress }), opts.signal);
-  }
-
-  // --- internals ---------------------------------------------------------------------------
 
   private async manifestNotFound(ref: ImageRef, byDigest: boolean, r: Response): Promise<CrossrootError> {
     const text = await registryErrorText(r);
