@@ -65,6 +65,12 @@ function apiHost(registry: string): string {
   return registry === DOCKER_HUB ? 'registry-1.docker.io' : registry;
 }
 
+/** Of the challenges a registry offers, the one to answer: Bearer over Basic over anything else. */
+function pickChallenge(header: string | null): Challenge | undefined {
+  const all = parseWwwAuthenticate(header ?? '');
+  return all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic') ?? all[0];
+}
+
 /** The message of a registry's JSON error body (`{"errors":[{"code","message"}]}`), if it has one. */
 async function registryErrorText(res: Response): Promise<string> {
   try {
@@ -423,7 +429,7 @@ export class RegistryClient {
       if (res.ok || res.status === 416) return res;
       if (res.status === 401 && !fresh) {
         await res.body?.cancel();
-        const challenge = parseWwwAuthenticate(res.headers.get('www-authenticate') ?? '')[0];
+        const challenge = pickChallenge(res.headers.get('www-authenticate'));
         if (!challenge) throw new CrossrootError('EAUTH', `${ref.registry} refused access (401) without saying how to log in`);
         ep.challenge = challenge;
         this.auth.delete(key);
@@ -502,7 +508,7 @@ export class RegistryClient {
     }
     await res.body?.cancel();
     if (res.status === 401) {
-      return { base, challenge: parseWwwAuthenticate(res.headers.get('www-authenticate') ?? '')[0] };
+      return { base, challenge: pickChallenge(res.headers.get('www-authenticate')) };
     }
     if (!res.ok) {
       throw new CrossrootError('EREGISTRY', `${registry} does not answer like an image registry (GET /v2/ gave HTTP ${res.status})`, {
