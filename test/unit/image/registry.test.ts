@@ -105,3 +105,15 @@ test('a Retry-After longer than a minute is reported instead of waited for', asy
   const { client } = clientOn(() => new Response('', { status: 429, headers: { 'retry-after': '3600' } }));
   await assert.rejects(client.fetchManifest(parseImageRef('reg.example/a:1'), '1'), code('ERATELIMIT', /asks to wait 3600 s/));
 });
+
+test('of Basic and Bearer offered together, the token flow is used', async () => {
+  let tokens = 0;
+  const { client } = clientOn((url, init) => {
+    if (url.host === 'auth.example') { tokens++; return json({ access_token: 'tok' }); }
+    if ((init.headers as Record<string, string>).authorization === 'Bearer tok') return new Response(manifest, { headers: { 'content-type': MediaType.ociManifest } });
+    return new Response('', { status: 401, headers: { 'www-authenticate': 'Basic realm="reg", Bearer realm="https://auth.example/token",service="reg"' } });
+  });
+  const m = await client.fetchManifest(parseImageRef('reg.example/a:1'), '1');
+  assert.equal(m.digest, sha256Digest(manifest));
+  assert.equal(tokens, 1);
+});
