@@ -46,6 +46,12 @@ test('arm64 image pulled from a local registry reports aarch64', async (t) => {
 
   const again = crossroot(['pull', '--json', '--arch', 'arm64', '--store', store, ref]);
   assert.equal((JSON.parse(again.stdout) as { cached: boolean }).cached, true, 'a second pull finds it in the store');
+
+  await reg.stop();
+  const offline = crossroot(['run', '--arch', 'arm64', '--store', store, ref, '--', 'uname', '-m']);
+  assert.deepEqual([offline.code, offline.stdout], [0, 'aarch64\n'], `run uses the image the tag gave at its last pull, offline too: ${offline.stderr}`);
+  const offlinePull = crossroot(['pull', '--arch', 'arm64', '--store', store, ref]);
+  assert.equal(offlinePull.code, 125, 'pull always asks the registry');
 });
 
 test('an image whose arch is missing names the platforms it has', async (t) => {

@@ -9,7 +9,7 @@ import { lockedImage, lockfilePath, readLockfile, withLockedImage, writeLockfile
 import { lockEntry } from '../../core/image/pull';
 import { parseImageRef } from '../../core/image/ref';
 import { RegistryClient } from '../../core/image/registry';
-import { archOption, storeOption } from './pull';
+import { archOption, exitWhenWritten, storeOption } from './pull';
 
 export const lockCommand: Command = {
   name: 'lock',
@@ -55,6 +55,6 @@ export const lockCommand: Command = {
     const written = writeLockfile(dir, lock!);
     storeOption(values.store).registerLockfile(lockfilePath(dir));
     console.log(`wrote ${written}`);
-    return 0;
+    return exitWhenWritten(0);
   },
 };

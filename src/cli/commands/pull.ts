@@ -105,6 +105,16 @@ function renderer(out: NodeJS.WriteStream): { listener: ProgressListener; finish
   };
 }
 
+/**
+ * Ends the process once stdout and stderr are written. fetch keeps idle keep-alive connections
+ * to the registry open for a while after the last request, which would hold a finished
+ * `crossroot pull` or `run` for a quarter of a second; a CLI that is done has no use for them.
+ */
+export async function exitWhenWritten(code: number): Promise<number> {
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))));
+  process.exit(code);
+}
+
 /** The --json object of `crossroot pull`. */
 export function pulledJson(p: PulledImage): Record<string, unknown> {
   const { inUse: _held, ...rest } = p;
@@ -147,7 +157,7 @@ export const pullCommand: Command = {
     }
     if (values.json) {
       console.log(JSON.stringify(pulledJson(pulled), null, 2));
-      return 0;
+      return exitWhenWritten(0);
     }
     const lines = [
       pulled.manifestDigest ? `Digest: ${pulled.manifestDigest}` : undefined,
@@ -157,6 +167,6 @@ export const pullCommand: Command = {
       `Status: ${pulled.cached ? 'image is up to date' : 'downloaded and unpacked'} for ${pulled.source} (${arch.name})`,
     ];
     console.log(lines.filter(Boolean).join('\n'));
-    return 0;
+    return exitWhenWritten(0);
   },
 };

@@ -12,7 +12,7 @@ import { pull, sourceFromArgument } from '../../core/image/pull';
 import { parseImageConfig } from '../../core/image/oci';
 import { runArgv, type Bind } from '../../core/sandbox/helper';
 import type { Store } from '../../core/store/store';
-import { IMAGE_OPTIONS, archOption, progressRenderer, storeOption } from './pull';
+import { IMAGE_OPTIONS, archOption, exitWhenWritten, progressRenderer, storeOption } from './pull';
 
 export const WORKSPACE_TARGET = '/workspace';
 
@@ -36,7 +36,8 @@ export const runCommand: Command = {
     'usage: crossroot run [--arch ARCH] [--store DIR] [--workspace] [--bind SRC:DST[:ro]]...',
     '                     [--env K=V]... [--cwd DIR] [--network host|none] SOURCE -- CMD [ARGS...]',
     '',
-    'Pulls SOURCE (as `crossroot pull` does) and runs CMD in it, as root of a user namespace.',
+    'Pulls SOURCE (as `crossroot pull` does; an image reference pulled before is used as it was',
+    'then, without asking the registry) and runs CMD in it, as root of a user namespace.',
     'The image\'s rootfs is shared and stays untouched: writes go to a throwaway layer that is',
     'removed when CMD ends. The exit code is CMD\'s (128+N when killed by signal N; 125 when',
     'Crossroot itself fails). The image config\'s Env and WorkingDir apply.',
@@ -70,7 +71,7 @@ export const runCommand: Command = {
     let pulled;
     try {
       // Marked in use, so `crossroot gc` never removes the base under a running command.
-      pulled = await pull(source, { store, arch, onProgress: render.listener, use: true });
+      pulled = await pull(source, { store, arch, onProgress: render.listener, use: true, policy: 'missing' });
     } finally {
       render.finish();
     }
@@ -78,6 +79,7 @@ export const runCommand: Command = {
     const id = `run-${randomBytes(6).toString('hex')}`;
     const layerLock = await store.lock(id);
     const dir = store.tempPath(id);
+    let code: number;
     try {
       mkdirSync(path.join(dir, 'upper'), { recursive: true });
       mkdirSync(path.join(dir, 'work'));
@@ -100,12 +102,13 @@ export const runCommand: Command = {
         ...(cwd ? { cwd } : {}),
         ...(values.network ? { network: values.network as 'host' | 'none' } : {}),
       }, command);
-      return await runForeground(store.helper(), args);
+      code = await runForeground(store.helper(), args);
     } finally {
       store.removeTree(dir);
       layerLock.release();
       pulled.inUse?.release();
     }
+    return exitWhenWritten(code);
   },
 };
 

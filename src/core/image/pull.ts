@@ -36,6 +36,11 @@ export interface PullOptions {
   use?: boolean;
   registry?: RegistryClient;
   idmap?: IdMapMode;
+  /**
+   * 'always' (default, `crossroot pull`): ask the registry what the tag names now. 'missing'
+   * (`crossroot run`): a tag pulled before uses the image it gave then, with no network at all.
+   */
+  policy?: 'always' | 'missing';
   /** Parallel blob downloads (default 3). */
   concurrency?: number;
   signal?: AbortSignal;
@@ -224,6 +229,8 @@ async function pullRegistry(refText: string, o: PullState, progress: ProgressLis
     await tagCheck;
     return result({ rootfs: o.store.rootfsPath(locked.manifest), digest: locked.manifest, cached: true }, locked);
   }
+  const known = !locked && o.policy === 'missing' ? o.store.taggedImage(refText, o.arch.name) : undefined;
+  if (known) return result({ rootfs: o.store.rootfsPath(known.manifest), digest: known.manifest, cached: true }, known);
   const resolved = await registry.resolve(locked ? ref.withDigest(locked.manifest) : ref, o.arch, { signal: o.signal });
   const entry = lockEntry(resolved, o.arch);
   if (locked?.index) entry.index = locked.index;
@@ -233,6 +240,7 @@ async function pullRegistry(refText: string, o: PullState, progress: ProgressLis
     return { source: ref.familiar(), platform: entry.platform, config: resolved.configDigest };
   });
   await tagCheck;
+  if (!locked) o.store.recordTag(refText, o.arch.name, entry);
   return result(made, entry);
 }
 

@@ -130,6 +130,8 @@ export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResu
         else store.removeTree(item.id);
       }
       for (const file of goneLockfiles) store.forgetLockfile(file);
+      // Recorded references whose image is gone would only mislead `run`; they go with it.
+      for (const t of store.tags()) if (!/^sha256:[0-9a-f]{64}$/.test(t.manifest) || !store.image(t.manifest)) rmSync(t.file, { force: true });
       await removeIdleLockFiles(store);
     }
     return {

@@ -43,6 +43,14 @@ export interface ImageRecord {
   created: string;
 }
 
+/** What a reference resolved to (the lockfile's entry shape). */
+export interface TaggedImage {
+  manifest: string;
+  index?: string;
+  platform: string;
+  config: string;
+}
+
 export interface EnsureImageOptions {
   /**
    * Makes the tree in `rootfs` (which does not exist yet) and says what the record holds.
@@ -71,7 +79,7 @@ export class Store {
   static open(root = defaultStoreRoot(), o: StoreOptions = {}): Store {
     const s = new Store(path.resolve(root), o);
     try {
-      for (const d of ['blobs/sha256', 'images', 'tmp', 'locks', 'roots', 'envs']) mkdirSync(path.join(s.root, d), { recursive: true });
+      for (const d of ['blobs/sha256', 'images', 'tmp', 'locks', 'roots', 'refs', 'envs']) mkdirSync(path.join(s.root, d), { recursive: true });
     } catch (e) {
       throw new CrossrootError('ESTORE', `cannot create the image store at ${s.root}: ${(e as Error).message}`, {
         fix: 'make the folder writable, or choose another store with --store DIR or CROSSROOT_STORE', cause: e,
@@ -352,6 +360,44 @@ export class Store {
    */
   useImage(digest: string): Promise<HeldLock> {
     return this.lock(`use-${digestHex(digest)}`, { shared: true });
+  }
+
+  /**
+   * Remembers which image a reference gave for an arch at its last pull, so `crossroot run REF`
+   * can use it without asking the registry (Docker's pull policy "missing"), also offline.
+   */
+  recordTag(ref: string, arch: string, image: TaggedImage): void {
+    const tmp = this.tempPath('ref');
+    writeFileSync(tmp, JSON.stringify({ ref, arch, ...image }) + '\n');
+    renameSync(tmp, this.tagPath(ref, arch));
+  }
+
+  /** The image `ref` gave for `arch` at its last pull, if it is still in the store. */
+  taggedImage(ref: string, arch: string): TaggedImage | undefined {
+    try {
+      const t = JSON.parse(readFileSync(this.tagPath(ref, arch), 'utf8')) as TaggedImage & { ref: string; arch: string };
+      if (t.ref !== ref || t.arch !== arch || !this.image(t.manifest)) return undefined;
+      const { ref: _r, arch: _a, ...image } = t;
+      return image;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every recorded reference, with the file that records it (for gc). */
+  tags(): Array<{ file: string; manifest: string }> {
+    const dir = path.join(this.root, 'refs');
+    return readdirSync(dir).flatMap((n) => {
+      try {
+        return [{ file: path.join(dir, n), manifest: (JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as TaggedImage).manifest }];
+      } catch {
+        return [{ file: path.join(dir, n), manifest: '' }];
+      }
+    });
+  }
+
+  private tagPath(ref: string, arch: string): string {
+    return path.join(this.root, 'refs', `${createHash('sha256').update(`${ref}\n${arch}`).digest('hex').slice(0, 32)}.json`);
   }
 
   /** Writes image.json into a tmp entry and renames the entry into images/. */

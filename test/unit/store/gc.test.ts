@@ -54,7 +54,10 @@ test('gc keeps what lockfiles, env roots and running commands use, and lists the
   assert.ok(plan.bytes > 0);
   assert.ok(store.image(stale.digest), 'a dry run removes nothing');
 
+  store.recordTag('stale:1', 'arm64', { manifest: stale.digest, platform: 'linux/arm64/v8', config: stale.config });
+  store.recordTag('locked:1', 'arm64', { manifest: locked.digest, platform: 'linux/arm64/v8', config: locked.config });
   const done = await collectGarbage(store, { dryRun: false });
+  assert.deepEqual(store.tags().map((x) => x.manifest), [locked.digest], 'a tag whose image went goes too');
   assert.deepEqual(done.remove.map((i) => i.id).sort(), plan.remove.map((i) => i.id).sort());
   assert.equal(store.image(stale.digest), undefined);
   assert.equal(store.hasBlob(stale.layer), false);

@@ -106,3 +106,15 @@ test('an unwritable store location is an error with a fix-it', (t) => {
   writeFileSync(file, '');
   assert.throws(() => Store.open(path.join(file, 'store')), (e: unknown) => e instanceof CrossrootError && e.code === 'ESTORE' && /--store/.test(e.fix ?? ''));
 });
+
+test('a recorded tag answers only while its image is in the store', async (t) => {
+  const store = Store.open(tempDir(t));
+  const digest = sha('manifest');
+  const tagged = { manifest: digest, platform: 'linux/arm64/v8', config: sha('config') };
+  store.recordTag('debian:bookworm', 'arm64', tagged);
+  assert.equal(store.taggedImage('debian:bookworm', 'arm64'), undefined, 'no image entry yet');
+  await store.ensureImage(digest, { build: async (rootfs) => { mkdirSync(rootfs); return { source: 'debian:bookworm', blobs: [] }; } });
+  assert.deepEqual(store.taggedImage('debian:bookworm', 'arm64'), tagged);
+  assert.equal(store.taggedImage('debian:bookworm', 'amd64'), undefined, 'per arch');
+  assert.equal(store.taggedImage('debian:trixie', 'arm64'), undefined);
+});
