@@ -49,14 +49,15 @@ async function until(cond: () => boolean | Promise<boolean>, what: string): Prom
   assert.fail(`timed out waiting: ${what}`);
 }
 
-test('two execs into one instance share one pid namespace, and stop leaves no process behind', async (t) => {
+test('two execs into one instance share one pid namespace, and stop leaves no process behind', { timeout: 120_000 }, async (t) => {
   if (!need(t, mmdebstrapAvailable() && qemuAvailable('arm64'), 'mmdebstrap or qemu-user-static missing')) return;
   const rootfs = await busyboxRootfs('arm64');
   const { state, inst } = await started(t, { rootfs, arch: 'arm64', hostname: 'shared' });
   const pidNs = readlinkSync(`/proc/${inst.pid}/ns/pid`);
   // First terminal: a long sleep, plus a background one that outlives its shell (reaped by PID 1).
   let first!: number;
-  const running = helper(execArgv(state, ['sh', '-c', 'sleep 300 & echo ready; exec sleep 301']), {
+  // The background sleep must not hold the client's stdout, or the client's pipes never close.
+  const running = helper(execArgv(state, ['sh', '-c', 'sleep 300 </dev/null >/dev/null 2>&1 & exec sleep 301']), {
     onSpawn: (pid) => { first = pid; },
   });
   await until(async () => (await helper(execArgv(state, ['ps']))).stdout.includes('sleep 301'), 'first exec running');
