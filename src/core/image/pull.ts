@@ -12,10 +12,11 @@ import { type IdMapMode, unpackLayers } from '../store/unpack';
 import { type DebianBootstrap, debianImage } from './debian';
 import { detectLocalSource, importArchive, importLayoutBlobs, importRootfsTarball, resolveOciLayout } from './local';
 import { type LockedImage, type Lockfile, lockedImage, lockfilePath, readLockfile } from './lockfile';
-import { type Descriptor, layerCompression } from './oci';
+import { type Descriptor, MediaType, layerCompression } from './oci';
 import { platformName } from './platform';
 import { noProgress, type ProgressListener } from './progress';
 import { parseImageRef } from './ref';
+import { sniffCompression } from './tar';
 import { RegistryClient, type ResolvedImage } from './registry';
 
 export interface PullOptions {
@@ -152,7 +153,8 @@ async function pullLocked(source: Exclude<Source, { kind: 'dir' }>, o: PullState
     case 'rootfs-tar': {
       const digest = await importRootfsTarball(o.store, source.path, progress);
       const size = statSync(o.store.blobPath(digest)).size;
-      const layer: Descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size };
+      const c = sniffCompression(o.store.blobPath(digest));
+      const layer: Descriptor = { mediaType: c === 'gzip' ? MediaType.ociLayerGzip : c === 'zstd' ? MediaType.ociLayerZstd : MediaType.ociLayer, digest, size };
       const made = await unpackImage(o, digest, [layer], progress, async () => ({ source: source.path, platform: platformName(o.arch) }));
       return { ...base, source: source.path, ...made, platform: platformName(o.arch) };
     }
