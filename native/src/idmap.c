@@ -86,11 +86,23 @@ const char *userns_fix(void) {
          "check `sysctl user.max_user_namespaces` and whether this runs inside a restricted container";
 }
 
-/* Runs argv and returns its wait status; stderr silenced when quiet. */
-static int run_tool(char *const argv[], bool quiet) {
+/* One of newuidmap/newgidmap, started before the unshare (it must run in the parent
+ * namespace): it waits for a byte on go[0], then maps the target. Both run at once. */
+static pid_t spawn_map_tool(const int go[2], bool quiet, const char *tool, pid_t target, unsigned id,
+                            unsigned long start, unsigned long count) {
+  char spid[32], sid[32], sst[32], sn[32];
+  snprintf(spid, sizeof spid, "%d", target);
+  snprintf(sid, sizeof sid, "%u", id);
+  snprintf(sst, sizeof sst, "%lu", start);
+  snprintf(sn, sizeof sn, "%lu", count);
+  char *argv[] = {(char *)find_newidmap(tool), spid, "0", sid, "1", "1", sst, sn, NULL};
   pid_t pid = fork();
-  if (pid < 0) return -1;
+  if (pid < 0) die_with_error("fork");
   if (pid == 0) {
+    char c;
+    close(go[1]); /* so that the parent closing its end means EOF here */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (read(go[0], &c, 1) != 1) _exit(1);
     if (quiet) {
       int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
       if (null >= 0) dup2(null, 2);
@@ -98,44 +110,14 @@ static int run_tool(char *const argv[], bool quiet) {
     execv(argv[0], argv);
     _exit(127);
   }
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) return -1;
-  return st;
+  return pid;
 }
 
-/* The mapper: waits until the parent has unshared, then maps it with newuidmap/newgidmap.
- * Exit status 0 = both maps written, 1 = uid map failed (nothing written), 2 = gid map failed. */
-static pid_t spawn_mapper(int *go_fd, bool quiet, uid_t uid, gid_t gid,
-                          unsigned long us, unsigned long un, unsigned long gs, unsigned long gn) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) die_with_error("pipe2");
-  pid_t target = getpid();
-  pid_t pid = fork();
-  if (pid < 0) die_with_error("fork");
-  if (pid == 0) {
-    char c;
-    close(p[1]);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (read(p[0], &c, 1) != 1) _exit(1);
-    char spid[32], sid[32], sst[32], sn[32];
-    snprintf(spid, sizeof spid, "%d", target);
-    snprintf(sid, sizeof sid, "%u", (unsigned)uid);
-    snprintf(sst, sizeof sst, "%lu", us);
-    snprintf(sn, sizeof sn, "%lu", un);
-    char *uargv[] = {(char *)find_newidmap("newuidmap"), spid, "0", sid, "1", "1", sst, sn, NULL};
-    int st = run_tool(uargv, quiet);
-    if (st != 0) _exit(1);
-    snprintf(sid, sizeof sid, "%u", (unsigned)gid);
-    snprintf(sst, sizeof sst, "%lu", gs);
-    snprintf(sn, sizeof sn, "%lu", gn);
-    char *gargv[] = {(char *)find_newidmap("newgidmap"), spid, "0", sid, "1", "1", sst, sn, NULL};
-    st = run_tool(gargv, quiet);
-    _exit(st == 0 ? 0 : 2);
-  }
-  close(p[0]);
-  *go_fd = p[1];
-  return pid;
+static bool wait_ok(pid_t pid) {
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return false;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 static void write_single_map(const char *file, unsigned id) {
@@ -164,13 +146,22 @@ enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags) {
   bool fallback_ok = mode == IDMAP_AUTO;
   if (mode == IDMAP_AUTO) mode = have_range && have_tools ? IDMAP_FULL : IDMAP_SINGLE;
 
-  int go_fd = -1;
-  pid_t mapper = -1;
-  if (mode == IDMAP_FULL) mapper = spawn_mapper(&go_fd, fallback_ok, uid, gid, us, un, gs, gn);
+  int go[2] = {-1, -1};
+  pid_t uid_tool = -1, gid_tool = -1;
+  if (mode == IDMAP_FULL) {
+    if (pipe2(go, O_CLOEXEC) < 0) die_with_error("pipe2");
+    uid_tool = spawn_map_tool(go, fallback_ok, "newuidmap", getpid(), (unsigned)uid, us, un);
+    gid_tool = spawn_map_tool(go, fallback_ok, "newgidmap", getpid(), (unsigned)gid, gs, gn);
+    close(go[0]);
+  }
 
   if (unshare(CLONE_NEWUSER | extra_clone_flags) < 0) {
     int e = errno;
-    if (mapper > 0) { close(go_fd); waitpid(mapper, NULL, 0); }
+    if (uid_tool > 0) {
+      close(go[1]); /* EOF: the tools exit without mapping */
+      wait_ok(uid_tool);
+      wait_ok(gid_tool);
+    }
     errno = e;
     if (e == EPERM || e == EACCES) die_code("EUSERNS", userns_fix(), "cannot create a user namespace: %s", strerror(e));
     if (e == ENOSPC || e == EUSERS)
@@ -180,24 +171,21 @@ enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags) {
   }
 
   bool uid_done = false, gid_done = false;
-  if (mapper > 0) {
-    int st;
-    if (write_all(go_fd, "x", 1) < 0) die_with_error("waking the id mapper");
-    close(go_fd);
-    while (waitpid(mapper, &st, 0) < 0)
-      if (errno != EINTR) die_with_error("waitpid");
-    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-    uid_done = code == 0 || code == 2;
-    gid_done = code == 0;
-    /* In auto mode a refused newuidmap (e.g. not setuid in this container) falls back to a single
-     * map, which is only possible while nothing has been written yet. */
-    if (code == 1 && fallback_ok) mode = IDMAP_SINGLE;
-    else if (!gid_done)
-      die_code("ENEWUIDMAP",
-               "check that newuidmap/newgidmap are setuid root (or have cap_setuid/cap_setgid file caps) and that "
-               "/etc/subuid and /etc/subgid list this user; or use --idmap single",
-               "%s failed for the range in %s", uid_done ? "newgidmap" : "newuidmap",
-               uid_done ? "/etc/subgid" : "/etc/subuid");
+  if (uid_tool > 0) {
+    if (write_all(go[1], "xx", 2) < 0) die_with_error("waking newuidmap/newgidmap");
+    close(go[1]);
+    uid_done = wait_ok(uid_tool);
+    gid_done = wait_ok(gid_tool);
+    /* In auto mode a refused tool (e.g. not setuid in this container) falls back to a single
+     * map for that id kind; an explicit --idmap full fails instead. */
+    if (!uid_done || !gid_done) {
+      if (!fallback_ok)
+        die_code("ENEWUIDMAP",
+                 "check that newuidmap/newgidmap are setuid root (or have cap_setuid/cap_setgid file caps) and that "
+                 "/etc/subuid and /etc/subgid list this user; or use --idmap single",
+                 "%s failed for the range in %s", uid_done ? "newgidmap" : "newuidmap", uid_done ? "/etc/subgid" : "/etc/subuid");
+      mode = IDMAP_SINGLE;
+    }
   }
   if (!uid_done) write_single_map("/proc/self/uid_map", (unsigned)uid);
   if (!gid_done) {

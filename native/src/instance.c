@@ -106,7 +106,7 @@ __attribute__((noreturn)) static void instance_init(const struct sandbox *sb, in
 
 int cmd_start(int argc, char **argv) {
   struct sandbox sb;
-  sandbox_parse(&sb, argc, argv, OPT_SANDBOX | OPT_PROCESS | OPT_STATE);
+  sandbox_parse(&sb, argc, argv, OPT_SANDBOX | OPT_STATE);
   sandbox_validate(&sb);
   int lock = lock_state_dir(sb.state_dir);
   struct instance old;

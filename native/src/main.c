@@ -18,7 +18,7 @@ static const struct {
   {"run", cmd_run, true,
    "run --rootfs DIR [--upper DIR --work DIR] [--arch ARCH] [--qemu PATH] [--bind SRC:DST[:ro]]... [--hostname H]\n"
    "      [--network host|none] [--idmap auto|single|full] [--cwd DIR] [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},
-  {"start", cmd_start, true, "start --state DIR [options as for run] [-- INIT-CMD...]"},
+  {"start", cmd_start, true, "start --state DIR --rootfs DIR [sandbox options as for run] [--status-fd N]"},
   {"exec", cmd_exec, false, "exec --state DIR [--cwd DIR] [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},
   {"stop", cmd_stop, false, "stop --state DIR"},
   {"check", cmd_check, true, "check [--arch ARCH] [--qemu PATH] [--rootfs DIR] [--json]"},
