@@ -134,8 +134,8 @@ enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags) {
   uid_t uid = getuid();
   gid_t gid = getgid();
   unsigned long us = 0, un = 0, gs = 0, gn = 0;
-  bool have_range = subid_range("/etc/subuid", uid, &us, &un) && subid_range("/etc/subgid", uid, &gs, &gn);
-  bool have_tools = find_newidmap("newuidmap") && find_newidmap("newgidmap");
+  bool have_range = mode != IDMAP_SINGLE && subid_range("/etc/subuid", uid, &us, &un) && subid_range("/etc/subgid", uid, &gs, &gn);
+  bool have_tools = mode != IDMAP_SINGLE && find_newidmap("newuidmap") && find_newidmap("newgidmap");
 
   if (mode == IDMAP_FULL && !have_range)
     die_code("ENOSUBID", "add a range for this user: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER",
