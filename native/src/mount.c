@@ -47,12 +47,22 @@ static int open_target(int rootfd, const char *path, enum target_kind kind) {
   }
   if (r < 0 && errno != EEXIST) return -errno;
   fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  return fd >= 0 ? fd : -errno;
+  if (fd < 0) return -errno;
+  /* Still a symlink: it leads to nothing inside the rootfs (resolved in-root above). */
+  struct stat st;
+  if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode)) {
+    close(fd);
+    return -ELOOP;
+  }
+  return fd;
 }
 
 static void mount_on(int rootfd, const char *path, enum target_kind kind, const char *source, const char *fstype,
                      unsigned long flags, const char *data) {
   int fd = open_target(rootfd, path, kind);
+  if (fd == -ELOOP)
+    die_code("EROOTFS", "make it a real directory or file in the rootfs; symlinks there are resolved inside the rootfs",
+             "mount point %s in the rootfs is a symlink that does not resolve to a path inside the rootfs", path);
   if (fd < 0) {
     errno = -fd;
     die_with_error("cannot create mount point %s in the rootfs", path);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ARCHES, type ArchName } from '../../src/core/arch';
 import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
@@ -184,4 +184,62 @@ test('ASan build: native and foreign runs are clean', async (t) => {
   const b = await run({ rootfs: arm64, arch: 'arm64' }, ['uname', '-m'], { helper: HELPER_ASAN });
   assert.equal(b.stdout, 'aarch64\n', b.stderr);
   assert.doesNotMatch(a.stderr + b.stderr, /Sanitizer/);
+});
+
+test('a killed helper leaves no process of its sandbox behind', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  let pidNs = '';
+  const r = await run({ rootfs }, ['sh', '-c', 'sleep 300 </dev/null >/dev/null 2>&1 & echo ready; exec sleep 301'], {
+    onSpawn: (pid, out) => out.once('data', () => {
+      // The sandbox's PID 1 is the helper's only child; its pid namespace holds both sleeps.
+      const init = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+      pidNs = readlinkSync(`/proc/${init}/ns/pid`);
+      process.kill(pid, 'SIGKILL');
+    }),
+  });
+  assert.equal(r.signal, 'SIGKILL');
+  assert.ok(pidNs.startsWith('pid:['));
+  const left = (): string[] => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      return stat[stat.lastIndexOf(')') + 2] !== 'Z' && readlinkSync(`/proc/${p}/ns/pid`) === pidNs;
+    } catch { return false; }
+  });
+  for (let i = 0; i < 100 && left().length; i++) await new Promise((res) => setTimeout(res, 20));
+  assert.deepEqual(left(), []);
+});
+
+test('symlinks in a rootfs cannot aim the sandbox\'s mounts at host paths', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const busybox = await busyboxRootfs('amd64');
+  const dir = tempDir(t);
+  const victim = path.join(dir, 'victim');
+  mkdirSync(victim);
+  // A hostile tree: its /tmp, /dev and /etc point at a host directory (absolute and relative).
+  const rootfs = path.join(dir, 'rootfs');
+  mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
+  copyFileSync(path.join(busybox, 'bin/busybox'), path.join(rootfs, 'bin/busybox'));
+  chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
+  for (const applet of ['sh', 'stat', 'ls']) symlinkSync('busybox', path.join(rootfs, 'bin', applet));
+  symlinkSync(victim, path.join(rootfs, 'tmp'));
+  symlinkSync(path.relative(rootfs, victim), path.join(rootfs, 'dev'));
+  symlinkSync(`../../../../../../../..${victim}`, path.join(rootfs, 'etc'));
+  // Resolved inside the rootfs they lead nowhere: refused, nothing touched.
+  const refused = await run({ rootfs }, ['true']);
+  assert.equal(refused.code, 125);
+  assert.equal(refused.events.find((e) => e.event === 'error')?.code, 'EROOTFS');
+  assert.deepEqual(readdirSync(victim), []);
+  // Links that do resolve inside the rootfs are followed there: /tmp -> /var/tmp, /dev -> ../victim
+  // (which is /victim from the rootfs's /); /etc still leads nowhere, so resolv.conf and hosts
+  // are skipped with a note.
+  rmSync(path.join(rootfs, 'tmp'));
+  symlinkSync('/var/tmp', path.join(rootfs, 'tmp'));
+  mkdirSync(path.join(rootfs, 'var/tmp'), { recursive: true });
+  mkdirSync(path.join(rootfs, 'victim'));
+  const r = await run({ rootfs }, ['sh', '-c', 'stat -f -c %T /var/tmp; ls /victim/null && echo dev-ok']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'tmpfs\n/victim/null\ndev-ok\n');
+  assert.equal(r.events.filter((e) => e.event === 'note').length, 2);
+  assert.deepEqual(readdirSync(victim), [], 'nothing was created or mounted in the host directory');
 });
