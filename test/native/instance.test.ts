@@ -92,6 +92,11 @@ test('exec passes cwd, env and the exit code; the joined process gets fds 0-2 an
   assert.equal(f.uid, '0');
   assert.deepEqual(r.events.map((e) => e.event), ['joined', 'exited']);
   assert.equal((await helper(execArgv(state, ['sh', '-c', 'kill -TERM $$']))).code, 143);
+  // A signal sent to the exec client reaches the joined command.
+  const trapped = await helper(execArgv(state, ['sh', '-c', 'trap "exit 42" TERM; echo ready; sleep 30 & wait']), {
+    onSpawn: (pid, out) => out.once('data', () => process.kill(pid, 'SIGTERM')),
+  });
+  assert.equal(trapped.code, 42, trapped.stderr);
 });
 
 test('a second start on a running instance is refused; a recycled pid is never joined or killed', async (t) => {

@@ -29,6 +29,8 @@ export interface SandboxOptions {
   idmap?: 'auto' | 'single' | 'full';
   /** fd number on which the helper writes JSON status events. */
   statusFd?: number;
+  /** fds (besides 0-2) the command inherits; every other one is closed. */
+  keepFds?: number[];
 }
 
 /** Locates the helper binary. `configured` comes from the VS Code setting or a CLI flag. */
@@ -72,11 +74,12 @@ export function sandboxArgs(o: SandboxOptions): string[] {
 }
 
 /** Options of the process itself, shared by `run`, `start` and `exec`. */
-export function processArgs(o: { cwd?: string; env?: Record<string, string>; statusFd?: number }): string[] {
+export function processArgs(o: { cwd?: string; env?: Record<string, string>; statusFd?: number; keepFds?: number[] }): string[] {
   const a: string[] = [];
   if (o.cwd) a.push('--cwd', o.cwd);
   for (const [k, v] of Object.entries(o.env ?? {})) a.push('--env', `${k}=${v}`);
   if (o.statusFd !== undefined) a.push('--status-fd', String(o.statusFd));
+  for (const fd of o.keepFds ?? []) a.push('--keep-fd', String(fd));
   return a;
 }
 

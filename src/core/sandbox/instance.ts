@@ -19,10 +19,12 @@ export interface ProcessOptions {
   cwd?: string;
   env?: Record<string, string>;
   statusFd?: number;
+  keepFds?: number[];
 }
 
+/** The instance runs no command of its own, so the process options (cwd, env, fds) belong to exec. */
 export function startArgv(o: SandboxOptions, stateDir: string): string[] {
-  return ['start', '--state', stateDir, ...sandboxArgs(o)];
+  return ['start', '--state', stateDir, ...sandboxArgs({ ...o, cwd: undefined, env: undefined, keepFds: undefined })];
 }
 
 export function execArgv(stateDir: string, command: string[], o: ProcessOptions = {}): string[] {
