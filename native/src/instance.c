@@ -17,7 +17,10 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <dirent.h>
+#include <time.h>
 
 #define STATE_FILE "instance.json"
 
@@ -27,15 +30,16 @@ struct instance {
   int pidfd;
 };
 
-/* Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold anything). */
+/* Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold anything);
+ * 0 when the process is gone or a zombie (an exited PID 1 waiting for the host's init). */
 static unsigned long long proc_starttime(pid_t pid) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
   cleanup_free char *stat = read_file_at(AT_FDCWD, path, NULL);
   char *p = stat ? strrchr(stat, ')') : NULL;
-  if (!p) return 0;
+  if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') return 0;
   unsigned long long v = 0;
-  /* After ")": field 3 (state) is the first; starttime is field 22, i.e. the 20th after it. */
+  /* After ")": field 3 (state) is the first; starttime is field 22. */
   for (int field = 3; field <= 22 && p; field++) {
     p = strchr(p + 1, ' ');
     if (p && field == 22) v = strtoull(p + 1, NULL, 10);
@@ -72,7 +76,19 @@ static int lock_state_dir(const char *dir) {
   return fd;
 }
 
-/* PID 1 of an instance: reaps whatever is reparented to it until told to stop. */
+static bool alone_in_namespace(void) {
+  DIR *d = opendir("/proc");
+  if (!d) return false;
+  bool alone = true;
+  struct dirent *e;
+  while (alone && (e = readdir(d)))
+    alone = !(e->d_name[0] >= '0' && e->d_name[0] <= '9') || !strcmp(e->d_name, "1");
+  closedir(d);
+  return alone;
+}
+
+/* PID 1 of an instance: reaps whatever is reparented to it until told to stop, or until it has
+ * been alone for --idle-exit seconds. */
 __attribute__((noreturn)) static void instance_init(const struct sandbox *sb, int ready) {
   if (sb->network_none) loopback_up();
   sandbox_setup_root(sb);
@@ -90,7 +106,32 @@ __attribute__((noreturn)) static void instance_init(const struct sandbox *sb, in
   if (close_range(3, ~0U, 0) < 0) _exit(125);
   int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
   if (sigfd < 0) _exit(125);
+  /* Idle check: PID 1 sees only its own pid namespace in /proc; a process other than itself
+   * means someone is still working in the env. */
+  int timer = -1;
+  if (sb->idle_exit) {
+    timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    unsigned period = sb->idle_exit < 5 ? sb->idle_exit : 5;
+    struct itimerspec its = {.it_interval = {period, 0}, .it_value = {period, 0}};
+    if (timer < 0 || timerfd_settime(timer, 0, &its, NULL) < 0) _exit(125);
+  }
+  struct timespec idle_since = {0};
   for (;;) {
+    struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = timer, .events = POLLIN}};
+    if (poll(p, timer >= 0 ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      _exit(125);
+    }
+    if (timer >= 0 && (p[1].revents & POLLIN)) {
+      uint64_t ticks;
+      if (read(timer, &ticks, sizeof ticks) != sizeof ticks) _exit(125);
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (!alone_in_namespace()) idle_since.tv_sec = 0;
+      else if (!idle_since.tv_sec) idle_since = now;
+      else if ((unsigned)(now.tv_sec - idle_since.tv_sec) + 1 >= sb->idle_exit) _exit(0);
+    }
+    if (!(p[0].revents & POLLIN)) continue;
     struct signalfd_siginfo si;
     if (read(sigfd, &si, sizeof si) != sizeof si) {
       if (errno == EINTR) continue;
@@ -106,7 +147,7 @@ __attribute__((noreturn)) static void instance_init(const struct sandbox *sb, in
 
 int cmd_start(int argc, char **argv) {
   struct sandbox sb;
-  sandbox_parse(&sb, argc, argv, OPT_SANDBOX | OPT_STATE);
+  sandbox_parse(&sb, argc, argv, OPT_SANDBOX | OPT_STATE | OPT_INSTANCE);
   sandbox_validate(&sb);
   int lock = lock_state_dir(sb.state_dir);
   struct instance old;

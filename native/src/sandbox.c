@@ -60,6 +60,12 @@ void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed) 
       sb->binds = xrealloc(sb->binds, (sb->n_binds + 1) * sizeof *sb->binds);
       sb->binds[sb->n_binds++] = parse_bind(v);
     } else if (OPT("--state", OPT_STATE)) sb->state_dir = v;
+    else if (OPT("--idle-exit", OPT_INSTANCE)) {
+      char *end;
+      unsigned long secs = strtoul(v, &end, 10);
+      if (!*v || *end || secs > 86400 * 365) die_code("EUSAGE", "give a number of seconds", "bad --idle-exit '%s'", v);
+      sb->idle_exit = (unsigned)secs;
+    }
     else if (OPT("--cwd", OPT_PROCESS)) sb->cwd = v;
     else if (OPT("--env", OPT_PROCESS)) {
       if (!strchr(v, '=') || v[0] == '=') die_code("EUSAGE", "write --env NAME=VALUE", "bad --env '%s'", v);

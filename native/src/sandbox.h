@@ -23,6 +23,7 @@ struct sandbox {
   bool network_none;
   enum idmap_mode idmap;
   const char *state_dir;   /* start / exec / stop */
+  unsigned idle_exit;      /* start: seconds without any process but PID 1 before it exits; 0 = never */
   /* The process. */
   const char *cwd;
   const char **env;        /* K=V overrides, in order */
@@ -38,6 +39,7 @@ enum {
   OPT_PROCESS = 1 << 1, /* --cwd --env --status-fd --keep-fd */
   OPT_STATE = 1 << 2,   /* --state */
   OPT_COMMAND = 1 << 3, /* -- CMD [ARGS...] required */
+  OPT_INSTANCE = 1 << 4, /* --idle-exit */
 };
 /* Parses argv (after the subcommand name) into sb; dies with EUSAGE on bad input. */
 void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed);

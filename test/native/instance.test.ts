@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execArgv, readInstance, startInstance, stopInstance, type InstanceState } from '../../src/core/sandbox/instance';
-import type { SandboxOptions } from '../../src/core/sandbox/helper';
+import { execArgv, readInstance, startInstance, stopInstance, type InstanceState, type StartOptions } from '../../src/core/sandbox/instance';
 import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
 import { HELPER, HELPER_ASAN, PROBE, need, tempDir } from '../lib/harness';
 import { facts, helper } from './sandbox';
@@ -29,7 +28,7 @@ function processesInNamespace(pidNs: string): number[] {
 // The LeakSanitizer cannot stop the world inside a user namespace; the other checks still run.
 process.env.ASAN_OPTIONS = 'detect_leaks=0';
 
-async function started(t: TestContext, o: SandboxOptions, bin = HELPER): Promise<{ state: string; inst: InstanceState }> {
+async function started(t: TestContext, o: StartOptions, bin = HELPER): Promise<{ state: string; inst: InstanceState }> {
   // Not tempDir(): the instance must be stopped before its state dir is removed.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'crossroot-instance-'));
   const state = path.join(dir, 'state');
@@ -120,6 +119,21 @@ test('a second start on a running instance is refused; a recycled pid is never j
   assert.deepEqual(stop.events, [{ event: 'stopped', stale: true }]);
   assert.equal(existsSync(path.join(forged, 'instance.json')), false);
   assert.equal(readInstance(forged), undefined);
+});
+
+test('an instance with --idle-exit ends once nothing runs in it, and not while something does', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const { state, inst } = await started(t, { rootfs, idleExit: 1 });
+  const pidNs = readlinkSync(`/proc/${inst.pid}/ns/pid`);
+  // Busy for 3 s: the instance stays.
+  const busy = await helper(execArgv(state, ['sleep', '3']));
+  assert.equal(busy.code, 0, busy.stderr);
+  assert.ok(readInstance(state), 'still running while a command ran in it');
+  await until(() => readInstance(state) === undefined, 'instance exits when idle');
+  assert.equal(processesInNamespace(pidNs).length, 0);
+  const late = await helper(['exec', '--state', state, '--status-fd', '3', '--', 'true']);
+  assert.equal(late.events[0]?.code, 'ENOINSTANCE');
 });
 
 test('ASan build: start, join and stop are clean', async (t) => {

@@ -22,9 +22,15 @@ export interface ProcessOptions {
   keepFds?: number[];
 }
 
+export interface StartOptions extends SandboxOptions {
+  /** Seconds with no process in the env (besides its PID 1) after which the instance exits. */
+  idleExit?: number;
+}
+
 /** The instance runs no command of its own, so the process options (cwd, env, fds) belong to exec. */
-export function startArgv(o: SandboxOptions, stateDir: string): string[] {
-  return ['start', '--state', stateDir, ...sandboxArgs({ ...o, cwd: undefined, env: undefined, keepFds: undefined })];
+export function startArgv(o: StartOptions, stateDir: string): string[] {
+  const idle = o.idleExit ? ['--idle-exit', String(o.idleExit)] : [];
+  return ['start', '--state', stateDir, ...idle, ...sandboxArgs({ ...o, cwd: undefined, env: undefined, keepFds: undefined })];
 }
 
 export function execArgv(stateDir: string, command: string[], o: ProcessOptions = {}): string[] {
@@ -35,7 +41,7 @@ export function stopArgv(stateDir: string): string[] {
   return ['stop', '--state', stateDir];
 }
 
-/** The recorded instance when its PID 1 is still that very process; undefined otherwise. */
+/** The recorded instance when its PID 1 is still that very process, alive; undefined otherwise. */
 export function readInstance(stateDir: string): InstanceState | undefined {
   let state: InstanceState;
   try {
@@ -43,13 +49,16 @@ export function readInstance(stateDir: string): InstanceState | undefined {
   } catch {
     return undefined;
   }
-  return processStartTime(state.pid) === state.starttime ? state : undefined;
+  const proc = processStat(state.pid);
+  return proc && proc.starttime === state.starttime && proc.state !== 'Z' && proc.state !== 'X' ? state : undefined;
 }
 
-export function processStartTime(pid: number): number | undefined {
+/** State letter and start time (field 22) from /proc/PID/stat. */
+export function processStat(pid: number): { state: string; starttime: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, starttime: Number(fields[19]) };
   } catch {
     return undefined;
   }
@@ -67,7 +76,7 @@ function helperCall(helper: string, argv: string[]): Promise<string> {
 }
 
 /** Starts the instance and resolves once its root is set up. */
-export async function startInstance(helper: string, o: SandboxOptions, stateDir: string): Promise<InstanceState> {
+export async function startInstance(helper: string, o: StartOptions, stateDir: string): Promise<InstanceState> {
   await helperCall(helper, startArgv(o, stateDir));
   const state = readInstance(stateDir);
   if (!state) throw new CrossrootError('EINSTANCE', `the instance in ${stateDir} exited right after starting`);
