@@ -58,8 +58,11 @@ function bigImage(): string {
 
 interface Proxy { host: string; blobGets: Map<string, number>; rangeGets: number; stop(): Promise<void> }
 
-/** A loopback proxy in front of the registry that counts blob downloads and can slow them down. */
-async function countingProxy(reg: TestRegistry, bytesPerSecond?: number): Promise<Proxy> {
+/**
+ * A loopback proxy in front of the registry that counts blob downloads, can slow them down, and
+ * can drop Range headers (a server that cannot resume).
+ */
+async function countingProxy(reg: TestRegistry, bytesPerSecond?: number, o: { noRange?: boolean } = {}): Promise<Proxy> {
   const blobGets = new Map<string, number>();
   const target = new URL(reg.url);
   const p: Proxy = { host: '', blobGets, rangeGets: 0, stop: async () => {} };
@@ -69,7 +72,9 @@ async function countingProxy(reg: TestRegistry, bytesPerSecond?: number): Promis
       blobGets.set(blob[1]!, (blobGets.get(blob[1]!) ?? 0) + 1);
       if (req.headers.range) p.rangeGets++;
     }
-    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } }, (r) => {
+    const headers = { ...req.headers, host: target.host };
+    if (o.noRange) delete headers.range;
+    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       if (!blob || !bytesPerSecond) { r.pipe(res); return; }
       // Trickle the body in 64 KiB steps.
@@ -157,6 +162,27 @@ test('a pull killed during the download leaves no half entry, and the rerun resu
   assertStoreSound(store, (JSON.parse(r.stdout) as { manifestDigest: string }).manifestDigest, true);
   assert.ok(proxy.rangeGets >= 1, 'the rerun asked for the rest of a partial blob with Range');
   assert.deepEqual(readdirSync(path.join(store, 'blobs/sha256')).filter((n) => n.endsWith('.partial')), []);
+  assert.deepEqual(readdirSync(path.join(store, 'tmp')), []);
+});
+
+test('after a killed pull, a registry that cannot resume makes the download and the unpack start over', async (t) => {
+  if (!ready(t)) return;
+  const layout = bigImage();
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  pushImage(reg, `oci:${layout}:big`, 'big:1');
+  const slow = await countingProxy(reg, 4 << 20);
+  t.after(() => slow.stop());
+  const store = storeDir(t);
+  await pullKilledAt(store, `${slow.host}/big:1`, /layer 1\/3 \S+ +downloading/, 300);
+  assert.ok(readdirSync(path.join(store, 'blobs/sha256')).some((n) => n.endsWith('.partial')));
+
+  // The unpack starts streaming the partial blob, then the download starts over from byte 0.
+  const noRange = await countingProxy(reg, 16 << 20, { noRange: true });
+  t.after(() => noRange.stop());
+  const r = await crossrootAsync(['pull', '--json', '--arch', 'arm64', '--store', store, `${noRange.host}/big:1`]);
+  assert.equal(r.code, 0, r.stderr);
+  assertStoreSound(store, (JSON.parse(r.stdout) as { manifestDigest: string }).manifestDigest, true);
   assert.deepEqual(readdirSync(path.join(store, 'tmp')), []);
 });
 

@@ -32,18 +32,28 @@ function short(digest: string | undefined): string {
   return digest ? digest.slice('sha256:'.length, 'sha256:'.length + 12) : '';
 }
 
+function subject(e: PullProgress): string {
+  if (e.layer) return `layer ${e.layer}/${e.layers ?? '?'} ${short(e.digest)}`;
+  return [e.message, short(e.digest)].filter(Boolean).join(' ') || 'blob';
+}
+
+/** What is happening to one layer or blob: "downloading 12.3 MB / 63.1 MB", "verified". */
+function status(e: PullProgress): string {
+  const amount = e.total ? `${mb(e.done ?? 0)} / ${mb(e.total)}` : e.done !== undefined ? mb(e.done) : '';
+  if (e.phase === 'download') return `downloading ${amount}`;
+  if (e.phase === 'verify') return e.cached ? 'already here' : 'verified';
+  return `unpacking ${amount}`;
+}
+
 /** One line of text for an event, as both renderers show it. */
 function describe(e: PullProgress): string {
-  const what = e.layer ? `layer ${e.layer}/${e.layers ?? '?'} ${short(e.digest)}` : e.digest ? short(e.digest) : '';
-  const amount = e.total ? `${mb(e.done ?? 0)} / ${mb(e.total)}` : e.done !== undefined ? mb(e.done) : '';
   switch (e.phase) {
     case 'resolve': return `resolving ${e.message ?? ''}`;
     case 'wait': return `waiting: ${e.message ?? ''}`;
-    case 'download': return `${what || e.message || 'blob'}  downloading ${amount}`;
-    case 'verify': return `${what || e.message || 'blob'}  ${e.cached ? 'already here' : 'verified'}`;
-    case 'unpack': return e.layer ? `${what}  unpacking ${amount}` : `unpacking ${e.layers ?? ''} layer${e.layers === 1 ? '' : 's'}`;
     case 'done': return `${e.cached ? 'up to date' : 'ready'}: ${e.message ?? ''}`;
+    case 'unpack': if (!e.layer) return `unpacking ${e.layers ?? ''} layer${e.layers === 1 ? '' : 's'}`;
   }
+  return `${subject(e)}  ${status(e)}`;
 }
 
 /**
@@ -68,38 +78,50 @@ export function progressRenderer(out: NodeJS.WriteStream = process.stderr, o: { 
   };
 }
 
+/**
+ * Layers download and unpack at the same time, so on a terminal each layer's line shows both:
+ * `layer 1/3 e086c0742014  downloading 40.1 MB / 63.1 MB  unpacking 12.0 MB / 63.1 MB`.
+ */
 function renderer(out: NodeJS.WriteStream): { listener: ProgressListener; finish(): void } {
+  const keyOf = (e: PullProgress) => (e.layer ? `layer-${e.layer}` : e.phase === 'download' || e.phase === 'verify' ? e.digest ?? e.message ?? e.phase : e.phase);
   if (!out.isTTY) {
-    const last = new Map<string, string>();
+    const seen = new Set<string>();
     return {
       listener: (e) => {
-        const key = e.layer ? `layer-${e.layer}` : e.digest ?? e.message ?? e.phase;
-        if (last.get(key) === e.phase && e.phase !== 'resolve' && e.phase !== 'wait') return;
-        last.set(key, e.phase);
+        const key = `${keyOf(e)} ${e.phase}`;
+        if (seen.has(key) && e.phase !== 'resolve' && e.phase !== 'wait') return;
+        seen.add(key);
         out.write(describe(e) + '\n');
       },
       finish: () => {},
     };
   }
-  const lines = new Map<string, string>();
-  const phases = new Map<string, string>();
+  const lines = new Map<string, { fetch?: string; unpack?: string; text?: string; subject: string }>();
   let drawn = 0;
   let timer: NodeJS.Timeout | undefined;
   const draw = () => {
     timer = undefined;
     const cols = out.columns || 80;
     let s = drawn ? `\x1b[${drawn}A` : '';
-    for (const l of lines.values()) s += `\x1b[2K${l.slice(0, cols - 1)}\n`;
+    for (const l of lines.values()) {
+      const text = l.text ?? [l.subject, l.fetch, l.unpack].filter(Boolean).join('  ');
+      s += `\x1b[2K${text.slice(0, cols - 1)}\n`;
+    }
     drawn = lines.size;
     out.write(s);
   };
   return {
     listener: (e) => {
-      const key = e.layer ? `layer-${e.layer}` : e.phase === 'download' || e.phase === 'verify' ? e.digest ?? e.message ?? e.phase : e.phase;
-      const changed = phases.get(key) !== e.phase;
-      phases.set(key, e.phase);
-      lines.set(key, describe(e));
-      if (changed) { clearTimeout(timer); draw(); } else timer ??= setTimeout(draw, 100);
+      const key = keyOf(e);
+      const line = lines.get(key) ?? { subject: subject(e) };
+      const perLayer = e.phase === 'download' || e.phase === 'verify' || (e.phase === 'unpack' && !!e.layer);
+      const before = perLayer ? `${line.fetch?.split(' ')[0]}|${line.unpack?.split(' ')[0]}` : line.text;
+      if (!perLayer) line.text = describe(e);
+      else if (e.phase === 'unpack') line.unpack = status(e);
+      else line.fetch = status(e);
+      lines.set(key, line);
+      const after = perLayer ? `${line.fetch?.split(' ')[0]}|${line.unpack?.split(' ')[0]}` : line.text;
+      if (before !== after) { clearTimeout(timer); draw(); } else timer ??= setTimeout(draw, 100);
     },
     finish: () => { clearTimeout(timer); if (lines.size) draw(); },
   };

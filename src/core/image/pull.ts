@@ -1,6 +1,9 @@
 // Getting a ready root filesystem for any Source: resolve (honouring crossroot.lock) → fetch or
 // import verified blobs → unpack once into the store → the rootfs path every env of it shares.
 import { existsSync, statSync } from 'node:fs';
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ArchInfo, ArchName } from '../arch';
@@ -8,7 +11,7 @@ import { CrossrootError } from '../errors';
 import type { Source, SourceKind } from '../source';
 import type { HeldLock } from '../store/lock';
 import { digestHex, type ImageRecord, type Store } from '../store/store';
-import { type IdMapMode, unpackLayers } from '../store/unpack';
+import { type IdMapMode, type UnpackOptions, unpackLayers } from '../store/unpack';
 import { type DebianBootstrap, debianImage } from './debian';
 import { detectLocalSource, importArchive, importLayoutBlobs, importRootfsTarball, resolveOciLayout } from './local';
 import { type LockedImage, type Lockfile, lockedImage, lockfilePath, readLockfile } from './lockfile';
@@ -140,14 +143,14 @@ async function pullLocked(source: Exclude<Source, { kind: 'dir' }>, o: PullState
       const img = resolveOciLayout(source.path, o.arch, source.ref);
       const made = await unpackImage(o, img.manifestDigest, img.manifest.layers, progress, async () => {
         await importLayoutBlobs(o.store, source.path, img, progress);
-        return { source: source.path, platform: img.platform, config: img.configDigest };
+        return { rec: { source: source.path, platform: img.platform, config: img.configDigest } };
       });
       return { ...base, source: source.path, ...made, manifestDigest: img.manifestDigest, ...(img.indexDigest ? { indexDigest: img.indexDigest } : {}), configDigest: img.configDigest, platform: img.platform };
     }
     case 'oci-archive':
     case 'docker-archive': {
       const img = await importArchive(o.store, source.path, o.arch, { ref: source.ref, onProgress: progress });
-      const made = await unpackImage(o, img.manifestDigest, img.manifest.layers, progress, async () => ({ source: source.path, platform: img.platform, config: img.configDigest }));
+      const made = await unpackImage(o, img.manifestDigest, img.manifest.layers, progress, async () => ({ rec: { source: source.path, platform: img.platform, config: img.configDigest } }));
       return { ...base, source: source.path, ...made, manifestDigest: img.manifestDigest, ...(img.indexDigest ? { indexDigest: img.indexDigest } : {}), configDigest: img.configDigest, platform: img.platform };
     }
     case 'rootfs-tar': {
@@ -155,7 +158,7 @@ async function pullLocked(source: Exclude<Source, { kind: 'dir' }>, o: PullState
       const size = statSync(o.store.blobPath(digest)).size;
       const c = sniffCompression(o.store.blobPath(digest));
       const layer: Descriptor = { mediaType: c === 'gzip' ? MediaType.ociLayerGzip : c === 'zstd' ? MediaType.ociLayerZstd : MediaType.ociLayer, digest, size };
-      const made = await unpackImage(o, digest, [layer], progress, async () => ({ source: source.path, platform: platformName(o.arch) }));
+      const made = await unpackImage(o, digest, [layer], progress, async () => ({ rec: { source: source.path, platform: platformName(o.arch) } }));
       return { ...base, source: source.path, ...made, platform: platformName(o.arch) };
     }
     case 'debian': {
@@ -175,31 +178,136 @@ async function pullLocked(source: Exclude<Source, { kind: 'dir' }>, o: PullState
   }
 }
 
+/** Blobs that are still arriving while the unpack starts (registry pulls). */
+interface BlobFeed {
+  /** Settles when the blob is in the store, verified; rejects when its download failed. */
+  blob(digest: string): Promise<void>;
+  /** Settles when every download has ended; rejects with the first failure. */
+  all: Promise<void>;
+  /** Stops the downloads still running (the unpack failed, so they are not needed now). */
+  cancel(): void;
+}
+
 /**
- * Unpacks `layers` (blobs `fetch` makes sure are in the store) into the image entry `key`,
- * unless it is there already. Concurrent pulls of one image wait for the first and share it.
+ * Unpacks `layers` into the image entry `key`, unless it is there already. Concurrent pulls of
+ * one image wait for the first and share it. `fetch` brings the blobs: either all of them before
+ * it returns, or (registry) as a feed, so each layer is unpacked while it is still downloading.
  */
 async function unpackImage(o: PullState, key: string, layers: Descriptor[], progress: ProgressListener,
-  fetch: () => Promise<Omit<ImageRecord, 'digest' | 'created' | 'blobs' | 'idmap'>>): Promise<{ rootfs: string; digest: string; cached: boolean }> {
+  fetch: () => Promise<{ rec: Omit<ImageRecord, 'digest' | 'created' | 'blobs' | 'idmap'>; feed?: BlobFeed }>): Promise<{ rootfs: string; digest: string; cached: boolean }> {
   for (const l of layers) layerCompression(l.mediaType);
   const { cached } = await o.store.ensureImage(key, {
     onWait: (pid) => progress({ phase: 'wait', digest: key, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is preparing this image; waiting for it` }),
     build: async (rootfs, entryLock) => {
-      const rec = await fetch();
+      const { rec, feed } = await fetch();
       const n = layers.length;
       progress({ phase: 'unpack', layers: n, done: 0, total: n });
-      const r = await unpackLayers(o.store.helper(), rootfs, layers.map((l) => o.store.blobPath(l.digest)), {
+      const options = (first: number) => ({
         idmap: o.idmap ?? 'auto',
         signal: o.signal,
         keepFds: [entryLock.fd, ...(o.heldFds ?? [])],
-        onLayer: (i, bytesIn, finished) => progress({ phase: 'unpack', layer: i + 1, layers: n, digest: layers[i]?.digest, done: finished ? layers[i]?.size ?? bytesIn : bytesIn, total: layers[i]?.size }),
+        onLayer: (j: number, bytesIn: number, finished: boolean) => {
+          const l = layers[first + j];
+          progress({ phase: 'unpack', layer: first + j + 1, layers: n, digest: l?.digest, done: finished ? l?.size ?? bytesIn : bytesIn, total: l?.size });
+        },
       });
+      const files = () => unpackLayers(o.store.helper(), rootfs, layers.map((l) => o.store.blobPath(l.digest)), options(0));
+      let idmap: string;
+      if (!feed) idmap = (await files()).idmap;
+      else idmap = await unpackWhileDownloading(o, rootfs, layers, feed, options, files);
       const blobs = [...(rec.config ? [rec.config] : []), ...layers.map((l) => l.digest)];
       if (key !== layers[0]?.digest) blobs.unshift(key);
-      return { ...rec, blobs: blobs.filter((b) => o.store.hasBlob(b)), idmap: r.idmap };
+      return { ...rec, blobs: blobs.filter((b) => o.store.hasBlob(b)), idmap };
     },
   });
   return { rootfs: o.store.rootfsPath(key), digest: key, cached };
+}
+
+/**
+ * One helper per layer, in order, each fed the layer's bytes as they land on disk, so the unpack
+ * keeps pace with the download instead of starting after it. The bytes are not verified yet
+ * while they are applied: that is safe because the tree lives in tmp/ and is published only
+ * after every blob's digest matched (the helper never writes outside its target, whatever the
+ * bytes). When a download had to start over, the unpack is redone from the verified blobs.
+ */
+async function unpackWhileDownloading(o: PullState, rootfs: string, layers: Descriptor[], feed: BlobFeed,
+  options: (first: number) => UnpackOptions, files: () => Promise<{ idmap: string }>): Promise<string> {
+  let idmap = 'unknown';
+  let failure: unknown;
+  try {
+    for (const [i, l] of layers.entries()) {
+      const input = o.store.hasBlob(l.digest) ? [o.store.blobPath(l.digest)] : followDownload(o.store.blobPath(l.digest), feed.blob(l.digest));
+      idmap = (await unpackLayers(o.store.helper(), rootfs, input, options(i))).idmap;
+    }
+  } catch (e) {
+    failure = e;
+    if (!isRestart(e)) feed.cancel();
+  }
+  // The downloads' own failure is the cause to report, whatever the unpack made of it.
+  await feed.all.catch((e: unknown) => { throw failure !== undefined && !isRestart(failure) ? failure : e; });
+  if (failure === undefined) return idmap;
+  if (!isRestart(failure)) throw failure;
+  o.store.removeTree(rootfs);
+  return (await files()).idmap;
+}
+
+const RESTART = 'EDOWNLOADRESTARTED';
+function isRestart(e: unknown): boolean {
+  return e instanceof CrossrootError && e.code === RESTART;
+}
+
+/**
+ * The bytes of a blob being downloaded, read from its partial file as it grows (the registry
+ * client writes `DEST.partial` and renames it to DEST once verified), ending when `done` settles.
+ * Also follows a download made by another process, which holds the blob's lock meanwhile.
+ */
+function followDownload(dest: string, done: Promise<void>): Readable {
+  let finished = false;
+  let failed: unknown;
+  done.then(() => { finished = true; }, (e: unknown) => { failed = e; });
+  async function* bytes(): AsyncGenerator<Buffer> {
+    let fh: FileHandle | undefined;
+    let pos = 0;
+    try {
+      for (;;) {
+        if (failed !== undefined) throw failed;
+        const complete = finished;
+        fh ??= await openFirst([`${dest}.partial`, dest]);
+        if (!fh) {
+          if (complete) throw new CrossrootError(RESTART, `${dest} vanished while it was read`);
+          await sleep(5);
+          continue;
+        }
+        const buf = Buffer.allocUnsafe(1 << 20);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead > 0) {
+          pos += bytesRead;
+          yield buf.subarray(0, bytesRead);
+        } else if (complete) {
+          // Same inode as the verified blob: we streamed exactly the bytes that were checked.
+          const [a, b] = [await fh.stat(), await stat(dest)];
+          if (a.ino !== b.ino || a.dev !== b.dev || pos !== b.size) throw new CrossrootError(RESTART, `the download of ${dest} started over`);
+          return;
+        } else {
+          await sleep(5);
+        }
+      }
+    } finally {
+      await fh?.close();
+    }
+  }
+  return Readable.from(bytes(), { objectMode: false });
+}
+
+async function openFirst(paths: string[]): Promise<FileHandle | undefined> {
+  for (const p of paths) {
+    try {
+      return await open(p, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  return undefined;
 }
 
 async function pullRegistry(refText: string, o: PullState, progress: ProgressListener): Promise<PulledImage> {
@@ -237,50 +345,76 @@ async function pullRegistry(refText: string, o: PullState, progress: ProgressLis
   const entry = lockEntry(resolved, o.arch);
   if (locked?.index) entry.index = locked.index;
   const layers = resolved.manifest.layers;
-  const made = await unpackImage(o, resolved.manifestDigest, layers, progress, async () => {
-    await fetchBlobs(o, registry, ref, [resolved.manifest.config, ...layers], progress);
-    return { source: ref.familiar(), platform: entry.platform, config: resolved.configDigest };
-  });
+  const made = await unpackImage(o, resolved.manifestDigest, layers, progress, async () => ({
+    rec: { source: ref.familiar(), platform: entry.platform, config: resolved.configDigest },
+    feed: fetchBlobs(o, registry, ref, [resolved.manifest.config, ...layers], progress),
+  }));
   await tagCheck;
   if (!locked) o.store.recordTag(refText, o.arch.name, entry);
   return result(made, entry);
 }
 
 /**
- * Downloads the blobs the store lacks, a few at a time. Each blob is fetched under its own
- * lock, so pulls of two images that share a layer download it once.
+ * Starts downloading the blobs the store lacks, a few at a time, and returns at once. Each blob
+ * is fetched under its own lock, so pulls of two images that share a layer download it once.
  */
-async function fetchBlobs(o: PullOptions, registry: RegistryClient, ref: ReturnType<typeof parseImageRef>, descs: Descriptor[], progress: ProgressListener): Promise<void> {
+function fetchBlobs(o: PullOptions, registry: RegistryClient, ref: ReturnType<typeof parseImageRef>, descs: Descriptor[], progress: ProgressListener): BlobFeed {
   const layerNo = (d: Descriptor) => (d === descs[0] ? undefined : descs.indexOf(d));
   const layers = descs.length - 1;
+  const stop = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  const settled = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }>();
+  for (const d of descs) {
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+    promise.catch(() => {}); // observed through blob() or all
+    settled.set(d.digest, { promise, resolve, reject });
+  }
   let next = 0;
   let failed: unknown;
   const worker = async (): Promise<void> => {
-    while (next < descs.length && failed === undefined) {
+    while (next < descs.length) {
       const d = descs[next++]!;
-      const ev = { layer: layerNo(d), layers, digest: d.digest, total: d.size };
-      if (o.store.hasBlob(d.digest)) {
-        progress({ phase: 'verify', ...ev, done: d.size, cached: true });
+      const s = settled.get(d.digest)!;
+      if (failed !== undefined) {
+        s.reject(failed);
         continue;
       }
-      const lock = await o.store.lock(`blob-${digestHex(d.digest)}`, {
-        onWait: (pid) => progress({ phase: 'wait', ...ev, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is downloading this layer` }),
-      });
+      const ev = { layer: layerNo(d), layers, digest: d.digest, total: d.size, ...(d === descs[0] ? { message: 'config' } : {}) };
+      if (o.store.hasBlob(d.digest)) {
+        progress({ phase: 'verify', ...ev, done: d.size, cached: true });
+        s.resolve();
+        continue;
+      }
       try {
-        if (!o.store.hasBlob(d.digest)) {
-          await registry.fetchBlob(ref, d, o.store.blobPath(d.digest), {
-            signal: o.signal,
-            onProgress: (p) => progress({ phase: 'download', ...ev, done: p.done }),
-          });
+        const lock = await o.store.lock(`blob-${digestHex(d.digest)}`, {
+          onWait: (pid) => progress({ phase: 'wait', ...ev, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is downloading this layer` }),
+        });
+        try {
+          if (!o.store.hasBlob(d.digest)) {
+            await registry.fetchBlob(ref, d, o.store.blobPath(d.digest), {
+              signal,
+              onProgress: (p) => progress({ phase: 'download', ...ev, done: p.done }),
+            });
+          }
+        } finally {
+          lock.release();
         }
         progress({ phase: 'verify', ...ev, done: d.size });
+        s.resolve();
       } catch (e) {
         failed ??= e;
-      } finally {
-        lock.release();
+        s.reject(e);
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 3, descs.length)) }, worker));
-  if (failed !== undefined) throw failed;
+  const all = Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 3, descs.length)) }, worker))
+    .then(() => { if (failed !== undefined) throw failed; });
+  all.catch(() => {});
+  return {
+    blob: (digest) => settled.get(digest)!.promise,
+    all,
+    cancel: () => stop.abort(new CrossrootError('ECANCELLED', 'the unpack failed, so the download was stopped')),
+  };
 }

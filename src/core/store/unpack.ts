@@ -40,9 +40,26 @@ export function unpackArgv(target: string, layers: string[], idmap: IdMapMode = 
   return ['unpack', '--target', target, ...layers.flatMap((l) => ['--layer', l]), '--idmap', idmap, '--status-fd', String(statusFd)];
 }
 
-/** Applies the layers onto `target` (created by the helper if missing). */
-export async function unpackLayers(helper: string, target: string, layers: string[], o: UnpackOptions = {}): Promise<UnpackResult> {
-  const child = spawn(helper, unpackArgv(target, layers, o.idmap), { stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...(o.keepFds ?? [])], signal: o.signal });
+/**
+ * Applies the layers onto `target` (created by the helper if missing): blob files in order, or
+ * one layer's bytes as a stream (a download still in progress), which goes to the helper's stdin.
+ * A stream that fails stops the helper, and its error is what this rejects with.
+ */
+export async function unpackLayers(helper: string, target: string, layers: string[] | Readable, o: UnpackOptions = {}): Promise<UnpackResult> {
+  const streamed = !Array.isArray(layers);
+  const child = spawn(helper, unpackArgv(target, streamed ? ['-'] : layers, o.idmap), {
+    stdio: [streamed ? 'pipe' : 'ignore', 'ignore', 'pipe', 'pipe', ...(o.keepFds ?? [])], signal: o.signal,
+  });
+  let sourceError: unknown;
+  if (streamed) {
+    // The helper may stop reading at the end of the tar (before the stream's end): not an error.
+    child.stdin!.on('error', () => {});
+    layers.on('error', (e) => {
+      sourceError ??= e;
+      child.kill('SIGKILL');
+    });
+    layers.pipe(child.stdin!);
+  }
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => { if (stderr.length < 64 * 1024) stderr += s; });
   let error: StatusLine | undefined;
@@ -69,6 +86,8 @@ export async function unpackLayers(helper: string, target: string, layers: strin
     throw new CrossrootError('ENOHELPER', `cannot run ${helper}: ${e.message}`, { fix: 'build it with `make -C native`, or point CROSSROOT_HELPER at a built helper', cause: e });
   });
   await closed;
+  if (streamed) layers.destroy();
+  if (sourceError !== undefined) throw sourceError;
   if (code === 0 && result) return result;
   if (error?.message) {
     throw new CrossrootError(error.code ?? 'EUNPACK', `unpacking failed: ${error.message}`, error.fix ? { fix: error.fix } : {});
