@@ -134,9 +134,10 @@ int cmd_check(int argc, char **argv) {
   cleanup_free char *scratch = make_scratch();
   e = userns ? probe(try_overlay, scratch) : EPERM;
   c[n++] = (struct check){"overlay", e == 0, true,
-                          e == 0 ? xstrdup("overlayfs mounts inside a user namespace")
-                                 : xasprintf("overlay mount in a user namespace: %s (kernel %s)", strerror(e), u.release),
-                          e == 0 ? NULL : xstrdup("use Linux 5.11 or later with overlayfs enabled, and keep the store on a local filesystem")};
+                          e == 0    ? xstrdup("overlayfs mounts inside a user namespace")
+                          : !userns ? xstrdup("not probed: needs a user namespace")
+                                    : xasprintf("overlay mount in a user namespace: %s (kernel %s)", strerror(e), u.release),
+                          e == 0 || !userns ? NULL : xstrdup("use Linux 5.11 or later with overlayfs enabled, and keep the store on a local filesystem")};
   cleanup_free char *bdir = xasprintf("%s/l", scratch);
   e = userns ? probe(try_binfmt, bdir) : EPERM;
   remove_scratch(scratch);
@@ -146,10 +147,12 @@ int cmd_check(int argc, char **argv) {
                 strchr(strstr(hostentry, "\nflags: ") + 8, 'F');
   c[n++] = (struct check){
       "binfmt", e == 0 || host_f || !foreign, foreign,
-      e == 0   ? xasprintf("private binfmt_misc works (kernel %s)", u.release)
-      : host_f ? xasprintf("kernel %s has no private binfmt_misc, but the host registered qemu-%s with the F flag", u.release, arch->qemu)
-               : xasprintf("kernel %s cannot mount binfmt_misc in a user namespace (needs Linux 6.7): %s", u.release, strerror(e)),
-      e == 0 || host_f ? NULL
+      e == 0     ? xasprintf("private binfmt_misc works (kernel %s)", u.release)
+      : host_f   ? xasprintf("kernel %s has no private binfmt_misc, but the host registered qemu-%s with the F flag", u.release, arch->qemu)
+      : !foreign ? xasprintf("not needed: %s runs natively", arch->name)
+      : !userns  ? xstrdup("not probed: needs a user namespace")
+                 : xasprintf("kernel %s cannot mount binfmt_misc in a user namespace (needs Linux 6.7): %s", u.release, strerror(e)),
+      e == 0 || host_f || !foreign || !userns ? NULL
                : xasprintf("upgrade to Linux 6.7+, or register qemu on the host once: sudo apt-get install qemu-user-static "
                            "(ships /usr/lib/binfmt.d/qemu-%s.conf), then sudo systemctl restart systemd-binfmt", arch->qemu)};
 

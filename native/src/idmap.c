@@ -164,6 +164,8 @@ enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags) {
     }
     errno = e;
     if (e == EPERM || e == EACCES) die_code("EUSERNS", userns_fix(), "cannot create a user namespace: %s", strerror(e));
+    if ((e == ENOSPC || e == EUSERS) && sysctl_value("/proc/sys/user/max_user_namespaces") == 0)
+      die_code("EUSERNS", userns_fix(), "user namespaces are disabled here (user.max_user_namespaces = 0)");
     if (e == ENOSPC || e == EUSERS)
       die_code("EUSERNS", "raise the limit: sudo sysctl -w user.max_user_namespaces=15000",
                "too many user namespaces: %s", strerror(e));

@@ -54,3 +54,27 @@ test('`crossroot check --json` prints the report and exits 1 when something requ
   assert.equal(r.arch, 'arm64');
   assert.equal(byName(r, 'qemu').ok, false);
 });
+
+// user.max_user_namespaces is per user namespace: inside one of our own we may set it to 0,
+// which is how a host with user namespaces disabled looks from there.
+function withUsernsDisabled(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('unshare', ['--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', 'sh', HELPER, ...args],
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }));
+  });
+}
+
+test('with user namespaces disabled, check and run say so and name the sysctl', async () => {
+  const check = await withUsernsDisabled(['check', '--json']);
+  assert.equal(check.code, 1, check.stderr);
+  const r = JSON.parse(check.stdout) as HostReport;
+  const userns = byName(r, 'userns');
+  assert.equal(userns.ok, false);
+  assert.match(userns.fix, /sysctl -w user\.max_user_namespaces=/);
+  assert.match(byName(r, 'overlay').detail, /not probed/);
+  const run = await withUsernsDisabled(['run', '--rootfs', '/', '--status-fd', '1', '--', 'true']);
+  assert.equal(run.code, 125);
+  const err = JSON.parse(run.stdout.trim()) as { code: string; fix: string };
+  assert.equal(err.code, 'EUSERNS');
+  assert.match(err.fix, /user\.max_user_namespaces/);
+});
