@@ -179,10 +179,11 @@ int cmd_remove(int argc, char **argv) {
   if (r == -EXDEV || r == -EBUSY)
     die_code("EMOUNTED", "unmount it first (umount, or stop the env that uses it), then remove again",
              "cannot remove %s: %s/%s is a mount point", target, parent, failed);
-  if (r < 0) {
-    errno = -r;
-    die_with_error("removing %s/%s", parent, failed);
-  }
+  if (r == -EACCES || r == -EPERM)
+    die_code("EPERM", "files owned by subordinate ids can only be removed inside a full id map: check /etc/subuid and "
+             "/etc/subgid list this user and newuidmap is installed (--idmap full says why it is not used)",
+             "cannot remove %s/%s: %s", parent, failed, strerror(-r));
+  if (r < 0) die_code("EREMOVE", NULL, "cannot remove %s/%s: %s", parent, failed, strerror(-r));
   status_event("{\"event\":\"done\"}");
   return 0;
 }

@@ -302,6 +302,10 @@ test('remove deletes a subuid-owned tree and never follows a symlink out of it',
     chmod 000 victim/a/b && chmod 500 victim/a
   `, dir);
   assert.equal(lstatSync(path.join(dir, 'victim/a')).uid, hostUid(1000));
+  const single = await helper(['remove', '--target', path.join(dir, 'victim'), '--idmap', 'single', '--status-fd', '3']);
+  assert.equal(single.code, 125, 'subuid-owned files cannot be removed with a single-id map');
+  assert.equal(single.events.find((e) => e.event === 'error')?.code, 'EPERM');
+  assert.match(single.stderr, /fix: files owned by subordinate ids/);
   const r = await helper(['remove', '--target', path.join(dir, 'victim'), '--status-fd', '3']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(existsSync(path.join(dir, 'victim')), false);
