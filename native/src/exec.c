@@ -32,7 +32,7 @@ int exit_code_of(int status) {
   return 125;
 }
 
-int init_reap_until(pid_t child, int sigfd) {
+int wait_forwarding(pid_t child, int sigfd, bool reap_all) {
   for (;;) {
     struct signalfd_siginfo si;
     ssize_t n = read(sigfd, &si, sizeof si);
@@ -44,7 +44,7 @@ int init_reap_until(pid_t child, int sigfd) {
     }
     int status;
     pid_t p;
-    while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+    while ((p = waitpid(reap_all ? -1 : child, &status, WNOHANG)) > 0)
       if (p == child) return exit_code_of(status);
     if (p < 0 && errno == ECHILD) return 125;
   }

@@ -244,22 +244,9 @@ int cmd_exec(int argc, char **argv) {
   }
   if (child == 0) exec_command(&sb, &orig);
   status_event("{\"event\":\"joined\",\"pid\":%d}", child);
-  for (;;) {
-    struct signalfd_siginfo si;
-    ssize_t n = read(sigfd, &si, sizeof si);
-    if (n < 0 && errno == EINTR) continue;
-    if (n != sizeof si) die_with_error("reading signals");
-    if (si.ssi_signo != SIGCHLD) {
-      if (should_forward((int)si.ssi_signo, si.ssi_code)) kill(child, (int)si.ssi_signo);
-      continue;
-    }
-    int st;
-    if (waitpid(child, &st, WNOHANG) == child) {
-      int code = exit_code_of(st);
-      status_event("{\"event\":\"exited\",\"code\":%d}", code);
-      return code;
-    }
-  }
+  int code = wait_forwarding(child, sigfd, false);
+  status_event("{\"event\":\"exited\",\"code\":%d}", code);
+  return code;
 }
 
 int cmd_stop(int argc, char **argv) {

@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/wait.h>
 
 /* PID 1 of the new pid namespace. `alive` is a pipe whose write end only the parent holds. */
 __attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, const sigset_t *mask, int alive) {
@@ -26,25 +25,7 @@ __attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, con
   pid_t child = fork();
   if (child < 0) die_with_error("fork");
   if (child == 0) exec_command(sb, mask);
-  _exit(init_reap_until(child, sigfd));
-}
-
-/* In the helper: pass signals to PID 1 until it exits; returns its exit code. */
-static int wait_forwarding(pid_t pid, int sigfd) {
-  for (;;) {
-    struct signalfd_siginfo si;
-    ssize_t n = read(sigfd, &si, sizeof si);
-    if (n < 0 && errno == EINTR) continue;
-    if (n != sizeof si) die_with_error("reading signals");
-    if (si.ssi_signo != SIGCHLD) {
-      if (should_forward((int)si.ssi_signo, si.ssi_code)) kill(pid, (int)si.ssi_signo);
-      continue;
-    }
-    int status;
-    pid_t p = waitpid(pid, &status, WNOHANG);
-    if (p == pid) return exit_code_of(status);
-    if (p < 0 && errno != EINTR) die_with_error("waitpid");
-  }
+  _exit(wait_forwarding(child, sigfd, true));
 }
 
 int cmd_run(int argc, char **argv) {
@@ -70,7 +51,7 @@ int cmd_run(int argc, char **argv) {
   int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
   if (sigfd < 0) die_with_error("signalfd");
   status_event("{\"event\":\"started\",\"pid\":%d}", init);
-  int code = wait_forwarding(init, sigfd);
+  int code = wait_forwarding(init, sigfd, false);
   status_event("{\"event\":\"exited\",\"code\":%d}", code);
   return code;
 }

@@ -66,9 +66,9 @@ void forwarded_signals(sigset_t *set);
 /* exec.c: whether a signal read from a signalfd should be passed on (not one the tty already
  * sent to the whole foreground group, except hangup). */
 bool should_forward(int signo, int si_code);
-/* exec.c: runs as PID 1: forwards signals to child, reaps every zombie, returns child's exit
- * code (128+n when killed by signal n) once child has exited. */
-int init_reap_until(pid_t child, int sigfd);
+/* exec.c: forwards signals read from sigfd to child until it exits; returns its exit code
+ * (128+n when killed by signal n). As PID 1 (reap_all) it also reaps every other zombie. */
+int wait_forwarding(pid_t child, int sigfd, bool reap_all);
 /* exec.c: marks every fd >= 3 close-on-exec except keep[] (which are made inheritable). */
 void close_fds_on_exec(const int *keep, size_t n_keep);
 /* Exit code of a wait status: code, or 128+signal. */
