@@ -63,6 +63,9 @@ static void mount_on(int rootfd, const char *path, enum target_kind kind, const 
   if (fd == -ELOOP)
     die_code("EROOTFS", "make it a real directory or file in the rootfs; symlinks there are resolved inside the rootfs",
              "mount point %s in the rootfs is a symlink that does not resolve to a path inside the rootfs", path);
+  if (fd == -EACCES || fd == -EPERM || fd == -EROFS)
+    die_code("EROOTFS", "run it over an overlay (--upper DIR --work DIR), or create the directory in the rootfs",
+             "cannot create mount point %s in the read-only rootfs: %s", path, strerror(-fd));
   if (fd < 0) {
     errno = -fd;
     die_with_error("cannot create mount point %s in the rootfs", path);

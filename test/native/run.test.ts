@@ -49,6 +49,9 @@ test('a missing command exits 127 and says so; a missing rootfs is a helper erro
   const missing = await run({ rootfs }, ['no-such-command']);
   assert.equal(missing.code, 127);
   assert.match(missing.stderr, /no-such-command: command not found/);
+  const noCwd = await run({ rootfs, cwd: '/no/such/dir' }, ['true']);
+  assert.equal(noCwd.code, 125);
+  assert.equal(noCwd.events.find((e) => e.event === 'error')?.code, 'ECWD');
   const noRoot = await run({ rootfs: '/nonexistent/rootfs' }, ['true']);
   assert.equal(noRoot.code, 125);
   const err = noRoot.events.find((e) => e.event === 'error');
