@@ -138,7 +138,7 @@ async function bench(): Promise<Result> {
       .reduce((n: number, l: { size: number }) => n + l.size, 0) as number;
     res.notes.push(
       `Image: Debian bookworm minbase for arm64 (mmdebstrap), one gzip layer of ${(layerSize / 1e6).toFixed(0)} MB made by umoci, ${want} entries, pushed to Debian's docker-registry on 127.0.0.1 (http); stores and targets on ${base === '/dev/shm' ? 'tmpfs (/dev/shm)' : base}.`,
-      'crossroot pull = resolve, download with sha256 verified while streaming, unpack with crossroot-helper (full subuid map, owners kept), publish by rename; timed as the CLI (node startup included).',
+      'crossroot pull = resolve, download with sha256 verified while streaming and each layer unpacked by crossroot-helper as it arrives (full subuid map, owners kept), publish by rename once verified; timed as the CLI (node startup included).',
       `podman ${sh(['podman', '--version']).trim().replace(/^podman version /, '')} rootless with overlay storage and the registry marked insecure; ${sh(['skopeo', '--version']).trim()}, ${sh(['umoci', '--version']).trim()} (rootless: every file owned by the caller).`,
       `${os.cpus().length} CPUs, Linux ${os.release()}, uid ${process.getuid?.()}; medians of ${RUNS} interleaved runs after 2 warm-ups.`,
     );

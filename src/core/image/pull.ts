@@ -243,7 +243,8 @@ async function unpackWhileDownloading(o: PullState, rootfs: string, layers: Desc
     failure = e;
     if (!isRestart(e)) feed.cancel();
   }
-  // The downloads' own failure is the cause to report, whatever the unpack made of it.
+  // An unpack failure is reported as it is (a failed download reaches it through its stream);
+  // otherwise the first download failure is.
   await feed.all.catch((e: unknown) => { throw failure !== undefined && !isRestart(failure) ? failure : e; });
   if (failure === undefined) return idmap;
   if (!isRestart(failure)) throw failure;
