@@ -3,7 +3,6 @@
 #include "sandbox.h"
 #include "util.h"
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

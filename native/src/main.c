@@ -18,9 +18,9 @@ static const struct {
   {"run", cmd_run, true,
    "run --rootfs DIR [--upper DIR --work DIR] [--arch ARCH] [--qemu PATH] [--bind SRC:DST[:ro]]... [--hostname H]\n"
    "      [--network host|none] [--idmap auto|single|full] [--cwd DIR] [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},
-  {"start", cmd_start, true, "start --state DIR --rootfs DIR [sandbox options as for run] [--status-fd N]"},
+  {"start", cmd_start, true, "start --state DIR [--idle-exit SECONDS] --rootfs DIR [sandbox options as for run] [--status-fd N]"},
   {"exec", cmd_exec, false, "exec --state DIR [--cwd DIR] [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},
-  {"stop", cmd_stop, false, "stop --state DIR"},
+  {"stop", cmd_stop, false, "stop --state DIR [--status-fd N]"},
   {"check", cmd_check, true, "check [--arch ARCH] [--qemu PATH] [--rootfs DIR] [--json]"},
   {"unpack", cmd_unpack, true,
    "unpack --target DIR [--layer FILE]... [--compression auto|gzip|zstd|none] [--idmap auto|single|full|none] [--status-fd N]"},
@@ -65,6 +65,10 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < N_ELEMENTS(commands); i++) {
     if (strcmp(argv[1], commands[i].name)) continue;
+    if (argc > 2 && !strcmp(argv[2], "--help")) {
+      printf("usage: crossroot-helper %s\n", commands[i].help);
+      return 0;
+    }
     if (!commands[i].maps_ids && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_with_error("prctl(PR_SET_NO_NEW_PRIVS)");
     return commands[i].fn(argc - 1, argv + 1);
   }
