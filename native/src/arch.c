@@ -50,6 +50,11 @@ bool arch_is_native(const struct arch *a) {
   return h && (a == h || (!strcmp(h->name, "amd64") && !strcmp(a->name, "i386")));
 }
 
+bool arch_is_32bit_on_host(const struct arch *a) {
+  const struct arch *h = arch_host();
+  return h && a != h && arch_is_native(a);
+}
+
 const char *arch_names(void) {
   return "amd64, arm64, armhf, riscv64, ppc64el, s390x, i386";
 }

@@ -16,6 +16,9 @@ const struct arch *arch_lookup(const char *name);
 const struct arch *arch_host(void);
 /* True when the host CPU runs this arch without qemu (i386 on amd64). */
 bool arch_is_native(const struct arch *a);
+/* True for a 32-bit arch run natively by a 64-bit host (i386 on amd64): such a process needs
+ * the PER_LINUX32 personality, as `linux32`/`setarch` give it, so uname reports i686. */
+bool arch_is_32bit_on_host(const struct arch *a);
 /* Comma-separated list of known names, for error messages. */
 const char *arch_names(void);
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -97,6 +98,7 @@ void exec_command(const struct sandbox *sb, const sigset_t *restore_mask) {
   for (int s = 1; s < NSIG; s++)
     if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
   if (sigprocmask(SIG_SETMASK, restore_mask, NULL) < 0) die_with_error("sigprocmask");
+  if (sb->linux32 && personality(PER_LINUX32) < 0) die_with_error("personality(PER_LINUX32)");
   const char *cwd = sb->cwd ? sb->cwd : "/";
   if (chdir(cwd) < 0)
     die_code("ECWD", "create the directory in the env or pick another --cwd", "cannot enter working directory %s: %s", cwd,

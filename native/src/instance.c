@@ -28,6 +28,7 @@ struct instance {
   pid_t pid;
   unsigned long long starttime;
   int pidfd;
+  const struct arch *arch; /* NULL when the state names none this helper knows */
 };
 
 /* Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold anything);
@@ -58,6 +59,10 @@ static bool instance_open(const char *dir, struct instance *in) {
   const char *p = strstr(text, "\"pid\":"), *s = strstr(text, "\"starttime\":");
   in->pid = p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
   in->starttime = s ? strtoull(s + 12, NULL, 10) : 0;
+  char arch[32] = "";
+  const char *a = strstr(text, "\"arch\":\"");
+  if (a) sscanf(a + 8, "%31[^\"]", arch);
+  in->arch = arch_lookup(arch);
   in->pidfd = in->pid > 0 ? pidfd_open(in->pid, 0) : -1;
   /* Read the start time after pinning the pid: if it still matches, the pidfd is the instance. */
   if (in->pidfd >= 0 && in->starttime && proc_starttime(in->pid) == in->starttime) return true;
@@ -187,7 +192,7 @@ int cmd_start(int argc, char **argv) {
   cleanup_free char *tmp = xasprintf("%s.tmp", path);
   char rootfs[4096], arch[64];
   json_escape(rootfs, sizeof rootfs, sb.rootfs);
-  json_escape(arch, sizeof arch, sb.arch ? sb.arch->name : arch_host() ? arch_host()->name : "");
+  json_escape(arch, sizeof arch, sb.env_arch ? sb.env_arch->name : "");
   cleanup_free char *json = xasprintf("{\"pid\":%d,\"starttime\":%llu,\"arch\":\"%s\",\"rootfs\":\"%s\"}\n", pid, starttime, arch, rootfs);
   int r = unlink(tmp) < 0 && errno != ENOENT ? -errno : 0;
   cleanup_fd int fd = r < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -227,6 +232,7 @@ int cmd_exec(int argc, char **argv) {
   if (!instance_open(sb.state_dir, &in))
     die_code("ENOINSTANCE", "start it first: crossroot-helper start --state DIR --rootfs ...", "no running instance in %s",
              sb.state_dir);
+  sb.linux32 = in.arch && arch_is_32bit_on_host(in.arch);
   int flags = namespaces_to_join(in.pid);
   sigset_t fwd, orig;
   forwarded_signals(&fwd);

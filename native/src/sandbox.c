@@ -102,6 +102,7 @@ static bool is_dir(const char *p) {
 }
 
 void sandbox_validate(struct sandbox *sb) {
+  sb->env_arch = sb->arch ? sb->arch : arch_host();
   if (!is_dir(sb->rootfs))
     die_code("ENOROOTFS", "build the env first (crossroot build), or check the --rootfs path",
              "rootfs %s does not exist or is not a directory", sb->rootfs);
@@ -127,6 +128,8 @@ void sandbox_validate(struct sandbox *sb) {
       die_code("ENOQEMU", QEMU_PACKAGE_FIX, "no qemu-%s-static found to run %s binaries", sb->arch->qemu, sb->arch->name);
     }
   } else {
-    sb->arch = NULL; /* native: nothing to register */
+    /* Native: nothing to register, but `uname -m` must still say i686 for i386. */
+    sb->linux32 = sb->arch && arch_is_32bit_on_host(sb->arch);
+    sb->arch = NULL;
   }
 }

@@ -15,8 +15,10 @@ struct bind {
 
 struct sandbox {
   const char *rootfs, *upper, *work;
-  const struct arch *arch; /* NULL = host */
+  const struct arch *arch; /* foreign arch to run through qemu; NULL = runs natively */
+  const struct arch *env_arch; /* the env's arch as asked for (host when not given) */
   const char *qemu;        /* interpreter path when arch is foreign */
+  bool linux32;            /* a 32-bit arch the 64-bit host runs natively (i386 on amd64) */
   struct bind *binds;
   size_t n_binds;
   const char *hostname;
