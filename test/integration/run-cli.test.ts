@@ -69,6 +69,28 @@ test('gc keeps an image while a command runs in it, and removes it afterwards', 
   assert.deepEqual(readdirSync(path.join(store, 'images')), []);
 });
 
+test('a sandbox that outlives a killed crossroot run keeps its layer and image safe from gc', async (t) => {
+  if (!ready(t)) return;
+  const tree = await busyboxRootfs('amd64');
+  const tarball = path.join(tempDir(t), 'rootfs.tar.gz');
+  execFileSync('tar', ['-C', tree, '--owner=0', '--group=0', '--numeric-owner', '-czf', tarball, '.']);
+  const store = storeDir(t);
+  const child = spawn(process.execPath, [CLI, 'run', '--arch', 'amd64', '--store', store, tarball, '--', 'sleep', '3'], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await waitFor('the throwaway layer', () => existsSync(path.join(store, 'tmp')) && readdirSync(path.join(store, 'tmp')).some((n) => n.startsWith('run-')));
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGKILL');
+  await exited;
+  const during = JSON.parse((await crossrootAsync(['gc', '--force', '--json', '--store', store])).stdout) as { inUse: string[] };
+  assert.equal(during.inUse.length, 1, 'the orphaned sandbox still holds its image');
+  assert.equal(readdirSync(path.join(store, 'tmp')).filter((n) => n.startsWith('run-')).length, 1, 'and its layer');
+  await waitFor('the sandbox to end', () => {
+    const r = JSON.parse(crossroot(['gc', '--force', '--json', '--store', store]).stdout) as { inUse: string[] };
+    return r.inUse.length === 0;
+  });
+  assert.deepEqual(readdirSync(path.join(store, 'tmp')), [], 'once it ended, gc clears its layer');
+});
+
 test('run without a command is a usage error that shows the form', (t) => {
   const r = crossroot(['run', '--store', path.join(tempDir(t), 'store'), 'debian:bookworm']);
   assert.equal(r.code, 2);

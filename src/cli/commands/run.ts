@@ -102,7 +102,9 @@ export const runCommand: Command = {
         ...(cwd ? { cwd } : {}),
         ...(values.network ? { network: values.network as 'host' | 'none' } : {}),
       }, command);
-      code = await runForeground(store.helper(), args);
+      // The helper inherits the locks (not the command: it closes them on exec), so if crossroot
+      // is killed, a sandbox still running keeps its layer and its image safe from gc.
+      code = await runForeground(store.helper(), args, [layerLock.fd, ...(pulled.inUse ? [pulled.inUse.fd] : [])]);
     } finally {
       store.removeTree(dir);
       layerLock.release();
@@ -116,7 +118,7 @@ export const runCommand: Command = {
  * Runs the helper on our terminal and returns its exit code. Ctrl-C reaches it (and its
  * children) from the terminal directly; we outlive it to remove the throwaway layer.
  */
-async function runForeground(helper: string, args: string[]): Promise<number> {
+async function runForeground(helper: string, args: string[], lockFds: number[]): Promise<number> {
   const ignore = () => {};
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   const onTerm = forward('SIGTERM');
@@ -125,7 +127,7 @@ async function runForeground(helper: string, args: string[]): Promise<number> {
   process.on('SIGQUIT', ignore);
   process.on('SIGTERM', onTerm);
   process.on('SIGHUP', onHup);
-  const child = spawn(helper, args, { stdio: 'inherit' });
+  const child = spawn(helper, args, { stdio: ['inherit', 'inherit', 'inherit', ...lockFds] });
   try {
     return await new Promise<number>((resolve, reject) => {
       child.once('error', (e) => reject(new CrossrootError('ENOHELPER', `cannot run ${helper}: ${e.message}`, { fix: 'build it with `make -C native`, or point CROSSROOT_HELPER at a built helper', cause: e })));
