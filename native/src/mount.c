@@ -97,6 +97,10 @@ static void setup_dev(int rootfd) {
   }
   mount_on(rootfd, "/dev/pts", TARGET_DIR, "devpts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620");
   mount_on(rootfd, "/dev/shm", TARGET_DIR, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  /* The caller's terminal lives in the host's devpts, which the sandbox cannot see; bound at
+   * /dev/console, ttyname() finds it there (glibc scans /dev for the device), as in bwrap. */
+  char tty[64];
+  if (isatty(0) && ttyname_r(0, tty, sizeof tty) == 0) mount_on(rootfd, "/dev/console", TARGET_FILE, tty, NULL, MS_BIND, NULL);
   cleanup_fd int dev = openat2_in_root(rootfd, "/dev", O_RDONLY | O_DIRECTORY, 0);
   if (dev < 0) die_with_error("opening /dev of the sandbox");
   static const char *links[][2] = {{"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},

@@ -49,6 +49,8 @@ static int tty(void) {
   if (!isatty(0)) return 0;
   int ctty = open("/dev/tty", O_RDWR | O_CLOEXEC);
   printf("ctty=%d\n", ctty >= 0);
+  const char *name = ttyname(0);
+  printf("ttyname=%s\n", name ? name : "");
   signal(SIGTTOU, SIG_IGN);
   int jc = setpgid(0, 0) == 0 && tcsetpgrp(0, getpgrp()) == 0 && tcgetpgrp(0) == getpgrp();
   printf("jobcontrol=%d\n", jc);

@@ -170,6 +170,7 @@ test('a shell on a terminal gets job control (own foreground process group)', as
   assert.equal(f.isatty, '1', r.stdout + r.stderr);
   assert.equal(f.ctty, '1');
   assert.equal(f.jobcontrol, '1');
+  assert.equal(f.ttyname, '/dev/console', 'programs asking ttyname() find the terminal');
 });
 
 test('ASan build: native and foreign runs are clean', async (t) => {
