@@ -56,6 +56,24 @@ static int try_binfmt(void *dir) {
   return mount("binfmt_misc", dir, "binfmt_misc", 0, NULL) < 0 ? errno : 0;
 }
 
+/* The three knobs distributions use to restrict user namespaces, as "name=value" or "name: absent". */
+static char *userns_sysctls(void) {
+  static const char *knobs[][2] = {
+    {"kernel.unprivileged_userns_clone", "/proc/sys/kernel/unprivileged_userns_clone"},
+    {"user.max_user_namespaces", "/proc/sys/user/max_user_namespaces"},
+    {"kernel.apparmor_restrict_unprivileged_userns", "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"},
+  };
+  char *out = xstrdup("");
+  for (size_t i = 0; i < N_ELEMENTS(knobs); i++) {
+    cleanup_free char *v = read_file_at(AT_FDCWD, knobs[i][1], NULL);
+    if (v) v[strcspn(v, "\n")] = 0;
+    char *next = xasprintf("%s%s%s%s%s", out, i ? "; " : "", knobs[i][0], v ? "=" : ": absent", v ? v : "");
+    free(out);
+    out = next;
+  }
+  return out;
+}
+
 static char *make_scratch(void) {
   const char *tmp = getenv("TMPDIR");
   char *d = xasprintf("%s/crossroot-check.XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -112,8 +130,10 @@ int cmd_check(int argc, char **argv) {
 
   int e = probe(try_userns, NULL);
   bool userns = e == 0;
+  cleanup_free char *sysctls = userns_sysctls();
   c[n++] = (struct check){"userns", userns, true,
-                          userns ? xstrdup("unprivileged user namespaces work") : xasprintf("unshare(CLONE_NEWUSER): %s", strerror(e)),
+                          userns ? xasprintf("unprivileged user namespaces work (%s)", sysctls)
+                                 : xasprintf("unshare(CLONE_NEWUSER): %s (%s)", strerror(e), sysctls),
                           userns ? NULL : xstrdup(userns_fix())};
 
   unsigned long us, un, gs, gn;

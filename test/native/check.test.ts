@@ -19,6 +19,8 @@ test('check passes on this host for arm64 and names every probe', async (t) => {
   for (const c of r.checks.filter((x) => x.required)) assert.ok(c.ok, `${c.name}: ${c.detail} (fix: ${c.fix})`);
   assert.equal(r.ok, true);
   assert.match(byName(r, 'qemu').detail, /qemu-aarch64/);
+  assert.match(byName(r, 'userns').detail, /user\.max_user_namespaces=\d+/);
+  assert.match(byName(r, 'userns').detail, /kernel\.apparmor_restrict_unprivileged_userns/);
 });
 
 test('check reports a missing qemu with the package to install', async () => {
