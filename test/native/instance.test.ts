@@ -40,8 +40,9 @@ async function started(t: TestContext, o: StartOptions, bin = HELPER): Promise<{
   return { state, inst };
 }
 
+/** Polls for up to 10 s (CI machines under load are slow to schedule). */
 async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 200; i++) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 50));
   }
