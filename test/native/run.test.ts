@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ARCHES, type ArchName } from '../../src/core/arch';
 import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
-import { HELPER_ASAN, need, tempDir } from '../lib/harness';
+import { HELPER, HELPER_ASAN, PROBE, need, tempDir } from '../lib/harness';
 import { facts, run } from './sandbox';
 
 // i386 runs natively on amd64 hosts (with the 32-bit personality); the others through qemu.
@@ -160,7 +160,6 @@ test('hostname, private network with only lo, minimal /dev, /tmp and host resolv
 test('a shell on a terminal gets job control (own foreground process group)', async (t) => {
   if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
   const rootfs = await busyboxRootfs('amd64');
-  const { PROBE, HELPER } = await import('../lib/harness');
   const dir = tempDir(t);
   const cmd = [HELPER, 'run', '--rootfs', rootfs, '--bind', `${PROBE}:/probe:ro`, '--', '/probe', 'tty'].join(' ');
   writeFileSync(path.join(dir, 'go.sh'), `exec ${cmd}\n`);
@@ -243,4 +242,27 @@ test('symlinks in a rootfs cannot aim the sandbox\'s mounts at host paths', asyn
   assert.equal(r.stdout, 'tmpfs\n/victim/null\ndev-ok\n');
   assert.equal(r.events.filter((e) => e.event === 'note').length, 2);
   assert.deepEqual(readdirSync(victim), [], 'nothing was created or mounted in the host directory');
+});
+
+test('an interactive shell on a terminal runs background jobs (job control on)', { timeout: 60_000 }, async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const child = spawn('script', ['-qec', `${HELPER} run --rootfs ${rootfs} -- sh -i`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const prompts = () => out.split('/ # ').length - 1;
+  const waitFor = async (cond: () => boolean, what: string) => {
+    for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(cond(), `${what}; terminal showed: ${JSON.stringify(out)}`);
+  };
+  await waitFor(() => prompts() >= 1, 'first prompt');
+  child.stdin.write('sleep 5 &\n');
+  await waitFor(() => prompts() >= 2, 'prompt after starting a job');
+  child.stdin.write('jobs\n');
+  await waitFor(() => /\[1\]\+\s+Running\s+sleep 5/.test(out), 'jobs lists the background job');
+  child.stdin.end('kill %1; exit\n');
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  assert.equal(code, 0);
+  assert.doesNotMatch(out, /job control turned off|can't access tty/);
 });
