@@ -340,8 +340,14 @@ async function pullRegistry(refText: string, o: PullState, progress: ProgressLis
     await tagCheck;
     return result({ rootfs: o.store.rootfsPath(locked.manifest), digest: locked.manifest, cached: true }, locked);
   }
-  const known = !locked && o.policy === 'missing' ? o.store.taggedImage(refText, o.arch.name) : undefined;
-  if (known) return result({ rootfs: o.store.rootfsPath(known.manifest), digest: known.manifest, cached: true }, known);
+  const known = locked ? undefined : o.store.taggedImage(refText, o.arch.name);
+  if (known && o.policy === 'missing') return result({ rootfs: o.store.rootfsPath(known.manifest), digest: known.manifest, cached: true }, known);
+  if (known && !ref.digest) {
+    // Up to date when the tag still names what it named at the last pull: one manifest request
+    // instead of the three (index, platform manifest, config) a full resolve makes.
+    const top = await registry.fetchManifest(ref, ref.reference, o.signal);
+    if (top.digest === (known.index ?? known.manifest)) return result({ rootfs: o.store.rootfsPath(known.manifest), digest: known.manifest, cached: true }, known);
+  }
   const resolved = await registry.resolve(locked ? ref.withDigest(locked.manifest) : ref, o.arch, { signal: o.signal });
   const entry = lockEntry(resolved, o.arch);
   if (locked?.index) entry.index = locked.index;
