@@ -60,3 +60,23 @@ test('crossroot.lock pins the image: builds use the pin, say when the tag moved,
   assert.deepEqual(plan.remove.filter((i) => i.kind === 'image').map((i) => i.id), [armDigest]);
   assert.ok(store.image(armDigest), 'gc without --force removes nothing');
 });
+
+test('without a lockfile, pulling a tag again follows it when it moved', async (t) => {
+  if (!need(t, registryAvailable(), 'docker-registry is not installed (apt-get install docker-registry)')
+    || !need(t, imageToolsAvailable(), 'buildah, skopeo and umoci make the test images')
+    || !need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
+  const multi = await multiArchImage();
+  const layered = await layeredImage();
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  const ref = pushImage(reg, `oci:${multi.layout}:multi`, 'tools:latest', { all: true });
+  const store = storeDir(t);
+  const pull1 = JSON.parse((await crossrootAsync(['pull', '--json', '--arch', 'arm64', '--store', store, ref])).stdout) as { manifestDigest: string };
+  const same = JSON.parse((await crossrootAsync(['pull', '--json', '--arch', 'arm64', '--store', store, ref])).stdout) as { manifestDigest: string; cached: boolean };
+  assert.deepEqual([same.manifestDigest, same.cached], [pull1.manifestDigest, true]);
+  pushImage(reg, `oci:${layered.layout}:${layered.gzipTag}`, 'tools:latest');
+  const moved = JSON.parse((await crossrootAsync(['pull', '--json', '--arch', 'arm64', '--store', store, ref])).stdout) as { manifestDigest: string; cached: boolean; rootfs: string };
+  assert.notEqual(moved.manifestDigest, pull1.manifestDigest);
+  assert.equal(moved.cached, false);
+  assert.ok(existsSync(path.join(moved.rootfs, 'data/keep.txt')), 'the new image is the one unpacked');
+});
