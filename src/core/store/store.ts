@@ -8,6 +8,7 @@ import { Transform, type Readable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
+import type { LockedImage } from '../image/lockfile';
 import { findHelper } from '../sandbox/helper';
 import { waitForLock, type HeldLock, type LockOptions } from './lock';
 
@@ -41,14 +42,6 @@ export interface ImageRecord {
   /** How owners were written: 'full' (subordinate ids) or 'single' (caller, real owner in an xattr). */
   idmap?: string;
   created: string;
-}
-
-/** What a reference resolved to (the lockfile's entry shape). */
-export interface TaggedImage {
-  manifest: string;
-  index?: string;
-  platform: string;
-  config: string;
 }
 
 export interface EnsureImageOptions {
@@ -366,16 +359,16 @@ export class Store {
    * Remembers which image a reference gave for an arch at its last pull, so `crossroot run REF`
    * can use it without asking the registry (Docker's pull policy "missing"), also offline.
    */
-  recordTag(ref: string, arch: string, image: TaggedImage): void {
+  recordTag(ref: string, arch: string, image: LockedImage): void {
     const tmp = this.tempPath('ref');
     writeFileSync(tmp, JSON.stringify({ ref, arch, ...image }) + '\n');
     renameSync(tmp, this.tagPath(ref, arch));
   }
 
   /** The image `ref` gave for `arch` at its last pull, if it is still in the store. */
-  taggedImage(ref: string, arch: string): TaggedImage | undefined {
+  taggedImage(ref: string, arch: string): LockedImage | undefined {
     try {
-      const t = JSON.parse(readFileSync(this.tagPath(ref, arch), 'utf8')) as TaggedImage & { ref: string; arch: string };
+      const t = JSON.parse(readFileSync(this.tagPath(ref, arch), 'utf8')) as LockedImage & { ref: string; arch: string };
       if (t.ref !== ref || t.arch !== arch || !this.image(t.manifest)) return undefined;
       const { ref: _r, arch: _a, ...image } = t;
       return image;
@@ -389,7 +382,7 @@ export class Store {
     const dir = path.join(this.root, 'refs');
     return readdirSync(dir).flatMap((n) => {
       try {
-        return [{ file: path.join(dir, n), manifest: (JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as TaggedImage).manifest }];
+        return [{ file: path.join(dir, n), manifest: (JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as LockedImage).manifest }];
       } catch {
         return [{ file: path.join(dir, n), manifest: '' }];
       }
