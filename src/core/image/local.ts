@@ -97,7 +97,7 @@ function layoutBlob(dir: string, digest: string, what: string): Buffer {
  * The manifest an env of `arch` runs, from a layout's index.json: narrowed by ref name when
  * given, through a nested index when the entry is one, checked against the config's arch.
  */
-function chooseFromLayout(index: Index, read: (d: Descriptor) => Buffer, arch: ArchInfo, what: string, ref?: string): Omit<ImportedImage, 'platform'> & { platform: string } {
+function chooseFromLayout(index: Index, read: (d: Descriptor) => Buffer, arch: ArchInfo, what: string, ref?: string): ImportedImage {
   let entries = index.manifests;
   if (ref) {
     entries = entries.filter((d) => d.annotations?.[REF_NAME] === ref);
