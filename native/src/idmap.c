@@ -120,6 +120,28 @@ static bool wait_ok(pid_t pid) {
   return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+__attribute__((noreturn)) static void die_unshare(int e) {
+  errno = e;
+  if (e == EPERM || e == EACCES) die_code("EUSERNS", userns_fix(), "cannot create a user namespace: %s", strerror(e));
+  if ((e == ENOSPC || e == EUSERS) && sysctl_value("/proc/sys/user/max_user_namespaces") == 0)
+    die_code("EUSERNS", userns_fix(), "user namespaces are disabled here (user.max_user_namespaces = 0)");
+  if (e == ENOSPC || e == EUSERS)
+    die_code("EUSERNS", "raise the limit: sudo sysctl -w user.max_user_namespaces=15000", "too many user namespaces: %s",
+             strerror(e));
+  die_with_error("unshare");
+}
+
+/* The last step either way: uid/gid 0 inside, then no_new_privs (not earlier: the setuid
+ * newuidmap must still gain its privilege). */
+static enum idmap_mode become_root(enum idmap_mode mode) {
+  /* Supplementary groups of the host user show up as nobody inside; with a full map we may drop them. */
+  if (mode == IDMAP_FULL && setgroups(0, NULL) < 0) die_with_error("setgroups");
+  if (setresgid(0, 0, 0) < 0) die_with_error("setresgid");
+  if (setresuid(0, 0, 0) < 0) die_with_error("setresuid");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_with_error("prctl(PR_SET_NO_NEW_PRIVS)");
+  return mode;
+}
+
 static void write_single_map(const char *file, unsigned id) {
   char line[64];
   snprintf(line, sizeof line, "0 %u 1\n", id);
@@ -130,7 +152,7 @@ static void write_single_map(const char *file, unsigned id) {
   }
 }
 
-enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags) {
+enum idmap_mode enter_userns_direct(enum idmap_mode mode, int extra_clone_flags) {
   uid_t uid = getuid();
   gid_t gid = getgid();
   unsigned long us = 0, un = 0, gs = 0, gn = 0;
@@ -162,14 +184,7 @@ enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags) {
       wait_ok(uid_tool);
       wait_ok(gid_tool);
     }
-    errno = e;
-    if (e == EPERM || e == EACCES) die_code("EUSERNS", userns_fix(), "cannot create a user namespace: %s", strerror(e));
-    if ((e == ENOSPC || e == EUSERS) && sysctl_value("/proc/sys/user/max_user_namespaces") == 0)
-      die_code("EUSERNS", userns_fix(), "user namespaces are disabled here (user.max_user_namespaces = 0)");
-    if (e == ENOSPC || e == EUSERS)
-      die_code("EUSERNS", "raise the limit: sudo sysctl -w user.max_user_namespaces=15000",
-               "too many user namespaces: %s", strerror(e));
-    die_with_error("unshare");
+    die_unshare(e);
   }
 
   bool uid_done = false, gid_done = false;
@@ -198,10 +213,47 @@ enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags) {
     }
     write_single_map("/proc/self/gid_map", (unsigned)gid);
   }
-  /* Supplementary groups of the host user show up as nobody inside; with a full map we may drop them. */
-  if (mode == IDMAP_FULL && setgroups(0, NULL) < 0) die_with_error("setgroups");
-  if (setresgid(0, 0, 0) < 0) die_with_error("setresgid");
-  if (setresuid(0, 0, 0) < 0) die_with_error("setresuid");
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_with_error("prctl(PR_SET_NO_NEW_PRIVS)");
-  return mode;
+  return become_root(mode);
+}
+
+/* Inside the keeper's user namespace we hold CAP_SETUID/CAP_SETGID over its whole range, so a
+ * forked helper may write our new namespace's maps itself: 0..N onto the keeper's 0..N, as two
+ * lines like the keeper's own map (an extent must map into a single extent of the parent). */
+static enum idmap_mode enter_nested(int extra_clone_flags, unsigned long uids, unsigned long gids) {
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) < 0) die_with_error("pipe2");
+  pid_t target = getpid();
+  pid_t mapper = fork();
+  if (mapper < 0) die_with_error("fork");
+  if (mapper == 0) {
+    char c, path[64], map[64];
+    close(go[1]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (read(go[0], &c, 1) != 1) _exit(1);
+    snprintf(path, sizeof path, "/proc/%d/uid_map", target);
+    snprintf(map, sizeof map, "0 0 1\n1 1 %lu\n", uids);
+    if (write_file_at(AT_FDCWD, path, map) < 0) _exit(1);
+    snprintf(path, sizeof path, "/proc/%d/gid_map", target);
+    snprintf(map, sizeof map, "0 0 1\n1 1 %lu\n", gids);
+    _exit(write_file_at(AT_FDCWD, path, map) < 0);
+  }
+  close(go[0]);
+  if (unshare(CLONE_NEWUSER | extra_clone_flags) < 0) {
+    int e = errno;
+    close(go[1]);
+    wait_ok(mapper);
+    die_unshare(e);
+  }
+  if (write_all(go[1], "x", 1) < 0) die_with_error("waking the id mapper");
+  close(go[1]);
+  if (!wait_ok(mapper)) die("writing the id maps of the sandbox's user namespace failed");
+  return become_root(IDMAP_FULL);
+}
+
+enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags) {
+  unsigned long us, un, gs, gn;
+  if (mode != IDMAP_SINGLE && subid_range("/etc/subuid", getuid(), &us, &un) && subid_range("/etc/subgid", getuid(), &gs, &gn) &&
+      find_newidmap("newuidmap") && find_newidmap("newgidmap") && keeper_join(un, gn))
+    return enter_nested(extra_clone_flags, un, gn);
+  return enter_userns_direct(mode, extra_clone_flags);
 }

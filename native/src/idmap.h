@@ -30,3 +30,11 @@ const char *find_newidmap(const char *name);
 
 /* Why user namespaces are refused on this host, as a fix-it (sysctl or AppArmor). */
 const char *userns_fix(void);
+
+/* enter_userns() without the keeper: newuidmap/newgidmap (or a single map) every time. */
+enum idmap_mode enter_userns_direct(enum idmap_mode mode, int extra_clone_flags);
+
+/* keeper.c: moves the caller into the keeper's user namespace, which maps 0 = caller and
+ * 1..uids / 1..gids = the subordinate ranges (starting the keeper when none runs). False when
+ * there is none to be had; then the caller maps itself. CROSSROOT_NO_KEEPER=1 always maps directly. */
+bool keeper_join(unsigned long uids, unsigned long gids);

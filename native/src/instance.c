@@ -31,23 +31,6 @@ struct instance {
   const struct arch *arch; /* NULL when the state names none this helper knows */
 };
 
-/* Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold anything);
- * 0 when the process is gone or a zombie (an exited PID 1 waiting for the host's init). */
-static unsigned long long proc_starttime(pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  cleanup_free char *stat = read_file_at(AT_FDCWD, path, NULL);
-  char *p = stat ? strrchr(stat, ')') : NULL;
-  if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') return 0;
-  unsigned long long v = 0;
-  /* After ")": field 3 (state) is the first; starttime is field 22. */
-  for (int field = 3; field <= 22 && p; field++) {
-    p = strchr(p + 1, ' ');
-    if (p && field == 22) v = strtoull(p + 1, NULL, 10);
-  }
-  return v;
-}
-
 static char *state_path(const char *dir) { return xasprintf("%s/%s", dir, STATE_FILE); }
 
 /* Opens the instance recorded in dir. Returns false (and removes the state file) when it is

@@ -169,3 +169,20 @@ void status_event(const char *fmt, ...) {
   line[n++] = '\n';
   (void)write_all(status_fd, line, (size_t)n);
 }
+
+/* After the parenthesised command name, which may hold anything. A zombie counts as gone: an
+ * exited instance's PID 1 may wait a while for the host's init to reap it. */
+unsigned long long proc_starttime(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  cleanup_free char *stat = read_file_at(AT_FDCWD, path, NULL);
+  char *p = stat ? strrchr(stat, ')') : NULL;
+  if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') return 0;
+  unsigned long long v = 0;
+  /* After ")": field 3 (state) is the first; starttime is field 22. */
+  for (int field = 3; field <= 22 && p; field++) {
+    p = strchr(p + 1, ' ');
+    if (p && field == 22) v = strtoull(p + 1, NULL, 10);
+  }
+  return v;
+}

@@ -50,6 +50,10 @@ void json_escape(char *dst, size_t dstlen, const char *s);
 /* Emits one JSON line on status_fd (no-op when status_fd < 0). */
 __attribute__((format(printf, 1, 2))) void status_event(const char *fmt, ...);
 
+/* Field 22 of /proc/PID/stat (start time in clock ticks since boot): with the pid it names one
+ * process for good. 0 when the process is gone or a zombie. */
+unsigned long long proc_starttime(pid_t pid);
+
 static inline void cleanup_freep(void *p) { free(*(void **)p); }
 static inline void cleanup_closep(int *fd) { if (*fd >= 0) { int e = errno; close(*fd); errno = e; } }
 #define cleanup_free __attribute__((cleanup(cleanup_freep)))

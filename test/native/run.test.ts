@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ARCHES, type ArchName } from '../../src/core/arch';
 import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
@@ -265,4 +266,23 @@ test('an interactive shell on a terminal runs background jobs (job control on)',
   const code = await new Promise<number | null>((r) => child.on('close', r));
   assert.equal(code, 0);
   assert.doesNotMatch(out, /job control turned off|can't access tty/);
+});
+
+test('a full map gives subordinate ids the same host owners with and without the user namespace keeper', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const me = os.userInfo().username;
+  const line = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${me}:`) || l.startsWith(`${process.getuid!()}:`));
+  if (!need(t, !!line, `no /etc/subuid range for ${me}`)) return;
+  const subuidStart = Number(line!.split(':')[1]);
+  const rootfs = await busyboxRootfs('amd64');
+  const ws = tempDir(t);
+  for (const keeper of [true, false]) {
+    const name = keeper ? 'kept' : 'direct';
+    const r = await run({ rootfs, idmap: 'full', binds: [{ source: ws, target: '/ws' }] },
+      ['sh', '-c', `touch /ws/${name} /ws/${name}-root && chown 1000:1000 /ws/${name}`],
+      { env: keeper ? {} : { CROSSROOT_NO_KEEPER: '1' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statSync(path.join(ws, name)).uid, subuidStart + 999, `${name}: uid 1000 inside is subuid start + 999`);
+    assert.equal(statSync(path.join(ws, `${name}-root`)).uid, process.getuid!(), `${name}: root inside is the caller`);
+  }
 });
