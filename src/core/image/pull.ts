@@ -17,6 +17,7 @@ import { detectLocalSource, importArchive, importLayoutBlobs, importRootfsTarbal
 import { type LockedImage, type Lockfile, lockedImage, lockfilePath, readLockfile } from './lockfile';
 import { type Descriptor, MediaType, layerCompression } from './oci';
 import { platformName } from './platform';
+import { inParallel } from './parallel';
 import { noProgress, type ProgressListener } from './progress';
 import { parseImageRef } from './ref';
 import { sniffCompression } from './tar';
@@ -369,7 +370,6 @@ function fetchBlobs(o: PullOptions, registry: RegistryClient, ref: ReturnType<ty
   const layerNo = (d: Descriptor) => (d === descs[0] ? undefined : descs.indexOf(d));
   const layers = descs.length - 1;
   const stop = new AbortController();
-  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   const settled = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }>();
   for (const d of descs) {
     let resolve!: () => void;
@@ -378,47 +378,29 @@ function fetchBlobs(o: PullOptions, registry: RegistryClient, ref: ReturnType<ty
     promise.catch(() => {}); // observed through blob() or all
     settled.set(d.digest, { promise, resolve, reject });
   }
-  let next = 0;
-  let failed: unknown;
-  const worker = async (): Promise<void> => {
-    while (next < descs.length) {
-      const d = descs[next++]!;
-      const s = settled.get(d.digest)!;
-      if (failed !== undefined) {
-        s.reject(failed);
-        continue;
-      }
-      const ev = { layer: layerNo(d), layers, digest: d.digest, total: d.size, ...(d === descs[0] ? { message: 'config' } : {}) };
-      if (o.store.hasBlob(d.digest)) {
-        progress({ phase: 'verify', ...ev, done: d.size, cached: true });
-        s.resolve();
-        continue;
-      }
+  const one = async (d: Descriptor, signal: AbortSignal): Promise<void> => {
+    const ev = { layer: layerNo(d), layers, digest: d.digest, total: d.size, ...(d === descs[0] ? { message: 'config' } : {}) };
+    if (!o.store.hasBlob(d.digest)) {
+      const lock = await o.store.lock(`blob-${digestHex(d.digest)}`, {
+        onWait: (pid) => progress({ phase: 'wait', ...ev, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is downloading this layer` }),
+      });
       try {
-        const lock = await o.store.lock(`blob-${digestHex(d.digest)}`, {
-          onWait: (pid) => progress({ phase: 'wait', ...ev, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is downloading this layer` }),
-        });
-        try {
-          if (!o.store.hasBlob(d.digest)) {
-            await registry.fetchBlob(ref, d, o.store.blobPath(d.digest), {
-              signal,
-              onProgress: (p) => progress({ phase: 'download', ...ev, done: p.done }),
-            });
-          }
-        } finally {
-          lock.release();
+        if (!o.store.hasBlob(d.digest)) {
+          await registry.fetchBlob(ref, d, o.store.blobPath(d.digest), { signal, onProgress: (p) => progress({ phase: 'download', ...ev, done: p.done }) });
+          progress({ phase: 'verify', ...ev, done: d.size });
         }
-        progress({ phase: 'verify', ...ev, done: d.size });
-        s.resolve();
-      } catch (e) {
-        failed ??= e;
-        s.reject(e);
+      } finally {
+        lock.release();
       }
+    } else {
+      progress({ phase: 'verify', ...ev, done: d.size, cached: true });
     }
+    settled.get(d.digest)!.resolve();
   };
-  const all = Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 3, descs.length)) }, worker))
-    .then(() => { if (failed !== undefined) throw failed; });
-  all.catch(() => {});
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  const all = inParallel(descs, o.concurrency ?? 3, one, signal);
+  // Blobs that failed or never started settle with the failure, so no reader waits forever.
+  all.catch((e: unknown) => { for (const s of settled.values()) s.reject(e); });
   return {
     blob: (digest) => settled.get(digest)!.promise,
     all,
