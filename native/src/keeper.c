@@ -8,6 +8,7 @@
 #include "util.h"
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -55,6 +56,10 @@ __attribute__((noreturn)) static void keeper_main(const char *state, int ready, 
   for (int fd = 0; fd < 3; fd++)
     if (null < 0 || dup2(null, fd) < 0) _exit(1);
   status_fd = -1;
+  /* `run` blocks the signals it forwards before it gets here; the keeper must die of SIGTERM. */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
   prctl(PR_SET_NAME, "crossroot-keep");
   if (chdir("/") < 0) _exit(1);
   enter_userns_direct(IDMAP_FULL, 0); /* exits when the tools refuse; the caller then maps itself */
