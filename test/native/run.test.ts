@@ -286,3 +286,28 @@ test('a full map gives subordinate ids the same host owners with and without the
     assert.equal(statSync(path.join(ws, `${name}-root`)).uid, process.getuid!(), `${name}: root inside is the caller`);
   }
 });
+
+test('full-map sandboxes share one user namespace keeper, which a new one replaces once it is gone', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  if (!need(t, readFileSync('/etc/subuid', 'utf8').includes(`${os.userInfo().username}:`), 'no /etc/subuid range')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const runtime = tempDir(t); // the keeper's state goes to $XDG_RUNTIME_DIR/crossroot
+  const state = path.join(runtime, 'crossroot/userns.json');
+  const keeperPid = () => (JSON.parse(readFileSync(state, 'utf8')) as { pid: number }).pid;
+  const alive = (pid: number) => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z'; } catch { return false; } };
+  const env = { XDG_RUNTIME_DIR: runtime };
+  t.after(() => { try { process.kill(keeperPid(), 'SIGTERM'); } catch { /* gone */ } });
+
+  assert.equal((await run({ rootfs, idmap: 'full' }, ['true'], { env })).code, 0);
+  const first = keeperPid();
+  assert.equal(readFileSync(`/proc/${first}/comm`, 'utf8').trim(), 'crossroot-keep');
+  assert.equal((await run({ rootfs, idmap: 'full' }, ['true'], { env })).code, 0);
+  assert.equal(keeperPid(), first, 'the second sandbox joined the same keeper');
+
+  process.kill(first, 'SIGTERM');
+  for (let i = 0; i < 100 && alive(first); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(alive(first), false);
+  const r = await run({ rootfs, idmap: 'full' }, ['true'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.notEqual(keeperPid(), first, 'a new keeper replaced the dead one');
+});
