@@ -293,10 +293,11 @@ test('full-map sandboxes share one user namespace keeper, which a new one replac
   const rootfs = await busyboxRootfs('amd64');
   const runtime = tempDir(t); // the keeper's state goes to $XDG_RUNTIME_DIR/crossroot
   const state = path.join(runtime, 'crossroot/userns.json');
-  const keeperPid = () => (JSON.parse(readFileSync(state, 'utf8')) as { pid: number }).pid;
+  let last = 0;
+  const keeperPid = () => (last = (JSON.parse(readFileSync(state, 'utf8')) as { pid: number }).pid);
   const alive = (pid: number) => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z'; } catch { return false; } };
   const env = { XDG_RUNTIME_DIR: runtime };
-  t.after(() => { try { process.kill(keeperPid(), 'SIGTERM'); } catch { /* gone */ } });
+  t.after(() => { try { process.kill(last, 'SIGTERM'); } catch { /* gone */ } });
 
   assert.equal((await run({ rootfs, idmap: 'full' }, ['true'], { env })).code, 0);
   const first = keeperPid();
