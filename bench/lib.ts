@@ -1,7 +1,8 @@
 // Side-by-side timing for benchmarks: runs each contender interleaved (A B A B …) so machine
 // noise hits all of them alike, and reports medians and ratios as a markdown table.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Contender {
@@ -58,4 +59,40 @@ export function report(name: string, title: string, rows: { label: string; ours:
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, `${name}.md`), text);
   console.log(text);
+}
+
+export interface BenchResult {
+  rows: { label: string; ours: Row; peer: Row; target?: string }[];
+  notes: string[];
+}
+
+/**
+ * Entry point of every bench file: measures as an unprivileged user (what users are; as root,
+ * re-runs `file` as the test user that `npm test` creates and reads its result back), then writes
+ * the report. `file` is the bench's own path, so the re-run measures the same thing.
+ */
+export async function runBench(name: string, title: string, file: string, bench: () => Promise<BenchResult> | BenchResult): Promise<void> {
+  const result = process.getuid?.() === 0 ? benchAsTestUser(file) : await bench();
+  if (process.env.CROSSROOT_BENCH_RESULT) writeFileSync(process.env.CROSSROOT_BENCH_RESULT, JSON.stringify(result));
+  else report(name, title, result.rows, result.notes);
+}
+
+function benchAsTestUser(file: string): BenchResult {
+  const user = process.env.CROSSROOT_TEST_USER || 'crossroot-test';
+  const home = spawnSync('getent', ['passwd', user], { encoding: 'utf8' }).stdout.split(':')[5];
+  if (!home) throw new Error(`user ${user} does not exist; run npm test once as root (it creates it) or set CROSSROOT_TEST_USER`);
+  const root = process.cwd();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'crossroot-bench-'));
+  chmodSync(dir, 0o777);
+  const out = path.join(dir, 'result.json');
+  const pass = ['CROSSROOT_BENCH_RUNS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`);
+  try {
+    const r = spawnSync('runuser', ['-u', user, '--', 'env', '-i', `HOME=${home}`, `USER=${user}`, `LOGNAME=${user}`,
+      'PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', `CROSSROOT_ROOT=${root}`, `CROSSROOT_BENCH_RESULT=${out}`, ...pass,
+      process.execPath, '--import', 'tsx', file], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`the benchmark failed as ${user} (exit ${r.status})`);
+    return JSON.parse(readFileSync(out, 'utf8')) as BenchResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

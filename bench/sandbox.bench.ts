@@ -1,21 +1,18 @@
 // Starting commands in a sandbox and working inside an arm64 rootfs: crossroot-helper side by side
 // with bwrap, direct qemu-user and proot -q, as an unprivileged user (re-run as one when root).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ARCHES } from '../src/core/arch';
 import { findQemu } from '../src/core/sandbox/qemu';
 import { busyboxRootfs, debianRootfs } from '../test/fixtures/rootfs';
-import { HELPER, ROOT } from '../test/lib/harness';
-import { measure, report, type Contender, type Row } from './lib';
+import { HELPER } from '../test/lib/harness';
+import { measure, runBench, type BenchResult, type Contender } from './lib';
+import { fileURLToPath } from 'node:url';
 
-const BENCH_USER = process.env.CROSSROOT_TEST_USER || 'crossroot-test';
 
-interface Result {
-  rows: { label: string; ours: Row; peer: Row; target?: string }[];
-  notes: string[];
-}
+type Result = BenchResult;
 
 /** argv runs and exits 0 (probed once before timing); the output, or the reason it cannot run. */
 function probe(argv: string[]): { ok: true; stdout: string } | { ok: false; why: string } {
@@ -96,24 +93,4 @@ async function bench(): Promise<Result> {
   return res;
 }
 
-/** As root, runs the measurements as the unprivileged test user (what users are) and reports them. */
-function benchAsTestUser(): Result {
-  const home = spawnSync('getent', ['passwd', BENCH_USER], { encoding: 'utf8' }).stdout.split(':')[5];
-  if (!home) throw new Error(`user ${BENCH_USER} does not exist; run npm test once as root (it creates it) or set CROSSROOT_TEST_USER`);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crossroot-bench-'));
-  chmodSync(dir, 0o777);
-  const out = path.join(dir, 'result.json');
-  try {
-    const r = spawnSync('runuser', ['-u', BENCH_USER, '--', 'env', '-i', `HOME=${home}`, `USER=${BENCH_USER}`, `LOGNAME=${BENCH_USER}`,
-      'PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', `CROSSROOT_ROOT=${ROOT}`, `CROSSROOT_BENCH_RESULT=${out}`,
-      process.execPath, '--import', 'tsx', path.join(ROOT, 'bench/sandbox.bench.ts')], { cwd: ROOT, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`the benchmark failed as ${BENCH_USER} (exit ${r.status})`);
-    return JSON.parse(readFileSync(out, 'utf8')) as Result;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const result = process.getuid?.() === 0 ? benchAsTestUser() : await bench();
-if (process.env.CROSSROOT_BENCH_RESULT) writeFileSync(process.env.CROSSROOT_BENCH_RESULT, JSON.stringify(result));
-else report('sandbox', 'Sandbox start and arm64 work (crossroot-helper vs bwrap, qemu-user, proot)', result.rows, result.notes);
+await runBench('sandbox', 'Sandbox start and arm64 work (crossroot-helper vs bwrap, qemu-user, proot)', fileURLToPath(import.meta.url), bench);

@@ -1,23 +1,20 @@
 // Unpacking one image layer (a Debian arm64 minbase, ~8.7k entries): crossroot-helper unpack side
 // by side with `tar -x` and `umoci unpack --rootless`, on tmpfs, as the unprivileged test user.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, createReadStream, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { MediaType, sha256Digest } from '../src/core/image/oci';
 import { debianRootfs } from '../test/fixtures/rootfs';
-import { HELPER, ROOT } from '../test/lib/harness';
-import { measure, report, type Contender, type Row } from './lib';
+import { HELPER } from '../test/lib/harness';
+import { measure, runBench, type BenchResult, type Contender } from './lib';
+import { fileURLToPath } from 'node:url';
 
-const BENCH_USER = process.env.CROSSROOT_TEST_USER || 'crossroot-test';
 const RUNS = Number(process.env.CROSSROOT_BENCH_RUNS || 10);
 
-interface Result {
-  rows: { label: string; ours: Row; peer: Row; target?: string }[];
-  notes: string[];
-}
+type Result = BenchResult;
 
 function sh(argv: string[], opts: { cwd?: string; okCodes?: number[] } = {}): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd: opts.cwd, encoding: 'utf8', maxBuffer: 1 << 26 });
@@ -136,24 +133,4 @@ async function bench(): Promise<Result> {
   return res;
 }
 
-/** As root, runs the measurements as the unprivileged test user (what users are) and reports them. */
-function benchAsTestUser(): Result {
-  const home = spawnSync('getent', ['passwd', BENCH_USER], { encoding: 'utf8' }).stdout.split(':')[5];
-  if (!home) throw new Error(`user ${BENCH_USER} does not exist; run npm test once as root (it creates it) or set CROSSROOT_TEST_USER`);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crossroot-bench-'));
-  chmodSync(dir, 0o777);
-  const out = path.join(dir, 'result.json');
-  try {
-    const r = spawnSync('runuser', ['-u', BENCH_USER, '--', 'env', '-i', `HOME=${home}`, `USER=${BENCH_USER}`, `LOGNAME=${BENCH_USER}`,
-      'PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', `CROSSROOT_ROOT=${ROOT}`, `CROSSROOT_BENCH_RESULT=${out}`,
-      `CROSSROOT_BENCH_RUNS=${RUNS}`, process.execPath, '--import', 'tsx', path.join(ROOT, 'bench/unpack.bench.ts')], { cwd: ROOT, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`the benchmark failed as ${BENCH_USER} (exit ${r.status})`);
-    return JSON.parse(readFileSync(out, 'utf8')) as Result;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const result = process.getuid?.() === 0 ? benchAsTestUser() : await bench();
-if (process.env.CROSSROOT_BENCH_RESULT) writeFileSync(process.env.CROSSROOT_BENCH_RESULT, JSON.stringify(result));
-else report('unpack', 'Unpacking a layer (crossroot-helper vs tar, umoci)', result.rows, result.notes);
+await runBench('unpack', 'Unpacking a layer (crossroot-helper vs tar, umoci)', fileURLToPath(import.meta.url), bench);
