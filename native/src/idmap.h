@@ -8,8 +8,8 @@
 enum idmap_mode { IDMAP_AUTO, IDMAP_SINGLE, IDMAP_FULL };
 
 /* unshare(CLONE_NEWUSER | extra_clone_flags) and write the maps:
- *   FULL   = newuidmap/newgidmap with the caller's /etc/subuid,/etc/subgid range
- *            (inside: 0 = caller, 1..N = subordinate ids);
+ *   FULL   = the caller's /etc/subuid,/etc/subgid range (inside: 0 = caller, 1..N = subordinate
+ *            ids), nested in the keeper's namespace (keeper.c) or through newuidmap/newgidmap;
  *   SINGLE = caller -> 0 only (setgroups deny);
  *   AUTO   = FULL when a range exists and newuidmap works, else SINGLE.
  * Afterwards the caller is uid/gid 0 in the new namespace and no_new_privs is set (it cannot be
