@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ArchInfo, type ArchName, ARCHES } from '../arch';
 import { CrossrootError } from '../errors';
 import { findQemu, runsNatively, QEMU_PACKAGE_HINT } from '../sandbox/qemu';
-import { digestHex, type Store } from '../store/store';
+import type { Store } from '../store/store';
 import type { ProgressListener } from './progress';
 
 export interface DebianBootstrap {
@@ -63,32 +63,20 @@ export async function debianImage(store: Store, o: DebianBootstrap, progress: Pr
   }
   const storeLock = await store.lockStore({ shared: true });
   try {
-    const name = `image-${digestHex(digest)}`;
-    const lock = await store.lock(name, { onWait: (pid) => progress({ phase: 'wait', digest, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is building ${what}` }) });
-    try {
-      if (store.image(digest)) {
-        progress({ phase: 'done', digest, cached: true, message: what });
-        return result;
-      }
-      store.clearTemp(name);
-      const entry = store.newImageEntry(digest);
-      progress({ phase: 'unpack', digest, message: `building ${what} with mmdebstrap (about a minute)` });
-      try {
-        await bootstrapDebian(o, entry.rootfs, log);
-      } catch (e) {
-        store.removeTree(entry.dir);
-        throw e;
-      }
-      const arch = ARCHES[o.arch].oci;
-      store.commitImage(entry.dir, {
-        digest, source: `debian:${debianSuite(o)} ${debianMirror(o)}`, blobs: [],
-        platform: `linux/${arch.architecture}${arch.variant ? `/${arch.variant}` : ''}`, created: new Date().toISOString(),
-      });
-      progress({ phase: 'done', digest, message: what });
-      return result;
-    } finally {
-      lock.release();
-    }
+    const arch = ARCHES[o.arch].oci;
+    const { cached } = await store.ensureImage(digest, {
+      onWait: (pid) => progress({ phase: 'wait', digest, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is building ${what}` }),
+      build: async (rootfs) => {
+        progress({ phase: 'unpack', digest, message: `building ${what} with mmdebstrap (about a minute)` });
+        await bootstrapDebian(o, rootfs, log);
+        return {
+          source: `debian:${debianSuite(o)} ${debianMirror(o)}`, blobs: [],
+          platform: `linux/${arch.architecture}${arch.variant ? `/${arch.variant}` : ''}`,
+        };
+      },
+    });
+    progress({ phase: 'done', digest, cached, message: what });
+    return result;
   } finally {
     storeLock.release();
   }
