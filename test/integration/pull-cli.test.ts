@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ARCHES } from '../../src/core/arch';
+import { parseManifest } from '../../src/core/image/oci';
+import { pull } from '../../src/core/image/pull';
+import type { PullProgress } from '../../src/core/image/progress';
+import { Store } from '../../src/core/store/store';
+import { imageToolsAvailable, layeredImage } from '../fixtures/images';
+import { htpasswdAvailable, pushImage, registryAvailable, startRegistry, writeAuthFile } from '../fixtures/registry';
+import { busyboxRootfs } from '../fixtures/rootfs';
+import { HELPER, need, tempDir } from '../lib/harness';
+import { assertSameTree, crossroot, crossrootAsync, storeDir } from './image-trees';
+
+function ready(t: Parameters<typeof need>[0]): boolean {
+  return need(t, registryAvailable(), 'docker-registry is not installed (apt-get install docker-registry)')
+    && need(t, imageToolsAvailable(), 'buildah, skopeo and umoci make the test images (apt-get install buildah skopeo umoci)')
+    && need(t, existsSync(HELPER), 'the helper is not built (make -C native)');
+}
+
+test('a registry pull reports bytes per layer, each verify and unpack, then done; the CLI shows them as lines', async (t) => {
+  if (!ready(t)) return;
+  const img = await layeredImage();
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  const ref = pushImage(reg, `oci:${img.layout}:${img.tag}`, 'layered:progress');
+  const layers = parseManifest(readFileSync(path.join(img.layout, 'blobs/sha256', img.manifestDigest.slice(7)))).layers;
+
+  const events: PullProgress[] = [];
+  const got = await pull({ kind: 'image', ref }, { store: Store.open(storeDir(t)), arch: ARCHES.arm64, onProgress: (e) => events.push({ ...e }) });
+  assert.equal(got.manifestDigest, img.manifestDigest);
+  assert.equal(events[0]!.phase, 'resolve');
+  assert.deepEqual(events.at(-1), { phase: 'done', digest: img.manifestDigest, cached: false, message: got.source });
+  for (const [i, l] of layers.entries()) {
+    const mine = events.filter((e) => e.layer === i + 1);
+    const downloads = mine.filter((e) => e.phase === 'download');
+    assert.ok(downloads.length > 0, `layer ${i + 1} reports its download`);
+    assert.ok(downloads.every((e) => e.digest === l.digest && e.total === l.size && e.layers === layers.length), `layer ${i + 1}: digest, total and layer count`);
+    assert.deepEqual(downloads.map((e) => e.done), downloads.map((e) => e.done).sort((a, b) => a! - b!), 'bytes done only grow');
+    assert.equal(downloads.at(-1)!.done, l.size, 'the last download event has every byte');
+    assert.equal(mine.filter((e) => e.phase === 'verify').length, 1, `layer ${i + 1} is verified once`);
+    assert.equal(mine.filter((e) => e.phase === 'unpack').at(-1)?.done, l.size, `layer ${i + 1} is unpacked to its end`);
+  }
+
+  const cli = await crossrootAsync(['pull', '--arch', 'arm64', '--store', storeDir(t), ref]);
+  assert.equal(cli.code, 0, cli.stderr);
+  for (let n = 1; n <= layers.length; n++) {
+    assert.match(cli.stderr, new RegExp(`^layer ${n}/${layers.length} [0-9a-f]{12} +downloading`, 'm'));
+    assert.match(cli.stderr, new RegExp(`^layer ${n}/${layers.length} [0-9a-f]{12} +verified`, 'm'));
+    assert.match(cli.stderr, new RegExp(`^layer ${n}/${layers.length} [0-9a-f]{12} +unpacking`, 'm'));
+  }
+  assert.match(cli.stdout, new RegExp(`^Digest: ${img.manifestDigest}$`, 'm'));
+});
+
+test('crossroot pull logs in with the auth file $REGISTRY_AUTH_FILE names', async (t) => {
+  if (!ready(t) || !need(t, htpasswdAvailable(), 'htpasswd is not installed (apt-get install apache2-utils)')) return;
+  const img = await layeredImage();
+  const reg = await startRegistry({ auth: 'htpasswd' });
+  t.after(() => reg.stop());
+  const ref = pushImage(reg, `oci:${img.layout}:${img.tag}`, 'private:1');
+  const home = tempDir(t);
+  // No other auth file is in reach: HOME and the runtime/config dirs are empty temp dirs.
+  const env = { HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: home };
+  const anonymous = await crossrootAsync(['pull', '--json', '--arch', 'arm64', '--store', storeDir(t), ref], env);
+  assert.equal(anonymous.code, 125);
+  assert.match(anonymous.stderr, /log in|login/i);
+
+  const authFile = writeAuthFile(path.join(home, 'elsewhere.json'), reg);
+  const r = await crossrootAsync(['pull', '--json', '--arch', 'arm64', '--store', storeDir(t), ref], { ...env, REGISTRY_AUTH_FILE: authFile });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { manifestDigest: string }).manifestDigest, img.manifestDigest);
+});
+
+test('a plain uncompressed rootfs .tar gives the tree it holds', async (t) => {
+  if (!need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
+  const tree = await busyboxRootfs('arm64');
+  const tar = path.join(tempDir(t), 'rootfs.tar');
+  execFileSync('tar', ['-C', tree, '--owner=0', '--group=0', '--numeric-owner', '-cf', tar, '.']);
+  const r = crossroot(['pull', '--json', '--arch', 'arm64', '--store', storeDir(t), tar]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { kind: string; rootfs: string };
+  assert.equal(out.kind, 'rootfs-tar');
+  assertSameTree(out.rootfs, tree);
+});
