@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ARCHES } from '../../src/core/arch';
 import { parseManifest } from '../../src/core/image/oci';
@@ -10,6 +10,7 @@ import type { PullProgress } from '../../src/core/image/progress';
 import { Store } from '../../src/core/store/store';
 import { imageToolsAvailable, layeredImage } from '../fixtures/images';
 import { htpasswdAvailable, pushImage, registryAvailable, startRegistry, writeAuthFile } from '../fixtures/registry';
+import { tarArchive } from '../fixtures/hostile';
 import { busyboxRootfs } from '../fixtures/rootfs';
 import { HELPER, need, tempDir } from '../lib/harness';
 import { assertSameTree, crossroot, crossrootAsync, storeDir } from './image-trees';
@@ -83,4 +84,22 @@ test('a plain uncompressed rootfs .tar gives the tree it holds', async (t) => {
   const out = JSON.parse(r.stdout) as { kind: string; rootfs: string };
   assert.equal(out.kind, 'rootfs-tar');
   assertSameTree(out.rootfs, tree);
+});
+
+test('device nodes in a rootfs are skipped, and crossroot pull says so', async (t) => {
+  if (!need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
+  const tar = path.join(tempDir(t), 'with-devices.tar');
+  writeFileSync(tar, tarArchive([
+    { name: 'dev', type: 'dir' },
+    { name: 'dev/null', type: 'char', mode: 0o666 },
+    { name: 'dev/sda', type: 'block', mode: 0o660 },
+    { name: 'etc', type: 'dir' },
+    { name: 'etc/hostname', data: 'kept\n' },
+  ]));
+  const r = await crossrootAsync(['pull', '--arch', 'arm64', '--store', storeDir(t), tar]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^skipped 2 device nodes: a user namespace cannot create them/m);
+  const rootfs = /^Rootfs: (.*)$/m.exec(r.stdout)![1]!;
+  assert.equal(readFileSync(path.join(rootfs, 'etc/hostname'), 'utf8'), 'kept\n');
+  assert.equal(existsSync(path.join(rootfs, 'dev/null')), false);
 });

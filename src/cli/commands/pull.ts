@@ -51,7 +51,7 @@ function describe(e: PullProgress): string {
     case 'resolve': return `resolving ${e.message ?? ''}`;
     case 'wait': return `waiting: ${e.message ?? ''}`;
     case 'done': return `${e.cached ? 'up to date' : 'ready'}: ${e.message ?? ''}`;
-    case 'unpack': if (!e.layer) return `unpacking ${e.layers ?? ''} layer${e.layers === 1 ? '' : 's'}`;
+    case 'unpack': if (!e.layer) return e.message ?? `unpacking ${e.layers ?? ''} layer${e.layers === 1 ? '' : 's'}`;
   }
   return `${subject(e)}  ${status(e)}`;
 }
@@ -83,7 +83,8 @@ export function progressRenderer(out: NodeJS.WriteStream = process.stderr, o: { 
  * `layer 1/3 e086c0742014  downloading 40.1 MB / 63.1 MB  unpacking 12.0 MB / 63.1 MB`.
  */
 function renderer(out: NodeJS.WriteStream): { listener: ProgressListener; finish(): void } {
-  const keyOf = (e: PullProgress) => (e.layer ? `layer-${e.layer}` : e.phase === 'download' || e.phase === 'verify' ? e.digest ?? e.message ?? e.phase : e.phase);
+  // A note (a skipped device node, a bootstrap under way) gets a line of its own.
+  const keyOf = (e: PullProgress) => (e.layer ? `layer-${e.layer}` : e.phase === 'download' || e.phase === 'verify' ? e.digest ?? e.message ?? e.phase : e.phase === 'unpack' ? e.message ?? e.phase : e.phase);
   if (!out.isTTY) {
     const seen = new Set<string>();
     return {

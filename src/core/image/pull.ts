@@ -11,7 +11,7 @@ import { CrossrootError } from '../errors';
 import type { Source, SourceKind } from '../source';
 import type { HeldLock } from '../store/lock';
 import { digestHex, type ImageRecord, type Store } from '../store/store';
-import { type IdMapMode, type UnpackOptions, unpackLayers } from '../store/unpack';
+import { type IdMapMode, type UnpackOptions, type UnpackResult, unpackLayers } from '../store/unpack';
 import { type DebianBootstrap, debianImage } from './debian';
 import { detectLocalSource, importArchive, importLayoutBlobs, importRootfsTarball, resolveOciLayout } from './local';
 import { type LockedImage, type Lockfile, lockedImage, lockfilePath, readLockfile } from './lockfile';
@@ -210,6 +210,11 @@ async function unpackImage(o: PullState, key: string, layers: Descriptor[], prog
         onLayer: (j: number, bytesIn: number, finished: boolean) => {
           const l = layers[first + j];
           progress({ phase: 'unpack', layer: first + j + 1, layers: n, digest: l?.digest, done: finished ? l?.size ?? bytesIn : bytesIn, total: l?.size });
+        },
+        // The helper's own note goes to its stderr, which is only shown on failure: pass it on.
+        onDone: (r: UnpackResult) => {
+          const devices = r.skipped.devices ?? 0;
+          if (devices) progress({ phase: 'unpack', message: `skipped ${devices} device node${devices === 1 ? '' : 's'}: a user namespace cannot create them (the env gets /dev from the host)` });
         },
       });
       const files = () => unpackLayers(o.store.helper(), rootfs, layers.map((l) => o.store.blobPath(l.digest)), options(0));

@@ -14,6 +14,8 @@ export interface UnpackOptions {
   signal?: AbortSignal;
   /** Descriptors the helper inherits (as fd 4, 5, …): the store locks, so they stay held while it runs. */
   keepFds?: number[];
+  /** Called once the helper finished, with what it skipped (device nodes, xattrs…). */
+  onDone?: (r: UnpackResult) => void;
 }
 
 export interface UnpackResult {
@@ -88,7 +90,10 @@ export async function unpackLayers(helper: string, target: string, layers: strin
   await closed;
   if (streamed) layers.destroy();
   if (sourceError !== undefined) throw sourceError;
-  if (code === 0 && result) return result;
+  if (code === 0 && result) {
+    o.onDone?.(result);
+    return result;
+  }
   if (error?.message) {
     throw new CrossrootError(error.code ?? 'EUNPACK', `unpacking failed: ${error.message}`, error.fix ? { fix: error.fix } : {});
   }
