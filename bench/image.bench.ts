@@ -9,27 +9,12 @@ import path from 'node:path';
 import { pushImage, startRegistry } from '../test/fixtures/registry';
 import { debianRootfs } from '../test/fixtures/rootfs';
 import { CLI, HELPER, cacheDir } from '../test/lib/harness';
-import { measure, runBench, type BenchResult, type Contender } from './lib';
+import { countEntries, measure, removeTree, runBench, sh, type BenchResult, type Contender } from './lib';
 import { fileURLToPath } from 'node:url';
 
 const RUNS = Number(process.env.CROSSROOT_BENCH_RUNS || 8);
 
 type Result = BenchResult;
-
-function sh(argv: string[], opts: { env?: NodeJS.ProcessEnv; okCodes?: number[] } = {}): string {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: opts.env ?? process.env, maxBuffer: 1 << 26 });
-  if (r.status === null || !(opts.okCodes ?? [0]).includes(r.status)) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-function removeTree(dir: string): void {
-  if (existsSync(dir)) sh([HELPER, 'remove', '--target', dir]);
-}
-
-/** Entries under dir, counted as root in a user namespace (some dirs belong to subordinate ids). */
-function countEntries(dir: string): number {
-  return Number(sh(['unshare', '--map-auto', '--map-root-user', 'sh', '-c', 'find "$0" -mindepth 1 | wc -l', dir]).trim());
-}
 
 /**
  * The Debian tree as an OCI image made by umoci (one gzip layer), cached by the tree's path.
@@ -50,7 +35,7 @@ function debianImageLayout(tree: string): string {
     ].join('\n'), tree, layout]);
     renameSync(layout, dest);
   } finally {
-    removeTree(work);
+    removeTree(HELPER, work);
     rmSync(work, { recursive: true, force: true });
   }
   return dest;
@@ -93,7 +78,7 @@ async function bench(): Promise<Result> {
 
     const ours: Contender = {
       name: 'crossroot pull', argv: [process.execPath, CLI, 'pull', '--arch', 'arm64', '--store', store, ref],
-      before: () => removeTree(store),
+      before: () => removeTree(HELPER, store),
     };
     const podman: Contender = {
       name: 'podman pull (rootless, overlay)', argv: ['podman', 'pull', '-q', '--arch', 'arm64', ref], env: penv,
@@ -102,7 +87,7 @@ async function bench(): Promise<Result> {
     const skopeoUmoci: Contender = {
       name: 'skopeo copy + umoci unpack --rootless',
       argv: ['sh', '-ec', 'skopeo copy -q --src-tls-verify=false "docker://$0" "oci:$1:b"; umoci unpack --rootless --image "$1:b" "$2"', ref, skopeoLayout, bundle],
-      before: () => { removeTree(skopeoLayout); removeTree(bundle); },
+      before: () => { removeTree(HELPER, skopeoLayout); removeTree(HELPER, bundle); },
     };
     const oursAgain: Contender = { name: 'crossroot pull (in store)', argv: ours.argv! };
     const podmanAgain: Contender = { name: 'podman pull (in storage)', argv: podman.argv!, env: penv };
@@ -142,7 +127,7 @@ async function bench(): Promise<Result> {
   } finally {
     spawnSync('podman', ['system', 'reset', '-f'], { env: penv, stdio: 'ignore' });
     await reg.stop();
-    removeTree(work);
+    removeTree(HELPER, work);
     rmSync(work, { recursive: true, force: true });
   }
   return res;

@@ -1,7 +1,7 @@
 // Side-by-side timing for benchmarks: runs each contender interleaved (A B A B …) so machine
 // noise hits all of them alike, and reports medians and ratios as a markdown table.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -95,4 +95,21 @@ function benchAsTestUser(file: string): BenchResult {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs argv and returns its stdout; throws with stderr when it exits with a code not in okCodes. */
+export function sh(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; okCodes?: number[] } = {}): string {
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status === null || !(opts.okCodes ?? [0]).includes(r.status)) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Deletes a tree that may hold subordinate-uid files (what the helper unpacked) via the helper. */
+export function removeTree(helper: string, dir: string): void {
+  if (existsSync(dir)) sh([helper, 'remove', '--target', dir]);
+}
+
+/** Entries under dir, counted as root in a user namespace (some dirs belong to subordinate ids). */
+export function countEntries(dir: string): number {
+  return Number(sh(['unshare', '--map-auto', '--map-root-user', 'sh', '-c', 'find "$0" -mindepth 1 | wc -l', dir]).trim());
 }

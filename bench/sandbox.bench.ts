@@ -87,7 +87,7 @@ async function bench(): Promise<Result> {
     pair(label, { name: 'crossroot-helper run --arch arm64', argv: helperRun(debian, ['--arch', 'arm64'], cmd) },
       { name: 'proot -q qemu-aarch64-static', argv: proot(debian, cmd) }, runs, '≤ 0.067× (15× faster)', same(script.startsWith('find') ? 'file count' : 'tar bytes'));
   }
-  res.notes.push('The default id map (`--idmap auto`) is a full subuid map set up by the setuid newuidmap/newgidmap helpers; the `--idmap single` rows show what those two extra programs cost.');
+  res.notes.push('The default id map (`--idmap auto`) is a full subuid map; the setuid newuidmap/newgidmap run once per user for the keeper (a small process holding a mapped user namespace, like podman\'s pause process) and later sandboxes nest inside it; `--idmap single` maps only the caller.');
   res.notes.push(`Peers: ${version(['bwrap', '--version'])}, ${version(['proot', '--version'], /(\d+\.\d+\.\d+)/, 'proot ')}, ${version([qemu, '--version'])}.`);
   res.notes.push(`${os.cpus().length} CPUs, Linux ${os.release()}, as uid ${process.getuid?.()} (unprivileged); medians of interleaved runs; rootfs trees from test/fixtures/rootfs.ts.`);
   return res;

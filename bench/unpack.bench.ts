@@ -1,6 +1,5 @@
 // Unpacking one image layer (a Debian arm64 minbase, ~8.7k entries): crossroot-helper unpack side
 // by side with `tar -x` and `umoci unpack --rootless`, on tmpfs, as the unprivileged test user.
-import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
@@ -9,27 +8,12 @@ import path from 'node:path';
 import { MediaType, sha256Digest } from '../src/core/image/oci';
 import { debianRootfs } from '../test/fixtures/rootfs';
 import { HELPER } from '../test/lib/harness';
-import { measure, runBench, type BenchResult, type Contender } from './lib';
+import { countEntries, measure, removeTree, runBench, sh, type BenchResult, type Contender } from './lib';
 import { fileURLToPath } from 'node:url';
 
 const RUNS = Number(process.env.CROSSROOT_BENCH_RUNS || 10);
 
 type Result = BenchResult;
-
-function sh(argv: string[], opts: { cwd?: string; okCodes?: number[] } = {}): string {
-  const r = spawnSync(argv[0]!, argv.slice(1), { cwd: opts.cwd, encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status === null || !(opts.okCodes ?? [0]).includes(r.status)) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-function removeTree(dir: string): void {
-  if (existsSync(dir)) sh([HELPER, 'remove', '--target', dir]);
-}
-
-/** Entries under dir, counted as root in a user namespace (some dirs belong to subordinate ids). */
-function countEntries(dir: string): number {
-  return Number(sh(['unshare', '--map-auto', '--map-root-user', 'sh', '-c', 'find "$0" -mindepth 1 | wc -l', dir]).trim());
-}
 
 async function gunzipDigest(file: string): Promise<string> {
   const h = createHash('sha256');
@@ -81,10 +65,10 @@ async function bench(): Promise<Result> {
     const out = (name: string) => path.join(work, name);
 
     const helper = (name: string, layer: string, extra: string[] = []): Contender => ({
-      name, argv: [HELPER, 'unpack', '--target', out(name), '--layer', layer, ...extra], before: () => removeTree(out(name)),
+      name, argv: [HELPER, 'unpack', '--target', out(name), '--layer', layer, ...extra], before: () => removeTree(HELPER, out(name)),
     });
     const tar = (name: string, flags: string[], layer: string): Contender => ({
-      name, argv: ['tar', ...flags, layer, '-C', out(name)], before: () => { removeTree(out(name)); mkdirSync(out(name)); },
+      name, argv: ['tar', ...flags, layer, '-C', out(name)], before: () => { removeTree(HELPER, out(name)); mkdirSync(out(name)); },
     });
     const ours = helper('crossroot-helper unpack (gzip)', gz);
     const oursNone = helper('crossroot-helper unpack --idmap none (gzip)', gz, ['--idmap', 'none']);
@@ -95,7 +79,7 @@ async function bench(): Promise<Result> {
     const tarPlain = tar('tar -xf', ['-xf'], plain);
     const umoci: Contender = {
       name: 'umoci unpack --rootless', argv: ['umoci', 'unpack', '--rootless', '--image', `${layout}:bench`, out('umoci')],
-      before: () => removeTree(out('umoci')),
+      before: () => removeTree(HELPER, out('umoci')),
     };
     const all = [ours, tarGz, umoci, oursNone, oursZstd, tarZstd, oursPlain, tarPlain];
 
@@ -127,7 +111,7 @@ async function bench(): Promise<Result> {
       `Peers: ${sh(['tar', '--version']).split('\n')[0]}, ${sh(['umoci', '--version']).trim()}; ${os.cpus().length} CPUs, Linux ${os.release()}, uid ${process.getuid?.()}; medians of ${RUNS} interleaved runs.`,
     );
   } finally {
-    removeTree(work);
+    removeTree(HELPER, work);
     rmSync(work, { recursive: true, force: true });
   }
   return res;

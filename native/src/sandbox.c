@@ -7,14 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int parse_fd(const char *opt, const char *s) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < 0 || v > 1 << 20) die_code("EUSAGE", NULL, "%s needs a file descriptor number, not '%s'", opt, s);
-  if (fcntl((int)v, F_GETFD) < 0) die_code("EUSAGE", "open the fd before starting the helper", "%s %ld: fd is not open", opt, v);
-  return (int)v;
-}
-
 static struct bind parse_bind(const char *spec) {
   /* SRC:DST[:ro]; paths with ':' cannot be expressed, which is said plainly. */
   char *s = xstrdup(spec);
@@ -71,10 +63,10 @@ void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed) 
       if (!strchr(v, '=') || v[0] == '=') die_code("EUSAGE", "write --env NAME=VALUE", "bad --env '%s'", v);
       sb->env = xrealloc(sb->env, (sb->n_env + 1) * sizeof *sb->env);
       sb->env[sb->n_env++] = v;
-    } else if (!strcmp(o, "--status-fd")) status_fd = parse_fd(o, v); /* every subcommand reports */
+    } else if (!strcmp(o, "--status-fd")) status_fd = parse_fd_arg(o, v); /* every subcommand reports */
     else if (OPT("--keep-fd", OPT_PROCESS)) {
       sb->keep_fds = xrealloc(sb->keep_fds, (sb->n_keep_fds + 1) * sizeof *sb->keep_fds);
-      sb->keep_fds[sb->n_keep_fds++] = parse_fd(o, v);
+      sb->keep_fds[sb->n_keep_fds++] = parse_fd_arg(o, v);
     } else die_code("EUSAGE", "see crossroot-helper --help", "unknown option '%s'", o);
 #undef OPT
     if (need && !(allowed & need)) die_code("EUSAGE", "see crossroot-helper --help", "%s does not take %s", argv[0], o);
