@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ARCHES } from '../../src/core/arch';
@@ -102,4 +104,44 @@ test('device nodes in a rootfs are skipped, and crossroot pull says so', async (
   const rootfs = /^Rootfs: (.*)$/m.exec(r.stdout)![1]!;
   assert.equal(readFileSync(path.join(rootfs, 'etc/hostname'), 'utf8'), 'kept\n');
   assert.equal(existsSync(path.join(rootfs, 'dev/null')), false);
+});
+
+/** A loopback proxy to `target` that holds every blob GET for `holdMs` and counts how many are open at once. */
+async function countingProxy(t: Parameters<typeof need>[0], target: string, holdMs: number) {
+  const seen = { open: 0, most: 0, urls: [] as string[] };
+  const server = http.createServer((req, res) => {
+    const blob = req.method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '');
+    if (blob) { seen.urls.push(req.url!); seen.most = Math.max(seen.most, ++seen.open); res.on('close', () => { seen.open--; }); }
+    setTimeout(() => {
+      const up = http.request(new URL(req.url!, target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
+        res.writeHead(r.statusCode!, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    }, blob ? holdMs : 0);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+test('layers download in parallel, never more at once than the bound', async (t) => {
+  if (!ready(t)) return;
+  const img = await layeredImage();
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  pushImage(reg, `oci:${img.layout}:${img.tag}`, 'layered:parallel');
+  const layers = parseManifest(readFileSync(path.join(img.layout, 'blobs/sha256', img.manifestDigest.slice(7)))).layers.length;
+  for (const [bound, expect] of [[2, 2], [undefined, 3]] as const) {
+    const proxy = await countingProxy(t, reg.url, 300);
+    const got = await pull({ kind: 'image', ref: `${proxy.host}/layered:parallel` }, {
+      store: Store.open(storeDir(t)), arch: ARCHES.arm64, ...(bound ? { concurrency: bound } : {}),
+    });
+    assert.equal(got.manifestDigest, img.manifestDigest);
+    // The config once (resolve reads it and the store keeps those bytes), then every layer once.
+    assert.equal(new Set(proxy.seen.urls).size, proxy.seen.urls.length, `no blob fetched twice:\n${proxy.seen.urls.join('\n')}`);
+    assert.equal(proxy.seen.urls.length, 1 + layers);
+    assert.equal(proxy.seen.most, expect, `${expect} blob downloads at once (bound ${bound ?? 'default'})`);
+  }
 });

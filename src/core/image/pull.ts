@@ -358,10 +358,14 @@ async function pullRegistry(refText: string, o: PullState, progress: ProgressLis
   const entry = lockEntry(resolved, o.arch);
   if (locked?.index) entry.index = locked.index;
   const layers = resolved.manifest.layers;
-  const made = await unpackImage(o, resolved.manifestDigest, layers, progress, async () => ({
-    rec: { source: ref.familiar(), platform: entry.platform, config: resolved.configDigest },
-    feed: fetchBlobs(o, registry, ref, [resolved.manifest.config, ...layers], progress),
-  }));
+  const made = await unpackImage(o, resolved.manifestDigest, layers, progress, async () => {
+    // resolve() fetched and verified the config already: keep those bytes rather than ask again.
+    if (!o.store.hasBlob(resolved.configDigest)) await o.store.writeBlob(Readable.from([Buffer.from(resolved.configBytes)]), { digest: resolved.configDigest });
+    return {
+      rec: { source: ref.familiar(), platform: entry.platform, config: resolved.configDigest },
+      feed: fetchBlobs(o, registry, ref, [resolved.manifest.config, ...layers], progress),
+    };
+  });
   await tagCheck;
   if (!locked) o.store.recordTag(refText, o.arch.name, entry);
   return result(made, entry);

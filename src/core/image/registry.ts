@@ -35,6 +35,8 @@ export interface ResolvedImage {
   manifest: Manifest;
   config: ImageConfig;
   configDigest: string;
+  /** The config's bytes as fetched (verified against configDigest), so a pull need not ask again. */
+  configBytes: Uint8Array;
   /** The platforms of the index (`linux/arm64/v8`, …), when there was one. */
   platforms?: string[];
 }
@@ -141,7 +143,7 @@ export class RegistryClient {
     const configBytes = await this.fetchBlobBytes(ref, manifest.config, MAX_CONFIG_BYTES, opts.signal);
     const config = parseImageConfig(configBytes, manifest, `image config of ${ref.familiar()}`);
     if (!indexDigest) checkImageArch(config, arch, ref.familiar());
-    const out: ResolvedImage = { manifestDigest, manifest, config, configDigest: manifest.config.digest };
+    const out: ResolvedImage = { manifestDigest, manifest, config, configDigest: manifest.config.digest, configBytes };
     if (indexDigest) out.indexDigest = indexDigest;
     if (platforms) out.platforms = platforms;
     return out;
