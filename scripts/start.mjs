@@ -67,7 +67,7 @@ async function start(o) {
   if (spec.setup.packages.length || spec.setup.run.length) log('note: npm start does not run [setup]; `crossroot build` does');
   // The base is kept marked in use while the shell runs, so `crossroot gc` leaves it alone.
   const image = await pull(spec.source, {
-    store, arch: ARCHES[spec.arch], lockfileDir: spec.workspaceFolder, use: true,
+    store, arch: ARCHES[spec.arch], lockfileDir: path.dirname(spec.file), use: true, // crossroot.lock sits beside the env file
     onProgress: (e) => { if (e.message && e.phase !== 'done' && e.phase !== 'download') log(e.message); },
   });
   const rootfs = image.rootfs;
