@@ -68,7 +68,7 @@ async function start(o) {
   // The base is kept marked in use while the shell runs, so `crossroot gc` leaves it alone.
   const image = await pull(spec.source, {
     store, arch: ARCHES[spec.arch], lockfileDir: path.dirname(spec.file), use: true, // crossroot.lock sits beside the env file
-    onProgress: (e) => { if (e.message && e.phase !== 'done' && e.phase !== 'download') log(e.message); },
+    onProgress: (e) => { if (e.message && e.phase !== 'done' && e.phase !== 'download' && e.phase !== 'verify') log(e.message); },
   });
   const rootfs = image.rootfs;
 

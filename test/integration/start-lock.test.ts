@@ -39,4 +39,5 @@ test('npm start of a devcontainer.json env uses the crossroot.lock that crossroo
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'pinned', r.stderr);
   assert.match(r.stderr, /now points at .*crossroot lock --update/);
+  assert.doesNotMatch(r.stderr, /^crossroot: config$/m, 'a blob kept is not news');
 });
