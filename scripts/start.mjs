@@ -65,6 +65,8 @@ async function start(o) {
   const helper = findHelper(undefined, root);
   const store = Store.open(undefined, { helper });
   if (spec.setup.packages.length || spec.setup.run.length) log('note: npm start does not run [setup]; `crossroot build` does');
+  // Limits need cgroup v2 delegation, which nothing applies yet: say so rather than run unlimited silently.
+  if (spec.limits.memoryBytes !== undefined || spec.limits.pids !== undefined) log('warning: [limits] (memory, pids) are not applied yet; the env runs without them');
   // The base is kept marked in use while the shell runs, so `crossroot gc` leaves it alone.
   const image = await pull(spec.source, {
     store, arch: ARCHES[spec.arch], lockfileDir: path.dirname(spec.file), use: true, // crossroot.lock sits beside the env file
