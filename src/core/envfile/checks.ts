@@ -35,6 +35,11 @@ export function checkArch(written: string, at: Span, host: EnvHost, report: Repo
 
 /** Reports a bad image reference with its fix-it; true when the reference is valid. */
 export function checkImageRef(ref: string, at: Span, report: Report): boolean {
+  // Expanding them would make the lockfile's key (the ref as written) differ from host to host.
+  if (ref.includes('${')) {
+    report(Code.BadImageRef, 'error', `variables are not expanded in an image reference ("${ref}"); write the reference out, e.g. debian:bookworm`, at.start, at.end);
+    return false;
+  }
   try {
     parseImageRef(ref);
     return true;
