@@ -145,3 +145,15 @@ test('layers download in parallel, never more at once than the bound', async (t)
     assert.equal(proxy.seen.most, expect, `${expect} blob downloads at once (bound ${bound ?? 'default'})`);
   }
 });
+
+test('a docker-archive image is picked by its repo:tag name', async (t) => {
+  if (!ready(t)) return;
+  const img = await layeredImage();
+  const store = storeDir(t);
+  const r = await crossrootAsync(['pull', '--json', '--arch', 'arm64', '--store', store, `${img.dockerArchive}:localhost/layered:latest`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { kind: string }).kind, 'docker-archive');
+  const missing = await crossrootAsync(['pull', '--arch', 'arm64', '--store', store, `${img.dockerArchive}:localhost/layered:nope`]);
+  assert.equal(missing.code, 125);
+  assert.match(missing.stderr, /no image tagged "localhost\/layered:nope"/);
+});

@@ -82,15 +82,20 @@ export async function sourceFromArgument(arg: string): Promise<Source> {
   const expand = (p: string) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
   const pathLike = (p: string) => /^(\/|\.\.?\/|~\/)/.test(p) || p === '.' || p === '..';
   const local = (p: string) => pathLike(p) || (existsSync(p) && (statSync(p).isFile() || existsSync(path.join(p, 'oci-layout'))));
+  // The longest prefix before a colon that exists: NAME may hold colons itself (`img.tar:repo:tag`).
+  const existingPrefix = (p: string): number => {
+    for (let i = p.lastIndexOf(':'); i > 0; i = p.lastIndexOf(':', i - 1)) if (existsSync(p.slice(0, i))) return i;
+    return -1;
+  };
   if (local(arg)) {
     const p = expand(arg);
     if (existsSync(p)) return detectLocalSource(p);
-    const colon = p.lastIndexOf(':');
-    if (colon > 0 && existsSync(p.slice(0, colon))) return detectLocalSource(p.slice(0, colon), p.slice(colon + 1));
+    const colon = existingPrefix(p);
+    if (colon > 0) return detectLocalSource(p.slice(0, colon), p.slice(colon + 1));
     throw new CrossrootError('ENOSOURCE', `${arg} does not exist`, { fix: 'give the path of an OCI layout, image archive, rootfs tarball or directory' });
   }
-  const colon = arg.lastIndexOf(':');
-  if (colon > 0 && !arg.slice(0, colon).includes(':') && local(arg.slice(0, colon)) && existsSync(arg.slice(0, colon))) {
+  const colon = existingPrefix(arg);
+  if (colon > 0 && !arg.slice(0, colon).includes(':') && local(arg.slice(0, colon))) {
     return detectLocalSource(arg.slice(0, colon), arg.slice(colon + 1));
   }
   parseImageRef(arg); // throws EIMAGEREF with a fix-it when it is not a reference either
