@@ -1,6 +1,7 @@
 /* `run`: one-shot sandbox. Three processes, as in bubblewrap: the helper (stays outside the
  * pid namespace, forwards signals, returns the exit code), PID 1 of the sandbox (builds the
  * root, then reaps zombies and forwards signals), and the command. */
+#include "cgroup.h"
 #include "commands.h"
 #include "sandbox.h"
 #include "util.h"
@@ -11,11 +12,13 @@
 #include <sys/signalfd.h>
 
 /* PID 1 of the new pid namespace. `alive` is a pipe whose write end only the parent holds. */
-__attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, const sigset_t *mask, int alive) {
+__attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, const sigset_t *mask, int alive, struct sandbox_cgroup *cg) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_with_error("prctl(PR_SET_PDEATHSIG)");
   /* The parent may have died before PDEATHSIG was armed; then its end of the pipe is closed. */
   struct pollfd pfd = {.fd = alive, .events = POLLIN};
   if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLHUP)) _exit(125);
+  /* In the limited cgroup before anything of the sandbox (the root, the command) is made. */
+  cgroup_child_wait(cg);
   if (sb->network_none) loopback_up();
   sandbox_setup_root(sb);
   sigset_t fwd;
@@ -38,6 +41,8 @@ int cmd_run(int argc, char **argv) {
   forwarded_signals(&fwd);
   if (sigprocmask(SIG_BLOCK, &fwd, &orig) < 0) die_with_error("sigprocmask");
   sandbox_unshare(&sb);
+  struct sandbox_cgroup cg;
+  cgroup_prepare(&sb, &cg);
 
   int alive[2];
   if (pipe2(alive, O_CLOEXEC) < 0) die_with_error("pipe2");
@@ -45,13 +50,16 @@ int cmd_run(int argc, char **argv) {
   if (init < 0) die_with_error("fork");
   if (init == 0) {
     close(alive[1]);
-    sandbox_init(&sb, &orig, alive[0]);
+    sandbox_init(&sb, &orig, alive[0], &cg);
   }
   close(alive[0]);
+  cgroup_add(&cg, init);
   int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
   if (sigfd < 0) die_with_error("signalfd");
   status_event("{\"event\":\"started\",\"pid\":%d}", init);
   int code = wait_forwarding(init, sigfd, false);
+  /* PID 1 is reaped only after every other process of its namespace: the cgroup is empty. */
+  cgroup_remove(&cg);
   status_event("{\"event\":\"exited\",\"code\":%d}", code);
   return code;
 }

@@ -27,6 +27,15 @@ static struct bind parse_bind(const char *spec) {
   return b;
 }
 
+/* A cgroup limit: a positive whole number (0 would stop the sandbox from running at all). */
+static unsigned long long parse_limit(const char *opt, const char *v, const char *fix) {
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (v[0] < '0' || v[0] > '9' || *end || errno || n == 0) die_code("EUSAGE", fix, "bad %s '%s'", opt, v);
+  return n;
+}
+
 void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed) {
   memset(sb, 0, sizeof *sb);
   sb->idmap = IDMAP_AUTO;
@@ -48,6 +57,8 @@ void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed) 
     else if (OPT("--hostname", OPT_SANDBOX)) sb->hostname = v;
     else if (OPT("--network", OPT_SANDBOX)) network = v;
     else if (OPT("--idmap", OPT_SANDBOX)) sb->idmap = parse_idmap_mode(v);
+    else if (OPT("--memory", OPT_SANDBOX)) sb->memory_max = parse_limit(o, v, "give a whole number of bytes, e.g. 536870912 for 512 MiB");
+    else if (OPT("--pids", OPT_SANDBOX)) sb->pids_max = parse_limit(o, v, "give the most processes and threads the sandbox may have, e.g. 512");
     else if (OPT("--bind", OPT_SANDBOX)) {
       sb->binds = xrealloc(sb->binds, (sb->n_binds + 1) * sizeof *sb->binds);
       sb->binds[sb->n_binds++] = parse_bind(v);

@@ -26,6 +26,8 @@ struct sandbox {
   enum idmap_mode idmap;
   const char *state_dir;   /* start / exec / stop */
   unsigned idle_exit;      /* start: seconds without any process but PID 1 before it exits; 0 = never */
+  unsigned long long memory_max; /* bytes for memory.max of the sandbox's cgroup; 0 = no limit */
+  unsigned long long pids_max;   /* pids.max; 0 = no limit */
   /* The process. */
   const char *cwd;
   const char **env;        /* K=V overrides, in order */
@@ -37,7 +39,7 @@ struct sandbox {
 
 /* Which options a subcommand takes. */
 enum {
-  OPT_SANDBOX = 1 << 0, /* --rootfs --upper --work --arch --qemu --bind --hostname --network --idmap */
+  OPT_SANDBOX = 1 << 0, /* --rootfs --upper --work --arch --qemu --bind --hostname --network --idmap --memory --pids */
   OPT_PROCESS = 1 << 1, /* --cwd --env --status-fd --keep-fd */
   OPT_STATE = 1 << 2,   /* --state */
   OPT_COMMAND = 1 << 3, /* -- CMD [ARGS...] required */
