@@ -2,6 +2,7 @@
  * joined by any number of commands. The state file names PID 1 by pid *and* start time, and
  * every use goes through a pidfd checked against that start time, so a recycled pid is never
  * joined or killed. */
+#include "cgroup.h"
 #include "commands.h"
 #include "sandbox.h"
 #include "util.h"
@@ -29,6 +30,7 @@ struct instance {
   unsigned long long starttime;
   int pidfd;
   const struct arch *arch; /* NULL when the state names none this helper knows */
+  char cgroup[4096];       /* the instance's cgroup directory (limits); "" for none */
 };
 
 static char *state_path(const char *dir) { return xasprintf("%s/%s", dir, STATE_FILE); }
@@ -46,11 +48,16 @@ static bool instance_open(const char *dir, struct instance *in) {
   const char *a = strstr(text, "\"arch\":\"");
   if (a) sscanf(a + 8, "%31[^\"]", arch);
   in->arch = arch_lookup(arch);
+  in->cgroup[0] = 0;
+  const char *cg = strstr(text, "\"cgroup\":\"");
+  if (cg) sscanf(cg + 10, "%4095[^\"]", in->cgroup);
   in->pidfd = in->pid > 0 ? pidfd_open(in->pid, 0) : -1;
   /* Read the start time after pinning the pid: if it still matches, the pidfd is the instance. */
   if (in->pidfd >= 0 && in->starttime && proc_starttime(in->pid) == in->starttime) return true;
   if (in->pidfd >= 0) close(in->pidfd);
   in->pidfd = -1;
+  /* An instance that ended on its own (idle exit, killed) left its empty cgroup behind. */
+  if (in->cgroup[0]) cgroup_remove_dir(in->cgroup);
   unlink(path);
   return false;
 }
@@ -77,7 +84,8 @@ static bool alone_in_namespace(void) {
 
 /* PID 1 of an instance: reaps whatever is reparented to it until told to stop, or until it has
  * been alone for --idle-exit seconds. */
-__attribute__((noreturn)) static void instance_init(const struct sandbox *sb, int ready) {
+__attribute__((noreturn)) static void instance_init(const struct sandbox *sb, int ready, struct sandbox_cgroup *cg) {
+  cgroup_child_wait(cg);
   if (sb->network_none) loopback_up();
   sandbox_setup_root(sb);
   sigset_t set;
@@ -142,6 +150,8 @@ int cmd_start(int argc, char **argv) {
   if (instance_open(sb.state_dir, &old))
     die_code("EBUSY", xasprintf("join it with exec --state %s, or stop it first", sb.state_dir),
              "an instance (pid %d) is already running for %s", old.pid, sb.state_dir);
+  struct sandbox_cgroup cg;
+  cgroup_prepare(&sb, &cg);
 
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0) die_with_error("pipe2");
@@ -155,32 +165,44 @@ int cmd_start(int argc, char **argv) {
     sandbox_unshare(&sb);
     pid_t init = fork();
     if (init < 0) die_with_error("fork");
-    if (init == 0) instance_init(&sb, pipefd[1]);
+    if (init == 0) instance_init(&sb, pipefd[1], &cg);
+    cgroup_add(&cg, init);
     if (write_all(pipefd[1], &init, sizeof init) < 0) die_with_error("reporting the instance pid");
     _exit(0);
   }
   close(pipefd[1]);
+  cgroup_close(&cg);
   int st;
   while (waitpid(mid, &st, 0) < 0)
     if (errno != EINTR) die_with_error("waitpid");
   pid_t pid = 0;
   char ready = 0;
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || read(pipefd[0], &pid, sizeof pid) != sizeof pid)
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || read(pipefd[0], &pid, sizeof pid) != sizeof pid) {
+    cgroup_remove(&cg);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 125; /* the middle process already said why */
+  }
   /* Readiness, or EOF when PID 1 died during setup (it reported the error itself). */
   while (read(pipefd[0], &ready, 1) < 0 && errno == EINTR) {}
-  if (ready != 'R') return 125;
+  if (ready != 'R') {
+    cgroup_remove(&cg);
+    return 125;
+  }
   unsigned long long starttime = proc_starttime(pid);
   cleanup_free char *path = state_path(sb.state_dir);
   cleanup_free char *tmp = xasprintf("%s.tmp", path);
-  char rootfs[4096], arch[64];
+  char rootfs[4096], arch[64], cgroup[4096];
   json_escape(rootfs, sizeof rootfs, sb.rootfs);
   json_escape(arch, sizeof arch, sb.env_arch ? sb.env_arch->name : "");
-  cleanup_free char *json = xasprintf("{\"pid\":%d,\"starttime\":%llu,\"arch\":\"%s\",\"rootfs\":\"%s\"}\n", pid, starttime, arch, rootfs);
+  json_escape(cgroup, sizeof cgroup, cg.dir ? cg.dir : "");
+  cleanup_free char *json = xasprintf("{\"pid\":%d,\"starttime\":%llu,\"arch\":\"%s\",\"rootfs\":\"%s\"%s%s%s}\n", pid, starttime, arch,
+                                      rootfs, cg.dir ? ",\"cgroup\":\"" : "", cgroup, cg.dir ? "\"" : "");
   int r = unlink(tmp) < 0 && errno != ENOENT ? -errno : 0;
   cleanup_fd int fd = r < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0 || write_all(fd, json, strlen(json)) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+    int e = errno;
     kill(pid, SIGKILL);
+    cgroup_remove(&cg);
+    errno = e;
     die_with_error("writing %s", path);
   }
   close(lock);
@@ -216,6 +238,9 @@ int cmd_exec(int argc, char **argv) {
     die_code("ENOINSTANCE", "start it first: crossroot-helper start --state DIR --rootfs ...", "no running instance in %s",
              sb.state_dir);
   sb.linux32 = in.arch && arch_is_32bit_on_host(in.arch);
+  /* Opened before joining the instance's user namespace, with the caller's credentials. */
+  struct sandbox_cgroup cg = {.parent_fd = -1, .procs_fd = -1, .go = {-1, -1}};
+  if (in.cgroup[0]) cgroup_join(in.cgroup, &cg);
   int flags = namespaces_to_join(in.pid);
   sigset_t fwd, orig;
   forwarded_signals(&fwd);
@@ -231,7 +256,11 @@ int cmd_exec(int argc, char **argv) {
     if (errno == ENOMEM) die_code("ENOINSTANCE", "start it again", "instance %d stopped while joining it", in.pid);
     die_with_error("fork");
   }
-  if (child == 0) exec_command(&sb, &orig);
+  if (child == 0) {
+    cgroup_child_wait(&cg);
+    exec_command(&sb, &orig);
+  }
+  cgroup_add(&cg, child);
   status_event("{\"event\":\"joined\",\"pid\":%d}", child);
   int code = wait_forwarding(child, sigfd, false);
   status_event("{\"event\":\"exited\",\"code\":%d}", code);
@@ -256,6 +285,7 @@ int cmd_stop(int argc, char **argv) {
   if (r == 0) die_code("ESTOP", "look for stuck processes (state D) of this env", "instance %d did not exit within 10 s", in.pid);
   cleanup_free char *path = state_path(sb.state_dir);
   unlink(path);
+  if (in.cgroup[0]) cgroup_remove_dir(in.cgroup);
   status_event("{\"event\":\"stopped\",\"pid\":%d}", in.pid);
   return 0;
 }
