@@ -65,8 +65,6 @@ async function start(o) {
   const helper = findHelper(undefined, root);
   const store = Store.open(undefined, { helper });
   if (spec.setup.packages.length || spec.setup.run.length) log('note: npm start does not run [setup]; `crossroot build` does');
-  // Limits need cgroup v2 delegation, which nothing applies yet: say so rather than run unlimited silently.
-  if (spec.limits.memoryBytes !== undefined || spec.limits.pids !== undefined) log('warning: [limits] (memory, pids) are not applied yet; the env runs without them');
   // The base is kept marked in use while the shell runs, so `crossroot gc` leaves it alone.
   const image = await pull(spec.source, {
     store, arch: ARCHES[spec.arch], lockfileDir: path.dirname(spec.file), use: true, // crossroot.lock sits beside the env file
@@ -99,6 +97,8 @@ async function start(o) {
     env: { TERM: process.env.TERM ?? 'xterm-256color', ...spec.env },
     hostname: spec.name,
     network: spec.network.mode,
+    // Applied through a delegated cgroup v2; elsewhere the helper warns once and runs unlimited.
+    limits: spec.limits,
   }, command);
   if (o.command === undefined && process.stdin.isTTY) log(`shell in ${spec.name} (${spec.arch}); ${spec.workspaceFolder} is ${spec.workspace.path}; exit to leave`);
 

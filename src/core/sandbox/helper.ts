@@ -27,6 +27,8 @@ export interface SandboxOptions {
   network?: 'host' | 'none';
   /** 'auto' (full subuid map when /etc/subuid has a range), 'single' or 'full'. */
   idmap?: 'auto' | 'single' | 'full';
+  /** cgroup v2 memory.max / pids.max; without a delegated cgroup the helper warns and runs unlimited. */
+  limits?: { memoryBytes?: number; pids?: number };
   /** fd number on which the helper writes JSON status events. */
   statusFd?: number;
   /** fds (besides 0-2) the command inherits; every other one is closed. */
@@ -69,6 +71,8 @@ export function sandboxArgs(o: SandboxOptions): string[] {
   if (o.hostname) a.push('--hostname', o.hostname);
   if (o.network) a.push('--network', o.network);
   if (o.idmap) a.push('--idmap', o.idmap);
+  if (o.limits?.memoryBytes !== undefined) a.push('--memory', String(o.limits.memoryBytes));
+  if (o.limits?.pids !== undefined) a.push('--pids', String(o.limits.pids));
   a.push(...processArgs(o));
   return a;
 }

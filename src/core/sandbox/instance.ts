@@ -13,6 +13,8 @@ export interface InstanceState {
   starttime: number;
   arch: string;
   rootfs: string;
+  /** The instance's own cgroup v2 directory when its [limits] were applied (exec joins it). */
+  cgroup?: string;
 }
 
 export interface ProcessOptions {
