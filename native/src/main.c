@@ -17,7 +17,8 @@ static const struct {
 } commands[] = {
   {"run", cmd_run, true,
    "run --rootfs DIR [--upper DIR --work DIR] [--arch ARCH] [--qemu PATH] [--bind SRC:DST[:ro]]... [--hostname H]\n"
-   "      [--network host|none] [--idmap auto|single|full] [--cwd DIR] [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},
+   "      [--network host|none] [--idmap auto|single|full] [--memory BYTES] [--pids N] [--cwd DIR] [--env K=V]... [--status-fd N]\n"
+   "      [--keep-fd N]... -- CMD [ARGS...]"},
   {"start", cmd_start, true, "start --state DIR [--idle-exit SECONDS] --rootfs DIR [sandbox options as for run] [--status-fd N]"},
   {"exec", cmd_exec, false, "exec --state DIR [--cwd DIR] [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},
   {"stop", cmd_stop, false, "stop --state DIR [--status-fd N]"},
