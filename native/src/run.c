@@ -14,6 +14,11 @@
 /* PID 1 of the new pid namespace. `alive` is a pipe whose write end only the parent holds. */
 __attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, const sigset_t *mask, int alive, struct sandbox_cgroup *cg) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_with_error("prctl(PR_SET_PDEATHSIG)");
+  /* PID 1 is visible in the sandbox and holds what the caller left open (lock fds, directories
+   * outside the rootfs) and the caller's environment; root inside could reach them through
+   * /proc/1/fd and /proc/1/environ. Not dumpable, they need CAP_SYS_PTRACE over the host's
+   * user namespace (where this mm was made). The command's exec makes it dumpable again. */
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die_with_error("prctl(PR_SET_DUMPABLE)");
   /* The parent may have died before PDEATHSIG was armed; then its end of the pipe is closed. */
   struct pollfd pfd = {.fd = alive, .events = POLLIN};
   if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLHUP)) _exit(125);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ARCHES, type ArchName } from '../../src/core/arch';
@@ -193,9 +193,10 @@ test('a killed helper leaves no process of its sandbox behind', async (t) => {
   let pidNs = '';
   const r = await run({ rootfs }, ['sh', '-c', 'sleep 300 </dev/null >/dev/null 2>&1 & echo ready; exec sleep 301'], {
     onSpawn: (pid, out) => out.once('data', () => {
-      // The sandbox's PID 1 is the helper's only child; its pid namespace holds both sleeps.
-      const init = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-      pidNs = readlinkSync(`/proc/${init}/ns/pid`);
+      // The sandbox's PID 1 is the helper's only child and the command PID 1's; the command's
+      // pid namespace holds both sleeps (PID 1 itself is not dumpable, so its ns link is closed to us).
+      const children = (p: string | number) => readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
+      pidNs = readlinkSync(`/proc/${children(children(pid))}/ns/pid`);
       process.kill(pid, 'SIGKILL');
     }),
   });
@@ -209,6 +210,24 @@ test('a killed helper leaves no process of its sandbox behind', async (t) => {
   });
   for (let i = 0; i < 100 && left().length; i++) await new Promise((res) => setTimeout(res, 20));
   assert.deepEqual(left(), []);
+});
+
+test('what the caller left open and its environment stay out of reach through PID 1 of the sandbox', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const outside = tempDir(t);
+  // A directory fd the caller forgot to close (fd 4 of the helper) and a secret in its env.
+  const dirFd = openSync(outside, 'r');
+  t.after(() => closeSync(dirFd));
+  const script = 'echo escaped > /proc/1/fd/4/pwned; ls /proc/1/fd/4/; cat /proc/1/environ; /probe fds';
+  const r = spawnSync(HELPER, ['run', '--rootfs', rootfs, '--bind', `${PROBE}:/probe:ro`, '--', 'sh', '-c', script], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ignore', dirFd], encoding: 'utf8', env: { ...process.env, CROSSROOT_AUDIT_SECRET: 'hunter2' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(facts(r.stdout).fds, '0,1,2');
+  assert.match(r.stderr, /can't create \/proc\/1\/fd\/4\/pwned: Permission denied/);
+  assert.doesNotMatch(r.stdout, /hunter2/);
+  assert.deepEqual(readdirSync(outside), []);
 });
 
 test('symlinks in a rootfs cannot aim the sandbox\'s mounts at host paths', async (t) => {
