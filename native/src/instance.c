@@ -100,6 +100,9 @@ __attribute__((noreturn)) static void instance_init(const struct sandbox *sb, in
   for (int fd = 0; fd < 3; fd++)
     if (null < 0 || dup2(null, fd) < 0) _exit(125);
   if (close_range(3, ~0U, 0) < 0) _exit(125);
+  /* Every process of the env can read /proc/1/environ, and exec must find this PID 1 dumpable
+   * (it reads /proc/1/ns); the caller's environment (tokens, agent sockets) is wiped instead. */
+  for (char **e = environ; *e; e++) memset(*e, 0, strlen(*e));
   int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
   if (sigfd < 0) _exit(125);
   /* Idle check: PID 1 sees only its own pid namespace in /proc; a process other than itself
@@ -233,6 +236,11 @@ static int namespaces_to_join(pid_t pid) {
 int cmd_exec(int argc, char **argv) {
   struct sandbox sb;
   sandbox_parse(&sb, argc, argv, OPT_PROCESS | OPT_STATE | OPT_COMMAND);
+  /* A client whose terminal or editor died goes with it, and so does its command (which dies
+   * with the client); the second getppid() catches a parent that died while this was armed. */
+  pid_t parent = getppid();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_with_error("prctl(PR_SET_PDEATHSIG)");
+  if (getppid() != parent) return 125;
   struct instance in;
   if (!instance_open(sb.state_dir, &in))
     die_code("ENOINSTANCE", "start it first: crossroot-helper start --state DIR --rootfs ...", "no running instance in %s",

@@ -1,9 +1,10 @@
 import { test, type TestContext } from 'node:test';
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execArgv, readInstance, startInstance, stopInstance, type InstanceState, type StartOptions } from '../../src/core/sandbox/instance';
+import { execArgv, readInstance, startArgv, startInstance, stopInstance, type InstanceState, type StartOptions } from '../../src/core/sandbox/instance';
 import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
 import { HELPER, HELPER_ASAN, PROBE, need, tempDir } from '../lib/harness';
 import { facts, helper } from './sandbox';
@@ -97,6 +98,63 @@ test('exec passes cwd, env and the exit code; the joined process gets fds 0-2 an
     onSpawn: (pid, out) => out.once('data', () => process.kill(pid, 'SIGTERM')),
   });
   assert.equal(trapped.code, 42, trapped.stderr);
+});
+
+/** Host pids of zombies (state Z) in the pid namespace with this inode. */
+function zombiesInNamespace(pidNs: string): number[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat[stat.lastIndexOf(')') + 2] === 'Z' && readlinkSync(`/proc/${pid}/ns/pid`) === pidNs;
+    } catch { return false; }
+  });
+}
+
+test('PID 1 of an instance reaps the zombies a command leaves behind', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const { state, inst } = await started(t, { rootfs });
+  const pidNs = readlinkSync(`/proc/${inst.pid}/ns/pid`);
+  // `sleep 0` ends at once; the process that exec'd `sleep 2` never waits, so it is a zombie
+  // until its parent exits and it is handed to PID 1.
+  const running = helper(execArgv(state, ['sh', '-c', 'sleep 0 & exec sleep 2']));
+  await until(() => zombiesInNamespace(pidNs).length > 0, 'the command made a zombie');
+  assert.equal((await running).code, 0);
+  await until(() => zombiesInNamespace(pidNs).length === 0, 'PID 1 reaped it');
+  const ps = await helper(execArgv(state, ['ps', '-o', 'stat,args']));
+  assert.doesNotMatch(ps.stdout, /^\s*Z/m, ps.stdout);
+});
+
+test('an exec client whose parent dies goes with it, and so does its command', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const { state } = await started(t, { rootfs });
+  // The client's parent (a terminal, the editor) is this sh; it prints the client's pid.
+  const parent = spawn('sh', ['-c', '"$0" "$@" </dev/null >/dev/null 2>&1 & echo $!; wait', HELPER, ...execArgv(state, ['sleep', '303'])],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const client = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d)))));
+  await until(async () => (await helper(execArgv(state, ['ps']))).stdout.includes('sleep 303'), 'the command runs');
+  parent.kill('SIGKILL');
+  const gone = (pid: number) => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] === 'Z'; } catch { return true; } };
+  await until(() => gone(client), 'the client exits with its parent');
+  await until(async () => !(await helper(execArgv(state, ['ps']))).stdout.includes('sleep 303'), 'its command is gone too');
+});
+
+test('the environment of whoever started the instance is not readable from inside it', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'crossroot-instance-'));
+  const state = path.join(dir, 'state');
+  t.after(async () => {
+    await stopInstance(HELPER, state);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const start = await helper(startArgv({ rootfs }, state), { env: { CROSSROOT_AUDIT_SECRET: 'hunter2' } });
+  assert.equal(start.code, 0, start.stderr);
+  const r = await helper(execArgv(state, ['sh', '-c', 'cat /proc/1/environ; cat /proc/1/cmdline']));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /crossroot-helper/, 'PID 1 itself stays readable (ps shows it)');
+  assert.doesNotMatch(r.stdout, /hunter2/);
 });
 
 test('a second start on a running instance is refused; a recycled pid is never joined or killed', async (t) => {
