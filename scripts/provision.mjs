@@ -28,6 +28,7 @@ export const DEBIAN_PACKAGES = {
     'zstd', 'xz-utils',
     'attr',              // setfattr/getfattr: xattrs in unpack fixtures and the owner record
     'libcap2-bin',       // setcap: the helper's refusal of file capabilities is tested on a copy
+    'bubblewrap',        // a seccomp-restricted sandbox simulates AppArmor's user namespace restriction in check tests
   ],
   bench: ['bubblewrap', 'proot', 'hyperfine', 'podman'],
 };

@@ -126,7 +126,12 @@ static void bind_host_file(int rootfd, const char *path) {
 }
 
 void sandbox_setup_root(const struct sandbox *sb) {
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die_with_error("making / private");
+  /* The first mount: refused here, the user namespace has no capabilities (AppArmor's restriction). */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+    if (errno == EPERM || errno == EACCES)
+      die_code("EUSERNS", userns_fix(), "the user namespace may not mount (making / private): %s", strerror(errno));
+    die_with_error("making / private");
+  }
   if (sb->upper) {
     cleanup_free char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", sb->rootfs, sb->upper, sb->work);
     /* Mounting on top of the lower dir itself needs no staging directory; overlayfs holds its

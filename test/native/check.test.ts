@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkHost, type HostReport } from '../../src/core/sandbox/check';
 import { qemuAvailable } from '../fixtures/rootfs';
-import { HELPER, need } from '../lib/harness';
+import { HELPER, need, tempDir } from '../lib/harness';
 
 function byName(r: HostReport, name: string) {
   const c = r.checks.find((x) => x.name === name);
@@ -79,4 +81,46 @@ test('with user namespaces disabled, check and run say so and name the sysctl', 
   const err = JSON.parse(run.stdout.trim()) as { code: string; fix: string };
   assert.equal(err.code, 'EUSERNS');
   assert.match(err.fix, /user\.max_user_namespaces/);
+});
+
+// How Ubuntu 23.10+ restricts user namespaces (kernel.apparmor_restrict_unprivileged_userns=1):
+// unshare works, but the namespace gets no capabilities, so its first mount fails. Simulated in
+// bwrap with a seccomp filter that fails mount(2) with EPERM and that sysctl reading 1.
+function seccompDenyingMount(): Buffer {
+  const ins = (code: number, jt: number, jf: number, k: number) => {
+    const b = Buffer.alloc(8);
+    b.writeUInt16LE(code, 0); b.writeUInt8(jt, 2); b.writeUInt8(jf, 3); b.writeUInt32LE(k >>> 0, 4);
+    return b;
+  };
+  const LD_W_ABS = 0x20, JEQ_K = 0x15, RET_K = 0x06;
+  return Buffer.concat([
+    ins(LD_W_ABS, 0, 0, 4), ins(JEQ_K, 0, 2, 0xc000003e), // x86_64: mount is 165
+    ins(LD_W_ABS, 0, 0, 0), ins(JEQ_K, 3, 4, 165),
+    ins(JEQ_K, 0, 3, 0xc00000b7), // aarch64: mount is 40
+    ins(LD_W_ABS, 0, 0, 0), ins(JEQ_K, 0, 1, 40),
+    ins(RET_K, 0, 0, 0x00050000 | 1), // SECCOMP_RET_ERRNO | EPERM
+    ins(RET_K, 0, 0, 0x7fff0000), // SECCOMP_RET_ALLOW
+  ]);
+}
+
+test('with AppArmor restricting user namespaces, check and run name the AppArmor sysctl', (t) => {
+  if (!need(t, spawnSync('bwrap', ['--version']).status === 0, 'bubblewrap is not installed (apt-get install bubblewrap)')) return;
+  if (!need(t, ['x64', 'arm64'].includes(process.arch), 'the seccomp filter knows x86_64 and aarch64 only')) return;
+  const dir = tempDir(t);
+  writeFileSync(path.join(dir, 'filter.bpf'), seccompDenyingMount());
+  const sysctls = path.join(dir, 'kernel');
+  mkdirSync(sysctls);
+  writeFileSync(path.join(sysctls, 'apparmor_restrict_unprivileged_userns'), '1\n');
+  const restricted = (args: string[]) => spawnSync('sh', ['-c', 'k=$1; shift; exec bwrap --bind / / --proc /proc --dev /dev --bind "$k" /proc/sys/kernel --seccomp 9 -- "$@" 9<"$0"',
+    path.join(dir, 'filter.bpf'), sysctls, HELPER, ...args], { encoding: 'utf8' });
+  const check = restricted(['check', '--json']);
+  const r = JSON.parse(check.stdout) as HostReport;
+  const userns = byName(r, 'userns');
+  assert.equal(userns.ok, false, check.stderr);
+  assert.match(userns.detail, /mount.*Operation not permitted/);
+  assert.match(userns.fix, /sysctl -w kernel\.apparmor_restrict_unprivileged_userns=0/);
+  const run = restricted(['run', '--rootfs', '/', '--', 'true']);
+  assert.equal(run.status, 125);
+  assert.match(run.stderr, /may not mount/);
+  assert.match(run.stderr, /fix: AppArmor forbids unprivileged user namespaces/);
 });
