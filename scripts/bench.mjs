@@ -6,12 +6,13 @@ import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ensureNodeModules, ensureDebianPackages } from './provision.mjs';
-import { buildAll } from './build.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const only = process.argv.slice(2);
 ensureNodeModules();
 ensureDebianPackages(['build', 'run', 'fixtures', 'bench']);
+// Imported only now: build.mjs needs esbuild, which a fresh clone gets from ensureNodeModules().
+const { buildAll } = await import('./build.mjs');
 await buildAll({ quiet: true });
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
 

@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureNodeModules, ensureDebianPackages } from './provision.mjs';
-import { buildAll } from './build.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const TEST_USER = process.env.CROSSROOT_TEST_USER || 'crossroot-test';
@@ -112,6 +111,8 @@ function runTests() {
 if (!inCopy) {
   ensureNodeModules();
   ensureDebianPackages(['build', 'run', 'fixtures']);
+  // Imported only now: build.mjs needs esbuild, which a fresh clone gets from ensureNodeModules().
+  const { buildAll } = await import('./build.mjs');
   await buildAll({ quiet: true });
 }
 const asRoot = process.getuid?.() === 0 && !inCopy && process.env.CROSSROOT_TEST_AS_ROOT !== '1';
