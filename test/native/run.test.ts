@@ -306,6 +306,22 @@ test('a full map gives subordinate ids the same host owners with and without the
   }
 });
 
+test('the default id map is the whole subordinate range when /etc/subuid has one, else the caller alone', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const line = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${os.userInfo().username}:`));
+  if (!need(t, !!line, 'no /etc/subuid range for the test user')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const mapped = (stdout: string) => stdout.trim().split('\n').reduce((n, l) => n + Number(l.trim().split(/\s+/)[2]), 0);
+  const withRange = await run({ rootfs }, ['cat', '/proc/self/uid_map']);
+  assert.equal(withRange.code, 0, withRange.stderr);
+  assert.equal(mapped(withRange.stdout), 1 + Number(line!.split(':')[2]), withRange.stdout);
+  // As uid 0 of an `unshare -r` namespace the caller is "root", which /etc/subuid gives no range.
+  if (!need(t, !/^(root|0):/m.test(readFileSync('/etc/subuid', 'utf8')), '/etc/subuid has a range for root')) return;
+  const without = spawnSync('unshare', ['-r', HELPER, 'run', '--rootfs', rootfs, '--', 'cat', '/proc/self/uid_map'], { encoding: 'utf8' });
+  assert.equal(without.status, 0, without.stderr);
+  assert.equal(mapped(without.stdout), 1, without.stdout);
+});
+
 test('full-map sandboxes share one user namespace keeper, which a new one replaces once it is gone', async (t) => {
   if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
   if (!need(t, readFileSync('/etc/subuid', 'utf8').includes(`${os.userInfo().username}:`), 'no /etc/subuid range')) return;
