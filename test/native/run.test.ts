@@ -9,6 +9,7 @@ import { ARCHES, type ArchName } from '../../src/core/arch';
 import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
 import { HELPER, HELPER_ASAN, PROBE, need, tempDir } from '../lib/harness';
 import { facts, run } from './sandbox';
+import { findQemu } from '../../src/core/sandbox/qemu';
 
 // i386 runs natively on amd64 hosts (with the 32-bit personality); the others through qemu.
 const ARCHS: ArchName[] = ['amd64', 'arm64', 'armhf', 'riscv64', 'ppc64el', 's390x', 'i386'];
@@ -23,6 +24,22 @@ for (const arch of ARCHS) {
     assert.equal(r.stdout, `${ARCHES[arch].uname}\n${ARCHES[arch].uname}\nsh\n`);
   });
 }
+
+test('an explicit --qemu is used where the usual paths have none', async (t) => {
+  if (!need(t, mmdebstrapAvailable() && qemuAvailable('arm64'), 'mmdebstrap or qemu-user-static missing')) return;
+  const rootfs = await busyboxRootfs('arm64');
+  const dir = tempDir(t);
+  const qemu = path.join(dir, 'my-qemu-aarch64');
+  copyFileSync(findQemu(ARCHES.arm64)!, qemu);
+  chmodSync(qemu, 0o755);
+  const noneFound = { env: { CROSSROOT_QEMU_DIRS: '/nonexistent' } };
+  const r = await run({ rootfs, arch: 'arm64', qemu }, ['uname', '-m'], noneFound);
+  assert.equal(r.stdout, 'aarch64\n', r.stderr);
+  const without = await run({ rootfs, arch: 'arm64' }, ['uname', '-m'], noneFound);
+  assert.equal(without.code, 125);
+  assert.equal(without.events.find((e) => e.event === 'error')?.code, 'ENOQEMU');
+  assert.match(without.stderr, /no qemu-aarch64-static found.*\n.*fix: install qemu-user-static/);
+});
 
 test('exit codes and signals of the command pass through (128+n), native and foreign', async (t) => {
   if (!need(t, mmdebstrapAvailable() && qemuAvailable('arm64'), 'mmdebstrap or qemu-user-static missing')) return;
