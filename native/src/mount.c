@@ -147,7 +147,11 @@ void sandbox_setup_root(const struct sandbox *sb) {
 
   mount_on(rootfd, "/proc", TARGET_DIR, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   if (sb->arch) {
-    cleanup_free char *binfmt = xasprintf("%s/proc/sys/fs/binfmt_misc", sb->rootfs);
+    /* Through the proc just mounted, wherever an in-rootfs symlink put it: the rootfs path
+     * spelled out would follow that symlink on the host. */
+    cleanup_fd int proc = openat2_in_root(rootfd, "/proc", O_PATH | O_DIRECTORY, 0);
+    if (proc < 0) die_with_error("opening /proc of the sandbox");
+    cleanup_free char *binfmt = xasprintf("/proc/self/fd/%d/sys/fs/binfmt_misc", proc);
     binfmt_register(sb, binfmt);
   }
   setup_dev(rootfd);

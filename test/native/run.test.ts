@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -279,6 +279,19 @@ test('symlinks in a rootfs cannot aim the sandbox\'s mounts at host paths', asyn
   assert.equal(r.stdout, 'tmpfs\n/victim/null\ndev-ok\n');
   assert.equal(r.events.filter((e) => e.event === 'note').length, 2);
   assert.deepEqual(readdirSync(victim), [], 'nothing was created or mounted in the host directory');
+});
+
+test('a foreign rootfs whose /proc is a symlink inside it still gets its private binfmt_misc there', async (t) => {
+  if (!need(t, mmdebstrapAvailable() && qemuAvailable('arm64'), 'mmdebstrap or qemu-user-static missing')) return;
+  const rootfs = path.join(tempDir(t), 'rootfs');
+  execFileSync('cp', ['-a', await busyboxRootfs('arm64'), rootfs]);
+  rmSync(path.join(rootfs, 'proc'), { recursive: true });
+  mkdirSync(path.join(rootfs, 'real-proc'));
+  // Absolute: it means /real-proc of the rootfs inside, but a host path when followed outside.
+  symlinkSync('/real-proc', path.join(rootfs, 'proc'));
+  const r = await run({ rootfs, arch: 'arm64' }, ['sh', '-c', 'uname -m; ls /real-proc/sys/fs/binfmt_misc']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'aarch64\nqemu-aarch64\nregister\nstatus\n');
 });
 
 test('an interactive shell on a terminal runs background jobs (job control on)', { timeout: 60_000 }, async (t) => {
