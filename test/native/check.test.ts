@@ -25,6 +25,17 @@ test('check passes on this host for arm64 and names every probe', async (t) => {
   assert.match(byName(r, 'userns').detail, /kernel\.apparmor_restrict_unprivileged_userns/);
 });
 
+test('the helper takes the usual architecture aliases and says which names it knows', () => {
+  const aliases: Record<string, string> = { aarch64: 'arm64', x86_64: 'amd64', armv7l: 'armhf', ppc64le: 'ppc64el', i686: 'i386', riscv: 'riscv64', ARM64: 'arm64' };
+  for (const [alias, name] of Object.entries(aliases)) {
+    const r = spawnSync(HELPER, ['check', '--arch', alias, '--json'], { encoding: 'utf8' });
+    assert.equal((JSON.parse(r.stdout) as HostReport).arch, name, `${alias}: ${r.stderr}`);
+  }
+  const bad = spawnSync(HELPER, ['run', '--rootfs', '/', '--arch', 'sparc', '--', 'true'], { encoding: 'utf8' });
+  assert.equal(bad.status, 125);
+  assert.match(bad.stderr, /unknown architecture 'sparc'\n.*fix: use one of amd64, arm64, armhf, riscv64, ppc64el, s390x, i386/);
+});
+
 test('check reports a missing qemu with the package to install', async () => {
   const r = await checkHost(HELPER, { arch: 'riscv64', env: { ...process.env, CROSSROOT_QEMU_DIRS: '/nonexistent' } });
   assert.equal(r.ok, false);
