@@ -171,6 +171,8 @@ test('hostname, private network with only lo, minimal /dev, /tmp and host resolv
   assert.ok(lines.includes('null-ok'));
   assert.ok(lines.includes('tmpfs'));
   assert.ok(r.stdout.endsWith(readFileSync('/etc/resolv.conf', 'utf8')));
+  const hosts = await run({ rootfs }, ['cat', '/etc/hosts']);
+  assert.equal(hosts.stdout, readFileSync('/etc/hosts', 'utf8'), 'hosts comes from the host');
   const hostNet = await run({ rootfs }, ['sh', '-c', 'grep -c : /proc/net/dev']);
   assert.equal(hostNet.stdout.trim(), String(readFileSync('/proc/net/dev', 'utf8').split('\n').filter((l) => l.includes(':')).length));
 });
