@@ -3,9 +3,14 @@
 #include "sandbox.h"
 #include "util.h"
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -65,6 +70,39 @@ void close_fds_on_exec(const int *keep, size_t n_keep) {
   }
 }
 
+/* The command shares the caller's terminal, and TIOCSTI (or TIOCLINUX on a VT) would let it
+ * type commands into the shell that reads the terminal once the sandbox is gone (bubblewrap's
+ * CVE-2017-5226). Job control needs that terminal, so instead of setsid() both ioctls fail with
+ * EPERM, for every syscall ABI the host kernel runs natively; qemu's ioctls are the host's. */
+static void deny_terminal_injection(void) {
+  static const struct { unsigned arch, nr; } ioctls[] = {
+#if defined(__x86_64__)
+    {AUDIT_ARCH_X86_64, 16}, {AUDIT_ARCH_X86_64, 0x40000000 | 514 /* x32 */}, {AUDIT_ARCH_I386, 54},
+#elif defined(__aarch64__)
+    {AUDIT_ARCH_AARCH64, 29}, {AUDIT_ARCH_ARM, 54},
+#else
+#error "add this host's audit arch and ioctl syscall numbers"
+#endif
+  };
+  struct sock_filter f[8 * N_ELEMENTS(ioctls) + 1];
+  size_t n = 0;
+  for (size_t i = 0; i < N_ELEMENTS(ioctls); i++) {
+    /* One block per (arch, syscall): a mismatch jumps to the next block. */
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ioctls[i].arch, 0, 6);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ioctls[i].nr, 0, 4);
+    /* The request is an unsigned int: the low word of args[1] (little-endian hosts above). */
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 1, 0);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 0, 1);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+  }
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die_with_error("installing the seccomp filter");
+}
+
 static char **build_env(const struct sandbox *sb) {
   /* A clean environment: the host's variables (LD_*, PATH entries, XDG dirs) describe the host,
    * not the env. TERM is kept so terminals keep working; the rest comes from --env. */
@@ -105,6 +143,7 @@ void exec_command(const struct sandbox *sb, const sigset_t *restore_mask) {
              strerror(errno));
   char **env = build_env(sb);
   close_fds_on_exec(sb->keep_fds, sb->n_keep_fds);
+  deny_terminal_injection();
   const char *path = env_get(env, "PATH");
   /* execvpe() would search the helper's own PATH; the env's PATH is the one that counts. */
   environ = env;

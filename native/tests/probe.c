@@ -1,6 +1,6 @@
 /* Probe run inside the sandbox by tests (like crun's tests/init.c): prints exact facts, one
  * `key=value` per line, so tests compare values instead of parsing shell output.
- *   probe fds | caps | nnp | id | cwd | tty | write FILE | exit N | signal N */
+ *   probe fds | caps | nnp | id | cwd | tty | sti | write FILE | exit N | signal N */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -73,6 +74,11 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "tty")) return tty();
+  if (!strcmp(cmd, "sti")) { /* pushes a newline into the terminal's input, as an injection would */
+    char c = '\n';
+    printf("sti=%s\n", ioctl(0, TIOCSTI, &c) == 0 ? "ok" : strerror(errno));
+    return 0;
+  }
   if (!strcmp(cmd, "write") && argc > 2) {
     int fd = open(argv[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     printf("write=%s\n", fd >= 0 ? "ok" : strerror(errno));

@@ -192,6 +192,20 @@ test('a shell on a terminal gets job control (own foreground process group)', as
   assert.equal(f.ttyname, '/dev/console', 'programs asking ttyname() find the terminal');
 });
 
+test('a sandboxed command cannot type into the caller\'s terminal (TIOCSTI), which stays its controlling tty', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const dir = tempDir(t);
+  // Outside first (whether this kernel allows TIOCSTI at all), then the same probe in the sandbox.
+  const inside = [HELPER, 'run', '--rootfs', rootfs, '--bind', `${PROBE}:/probe:ro`, '--', '/probe'].join(' ');
+  writeFileSync(path.join(dir, 'go.sh'), `${PROBE} sti; ${inside} sti; ${inside} tty\n`);
+  const r = spawnSync('script', ['-qec', `sh ${path.join(dir, 'go.sh')}`, '/dev/null'], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = r.stdout.replace(/\r/g, '').split('\n').filter((l) => l.startsWith('sti='));
+  assert.equal(lines.length, 2, r.stdout + r.stderr);
+  assert.equal(lines[1], 'sti=Operation not permitted', `outside the sandbox: ${lines[0]}`);
+  assert.equal(facts(r.stdout.replace(/\r/g, '')).jobcontrol, '1', 'other terminal ioctls still work');
+});
+
 test('ASan build: native and foreign runs are clean', async (t) => {
   if (!need(t, mmdebstrapAvailable() && qemuAvailable('arm64'), 'mmdebstrap or qemu-user-static missing')) return;
   if (!need(t, existsSync(HELPER_ASAN), 'ASan helper not built (make -C native)')) return;
