@@ -97,41 +97,68 @@ test('with user namespaces disabled, check and run say so and name the sysctl', 
 // How Ubuntu 23.10+ restricts user namespaces (kernel.apparmor_restrict_unprivileged_userns=1):
 // unshare works, but the namespace gets no capabilities, so its first mount fails. Simulated in
 // bwrap with a seccomp filter that fails mount(2) with EPERM and that sysctl reading 1.
-function seccompDenyingMount(): Buffer {
+// `only` narrows the filter to mounts whose 32-bit words of struct seccomp_data at these byte
+// offsets hold these values (args[i] starts at 16 + 8 * i, low word first).
+function seccompDenyingMount(only: Array<[offset: number, value: number]> = []): Buffer {
   const ins = (code: number, jt: number, jf: number, k: number) => {
     const b = Buffer.alloc(8);
     b.writeUInt16LE(code, 0); b.writeUInt8(jt, 2); b.writeUInt8(jf, 3); b.writeUInt32LE(k >>> 0, 4);
     return b;
   };
   const LD_W_ABS = 0x20, JEQ_K = 0x15, RET_K = 0x06;
-  return Buffer.concat([
-    ins(LD_W_ABS, 0, 0, 4), ins(JEQ_K, 0, 2, 0xc000003e), // x86_64: mount is 165
-    ins(LD_W_ABS, 0, 0, 0), ins(JEQ_K, 3, 4, 165),
-    ins(JEQ_K, 0, 3, 0xc00000b7), // aarch64: mount is 40
-    ins(LD_W_ABS, 0, 0, 0), ins(JEQ_K, 0, 1, 40),
-    ins(RET_K, 0, 0, 0x00050000 | 1), // SECCOMP_RET_ERRNO | EPERM
-    ins(RET_K, 0, 0, 0x7fff0000), // SECCOMP_RET_ALLOW
-  ]);
+  // One block per (audit arch, mount syscall number); any mismatch jumps past the block.
+  const block = (arch: number, nr: number): Buffer[] => {
+    const tests: Array<[number, number]> = [[4, arch], [0, nr], ...only];
+    const length = 2 * tests.length + 1;
+    return [...tests.flatMap(([offset, value], i) => [ins(LD_W_ABS, 0, 0, offset), ins(JEQ_K, 0, length - 2 * i - 2, value)]),
+      ins(RET_K, 0, 0, 0x00050000 | 1)]; // SECCOMP_RET_ERRNO | EPERM
+  };
+  return Buffer.concat([...block(0xc000003e, 165), ...block(0xc00000b7, 40), // x86_64, aarch64
+    ins(RET_K, 0, 0, 0x7fff0000)]); // SECCOMP_RET_ALLOW
+}
+
+/** Runs the helper in bwrap under that filter (and, given a dir, with it as /proc/sys/kernel). */
+function restricted(dir: string, filter: Buffer, args: string[], sysctls = '/proc/sys/kernel') {
+  writeFileSync(path.join(dir, 'filter.bpf'), filter);
+  return spawnSync('sh', ['-c', 'k=$1; shift; exec bwrap --bind / / --proc /proc --dev /dev --bind "$k" /proc/sys/kernel --seccomp 9 -- "$@" 9<"$0"',
+    path.join(dir, 'filter.bpf'), sysctls, HELPER, ...args], { encoding: 'utf8' });
 }
 
 test('with AppArmor restricting user namespaces, check and run name the AppArmor sysctl', (t) => {
   if (!need(t, spawnSync('bwrap', ['--version']).status === 0, 'bubblewrap is not installed (apt-get install bubblewrap)')) return;
   if (!need(t, ['x64', 'arm64'].includes(process.arch), 'the seccomp filter knows x86_64 and aarch64 only')) return;
   const dir = tempDir(t);
-  writeFileSync(path.join(dir, 'filter.bpf'), seccompDenyingMount());
   const sysctls = path.join(dir, 'kernel');
   mkdirSync(sysctls);
   writeFileSync(path.join(sysctls, 'apparmor_restrict_unprivileged_userns'), '1\n');
-  const restricted = (args: string[]) => spawnSync('sh', ['-c', 'k=$1; shift; exec bwrap --bind / / --proc /proc --dev /dev --bind "$k" /proc/sys/kernel --seccomp 9 -- "$@" 9<"$0"',
-    path.join(dir, 'filter.bpf'), sysctls, HELPER, ...args], { encoding: 'utf8' });
-  const check = restricted(['check', '--json']);
+  const check = restricted(dir, seccompDenyingMount(), ['check', '--json'], sysctls);
   const r = JSON.parse(check.stdout) as HostReport;
   const userns = byName(r, 'userns');
   assert.equal(userns.ok, false, check.stderr);
   assert.match(userns.detail, /mount.*Operation not permitted/);
   assert.match(userns.fix, /sysctl -w kernel\.apparmor_restrict_unprivileged_userns=0/);
-  const run = restricted(['run', '--rootfs', '/', '--', 'true']);
+  const run = restricted(dir, seccompDenyingMount(), ['run', '--rootfs', '/', '--', 'true'], sysctls);
   assert.equal(run.status, 125);
   assert.match(run.stderr, /may not mount/);
   assert.match(run.stderr, /fix: AppArmor forbids unprivileged user namespaces/);
+});
+
+// A kernel before 6.7 refuses binfmt_misc in a user namespace. check's binfmt probe is its only
+// mount with no flags and no data (overlay's has data, the userns probe's has flags); the fresh
+// /proc of bwrap shows no host registration.
+test('on a kernel without private binfmt_misc, check says so and how to register qemu on the host', (t) => {
+  if (!need(t, spawnSync('bwrap', ['--version']).status === 0, 'bubblewrap is not installed (apt-get install bubblewrap)')) return;
+  if (!need(t, ['x64', 'arm64'].includes(process.arch), 'the seccomp filter knows x86_64 and aarch64 only')) return;
+  const foreign = process.arch === 'x64' ? 'arm64' : 'amd64';
+  const flagsAndData: Array<[number, number]> = [[16 + 3 * 8, 0], [16 + 4 * 8, 0], [16 + 4 * 8 + 4, 0]];
+  const out = restricted(tempDir(t), seccompDenyingMount(flagsAndData), ['check', '--arch', foreign, '--json']);
+  assert.equal(out.status, 1, out.stderr);
+  const r = JSON.parse(out.stdout) as HostReport;
+  assert.equal(byName(r, 'userns').ok, true);
+  assert.equal(byName(r, 'overlay').ok, true);
+  const binfmt = byName(r, 'binfmt');
+  assert.deepEqual([binfmt.ok, binfmt.required], [false, true]);
+  assert.match(binfmt.detail, /cannot mount binfmt_misc in a user namespace \(needs Linux 6\.7\): Operation not permitted/);
+  assert.match(binfmt.fix, /upgrade to Linux 6\.7\+, or register qemu on the host once: sudo apt-get install qemu-user-static/);
+  assert.match(binfmt.fix, /systemctl restart systemd-binfmt/);
 });
