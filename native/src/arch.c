@@ -3,6 +3,7 @@
 #include "arch.h"
 #include "util.h"
 #include <fcntl.h>
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -59,6 +60,21 @@ const char *arch_names(void) {
   return "amd64, arm64, armhf, riscv64, ppc64el, s390x, i386";
 }
 
+const char *qemu_unusable(const char *path) {
+  if (access(path, X_OK) < 0) return "is not an executable file";
+  cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ElfW(Ehdr) eh;
+  if (fd < 0 || pread(fd, &eh, sizeof eh, 0) != sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+      eh.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) || eh.e_phentsize != sizeof(ElfW(Phdr)))
+    return "is not an ELF executable for this host";
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    ElfW(Phdr) ph;
+    if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * sizeof ph)) != sizeof ph) return "is not an ELF executable for this host";
+    if (ph.p_type == PT_INTERP) return "is dynamically linked (its libraries are not inside the sandbox)";
+  }
+  return NULL;
+}
+
 char *qemu_find(const struct arch *a) {
   const char *dirs = getenv("CROSSROOT_QEMU_DIRS");
   if (!dirs) dirs = "/usr/bin:/usr/local/bin:/usr/libexec/qemu-binfmt:/usr/lib/qemu";
@@ -69,7 +85,7 @@ char *qemu_find(const struct arch *a) {
     cleanup_free char *list = xstrdup(copy);
     for (char *d = strtok_r(list, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
       char *p = xasprintf("%s/qemu-%s%s", d, a->qemu, suffixes[s]);
-      if (access(p, X_OK) == 0) return p;
+      if (!qemu_unusable(p)) return p;
       free(p);
     }
   }

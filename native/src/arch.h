@@ -23,8 +23,12 @@ bool arch_is_32bit_on_host(const struct arch *a);
 const char *arch_names(void);
 
 /* Finds qemu-<arch>-static (or qemu-<arch>) in CROSSROOT_QEMU_DIRS (colon-separated) or the
- * usual Debian/Fedora/Arch directories. Returns a malloc'd path or NULL. */
+ * usual Debian/Fedora/Arch directories, skipping dynamically linked ones (qemu_usable). Returns
+ * a malloc'd path or NULL. */
 char *qemu_find(const struct arch *a);
+/* NULL when path can serve as the sandbox's interpreter: executable and statically linked (no
+ * PT_INTERP), since its libraries are out of sight after pivot_root. Else why not. */
+const char *qemu_unusable(const char *path);
 /* The package to install, for fix-its. */
 #define QEMU_PACKAGE_FIX "install qemu-user-static (Debian/Ubuntu: sudo apt-get install qemu-user-static; Fedora: sudo dnf install qemu-user-static; Arch: sudo pacman -S qemu-user-static)"
 

@@ -180,10 +180,11 @@ int cmd_check(int argc, char **argv) {
                            "(ships /usr/lib/binfmt.d/qemu-%s.conf), then sudo systemctl restart systemd-binfmt", arch->qemu)};
 
   if (foreign) {
-    char *found = qemu ? (access(qemu, X_OK) == 0 ? xstrdup(qemu) : NULL) : qemu_find(arch);
+    const char *why = qemu ? qemu_unusable(qemu) : NULL;
+    char *found = qemu ? (why ? NULL : xstrdup(qemu)) : qemu_find(arch);
     c[n++] = (struct check){"qemu", found != NULL, true,
                             found ? xasprintf("%s runs %s binaries", found, arch->name)
-                            : qemu ? xasprintf("%s is not an executable file", qemu)
+                            : qemu ? xasprintf("%s %s", qemu, why)
                                    : xasprintf("no qemu-%s-static in %s", arch->qemu,
                                                getenv("CROSSROOT_QEMU_DIRS") ? getenv("CROSSROOT_QEMU_DIRS")
                                                                              : "/usr/bin:/usr/local/bin:/usr/libexec/qemu-binfmt:/usr/lib/qemu"),

@@ -125,8 +125,8 @@ void sandbox_validate(struct sandbox *sb) {
       die_code("EBIND", "create it first or fix the path", "bind source %s does not exist", sb->binds[i].source);
   if (sb->arch && !arch_is_native(sb->arch)) {
     if (sb->qemu) {
-      if (access(sb->qemu, X_OK) < 0)
-        die_code("ENOQEMU", QEMU_PACKAGE_FIX, "qemu interpreter %s for %s is not an executable file", sb->qemu, sb->arch->name);
+      const char *why = qemu_unusable(sb->qemu);
+      if (why) die_code("ENOQEMU", QEMU_PACKAGE_FIX, "qemu interpreter %s for %s %s", sb->qemu, sb->arch->name, why);
     } else if (!(sb->qemu = qemu_find(sb->arch))) {
       die_code("ENOQEMU", QEMU_PACKAGE_FIX, "no qemu-%s-static found to run %s binaries", sb->arch->qemu, sb->arch->name);
     }

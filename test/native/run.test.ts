@@ -25,7 +25,7 @@ for (const arch of ARCHS) {
   });
 }
 
-test('an explicit --qemu is used where the usual paths have none', async (t) => {
+test('an explicit --qemu is used where the usual paths have none; a dynamically linked one is not', async (t) => {
   if (!need(t, mmdebstrapAvailable() && qemuAvailable('arm64'), 'mmdebstrap or qemu-user-static missing')) return;
   const rootfs = await busyboxRootfs('arm64');
   const dir = tempDir(t);
@@ -39,6 +39,16 @@ test('an explicit --qemu is used where the usual paths have none', async (t) => 
   assert.equal(without.code, 125);
   assert.equal(without.events.find((e) => e.event === 'error')?.code, 'ENOQEMU');
   assert.match(without.stderr, /no qemu-aarch64-static found.*\n.*fix: install qemu-user-static/);
+  // A dynamically linked qemu (Fedora's qemu-user) would lose its libraries with the host's root:
+  // not picked up from the usual paths, and refused when named.
+  const dynamic = path.join(dir, 'qemu-aarch64');
+  copyFileSync('/bin/true', dynamic);
+  chmodSync(dynamic, 0o755);
+  const skipped = await run({ rootfs, arch: 'arm64' }, ['uname', '-m'], { env: { CROSSROOT_QEMU_DIRS: dir } });
+  assert.equal(skipped.events.find((e) => e.event === 'error')?.code, 'ENOQEMU', skipped.stderr);
+  const named = await run({ rootfs, arch: 'arm64', qemu: dynamic }, ['uname', '-m']);
+  assert.equal(named.code, 125);
+  assert.match(named.stderr, /qemu-aarch64 for arm64 is dynamically linked/);
 });
 
 test('exit codes and signals of the command pass through (128+n), native and foreign', async (t) => {
