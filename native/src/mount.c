@@ -57,8 +57,8 @@ static int open_target(int rootfd, const char *path, enum target_kind kind) {
   return fd;
 }
 
-static void mount_on(int rootfd, const char *path, enum target_kind kind, const char *source, const char *fstype,
-                     unsigned long flags, const char *data) {
+/* The mount point for path, opened (created when missing) in the rootfs; dies with a fix-it. */
+static int target_fd(int rootfd, const char *path, enum target_kind kind) {
   int fd = open_target(rootfd, path, kind);
   if (fd == -ELOOP)
     die_code("EROOTFS", "make it a real directory or file in the rootfs; symlinks there are resolved inside the rootfs",
@@ -70,19 +70,28 @@ static void mount_on(int rootfd, const char *path, enum target_kind kind, const 
     errno = -fd;
     die_with_error("cannot create mount point %s in the rootfs", path);
   }
+  return fd;
+}
+
+static void mount_on(int rootfd, const char *path, enum target_kind kind, const char *source, const char *fstype,
+                     unsigned long flags, const char *data) {
+  cleanup_fd int fd = target_fd(rootfd, path, kind);
   char via[64];
   snprintf(via, sizeof via, "/proc/self/fd/%d", fd);
   if (mount(source, via, fstype, flags, data) < 0) die_with_error("mounting %s on %s", fstype ? fstype : source, path);
-  close(fd);
 }
 
-/* Read-only including every submount; mount_setattr keeps the flags the kernel locked for us,
- * which a MS_REMOUNT would have to repeat by hand. */
-static void make_readonly(int rootfd, const char *path) {
-  cleanup_fd int fd = openat2_in_root(rootfd, path, O_PATH, 0);
+/* A recursive bind of host path source onto the open mount point fd. A read-only one is made
+ * read-only (with every submount; mount_setattr keeps the flags the kernel locked) while still
+ * detached, then moved into place: resolving path a second time after mounting would let a
+ * process renaming things in a shared rootfs turn the flag onto another mount. */
+static void bind_onto(int fd, const char *source, bool readonly, const char *path) {
+  cleanup_fd int tree = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0) die_with_error("binding %s", source);
   struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-  if (fd < 0 || mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+  if (readonly && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
     die_with_error("making %s read-only", path);
+  if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) die_with_error("binding %s on %s", source, path);
 }
 
 static void setup_dev(int rootfd) {
@@ -118,11 +127,8 @@ static void bind_host_file(int rootfd, const char *path) {
     status_event("{\"event\":\"note\",\"message\":\"%s not bound from the host: %s\"}", path, strerror(-fd));
     return;
   }
-  char via[64];
-  snprintf(via, sizeof via, "/proc/self/fd/%d", fd);
-  if (mount(path, via, NULL, MS_BIND, NULL) < 0) die_with_error("binding %s", path);
+  bind_onto(fd, path, true, path);
   close(fd);
-  make_readonly(rootfd, path);
 }
 
 void sandbox_setup_root(const struct sandbox *sb) {
@@ -162,8 +168,8 @@ void sandbox_setup_root(const struct sandbox *sb) {
     const struct bind *b = &sb->binds[i];
     struct stat st;
     if (stat(b->source, &st) < 0) die_with_error("bind source %s", b->source);
-    mount_on(rootfd, b->target, S_ISDIR(st.st_mode) ? TARGET_DIR : TARGET_FILE, b->source, NULL, MS_BIND | MS_REC, NULL);
-    if (b->readonly) make_readonly(rootfd, b->target);
+    cleanup_fd int fd = target_fd(rootfd, b->target, S_ISDIR(st.st_mode) ? TARGET_DIR : TARGET_FILE);
+    bind_onto(fd, b->source, b->readonly, b->target);
   }
   if (sb->hostname && sethostname(sb->hostname, strlen(sb->hostname)) < 0) die_with_error("sethostname");
 

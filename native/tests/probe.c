@@ -1,6 +1,7 @@
 /* Probe run inside the sandbox by tests (like crun's tests/init.c): prints exact facts, one
  * `key=value` per line, so tests compare values instead of parsing shell output.
- *   probe fds | caps | nnp | id | cwd | tty | sti | write FILE | exit N | signal N */
+ *   probe fds | caps | nnp | id | cwd | tty | sti | write FILE | exit N | signal N
+ * and, run on the host by race tests: probe exchange DIR A B (swaps two names until killed). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +75,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "tty")) return tty();
+  if (!strcmp(cmd, "exchange") && argc > 4) {
+    int dir = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) { perror("probe: exchange"); return 1; }
+    for (;;)
+      if (renameat2(dir, argv[3], dir, argv[4], RENAME_EXCHANGE) < 0) { perror("probe: renameat2"); return 1; }
+  }
   if (!strcmp(cmd, "sti")) { /* pushes a newline into the terminal's input, as an injection would */
     char c = '\n';
     printf("sti=%s\n", ioctl(0, TIOCSTI, &c) == 0 ? "ok" : strerror(errno));

@@ -320,6 +320,33 @@ test('a foreign rootfs whose /proc is a symlink inside it still gets its private
   assert.equal(r.stdout, 'aarch64\nqemu-aarch64\nregister\nstatus\n');
 });
 
+test('a read-only bind stays read-only while another process renames paths in the rootfs', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const dir = tempDir(t);
+  const rootfs = path.join(dir, 'rootfs');
+  execFileSync('cp', ['-a', await busyboxRootfs('amd64'), rootfs]);
+  // /x flips between a real place for the bind and a link to /tmp (another mount root), as a
+  // process of another sandbox sharing this tree could make it do in a tight loop.
+  mkdirSync(path.join(rootfs, 'a/ro'), { recursive: true });
+  mkdirSync(path.join(rootfs, 'evil'));
+  symlinkSync('/tmp', path.join(rootfs, 'evil/ro'));
+  symlinkSync('a', path.join(rootfs, 'x'));
+  symlinkSync('evil', path.join(rootfs, 'y'));
+  const swapper = spawn(PROBE, ['exchange', rootfs, 'x', 'y'], { stdio: 'ignore' });
+  t.after(() => swapper.kill('SIGKILL'));
+  const secret = path.join(dir, 'secret');
+  mkdirSync(secret);
+  const modes = new Map<string, number>();
+  for (let i = 0; i < 150; i++) {
+    // Without the fix about one in ten of these came out read-write.
+    const r = spawnSync(HELPER, ['run', '--rootfs', rootfs, '--bind', `${secret}:/x/ro:ro`, '--', 'grep', '-F', '/secret ', '/proc/self/mountinfo'], { encoding: 'utf8' });
+    const mode = r.status === 0 ? r.stdout.split(' ')[5]!.split(',')[0]! : `exit ${r.status}`;
+    modes.set(mode, (modes.get(mode) ?? 0) + 1);
+  }
+  assert.equal(modes.get('rw'), undefined, JSON.stringify([...modes]));
+  assert.ok((modes.get('ro') ?? 0) > 0, JSON.stringify([...modes]));
+});
+
 test('an interactive shell on a terminal runs background jobs (job control on)', { timeout: 60_000 }, async (t) => {
   if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
   const rootfs = await busyboxRootfs('amd64');
