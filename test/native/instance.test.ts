@@ -94,7 +94,7 @@ test('exec passes cwd, env and the exit code; the joined process gets fds 0-2 an
   assert.deepEqual(r.events.map((e) => e.event), ['joined', 'exited']);
   assert.equal((await helper(execArgv(state, ['sh', '-c', 'kill -TERM $$']))).code, 143);
   // A signal sent to the exec client reaches the joined command.
-  const trapped = await helper(execArgv(state, ['sh', '-c', 'trap "exit 42" TERM; echo ready; sleep 30 & wait']), {
+  const trapped = await helper(execArgv(state, ['sh', '-c', 'trap "exit 42" TERM; echo ready; sleep 30 >/dev/null 2>&1 & wait']), {
     onSpawn: (pid, out) => out.once('data', () => process.kill(pid, 'SIGTERM')),
   });
   assert.equal(trapped.code, 42, trapped.stderr);
