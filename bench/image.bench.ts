@@ -2,7 +2,7 @@
 // with rootless `podman pull` and `skopeo copy` + `umoci unpack --rootless`, on tmpfs, as the
 // unprivileged test user, from one loopback docker-registry holding a Debian arm64 minbase.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,11 +17,12 @@ const RUNS = Number(process.env.CROSSROOT_BENCH_RUNS || 8);
 type Result = BenchResult;
 
 /**
- * The Debian tree as an OCI image made by umoci (one gzip layer), cached by the tree's path.
+ * The Debian tree as an OCI image made by umoci (one gzip layer), cached by the tree's path and
+ * inode (a rebuilt fixture at the same path is a new tree, possibly with other package versions).
  * umoci runs as root of a user namespace with the full id map, so the layer keeps every owner.
  */
 function debianImageLayout(tree: string): string {
-  const dest = path.join(cacheDir('images'), `debian-arm64-umoci-${createHash('sha256').update(tree).digest('hex').slice(0, 12)}`);
+  const dest = path.join(cacheDir('images'), `debian-arm64-umoci-${createHash('sha256').update(`${tree}:${statSync(tree).ino}`).digest('hex').slice(0, 12)}`);
   if (existsSync(dest)) return dest;
   const work = mkdtempSync(`${dest}.build-`);
   try {
