@@ -2,10 +2,10 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { execArgv, startArgv, stopArgv } from '../../src/core/sandbox/instance';
+import { execArgv, startArgv, startInstance, stopArgv, stopInstance } from '../../src/core/sandbox/instance';
 import { busyboxRootfs, mmdebstrapAvailable } from '../fixtures/rootfs';
 import { cgroupDelegated, hostIsCgroup2 } from '../lib/cgroup';
-import { need, tempDir } from '../lib/harness';
+import { HELPER, need, tempDir } from '../lib/harness';
 import { facts, helper, run } from './sandbox';
 
 const WARNING = 'warning: memory/pids limits not applied';
@@ -115,4 +115,19 @@ test('--memory abc and --pids 0 are usage errors that say what to give, and noth
     assert.equal(err?.message, `bad ${opt} '${value}'`);
     assert.match(String(err?.fix), fix);
   }
+});
+
+test('startInstance hands the helper\'s limits warning to its caller instead of dropping it', async (t) => {
+  const tree = await rootfs(t);
+  if (!tree) return;
+  const state = tempDir(t, 'crossroot-state-');
+  const warnings: string[] = [];
+  await startInstance(HELPER, { rootfs: tree, limits: { pids: 50 } }, state, (m) => warnings.push(m));
+  await stopInstance(HELPER, state); // before tempDir's cleanup removes the state it needs
+  if (cgroupDelegated()) {
+    assert.deepEqual(warnings, []); // applied, nothing to warn about
+    return;
+  }
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /^memory\/pids limits not applied: .*; fix: /);
 });

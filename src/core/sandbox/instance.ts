@@ -66,10 +66,10 @@ export function processStat(pid: number): { state: string; starttime: number } |
   }
 }
 
-function helperCall(helper: string, argv: string[]): Promise<string> {
+function helperCall(helper: string, argv: string[]): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(helper, argv, { encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (!err) return resolve(stdout);
+      if (!err) return resolve({ stdout, stderr });
       const fix = /fix: (.*)/.exec(stderr)?.[1];
       const message = stderr.split('\n').find((l) => l && !l.includes('fix: '))?.replace(/^crossroot-helper: /, '');
       reject(new CrossrootError('EINSTANCE', message ?? `crossroot-helper ${argv[0]} failed`, { fix, cause: err }));
@@ -77,9 +77,14 @@ function helperCall(helper: string, argv: string[]): Promise<string> {
   });
 }
 
-/** Starts the instance and resolves once its root is set up. */
-export async function startInstance(helper: string, o: StartOptions, stateDir: string): Promise<InstanceState> {
-  await helperCall(helper, startArgv(o, stateDir));
+/**
+ * Starts the instance and resolves once its root is set up. The helper's warnings (e.g. limits
+ * that could not be applied) go to `onWarning`, so the CLI and the extension can show them.
+ */
+export async function startInstance(helper: string, o: StartOptions, stateDir: string,
+  onWarning: (message: string) => void = () => {}): Promise<InstanceState> {
+  const { stderr } = await helperCall(helper, startArgv(o, stateDir));
+  for (const m of stderr.matchAll(/^crossroot-helper: warning: (.*)$/gm)) onWarning(m[1]!);
   const state = readInstance(stateDir);
   if (!state) throw new CrossrootError('EINSTANCE', `the instance in ${stateDir} exited right after starting`);
   return state;
