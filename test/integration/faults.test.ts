@@ -5,11 +5,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { CLI, HELPER, cacheDir, need } from '../lib/harness';
-import { pushImage, registryAvailable, startRegistry, type TestRegistry } from '../fixtures/registry';
+import { CLI, cacheDir } from '../lib/harness';
+import { pushImage, startRegistry, type TestRegistry } from '../fixtures/registry';
 import { removeTree } from '../fixtures/rootfs';
 import { MediaType } from '../../src/core/image/oci';
-import { crossroot, crossrootAsync, storeDir } from './image-trees';
+import { crossroot, crossrootAsync, storeDir, pullReady } from './image-trees';
 
 const FILES_PER_LAYER = 6000;
 const LAYERS = 3;
@@ -136,13 +136,8 @@ function manifestOf(layout: string): string {
   return (JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests[0]!.digest;
 }
 
-function ready(t: Parameters<typeof need>[0]): boolean {
-  return need(t, registryAvailable(), 'docker-registry is not installed (apt-get install docker-registry)')
-    && need(t, existsSync(HELPER), 'the helper is not built (make -C native)');
-}
-
 test('a pull killed during the download leaves no half entry, and the rerun resumes and finishes', async (t) => {
-  if (!ready(t)) return;
+  if (!pullReady(t, { images: false })) return;
   const layout = bigImage();
   const reg = await startRegistry();
   t.after(() => reg.stop());
@@ -166,7 +161,7 @@ test('a pull killed during the download leaves no half entry, and the rerun resu
 });
 
 test('after a killed pull, a registry that cannot resume makes the download and the unpack start over', async (t) => {
-  if (!ready(t)) return;
+  if (!pullReady(t, { images: false })) return;
   const layout = bigImage();
   const reg = await startRegistry();
   t.after(() => reg.stop());
@@ -187,7 +182,7 @@ test('after a killed pull, a registry that cannot resume makes the download and 
 });
 
 test('a pull killed at each stage of the unpack never leaves a half-made image', async (t) => {
-  if (!ready(t)) return;
+  if (!pullReady(t, { images: false })) return;
   const layout = bigImage();
   const store = storeDir(t);
   const source = `${layout}:big`;
@@ -202,7 +197,7 @@ test('a pull killed at each stage of the unpack never leaves a half-made image',
 });
 
 test('eight concurrent pulls of one image download each blob once and share one tree', async (t) => {
-  if (!ready(t)) return;
+  if (!pullReady(t, { images: false })) return;
   const layout = bigImage();
   const reg = await startRegistry();
   t.after(() => reg.stop());

@@ -1,13 +1,21 @@
 // Shared by the image integration tests: running the CLI as the test user, and comparing an
 // unpacked tree with the tree the building tool reports, with owners seen from inside the env.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import os from 'node:os';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { CLI, HELPER, ROOT } from '../lib/harness';
-import { type TreeEntry, LAYERED_CONTENT } from '../fixtures/images';
+import { CLI, HELPER, ROOT, need } from '../lib/harness';
+import { type TreeEntry, LAYERED_CONTENT, imageToolsAvailable } from '../fixtures/images';
+import { registryAvailable } from '../fixtures/registry';
+
+/** What every registry pull test needs: a registry, the built helper and (unless told) the image tools. */
+export function pullReady(t: TestContext, o: { images?: boolean } = {}): boolean {
+  return need(t, registryAvailable(), 'docker-registry is not installed (apt-get install docker-registry)')
+    && (o.images === false || need(t, imageToolsAvailable(), 'buildah, skopeo and umoci make the test images (apt-get install buildah skopeo umoci)'))
+    && need(t, existsSync(HELPER), 'the helper is not built (make -C native)');
+}
 
 /** Owners (inside) of the layered image's non-root entries. */
 export const LAYERED_OWNERS: Record<string, number> = {

@@ -10,21 +10,16 @@ import { parseManifest } from '../../src/core/image/oci';
 import { pull } from '../../src/core/image/pull';
 import type { PullProgress } from '../../src/core/image/progress';
 import { Store } from '../../src/core/store/store';
-import { imageToolsAvailable, layeredImage } from '../fixtures/images';
-import { htpasswdAvailable, pushImage, registryAvailable, startRegistry, writeAuthFile } from '../fixtures/registry';
+import { layeredImage } from '../fixtures/images';
+import { htpasswdAvailable, pushImage, startRegistry, writeAuthFile } from '../fixtures/registry';
 import { tarArchive } from '../fixtures/hostile';
 import { busyboxRootfs } from '../fixtures/rootfs';
 import { HELPER, need, tempDir } from '../lib/harness';
-import { assertSameTree, crossroot, crossrootAsync, storeDir } from './image-trees';
+import { assertSameTree, crossroot, crossrootAsync, storeDir, pullReady } from './image-trees';
 
-function ready(t: Parameters<typeof need>[0]): boolean {
-  return need(t, registryAvailable(), 'docker-registry is not installed (apt-get install docker-registry)')
-    && need(t, imageToolsAvailable(), 'buildah, skopeo and umoci make the test images (apt-get install buildah skopeo umoci)')
-    && need(t, existsSync(HELPER), 'the helper is not built (make -C native)');
-}
 
 test('a registry pull reports bytes per layer, each verify and unpack, then done; the CLI shows them as lines', async (t) => {
-  if (!ready(t)) return;
+  if (!pullReady(t)) return;
   const img = await layeredImage();
   const reg = await startRegistry();
   t.after(() => reg.stop());
@@ -58,7 +53,7 @@ test('a registry pull reports bytes per layer, each verify and unpack, then done
 });
 
 test('crossroot pull logs in with the auth file $REGISTRY_AUTH_FILE names', async (t) => {
-  if (!ready(t) || !need(t, htpasswdAvailable(), 'htpasswd is not installed (apt-get install apache2-utils)')) return;
+  if (!pullReady(t) || !need(t, htpasswdAvailable(), 'htpasswd is not installed (apt-get install apache2-utils)')) return;
   const img = await layeredImage();
   const reg = await startRegistry({ auth: 'htpasswd' });
   t.after(() => reg.stop());
@@ -127,7 +122,7 @@ async function countingProxy(t: Parameters<typeof need>[0], target: string, hold
 }
 
 test('layers download in parallel, never more at once than the bound', async (t) => {
-  if (!ready(t)) return;
+  if (!pullReady(t)) return;
   const img = await layeredImage();
   const reg = await startRegistry();
   t.after(() => reg.stop());
@@ -147,7 +142,7 @@ test('layers download in parallel, never more at once than the bound', async (t)
 });
 
 test('a docker-archive image is picked by its repo:tag name', async (t) => {
-  if (!ready(t)) return;
+  if (!pullReady(t)) return;
   const img = await layeredImage();
   const store = storeDir(t);
   const r = await crossrootAsync(['pull', '--json', '--arch', 'arm64', '--store', store, `${img.dockerArchive}:localhost/layered:latest`]);

@@ -2,20 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { HELPER, need, tempDir } from '../lib/harness';
-import { imageToolsAvailable, layeredImage, multiArchImage } from '../fixtures/images';
-import { pushImage, registryAvailable, startRegistry } from '../fixtures/registry';
+import { tempDir } from '../lib/harness';
+import { layeredImage, multiArchImage } from '../fixtures/images';
+import { pushImage, startRegistry } from '../fixtures/registry';
 import { ARCHES } from '../../src/core/arch';
 import { parseIndex } from '../../src/core/image/oci';
 import { type Lockfile, readLockfile } from '../../src/core/image/lockfile';
 import { pull } from '../../src/core/image/pull';
 import { Store } from '../../src/core/store/store';
-import { crossrootAsync, storeDir } from './image-trees';
+import { crossrootAsync, storeDir, pullReady } from './image-trees';
 
 test('crossroot.lock pins the image: builds use the pin, say when the tag moved, and --update moves it', async (t) => {
-  if (!need(t, registryAvailable(), 'docker-registry is not installed (apt-get install docker-registry)')
-    || !need(t, imageToolsAvailable(), 'buildah, skopeo and umoci make the test images')
-    || !need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
+  if (!pullReady(t)) return;
   const multi = await multiArchImage();
   const layered = await layeredImage();
   const reg = await startRegistry();
@@ -62,9 +60,7 @@ test('crossroot.lock pins the image: builds use the pin, say when the tag moved,
 });
 
 test('without a lockfile, pulling a tag again follows it when it moved', async (t) => {
-  if (!need(t, registryAvailable(), 'docker-registry is not installed (apt-get install docker-registry)')
-    || !need(t, imageToolsAvailable(), 'buildah, skopeo and umoci make the test images')
-    || !need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
+  if (!pullReady(t)) return;
   const multi = await multiArchImage();
   const layered = await layeredImage();
   const reg = await startRegistry();

@@ -2,21 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { HELPER, need } from '../lib/harness';
-import { imageToolsAvailable, layeredImage, multiArchImage } from '../fixtures/images';
-import { pushImage, registryAvailable, startRegistry } from '../fixtures/registry';
+import { need } from '../lib/harness';
+import { layeredImage, multiArchImage } from '../fixtures/images';
+import { pushImage, startRegistry } from '../fixtures/registry';
 import { qemuAvailable } from '../fixtures/rootfs';
 import { parseIndex } from '../../src/core/image/oci';
-import { LAYERED_OWNERS, assertSameTree, crossroot, storeDir } from './image-trees';
+import { LAYERED_OWNERS, assertSameTree, crossroot, storeDir, pullReady } from './image-trees';
 
-function ready(t: Parameters<typeof need>[0]): boolean {
-  return need(t, registryAvailable(), 'docker-registry is not installed (apt-get install docker-registry)')
-    && need(t, imageToolsAvailable(), 'buildah, skopeo and umoci make the test images (apt-get install buildah skopeo umoci)')
-    && need(t, existsSync(HELPER), 'the helper is not built (make -C native)');
-}
 
 test('arm64 image pulled from a local registry reports aarch64', async (t) => {
-  if (!ready(t) || !need(t, qemuAvailable('arm64'), 'qemu-aarch64-static is missing (apt-get install qemu-user-static)')) return;
+  if (!pullReady(t) || !need(t, qemuAvailable('arm64'), 'qemu-aarch64-static is missing (apt-get install qemu-user-static)')) return;
   const img = await multiArchImage();
   const reg = await startRegistry();
   t.after(() => reg.stop());
@@ -55,7 +50,7 @@ test('arm64 image pulled from a local registry reports aarch64', async (t) => {
 });
 
 test('an image whose arch is missing names the platforms it has', async (t) => {
-  if (!ready(t)) return;
+  if (!pullReady(t)) return;
   const img = await multiArchImage();
   const reg = await startRegistry();
   t.after(() => reg.stop());
@@ -66,7 +61,7 @@ test('an image whose arch is missing names the platforms it has', async (t) => {
 });
 
 test('layered image from the registry unpacks to the tree umoci builds, whiteouts and zstd included', async (t) => {
-  if (!ready(t)) return;
+  if (!pullReady(t)) return;
   const img = await layeredImage();
   const reg = await startRegistry();
   t.after(() => reg.stop());

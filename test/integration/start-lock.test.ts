@@ -3,18 +3,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { imageToolsAvailable, layeredImage, multiArchImage } from '../fixtures/images';
-import { pushImage, registryAvailable, startRegistry } from '../fixtures/registry';
+import { layeredImage, multiArchImage } from '../fixtures/images';
+import { pushImage, startRegistry } from '../fixtures/registry';
 import { qemuAvailable } from '../fixtures/rootfs';
-import { HELPER, ROOT, need, tempDir } from '../lib/harness';
-import { crossrootAsync, storeDir } from './image-trees';
+import { ROOT, need, tempDir } from '../lib/harness';
+import { crossrootAsync, storeDir, pullReady } from './image-trees';
 
 // crossroot.lock lives beside the env file; for .devcontainer/devcontainer.json that is the
 // .devcontainer folder, not the workspace folder, and the build must read it from there.
 test('npm start of a devcontainer.json env uses the crossroot.lock that crossroot lock wrote beside it', async (t) => {
-  if (!need(t, registryAvailable(), 'docker-registry is not installed (apt-get install docker-registry)')
-    || !need(t, imageToolsAvailable(), 'buildah, skopeo and umoci make the test images')
-    || !need(t, existsSync(HELPER), 'the helper is not built (make -C native)')
+  if (!pullReady(t)
     || !need(t, qemuAvailable('arm64'), 'no qemu-aarch64-static (apt-get install qemu-user-static)')) return;
   const multi = await multiArchImage();
   const layered = await layeredImage();
