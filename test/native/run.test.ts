@@ -183,6 +183,12 @@ test('hostname, private network with only lo, minimal /dev, /tmp and host resolv
   assert.ok(r.stdout.endsWith(readFileSync('/etc/resolv.conf', 'utf8')));
   const hosts = await run({ rootfs }, ['cat', '/etc/hosts']);
   assert.equal(hosts.stdout, readFileSync('/etc/hosts', 'utf8'), 'hosts comes from the host');
+  // devpts is a new instance: another device than the host's, so the host's terminals stay out of sight.
+  const pts = await run({ rootfs }, ['sh', '-c', 'stat -c %d /dev/pts; ls /dev/pts']);
+  assert.equal(pts.code, 0, pts.stderr);
+  const [dev, ...entries] = pts.stdout.trim().split('\n');
+  assert.notEqual(Number(dev), statSync('/dev/pts').dev, 'a devpts of its own');
+  assert.deepEqual(entries, ['ptmx'], 'no host pty shows up inside');
   const hostNet = await run({ rootfs }, ['sh', '-c', 'grep -c : /proc/net/dev']);
   assert.equal(hostNet.stdout.trim(), String(readFileSync('/proc/net/dev', 'utf8').split('\n').filter((l) => l.includes(':')).length));
 });
