@@ -27,11 +27,12 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`crossroot ${VERSION}`);
     return 0;
   }
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     console.error(`crossroot: unknown command '${name}'\n\n${help()}`);
     return 2;
   }
+  const cmd = await entry.load();
   if (rest[0] === '--help' || rest[0] === '-h') {
     console.log(cmd.usage);
     return 0;

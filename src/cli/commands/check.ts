@@ -9,7 +9,6 @@ import { checkHost, formatReport } from '../../core/sandbox/check';
 
 export const check: Command = {
   name: 'check',
-  summary: 'check that this machine can run envs (user namespaces, overlay, binfmt, qemu)',
   usage: [
     'usage: crossroot check [--arch ARCH] [--qemu PATH] [--rootfs DIR] [--json]',
     '',

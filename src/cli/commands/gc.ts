@@ -12,7 +12,6 @@ function size(n: number): string {
 
 export const gcCommand: Command = {
   name: 'gc',
-  summary: 'list (or with --force remove) store entries nothing refers to',
   usage: [
     'usage: crossroot gc [--dry-run | --force] [--json] [--store DIR]',
     '',

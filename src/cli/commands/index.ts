@@ -1,19 +1,20 @@
-// Every `crossroot` subcommand, one import per file. Add a line when adding a command.
+// Every `crossroot` subcommand. Each module is loaded only when its command runs, so `crossroot
+// pull` does not pay for parsing and starting the language server. Add a line when adding a command.
 import type { Command } from '../command';
-import { check } from './check';
-import { lint } from './lint';
-import { lsp } from './lsp';
-import { gcCommand } from './gc';
-import { lockCommand } from './lock';
-import { pullCommand } from './pull';
-import { runCommand } from './run';
 
-export const commands: Command[] = [
-  check,
-  lint,
-  lsp,
-  pullCommand,
-  runCommand,
-  gcCommand,
-  lockCommand,
+export interface CommandEntry {
+  readonly name: string;
+  /** One line for `crossroot --help`. */
+  readonly summary: string;
+  load(): Promise<Command>;
+}
+
+export const commands: CommandEntry[] = [
+  { name: 'check', summary: 'check that this machine can run envs (user namespaces, overlay, binfmt, qemu)', load: async () => (await import('./check')).check },
+  { name: 'lint', summary: 'check crossroot.toml (or devcontainer.json) and print its problems', load: async () => (await import('./lint')).lint },
+  { name: 'lsp', summary: 'run the crossroot.toml / devcontainer.json language server', load: async () => (await import('./lsp')).lsp },
+  { name: 'pull', summary: 'get an image (registry or local path) into the store, ready to run', load: async () => (await import('./pull')).pullCommand },
+  { name: 'run', summary: 'run a command in a throwaway env of an image (like docker run --rm)', load: async () => (await import('./run')).runCommand },
+  { name: 'gc', summary: 'list (or with --force remove) store entries nothing refers to', load: async () => (await import('./gc')).gcCommand },
+  { name: 'lock', summary: 'pin the env\'s image to digests in crossroot.lock (--update moves them)', load: async () => (await import('./lock')).lockCommand },
 ];

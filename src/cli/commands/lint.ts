@@ -10,7 +10,6 @@ import { ENV_FILE_NAMES, findEnvFile, formatDiagnostic, readEnvFile } from '../.
 
 export const lint: Command = {
   name: 'lint',
-  summary: 'check crossroot.toml (or devcontainer.json) and print its problems',
   usage: [
     'usage: crossroot lint [FILE] [--format text|json]',
     '',

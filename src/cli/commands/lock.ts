@@ -13,7 +13,6 @@ import { archOption, exitWhenWritten, storeOption } from './pull';
 
 export const lockCommand: Command = {
   name: 'lock',
-  summary: 'pin the env\'s image to digests in crossroot.lock (--update moves them)',
   usage: [
     'usage: crossroot lock [--update] [--arch ARCH]... [--store DIR] [FILE]',
     '',

@@ -8,7 +8,6 @@ import { startServer } from '../../server/server';
 
 export const lsp: Command = {
   name: 'lsp',
-  summary: 'run the crossroot.toml / devcontainer.json language server',
   usage: [
     'usage: crossroot lsp --stdio',
     '',

@@ -146,7 +146,6 @@ export function pulledJson(p: PulledImage): Record<string, unknown> {
 
 export const pullCommand: Command = {
   name: 'pull',
-  summary: 'get an image (registry or local path) into the store, ready to run',
   usage: [
     'usage: crossroot pull [--arch ARCH] [--json] [--store DIR] SOURCE',
     '',

@@ -31,7 +31,6 @@ function imageDefaults(store: Store, configDigest: string | undefined): { env: R
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run a command in a throwaway env of an image (like docker run --rm)',
   usage: [
     'usage: crossroot run [--arch ARCH] [--store DIR] [--workspace] [--bind SRC:DST[:ro]]...',
     '                     [--env K=V]... [--cwd DIR] [--network host|none] SOURCE -- CMD [ARGS...]',
