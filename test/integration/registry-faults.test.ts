@@ -70,6 +70,12 @@ const isLayerUrl = (u: string) => u.endsWith(`/blobs/${layer.digest}`);
 const isLayer = (req: http.IncomingMessage) => isLayerUrl(req.url ?? '');
 const sha256File = (f: string) => 'sha256:' + createHash('sha256').update(readFileSync(f)).digest('hex');
 
+/** Sends the first half of the upstream answer, then breaks the connection (a dropped download). */
+function dropHalfway(res: http.ServerResponse, up: { status: number; headers: http.OutgoingHttpHeaders; body: Buffer }): void {
+  res.writeHead(up.status, up.headers);
+  res.write(up.body.subarray(0, up.body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 50));
+}
+
 test('a corrupted layer fails with EDIGEST and nothing is kept', async (t) => {
   if (!need(t, ready, why)) return;
   const proxy = await startProxy(t, reg.url, async (req, res, forward) => {
@@ -107,8 +113,7 @@ test('a connection dropped mid-layer is resumed with a Range request', async (t)
     const up = await forward();
     if (isLayer(req) && !dropped) {
       dropped = true;
-      res.writeHead(up.status, up.headers);
-      res.write(up.body.subarray(0, up.body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 50));
+      dropHalfway(res, up);
       return;
     }
     res.writeHead(up.status, up.headers).end(up.body);
@@ -130,8 +135,7 @@ test('a server that ignores Range after a drop makes the download start over, an
     const up = await forward();
     if (isLayer(req) && !dropped) {
       dropped = true;
-      res.writeHead(up.status, up.headers);
-      res.write(up.body.subarray(0, up.body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 50));
+      dropHalfway(res, up);
       return;
     }
     res.writeHead(up.status, up.headers).end(up.body);
@@ -153,8 +157,7 @@ test('bytes that changed between a broken and a resumed request are caught, and 
     if (!isLayer(req)) { res.writeHead(up.status, up.headers).end(up.body); return; }
     n++;
     if (n === 1) {
-      res.writeHead(up.status, up.headers);
-      res.write(up.body.subarray(0, up.body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 50));
+      dropHalfway(res, up);
       return;
     }
     if (n === 2) up.body[up.body.length - 10] ^= 0x01; // the resumed part is not what the first part belonged to
