@@ -19,6 +19,17 @@ enum idmap_mode parse_idmap_mode(const char *s) {
   die_code("EUSAGE", "use --idmap auto, single or full", "unknown id map mode '%s'", s);
 }
 
+bool enter_userns_unless_none(const char *idmap, enum idmap_mode *mode_out) {
+  if (strcmp(idmap, "none")) {
+    *mode_out = enter_userns(parse_idmap_mode(idmap), 0);
+    return true;
+  }
+  /* enter_userns sets no_new_privs once the setuid newuidmap has run; without it, we do. */
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_with_error("prctl(PR_SET_NO_NEW_PRIVS)");
+  *mode_out = IDMAP_SINGLE;
+  return false;
+}
+
 const char *idmap_mode_name(enum idmap_mode mode) {
   return mode == IDMAP_FULL ? "full" : mode == IDMAP_SINGLE ? "single" : "auto";
 }

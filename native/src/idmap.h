@@ -17,6 +17,11 @@ enum idmap_mode { IDMAP_AUTO, IDMAP_SINGLE, IDMAP_FULL };
  * Returns the mode used; dies with a fix-it on failure (EPERM -> sysctl/AppArmor hint). */
 enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags);
 
+/* For tools that may also run without a user namespace (unpack, remove: `--idmap none`):
+ * enters one as `idmap` says, or for "none" only sets no_new_privs. Returns true when a
+ * namespace was entered, with the mode used in *mode_out. */
+bool enter_userns_unless_none(const char *idmap, enum idmap_mode *mode_out);
+
 /* "auto" / "single" / "full" -> mode; dies on anything else. */
 enum idmap_mode parse_idmap_mode(const char *s);
 const char *idmap_mode_name(enum idmap_mode mode);

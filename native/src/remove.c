@@ -10,7 +10,6 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -149,10 +148,7 @@ int cmd_remove(int argc, char **argv) {
     if (i + 1 >= argc) usage_die(xasprintf("%s needs a value", a));
     if (!strcmp(a, "--target")) target = argv[++i];
     else if (!strcmp(a, "--idmap")) idmap = argv[++i];
-    else if (!strcmp(a, "--status-fd")) {
-      status_fd = parse_fd_arg(a, argv[++i]);
-      (void)fcntl(status_fd, F_SETFD, FD_CLOEXEC); /* newuidmap need not see it */
-    }
+    else if (!strcmp(a, "--status-fd")) set_status_fd_arg(a, argv[++i]);
     else usage_die(xasprintf("unknown option '%s'", a));
   }
   if (!target || !*target) usage_die("--target DIR is required");
@@ -170,9 +166,8 @@ int cmd_remove(int argc, char **argv) {
   }
   if (parentfd < 0) die_with_error("opening %s", parent);
   raise_fd_limit();
-  /* enter_userns sets no_new_privs once the setuid newuidmap has run; without it, we do. */
-  if (strcmp(idmap, "none")) enter_userns(parse_idmap_mode(idmap), 0);
-  else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_with_error("prctl(PR_SET_NO_NEW_PRIVS)");
+  enum idmap_mode mode;
+  (void)enter_userns_unless_none(idmap, &mode);
 
   cleanup_free char *failed = NULL;
   int r = remove_tree_at(parentfd, base, &failed);

@@ -14,7 +14,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -599,15 +598,11 @@ int cmd_unpack(int argc, char **argv) {
       layers[n_layers++] = argv[++i];
     } else if (!strcmp(a, "--compression")) comp = parse_compression(argv[++i]);
     else if (!strcmp(a, "--idmap")) idmap = argv[++i];
-    else if (!strcmp(a, "--status-fd")) {
-      status_fd = parse_fd_arg(a, argv[++i]);
-      (void)fcntl(status_fd, F_SETFD, FD_CLOEXEC); /* newuidmap need not see it */
-    }
+    else if (!strcmp(a, "--status-fd")) set_status_fd_arg(a, argv[++i]);
     else usage_die(xasprintf("unknown option '%s'", a));
   }
   if (!target || !*target) usage_die("--target DIR is required");
-  bool use_userns = strcmp(idmap, "none") != 0;
-  enum idmap_mode mode = use_userns ? parse_idmap_mode(idmap) : IDMAP_SINGLE;
+  if (strcmp(idmap, "none")) (void)parse_idmap_mode(idmap); /* a bad value fails before anything is opened */
   if (n_layers == 0) layers[n_layers++] = "-";
 
   /* Everything from the caller's world is opened before entering the namespace. */
@@ -624,9 +619,8 @@ int cmd_unpack(int argc, char **argv) {
   raise_fd_limit();
 
   const char *mode_name = "none";
-  if (!use_userns && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_with_error("prctl(PR_SET_NO_NEW_PRIVS)");
-  if (use_userns) {
-    mode = enter_userns(mode, 0);
+  enum idmap_mode mode;
+  if (enter_userns_unless_none(idmap, &mode)) {
     mode_name = idmap_mode_name(mode);
     u.owners = mode == IDMAP_FULL ? OWNERS_REAL : OWNERS_CALLER;
   } else {

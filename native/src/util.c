@@ -145,6 +145,11 @@ int parse_fd_arg(const char *opt, const char *s) {
   return (int)v;
 }
 
+void set_status_fd_arg(const char *opt, const char *s) {
+  status_fd = parse_fd_arg(opt, s);
+  (void)fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+}
+
 void json_escape(char *dst, size_t dstlen, const char *s) {
   size_t o = 0;
   for (; *s && o + 7 < dstlen; s++) {

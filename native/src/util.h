@@ -44,6 +44,8 @@ char *read_file_at(int dirfd, const char *path, size_t *len_out);
 /* A file descriptor number given on the command line (--status-fd, --keep-fd) that must be
  * open; dies with EUSAGE otherwise. */
 int parse_fd_arg(const char *opt, const char *s);
+/* --status-fd of the helper's own tools: sets status_fd, CLOEXEC so newuidmap never sees it. */
+void set_status_fd_arg(const char *opt, const char *s);
 
 /* Appends a JSON-escaped copy of s to a fixed buffer; used for status-fd events. */
 void json_escape(char *dst, size_t dstlen, const char *s);
