@@ -131,6 +131,31 @@ static void bind_host_file(int rootfd, const char *path) {
   close(fd);
 }
 
+/* The rootfs as an overlay: --lower layers (top first, as overlayfs wants them) over the rootfs,
+ * with upper/work when given (read-only otherwise). Built through fsopen/fsconfig: one
+ * "lowerdir+" per layer has no length limit, where the mount(2) option string stops at a page
+ * (about 40 store paths). Mounted on top of the rootfs dir itself: no staging dir is needed,
+ * overlayfs holds its own references to the layers. */
+static void mount_overlay(const struct sandbox *sb) {
+  const char *fix = "put upper and work on the same filesystem (not overlayfs itself, not NFS), and use an empty work dir";
+  cleanup_fd int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) die_code("EOVERLAY", fix, "cannot create an overlay: %s", strerror(errno));
+  for (size_t i = sb->n_lowers; i-- > 0;)
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", sb->lowers[i], 0) < 0)
+      die_code("EOVERLAY", fix, "overlay layer %s: %s", sb->lowers[i], strerror(errno));
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", sb->rootfs, 0) < 0)
+    die_code("EOVERLAY", fix, "overlay lower %s: %s", sb->rootfs, strerror(errno));
+  if (sb->upper && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", sb->upper, 0) < 0 ||
+                    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", sb->work, 0) < 0))
+    die_code("EOVERLAY", fix, "overlay upper %s / work %s: %s", sb->upper, sb->work, strerror(errno));
+  if (fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    die_code("EOVERLAY", fix, "cannot mount overlay (lower %s, %zu layers, upper %s): %s", sb->rootfs, sb->n_lowers,
+             sb->upper ? sb->upper : "none", strerror(errno));
+  cleanup_fd int mnt = fsmount(fs, FSMOUNT_CLOEXEC, sb->upper ? 0 : MOUNT_ATTR_RDONLY);
+  if (mnt < 0) die_code("EOVERLAY", fix, "cannot mount overlay on %s: %s", sb->rootfs, strerror(errno));
+  if (move_mount(mnt, "", AT_FDCWD, sb->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0) die_with_error("attaching the overlay on %s", sb->rootfs);
+}
+
 void sandbox_setup_root(const struct sandbox *sb) {
   /* The first mount: refused here, the user namespace has no capabilities (AppArmor's restriction). */
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
@@ -138,13 +163,8 @@ void sandbox_setup_root(const struct sandbox *sb) {
       die_code("EUSERNS", userns_fix(), "the user namespace may not mount (making / private): %s", strerror(errno));
     die_with_error("making / private");
   }
-  if (sb->upper) {
-    cleanup_free char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", sb->rootfs, sb->upper, sb->work);
-    /* Mounting on top of the lower dir itself needs no staging directory; overlayfs holds its
-     * own references to the layers. */
-    if (mount("overlay", sb->rootfs, "overlay", 0, opts) < 0)
-      die_code("EOVERLAY", "put upper and work on the same filesystem (not overlayfs itself, not NFS), and use an empty work dir",
-               "cannot mount overlay (lower %s, upper %s, work %s): %s", sb->rootfs, sb->upper, sb->work, strerror(errno));
+  if (sb->upper || sb->n_lowers) {
+    mount_overlay(sb);
   } else if (mount(sb->rootfs, sb->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
     die_with_error("binding rootfs %s", sb->rootfs);
   }

@@ -50,7 +50,10 @@ void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed) 
     unsigned need = 0;
 #define OPT(name, kind) (!strcmp(o, name) && (need = kind))
     if (OPT("--rootfs", OPT_SANDBOX)) sb->rootfs = v;
-    else if (OPT("--upper", OPT_SANDBOX)) sb->upper = v;
+    else if (OPT("--lower", OPT_SANDBOX)) {
+      sb->lowers = xrealloc(sb->lowers, (sb->n_lowers + 1) * sizeof *sb->lowers);
+      sb->lowers[sb->n_lowers++] = v;
+    } else if (OPT("--upper", OPT_SANDBOX)) sb->upper = v;
     else if (OPT("--work", OPT_SANDBOX)) sb->work = v;
     else if (OPT("--arch", OPT_SANDBOX)) arch = v;
     else if (OPT("--qemu", OPT_SANDBOX)) sb->qemu = v;
@@ -109,6 +112,12 @@ void sandbox_validate(struct sandbox *sb) {
   if (!is_dir(sb->rootfs))
     die_code("ENOROOTFS", "build the env first (crossroot build), or check the --rootfs path",
              "rootfs %s does not exist or is not a directory", sb->rootfs);
+  for (size_t i = 0; i < sb->n_lowers; i++) {
+    if (strpbrk(sb->lowers[i], ",:"))
+      die_code("EUSAGE", "move the directory to a path without ',' or ':'", "overlay path %s contains ',' or ':'", sb->lowers[i]);
+    if (!is_dir(sb->lowers[i]))
+      die_code("ENOROOTFS", "rebuild the env (crossroot build)", "layer %s does not exist or is not a directory", sb->lowers[i]);
+  }
   if (sb->upper) {
     /* overlayfs takes ',' and ':' as separators in its options. */
     const char *dirs[] = {sb->rootfs, sb->upper, sb->work};

@@ -15,6 +15,10 @@ struct bind {
 
 struct sandbox {
   const char *rootfs, *upper, *work;
+  /* Read-only layers stacked on the rootfs, bottom first (--lower, repeatable): a built env is
+   * its base image plus one layer per setup step, shared between envs with the same steps. */
+  const char **lowers;
+  size_t n_lowers;
   const struct arch *arch; /* foreign arch to run through qemu; NULL = runs natively */
   const struct arch *env_arch; /* the env's arch as asked for (host when not given) */
   const char *qemu;        /* interpreter path when arch is foreign */
@@ -39,7 +43,7 @@ struct sandbox {
 
 /* Which options a subcommand takes. */
 enum {
-  OPT_SANDBOX = 1 << 0, /* --rootfs --upper --work --arch --qemu --bind --hostname --network --idmap --memory --pids */
+  OPT_SANDBOX = 1 << 0, /* --rootfs --lower --upper --work --arch --qemu --bind --hostname --network --idmap --memory --pids */
   OPT_PROCESS = 1 << 1, /* --cwd --env --status-fd --keep-fd */
   OPT_STATE = 1 << 2,   /* --state */
   OPT_COMMAND = 1 << 3, /* -- CMD [ARGS...] required */

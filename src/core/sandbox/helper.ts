@@ -14,6 +14,8 @@ export interface Bind {
 export interface SandboxOptions {
   /** Root filesystem; with `upper`/`work` it is the read-only overlay lower. */
   rootfs: string;
+  /** Read-only layers stacked on the rootfs, bottom first (an env's setup-step layers). */
+  lowers?: string[];
   upper?: string;
   work?: string;
   /** Crossroot arch name (amd64, arm64, …); omitted = host. */
@@ -61,6 +63,7 @@ export function helperVersion(helper: string): string {
 /** Options shared by `run` and `start`. */
 export function sandboxArgs(o: SandboxOptions): string[] {
   const a = ['--rootfs', o.rootfs];
+  for (const l of o.lowers ?? []) a.push('--lower', l);
   if (o.upper || o.work) {
     if (!o.upper || !o.work) throw new CrossrootError('EUSAGE', 'an overlay needs both upper and work dirs');
     a.push('--upper', o.upper, '--work', o.work);
