@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(rest);
   } catch (e) {
     if (isCrossrootError(e)) {
-      console.error(`crossroot ${name}: ${e.describe()}`);
+      if (!e.shown) console.error(`crossroot ${name}: ${e.describe()}`);
       if (process.env.CROSSROOT_DEBUG && e.cause) console.error(e.cause);
       return e.code === 'EUSAGE' ? 2 : 125;
     }

@@ -4,12 +4,15 @@
 export class CrossrootError extends Error {
   readonly code: string;
   readonly fix: string | undefined;
+  /** The user has seen it already (the helper printed it on their terminal): report only the exit code. */
+  readonly shown: boolean;
 
-  constructor(code: string, message: string, options: { fix?: string; cause?: unknown } = {}) {
+  constructor(code: string, message: string, options: { fix?: string | undefined; cause?: unknown; shown?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CrossrootError';
     this.code = code;
     this.fix = options.fix;
+    this.shown = options.shown ?? false;
   }
 
   /** Message and fix-it as a user reads them. */

@@ -122,7 +122,7 @@ test('startInstance hands the helper\'s limits warning to its caller instead of 
   if (!tree) return;
   const state = tempDir(t, 'crossroot-state-');
   const warnings: string[] = [];
-  await startInstance(HELPER, { rootfs: tree, limits: { pids: 50 } }, state, (m) => warnings.push(m));
+  await startInstance(HELPER, { rootfs: tree, limits: { pids: 50 } }, state, { onWarning: (w) => warnings.push(`${w.message}; fix: ${w.fix}`) });
   await stopInstance(HELPER, state); // before tempDir's cleanup removes the state it needs
   if (cgroupDelegated()) {
     assert.deepEqual(warnings, []); // applied, nothing to warn about

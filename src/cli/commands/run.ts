@@ -1,16 +1,15 @@
 // `crossroot run [--arch A] SOURCE -- CMD…`: like `docker run --rm`: a throwaway writable layer
 // over the image's shared rootfs, the command's exit code passed through, the layer removed after.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command';
 import { CrossrootError } from '../../core/errors';
 import { pull, sourceFromArgument } from '../../core/image/pull';
 import { parseImageConfig } from '../../core/image/oci';
-import { runArgv, type Bind } from '../../core/sandbox/helper';
+import { runSandbox } from '../../core/sandbox/client';
+import type { Bind } from '../../core/sandbox/helper';
 import type { Store } from '../../core/store/store';
 import { IMAGE_OPTIONS, archOption, exitWhenWritten, progressRenderer, storeOption } from './pull';
 
@@ -96,14 +95,15 @@ export const runCommand: Command = {
       });
       if (values.workspace) binds.push({ source: process.cwd(), target: WORKSPACE_TARGET });
       const cwd = values.cwd ?? (values.workspace ? WORKSPACE_TARGET : defaults.cwd);
-      const args = runArgv({
+      const sandbox = {
         rootfs: pulled.rootfs, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), arch: arch.name, binds, env,
         ...(cwd ? { cwd } : {}),
         ...(values.network ? { network: values.network as 'host' | 'none' } : {}),
-      }, command);
+      };
       // The helper inherits the locks (not the command: it closes them on exec), so if crossroot
       // is killed, a sandbox still running keeps its layer and its image safe from gc.
-      code = await runForeground(store.helper(), args, [layerLock.fd, ...(pulled.inUse ? [pulled.inUse.fd] : [])]);
+      const fds = [layerLock.fd, ...(pulled.inUse ? [pulled.inUse.fd] : [])];
+      code = (await runSandbox(store.helper(), sandbox, command, { stdio: 'inherit', fds })).code;
     } finally {
       store.removeTree(dir);
       layerLock.release();
@@ -112,34 +112,3 @@ export const runCommand: Command = {
     return exitWhenWritten(code);
   },
 };
-
-/**
- * Runs the helper on our terminal and returns its exit code. Ctrl-C reaches it (and its
- * children) from the terminal directly; we outlive it to remove the throwaway layer.
- */
-async function runForeground(helper: string, args: string[], lockFds: number[]): Promise<number> {
-  const ignore = () => {};
-  const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-  const onTerm = forward('SIGTERM');
-  const onHup = forward('SIGHUP');
-  process.on('SIGINT', ignore);
-  process.on('SIGQUIT', ignore);
-  process.on('SIGTERM', onTerm);
-  process.on('SIGHUP', onHup);
-  const child = spawn(helper, args, { stdio: ['inherit', 'inherit', 'inherit', ...lockFds] });
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      child.once('error', (e) => reject(new CrossrootError('ENOHELPER', `cannot run ${helper}: ${e.message}`, { fix: 'build it with `make -C native`, or point CROSSROOT_HELPER at a built helper', cause: e })));
-      child.once('exit', (code, sig) => resolve(code ?? 128 + (sig ? signalNumber(sig) : 0)));
-    });
-  } finally {
-    process.off('SIGINT', ignore);
-    process.off('SIGQUIT', ignore);
-    process.off('SIGTERM', onTerm);
-    process.off('SIGHUP', onHup);
-  }
-}
-
-function signalNumber(sig: NodeJS.Signals): number {
-  return os.constants.signals[sig] ?? 0;
-}

@@ -1,7 +1,7 @@
 // Host readiness as the helper probes it (`crossroot-helper check --json`): user namespaces,
 // full id map, overlay, private binfmt_misc, qemu, rootfs; each failure with its fix-it.
-import { execFile } from 'node:child_process';
 import { CrossrootError } from '../errors';
+import { callHelper } from './client';
 
 export interface HostCheck {
   name: string;
@@ -26,7 +26,7 @@ export interface CheckOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export function checkArgv(o: CheckOptions): string[] {
+function checkArgv(o: CheckOptions): string[] {
   const a = ['check', '--json'];
   if (o.arch) a.push('--arch', o.arch);
   if (o.qemu) a.push('--qemu', o.qemu);
@@ -35,24 +35,17 @@ export function checkArgv(o: CheckOptions): string[] {
 }
 
 /** Runs the helper's probe; exit 1 (something required is missing) is a report, not an error. */
-export function checkHost(helper: string, o: CheckOptions = {}): Promise<HostReport> {
-  return new Promise((resolve, reject) => {
-    execFile(helper, checkArgv(o), { env: o.env ?? process.env, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (err as { code?: unknown }).code : 0;
-      if (code !== 0 && code !== 1) {
-        reject(new CrossrootError('ECHECK', `crossroot-helper check failed (${String(code)}): ${stderr.trim()}`, { cause: err }));
-        return;
-      }
-      try {
-        resolve(parseReport(stdout));
-      } catch (e) {
-        reject(new CrossrootError('ECHECK', `crossroot-helper check printed no report: ${stdout.slice(0, 200)}`, { cause: e }));
-      }
-    });
-  });
+export async function checkHost(helper: string, o: CheckOptions = {}): Promise<HostReport> {
+  // check answers on stdout (its report is the output, as `crossroot check --json` prints it).
+  const r = await callHelper(helper, { argv: checkArgv(o), status: false, expect: 'report', ...(o.env ? { helperEnv: o.env } : {}) });
+  try {
+    return parseReport(r.stdout);
+  } catch (e) {
+    throw new CrossrootError('ECHECK', `crossroot-helper check printed no report: ${r.stdout.slice(0, 200)}`, { cause: e });
+  }
 }
 
-export function parseReport(json: string): HostReport {
+function parseReport(json: string): HostReport {
   const r = JSON.parse(json) as HostReport;
   if (typeof r.ok !== 'boolean' || !Array.isArray(r.checks)) throw new Error('not a check report');
   return r;

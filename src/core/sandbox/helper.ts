@@ -1,6 +1,5 @@
 // Finds the native helper (setting → CROSSROOT_HELPER → bundled build) and turns sandbox
 // options into its argv. The argv is the helper's public contract; see native/README.md.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
@@ -50,14 +49,6 @@ export function findHelper(configured?: string, packageRoot = defaultPackageRoot
   throw new CrossrootError('ENOHELPER', `crossroot-helper not found (looked in ${candidates.join(', ')})`, {
     fix: 'build it with `make -C native`, or point CROSSROOT_HELPER at a built helper',
   });
-}
-
-/** `crossroot-helper --version` → "0.1.0"; throws when the binary does not run. */
-export function helperVersion(helper: string): string {
-  const out = execFileSync(helper, ['--version'], { encoding: 'utf8' }).trim();
-  const m = /^crossroot-helper (\S+)$/.exec(out);
-  if (!m) throw new CrossrootError('EBADHELPER', `${helper} is not a crossroot helper (it printed "${out}")`);
-  return m[1]!;
 }
 
 /** Options shared by `run` and `start`. */

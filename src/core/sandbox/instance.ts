@@ -1,9 +1,9 @@
 // A long-lived env instance through the helper: `start` (PID 1 of the env, state in a dir),
 // `exec` (join it), `stop` (kill its whole pid namespace). See native/README.md for the protocol.
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
+import { callHelper, type CallOptions, type HelperResult } from './client';
 import { processArgs, sandboxArgs, type SandboxOptions } from './helper';
 
 /** What `start` records in `<stateDir>/instance.json`. */
@@ -66,31 +66,34 @@ export function processStat(pid: number): { state: string; starttime: number } |
   }
 }
 
-function helperCall(helper: string, argv: string[]): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(helper, argv, { encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (!err) return resolve({ stdout, stderr });
-      const fix = /fix: (.*)/.exec(stderr)?.[1];
-      const message = stderr.split('\n').find((l) => l && !l.includes('fix: '))?.replace(/^crossroot-helper: /, '');
-      reject(new CrossrootError('EINSTANCE', message ?? `crossroot-helper ${argv[0]} failed`, { fix, cause: err }));
-    });
-  });
-}
-
 /**
  * Starts the instance and resolves once its root is set up. The helper's warnings (e.g. limits
- * that could not be applied) go to `onWarning`, so the CLI and the extension can show them.
+ * that could not be applied) and notes go to the callbacks, so the CLI and the extension can show them.
  */
 export async function startInstance(helper: string, o: StartOptions, stateDir: string,
-  onWarning: (message: string) => void = () => {}): Promise<InstanceState> {
-  const { stderr } = await helperCall(helper, startArgv(o, stateDir));
-  for (const m of stderr.matchAll(/^crossroot-helper: warning: (.*)$/gm)) onWarning(m[1]!);
+  io: Pick<CallOptions, 'onWarning' | 'onNote' | 'onEvent' | 'fds' | 'signal' | 'helperEnv'> = {}): Promise<InstanceState> {
+  await callHelper(helper, { ...io, argv: startArgv(o, stateDir) });
   const state = readInstance(stateDir);
   if (!state) throw new CrossrootError('EINSTANCE', `the instance in ${stateDir} exited right after starting`);
   return state;
 }
 
-/** Stops the instance (every process in it); a stale or missing one is not an error. */
-export async function stopInstance(helper: string, stateDir: string): Promise<void> {
-  await helperCall(helper, stopArgv(stateDir));
+/** How a command joins: the process options plus where its stdio goes (the status fd is the client's). */
+export type ExecOptions = Omit<ProcessOptions, 'statusFd'> & Omit<CallOptions, 'argv' | 'status' | 'expect'>;
+
+/**
+ * Runs `command` in the running instance: on the user's terminal (`stdio: 'inherit'`) or with
+ * its output streamed to callbacks (`'pipe'`). Resolves to its exit code (128+n for signal n), the
+ * events and, piped, the tail of its output; rejects with the helper's error (e.g. ENOINSTANCE).
+ */
+export function execInInstance(helper: string, stateDir: string, command: string[], o: ExecOptions = {}): Promise<HelperResult> {
+  const { cwd, env, keepFds, ...io } = o;
+  return callHelper(helper, { ...io, argv: execArgv(stateDir, command, { cwd, env, keepFds }) });
+}
+
+/** Stops the instance (every process in it); a stale or missing one is not an error (`stale: true`). */
+export async function stopInstance(helper: string, stateDir: string, io: Pick<CallOptions, 'signal' | 'helperEnv'> = {}): Promise<{ pid?: number; stale: boolean }> {
+  const r = await callHelper(helper, { ...io, argv: stopArgv(stateDir) });
+  const stopped = r.events.find((e) => e.event === 'stopped');
+  return { ...(stopped?.pid !== undefined ? { pid: stopped.pid } : {}), stale: stopped?.stale ?? false };
 }
