@@ -33,10 +33,11 @@ test('SIGTERM to crossroot run reaches the command and the throwaway layer is st
   if (!ready(t)) return;
   const tree = await busyboxRootfs('amd64');
   const store = storeDir(t);
-  const child = spawn(process.execPath, [CLI, 'run', '--arch', 'amd64', '--store', store, tree, '--', 'sleep', '30'], { stdio: 'ignore' });
+  const mark = tempDir(t);
+  const child = spawn(process.execPath, [CLI, 'run', '--arch', 'amd64', '--store', store, '--bind', `${mark}:/mark`, tree, '--',
+    'sh', '-c', 'touch /mark/started; exec sleep 30'], { stdio: 'ignore' });
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  await waitFor('the throwaway layer', () => existsSync(path.join(store, 'tmp')) && readdirSync(path.join(store, 'tmp')).some((n) => n.startsWith('run-')));
-  await new Promise((r) => setTimeout(r, 300)); // let the sandbox start
+  await waitFor('the command to start', () => existsSync(path.join(mark, 'started')));
   child.kill('SIGTERM');
   assert.equal(await exited, 143, 'killed by SIGTERM: 128 + 15');
   assert.deepEqual(readdirSync(path.join(store, 'tmp')), []);
@@ -75,15 +76,19 @@ test('a sandbox that outlives a killed crossroot run keeps its layer and image s
   const tarball = path.join(tempDir(t), 'rootfs.tar.gz');
   execFileSync('tar', ['-C', tree, '--owner=0', '--group=0', '--numeric-owner', '-czf', tarball, '.']);
   const store = storeDir(t);
-  const child = spawn(process.execPath, [CLI, 'run', '--arch', 'amd64', '--store', store, tarball, '--', 'sleep', '3'], { stdio: 'ignore' });
+  // The command runs until the test writes to the fifo: no guess at how long gc takes.
+  const mark = tempDir(t);
+  execFileSync('mkfifo', [path.join(mark, 'go')]);
+  const child = spawn(process.execPath, [CLI, 'run', '--arch', 'amd64', '--store', store, '--bind', `${mark}:/mark`, tarball, '--',
+    'sh', '-c', 'touch /mark/started; read _ < /mark/go'], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  await waitFor('the throwaway layer', () => existsSync(path.join(store, 'tmp')) && readdirSync(path.join(store, 'tmp')).some((n) => n.startsWith('run-')));
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor('the command to start', () => existsSync(path.join(mark, 'started')));
   child.kill('SIGKILL');
   await exited;
   const during = JSON.parse((await crossrootAsync(['gc', '--force', '--json', '--store', store])).stdout) as { inUse: string[] };
   assert.equal(during.inUse.length, 1, 'the orphaned sandbox still holds its image');
   assert.equal(readdirSync(path.join(store, 'tmp')).filter((n) => n.startsWith('run-')).length, 1, 'and its layer');
+  execFileSync('sh', ['-c', 'echo go > "$1"', 'sh', path.join(mark, 'go')]);
   await waitFor('the sandbox to end', () => {
     const r = JSON.parse(crossroot(['gc', '--force', '--json', '--store', store]).stdout) as { inUse: string[] };
     return r.inUse.length === 0;
