@@ -1,26 +1,28 @@
-// Extension entry: activates the env file language client and its restart command.
-// Activation failures are shown to the user, never swallowed.
+// Extension entry: only activates. Ctx owns everything; an activation failure is shown with
+// "Show Log", never swallowed.
 import * as vscode from 'vscode';
-import type { LanguageClient } from 'vscode-languageclient/node';
-import { createLanguageClient } from './languageClient';
+import { registerCommands } from './commands/index';
+import { Ctx } from './ctx';
+import { lifecycleBackend } from './lifecycle';
 
-let client: LanguageClient | undefined;
+let ctx: Ctx | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  client = createLanguageClient(context);
-  context.subscriptions.push(
-    vscode.commands.registerCommand('crossroot.restartLanguageServer', async () => {
-      await client?.restart();
-    }),
-  );
+  ctx = new Ctx(context, (c) => lifecycleBackend({
+    helper: () => c.helper(),
+    store: () => c.ws.setting('storeDir', '') || undefined,
+    idleTimeout: () => c.ws.setting('idleTimeout', 900),
+  }));
+  context.subscriptions.push(ctx);
+  registerCommands(ctx);
   try {
-    await client.start();
+    await ctx.start();
   } catch (e) {
-    void vscode.window.showErrorMessage(`Crossroot: the env file language server did not start: ${(e as Error).message}`);
+    await ctx.env.fail('the extension did not start', e);
   }
 }
 
 export async function deactivate(): Promise<void> {
-  await client?.stop();
-  client = undefined;
+  await ctx?.client?.stop();
+  ctx = undefined;
 }

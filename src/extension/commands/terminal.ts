@@ -1,0 +1,22 @@
+// Open Terminal, Run Command… and making the env the workspace's default terminal.
+import * as vscode from 'vscode';
+import type { CommandTable } from './index';
+
+export const terminalCommands: CommandTable = {
+  openTerminal: async (ctx) => {
+    const terminal = vscode.window.createTerminal(await ctx.terminalOptions());
+    terminal.show();
+  },
+  runCommand: async (ctx) => {
+    if (!(await ctx.env.trusted('run a command in the env'))) return;
+    const line = await ctx.ui.input('Command to run inside the env (with /bin/sh -c)', 'make -j2');
+    if (!line) return;
+    await ctx.runInEnv(line, ['/bin/sh', '-c', line], ['$crossroot-gcc', '$crossroot-gcc-relative']);
+  },
+  makeDefaultTerminal: async (ctx) => {
+    if (!(await ctx.env.trusted('make the env the default terminal'))) return;
+    await vscode.workspace.getConfiguration('crossroot').update('defaultTerminal', true, vscode.ConfigurationTarget.Workspace);
+    await ctx.route();
+    await ctx.ui.info('Crossroot: New Terminal now opens in the env in this workspace (setting crossroot.defaultTerminal).');
+  },
+};

@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { cliCommand, execArgs, shQuote, taskShellScript } from '../../../src/extension/cli';
+import { chooseEnvFile, devcontainerFiles } from '../../../src/extension/envFiles';
+import { applyRouting, AUTOMATION_PROFILE, DEFAULT_PROFILE } from '../../../src/extension/routing';
+import { actionsFor, statusView } from '../../../src/extension/status';
+import { checkDefinition, taskProcess } from '../../../src/extension/tasks';
+import { terminalSpec } from '../../../src/extension/terminals';
+import { tempDir } from '../../lib/harness';
+import { MemoryWorkspace } from './fake-ui';
+
+const cli = cliCommand('/ext', '/vscode/node', { helper: '/opt/crossroot-helper', idleTimeout: 60 });
+
+test('the CLI runs with the extension host\'s node as node, with the settings in its environment', () => {
+  assert.equal(cli.command, '/vscode/node');
+  assert.deepEqual(cli.args, ['/ext/dist/cli.cjs']);
+  assert.deepEqual(cli.env, { ELECTRON_RUN_AS_NODE: '1', CROSSROOT_HELPER: '/opt/crossroot-helper', CROSSROOT_IDLE_TIMEOUT: '60' });
+});
+
+test('the Crossroot terminal is named "arch · name" and runs `crossroot shell --file F`', () => {
+  const t = terminalSpec(cli, '/w/crossroot.toml', { name: 'firmware', arch: 'arm64' }, '/w');
+  assert.equal(t.name, 'arm64 · firmware');
+  assert.equal(t.shellPath, '/vscode/node');
+  assert.deepEqual(t.shellArgs, ['/ext/dist/cli.cjs', 'shell', '--file', '/w/crossroot.toml']);
+  assert.equal(t.cwd, '/w');
+});
+
+test('a crossroot task runs `crossroot exec` with its cwd mapped and its args untouched', () => {
+  const def = checkDefinition({ type: 'crossroot', command: 'gcc', args: ['-c', 'a file.c'], cwd: 'src' });
+  const p = taskProcess(cli, def, '/w', '/w/crossroot.toml');
+  assert.equal(p.process, '/vscode/node');
+  assert.deepEqual(p.args, ['/ext/dist/cli.cjs', 'exec', '--file', '/w/crossroot.toml', '--cwd', '/w/src', '--', 'gcc', '-c', 'a file.c']);
+  assert.equal(p.cwd, '/w/src');
+});
+
+test('a crossroot task without a command says what to write', () => {
+  assert.throws(() => checkDefinition({ type: 'crossroot' }), /needs "command"/);
+  assert.throws(() => checkDefinition({ type: 'crossroot', command: 'make', args: [1] }), /"args" must be a list of strings/);
+});
+
+test('a task names its own env file relative to the folder', () => {
+  const p = taskProcess(cli, { type: 'crossroot', command: 'true', envFile: 'envs/riscv.toml' }, '/w', '/w/crossroot.toml');
+  assert.deepEqual(p.args.slice(1, 4), ['exec', '--file', '/w/envs/riscv.toml']);
+});
+
+test('the task shell script quotes paths so a quote in them stays a quote', (t) => {
+  assert.equal(shQuote(`it's`), `'it'\\''s'`);
+  const dir = tempDir(t);
+  const odd = cliCommand(`/ext/it's here`, '/bin/echo');
+  const script = path.join(dir, 'shell');
+  writeFileSync(script, taskShellScript(odd, `/w/x'y/crossroot.toml`), { mode: 0o700 });
+  // /bin/echo stands in for node: prints the argv the script would hand it.
+  const r = spawnSync(script, ['-c', 'make all'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.stdout.trim(), `/ext/it's here/dist/cli.cjs exec --file /w/x'y/crossroot.toml --cwd ${dir} -- /bin/sh -c make all`);
+});
+
+test('the status bar shows name, arch and state; an untrusted folder says so', () => {
+  const s = { name: 'firmware', arch: 'arm64' as const, state: 'running' as const };
+  assert.equal(statusView(s, true).text, '$(vm-running) arm64 · firmware: running');
+  assert.equal(statusView({ ...s, state: 'error', detail: 'boom' }, true).error, true);
+  assert.match(statusView({ ...s, state: 'error', detail: 'boom' }, true).tooltip, /boom/);
+  assert.equal(statusView(s, false).text, '$(shield) arm64 · firmware: untrusted');
+  assert.deepEqual(actionsFor(s).map((a) => a.command).slice(0, 3), ['crossroot.openTerminal', 'crossroot.runCommand', 'crossroot.stop']);
+  assert.equal(actionsFor({ ...s, state: 'not built' })[0]!.command, 'crossroot.build');
+});
+
+test('the env file is crossroot.toml, else devcontainer.json, unless the user chose one', (t) => {
+  const w = tempDir(t);
+  mkdirSync(path.join(w, '.devcontainer'));
+  writeFileSync(path.join(w, '.devcontainer/devcontainer.json'), '{}');
+  assert.equal(chooseEnvFile([w], undefined), path.join(w, '.devcontainer/devcontainer.json'));
+  writeFileSync(path.join(w, 'crossroot.toml'), '');
+  assert.equal(chooseEnvFile([w], undefined), path.join(w, 'crossroot.toml'));
+  assert.equal(chooseEnvFile([w], path.join(w, '.devcontainer/devcontainer.json')), path.join(w, '.devcontainer/devcontainer.json'));
+  // A remembered choice outside the workspace is not taken.
+  assert.equal(chooseEnvFile([w], '/etc/passwd'), path.join(w, 'crossroot.toml'));
+  assert.deepEqual(devcontainerFiles([w]), [path.join(w, '.devcontainer/devcontainer.json')]);
+});
+
+test('routing writes the default terminal and automation profile, and removes only its own', async () => {
+  const ws = new MemoryWorkspace();
+  assert.deepEqual(await applyRouting(ws, { defaultTerminal: true, routeTasks: true }, '/s/crossroot-task-shell'), [DEFAULT_PROFILE, AUTOMATION_PROFILE]);
+  assert.equal(ws.workspace[DEFAULT_PROFILE], 'Crossroot');
+  assert.deepEqual(ws.workspace[AUTOMATION_PROFILE], { path: '/s/crossroot-task-shell' });
+  assert.deepEqual(await applyRouting(ws, { defaultTerminal: true, routeTasks: true }, '/s/crossroot-task-shell'), []);
+  await applyRouting(ws, { defaultTerminal: false, routeTasks: false }, '/s/crossroot-task-shell');
+  assert.deepEqual(ws.workspace, {});
+  // A profile the user set is left alone.
+  ws.workspace[DEFAULT_PROFILE] = 'zsh';
+  ws.workspace[AUTOMATION_PROFILE] = { path: '/bin/zsh' };
+  assert.deepEqual(await applyRouting(ws, { defaultTerminal: false, routeTasks: false }, '/s/crossroot-task-shell'), []);
+  assert.equal(ws.workspace[DEFAULT_PROFILE], 'zsh');
+});
+
+test('execArgs puts the command after --, so its options never reach the CLI', () => {
+  assert.deepEqual(execArgs(cli, '/w/crossroot.toml', '/w', ['--help']).slice(-2), ['--', '--help']);
+});
