@@ -8,9 +8,26 @@
 int status_fd = -1;
 const char *prog_name = "crossroot-helper";
 
+const char *shorten_middle(const char *s, size_t max) {
+  static char bufs[4][2048];
+  static unsigned which;
+  size_t n = strlen(s);
+  if (n <= max) return s;
+  if (max > sizeof bufs[0] - 64) max = sizeof bufs[0] - 64;
+  char *b = bufs[which++ % N_ELEMENTS(bufs)];
+  size_t head = max / 2, tail = max - head;
+  snprintf(b, sizeof bufs[0], "%.*s...(%zu bytes)...%s", (int)head, s, n - head - tail, s + n - tail);
+  return b;
+}
+
 __attribute__((noreturn)) static void vdie(int exit_status, const char *code, const char *fix, int err, const char *fmt, va_list ap) {
+  /* Formatted whole, then shortened in the middle: the end (the errno, the last path
+   * component) is what says what went wrong, so a long path must never push it out. */
+  char *full = NULL;
+  if (vasprintf(&full, fmt, ap) < 0) full = NULL;
   char msg[2048];
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  snprintf(msg, sizeof msg, "%s", full ? shorten_middle(full, 1800) : fmt);
+  free(full);
   if (err) {
     size_t n = strlen(msg);
     snprintf(msg + n, sizeof msg - n, ": %s", strerror(err));

@@ -28,6 +28,10 @@ __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void die_with_error(const char *fmt, ...);
 __attribute__((noreturn)) void die_oom(void);
 
+/* s itself when at most max bytes long, else its start and end around "...(N bytes)..." (in one
+ * of a few static buffers): for long paths in messages, whose end says the most. */
+const char *shorten_middle(const char *s, size_t max);
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);

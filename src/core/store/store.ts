@@ -237,17 +237,12 @@ export class Store {
   }
 
   /**
-   * Removes a tree that may hold files owned by subordinate uids (an unpacked image), which
-   * only `crossroot-helper remove` (inside the user namespace) can delete.
+   * Removes a tree (rm -rf) through `crossroot-helper remove`, always: only it can delete files
+   * owned by subordinate uids (it enters the user namespace when they are there), and it walks
+   * any depth with a few fds, where Node's recursive rmSync overflows its stack on a tree of a
+   * few thousand nested directories that a command in an env can make.
    */
   removeTree(p: string): void {
-    try {
-      rmSync(p, { recursive: true, force: true });
-      return;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EACCES' && code !== 'EPERM') throw e;
-    }
     const r = spawnSync(this.helper(), ['remove', '--target', p], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
     if (r.status !== 0) {
       throw new CrossrootError('ESTORE', `cannot remove ${p}: ${r.stderr?.trim() || r.error?.message || `helper exited ${r.status}`}`, {
