@@ -1,7 +1,7 @@
 // Makes a fresh clone runnable: npm deps when node_modules is missing, Debian packages when root
 // (otherwise prints the exact apt line). `npm start`, `npm test` and `.ci/run` all go through here.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -31,14 +31,29 @@ export const DEBIAN_PACKAGES = {
     'bubblewrap',        // a seccomp-restricted sandbox simulates AppArmor's user namespace restriction in check tests
   ],
   bench: ['bubblewrap', 'proot', 'hyperfine', 'podman'],
+  // `npm run package`: the arm64 VSIX carries an arm64 static helper, cross-compiled here
+  // (packages with :arm64 need `dpkg --add-architecture arm64`, done by ensureDebianPackages).
+  package: [
+    'gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', // cross compiler, arm64 libc for -static
+    'libzstd-dev:arm64', 'zlib1g-dev:arm64', // arm64 libzstd.a / libz.a for the helper's layers
+    'unzip', 'file',     // tests read the VSIX's file list and the helper's ELF machine
+  ],
+  // The VS Code E2E tests: code-server from npm (its native modules build against Kerberos
+  // headers; its search wants ripgrep) driven by Playwright with Debian's Chromium.
+  e2e: ['chromium', 'libkrb5-dev', 'ripgrep'],
 };
 
 export function missingDebianPackages(groups) {
   const wanted = [...new Set(groups.flatMap((g) => DEBIAN_PACKAGES[g]))];
   if (!existsSync('/usr/bin/dpkg-query')) return [];
+  const native = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
   return wanted.filter((p) => {
-    const r = spawnSync('dpkg-query', ['-W', '-f=${db:Status-Status}', p], { encoding: 'utf8' });
-    return r.status !== 0 || r.stdout.trim() !== 'installed';
+    // With a foreign arch added, `dpkg-query -W gcc` lists a line per arch: an unqualified name
+    // is there when its native (or arch: all) package is installed.
+    const [name, arch] = p.split(':');
+    const r = spawnSync('dpkg-query', ['-W', '-f=${db:Status-Status} ${Architecture}\\n', name], { encoding: 'utf8' });
+    const lines = r.status === 0 ? r.stdout.split('\n').map((l) => l.split(' ')) : [];
+    return !lines.some(([status, a]) => status === 'installed' && (arch ? a === arch : a === native || a === 'all'));
   });
 }
 
@@ -53,7 +68,15 @@ export function ensureDebianPackages(groups, { log = console.error } = {}) {
   log(`crossroot: installing ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const lists = '/var/lib/apt/lists';
-  const stale = !existsSync(lists) || Date.now() - statSync(lists).mtimeMs > 6 * 3600e3;
+  let stale = !existsSync(lists) || Date.now() - statSync(lists).mtimeMs > 6 * 3600e3;
+  // Foreign-arch packages (libzstd-dev:arm64) need that arch known to dpkg, then fresh lists.
+  for (const arch of new Set(missing.map((p) => p.split(':')[1]).filter(Boolean))) {
+    const known = execFileSync('dpkg', ['--print-foreign-architectures'], { encoding: 'utf8' }).split('\n');
+    if (!known.includes(arch)) {
+      execFileSync('dpkg', ['--add-architecture', arch], { stdio: 'inherit' });
+      stale = true;
+    }
+  }
   if (stale) execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
   const args = ['install', '-y', '-q', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=600', ...missing];
   const r = spawnSync('apt-get', args, { stdio: 'inherit', env });
@@ -67,8 +90,12 @@ export function ensureDebianPackages(groups, { log = console.error } = {}) {
 
 export function ensureNodeModules() {
   const marker = path.join(root, 'node_modules', '.package-lock.json');
-  if (existsSync(marker)) return;
-  console.error('crossroot: node_modules missing, running npm ci');
+  // A dependency added since the last install (another branch landed it) counts as missing too.
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const declared = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies });
+  const absent = declared.filter((d) => !existsSync(path.join(root, 'node_modules', d, 'package.json')));
+  if (existsSync(marker) && absent.length === 0) return;
+  console.error(`crossroot: ${existsSync(marker) ? `node_modules lacks ${absent.join(', ')}` : 'node_modules missing'}, running npm ci`);
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
