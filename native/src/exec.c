@@ -103,13 +103,13 @@ static void deny_terminal_injection(void) {
   if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die_with_error("installing the seccomp filter");
 }
 
-static char **build_env(const struct sandbox *sb) {
+static char **build_env(const struct sandbox *sb, const char *home) {
   /* A clean environment: the host's variables (LD_*, PATH entries, XDG dirs) describe the host,
    * not the env. TERM is kept so terminals keep working; the rest comes from --env. */
   size_t n = 0, cap = sb->n_env + 5;
   char **env = xcalloc(cap, sizeof *env);
   env[n++] = "PATH=" DEFAULT_PATH;
-  env[n++] = "HOME=/root";
+  env[n++] = xasprintf("HOME=%s", home);
   const char *term = getenv("TERM");
   if (term) env[n++] = xasprintf("TERM=%s", term);
   for (size_t i = 0; i < sb->n_env; i++) {
@@ -132,16 +132,26 @@ static const char *env_get(char **env, const char *key) {
 
 void exec_command(const struct sandbox *sb, const sigset_t *restore_mask) {
   /* The sandbox dies with whoever waits for it: no orphan keeps running after its client. */
+  pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_with_error("prctl(PR_SET_PDEATHSIG)");
   for (int s = 1; s < NSIG; s++)
     if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
   if (sigprocmask(SIG_SETMASK, restore_mask, NULL) < 0) die_with_error("sigprocmask");
   if (sb->linux32 && personality(PER_LINUX32) < 0) die_with_error("personality(PER_LINUX32)");
+  const char *home = "/root";
+  if (sb->user) {
+    user_switch(sb->user, &home);
+    /* A change of credentials clears the parent-death signal: arm it again, then check that the
+     * parent did not die in between (the signal would never come). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_with_error("prctl(PR_SET_PDEATHSIG)");
+    if (getppid() != parent) _exit(125);
+  }
+  /* After the switch, so that entering it is checked against the user's own permissions. */
   const char *cwd = sb->cwd ? sb->cwd : "/";
   if (chdir(cwd) < 0)
     die_code("ECWD", "create the directory in the env or pick another --cwd", "cannot enter working directory %s: %s", cwd,
              strerror(errno));
-  char **env = build_env(sb);
+  char **env = build_env(sb, home);
   close_fds_on_exec(sb->keep_fds, sb->n_keep_fds);
   deny_terminal_injection();
   const char *path = env_get(env, "PATH");

@@ -73,6 +73,12 @@ void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed) 
       sb->idle_exit = (unsigned)secs;
     }
     else if (OPT("--cwd", OPT_PROCESS)) sb->cwd = v;
+    else if (OPT("--user", OPT_PROCESS)) {
+      const char *c = strchr(v, ':');
+      if (!*v || c == v || (c && (!c[1] || strchr(c + 1, ':'))))
+        die_code("EUSAGE", "write --user UID[:GID] or --user NAME[:GROUP], e.g. --user 1000:1000", "bad --user '%s'", v);
+      sb->user = v;
+    }
     else if (OPT("--env", OPT_PROCESS)) {
       if (!strchr(v, '=') || v[0] == '=') die_code("EUSAGE", "write --env NAME=VALUE", "bad --env '%s'", v);
       sb->env = xrealloc(sb->env, (sb->n_env + 1) * sizeof *sb->env);

@@ -34,6 +34,7 @@ struct sandbox {
   unsigned long long pids_max;   /* pids.max; 0 = no limit */
   /* The process. */
   const char *cwd;
+  const char *user;        /* --user UID[:GID] or NAME[:GROUP]; NULL = root */
   const char **env;        /* K=V overrides, in order */
   size_t n_env;
   int *keep_fds;
@@ -44,7 +45,7 @@ struct sandbox {
 /* Which options a subcommand takes. */
 enum {
   OPT_SANDBOX = 1 << 0, /* --rootfs --lower --upper --work --arch --qemu --bind --hostname --network --idmap --memory --pids */
-  OPT_PROCESS = 1 << 1, /* --cwd --env --status-fd --keep-fd */
+  OPT_PROCESS = 1 << 1, /* --cwd --user --env --status-fd --keep-fd */
   OPT_STATE = 1 << 2,   /* --state */
   OPT_COMMAND = 1 << 3, /* -- CMD [ARGS...] required */
   OPT_INSTANCE = 1 << 4, /* --idle-exit */
@@ -69,6 +70,10 @@ void binfmt_register(const struct sandbox *sb, const char *binfmt_dir);
 
 /* exec.c: the sandboxed command, as the last step in a fresh child. Never returns. */
 __attribute__((noreturn)) void exec_command(const struct sandbox *sb, const sigset_t *restore_mask);
+/* user.c: switches to --user spec (resolved in the env's /etc/passwd and /etc/group, checked
+ * against the id map) with its supplementary groups; *home gets its home directory ("/" for a
+ * uid not in passwd). Dies with EUSER / EUSERMAP. Call as root inside, after pivot_root. */
+void user_switch(const char *spec, const char **home);
 /* exec.c: signals the helper forwards to the sandbox; blocked in the helper, read via signalfd. */
 void forwarded_signals(sigset_t *set);
 /* exec.c: whether a signal read from a signalfd should be passed on (not one the tty already

@@ -23,6 +23,12 @@ export interface SandboxOptions {
   qemu?: string;
   binds?: Bind[];
   cwd?: string;
+  /**
+   * Who the command runs as inside: `UID[:GID]` or `NAME[:GROUP]` from the env's /etc/passwd and
+   * /etc/group; omitted = root. A non-zero id needs a full id map: with a single-id map the
+   * helper fails with `EUSERMAP` (only root exists there).
+   */
+  user?: string;
   env?: Record<string, string>;
   hostname?: string;
   network?: 'host' | 'none';
@@ -72,9 +78,10 @@ export function sandboxArgs(o: SandboxOptions): string[] {
 }
 
 /** Options of the process itself, shared by `run`, `start` and `exec`. */
-export function processArgs(o: { cwd?: string; env?: Record<string, string>; statusFd?: number; keepFds?: number[] }): string[] {
+export function processArgs(o: { cwd?: string; user?: string; env?: Record<string, string>; statusFd?: number; keepFds?: number[] }): string[] {
   const a: string[] = [];
   if (o.cwd) a.push('--cwd', o.cwd);
+  if (o.user) a.push('--user', o.user);
   for (const [k, v] of Object.entries(o.env ?? {})) a.push('--env', `${k}=${v}`);
   if (o.statusFd !== undefined) a.push('--status-fd', String(o.statusFd));
   for (const fd of o.keepFds ?? []) a.push('--keep-fd', String(fd));

@@ -19,6 +19,8 @@ export interface InstanceState {
 
 export interface ProcessOptions {
   cwd?: string;
+  /** `UID[:GID]` or `NAME[:GROUP]` inside the env (see SandboxOptions.user). */
+  user?: string;
   env?: Record<string, string>;
   statusFd?: number;
   keepFds?: number[];
@@ -32,7 +34,7 @@ export interface StartOptions extends SandboxOptions {
 /** The instance runs no command of its own, so the process options (cwd, env, fds) belong to exec. */
 export function startArgv(o: StartOptions, stateDir: string): string[] {
   const idle = o.idleExit ? ['--idle-exit', String(o.idleExit)] : [];
-  return ['start', '--state', stateDir, ...idle, ...sandboxArgs({ ...o, cwd: undefined, env: undefined, keepFds: undefined })];
+  return ['start', '--state', stateDir, ...idle, ...sandboxArgs({ ...o, cwd: undefined, user: undefined, env: undefined, keepFds: undefined })];
 }
 
 export function execArgv(stateDir: string, command: string[], o: ProcessOptions = {}): string[] {
