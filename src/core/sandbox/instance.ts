@@ -89,8 +89,8 @@ export type ExecOptions = Omit<ProcessOptions, 'statusFd'> & Omit<CallOptions, '
  * events and, piped, the tail of its output; rejects with the helper's error (e.g. ENOINSTANCE).
  */
 export function execInInstance(helper: string, stateDir: string, command: string[], o: ExecOptions = {}): Promise<HelperResult> {
-  const { cwd, env, keepFds, ...io } = o;
-  return callHelper(helper, { ...io, argv: execArgv(stateDir, command, { cwd, env, keepFds }) });
+  const { cwd, user, env, keepFds, ...io } = o;
+  return callHelper(helper, { ...io, argv: execArgv(stateDir, command, { cwd, user, env, keepFds }) });
 }
 
 /** Stops the instance (every process in it); a stale or missing one is not an error (`stale: true`). */
