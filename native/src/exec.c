@@ -6,6 +6,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -37,8 +38,23 @@ int exit_code_of(int status) {
   return 125;
 }
 
-int wait_forwarding(pid_t child, int sigfd, bool reap_all) {
+int wait_forwarding(pid_t child, int sigfd, bool reap_all, struct owners_supervisor *owners) {
   for (;;) {
+    if (owners && owners->listener >= 0) {
+      struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = owners->listener, .events = POLLIN}};
+      if (poll(p, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        die_with_error("poll");
+      }
+      /* A broken listener, or none left to ask (every filtered process gone): stop answering;
+       * a later chown then fails with ENOSYS instead of hanging. */
+      if (p[1].revents & POLLIN) {
+        if (!owners_supervisor_handle(owners)) owners_supervisor_stop(owners);
+      } else if (p[1].revents) {
+        owners_supervisor_stop(owners);
+      }
+      if (!(p[0].revents & POLLIN)) continue;
+    }
     struct signalfd_siginfo si;
     ssize_t n = read(sigfd, &si, sizeof si);
     if (n < 0 && errno == EINTR) continue;
@@ -153,6 +169,8 @@ void exec_command(const struct sandbox *sb, const sigset_t *restore_mask) {
              strerror(errno));
   char **env = build_env(sb, home);
   close_fds_on_exec(sb->keep_fds, sb->n_keep_fds);
+  /* Last, so that nothing of the helper's own setup goes through it. */
+  if (sb->owners_sock >= 0) owners_filter_install(sb->owners_sock);
   deny_terminal_injection();
   const char *path = env_get(env, "PATH");
   /* execvpe() would search the helper's own PATH; the env's PATH is the one that counts. */

@@ -17,6 +17,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -233,6 +234,18 @@ static int namespaces_to_join(pid_t pid) {
   return flags;
 }
 
+/* Whether the instance's user namespace maps a single id (read from the host's side). */
+static bool single_id_map(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+  cleanup_free char *map = read_file_at(AT_FDCWD, path, NULL);
+  unsigned long long total = 0, a, b, n;
+  char *save = NULL;
+  for (char *line = map ? strtok_r(map, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
+    if (sscanf(line, "%llu %llu %llu", &a, &b, &n) == 3) total += n;
+  return total == 1;
+}
+
 int cmd_exec(int argc, char **argv) {
   struct sandbox sb;
   sandbox_parse(&sb, argc, argv, OPT_PROCESS | OPT_STATE | OPT_COMMAND);
@@ -250,6 +263,23 @@ int cmd_exec(int argc, char **argv) {
   struct sandbox_cgroup cg = {.parent_fd = -1, .procs_fd = -1, .go = {-1, -1}};
   if (in.cgroup[0]) cgroup_join(in.cgroup, &cg);
   int flags = namespaces_to_join(in.pid);
+  /* A single-id map: this client answers its command's chowns (owners.c). Its pid namespace is
+   * the host's (only its children enter the instance's), so it reads the host's /proc, opened
+   * before joining the instance's mount namespace, and checked to be of our pid namespace. */
+  int sv[2] = {-1, -1}, procfd = -1;
+  if (single_id_map(in.pid)) {
+    char self[32] = "", want[32];
+    procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    ssize_t n = procfd >= 0 ? readlinkat(procfd, "self", self, sizeof self - 1) : -1;
+    if (n > 0) self[n] = 0;
+    snprintf(want, sizeof want, "%d", getpid());
+    if (n > 0 && !strcmp(self, want)) {
+      if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) die_with_error("setting up the chown supervisor");
+    } else if (procfd >= 0) {
+      close(procfd); /* a /proc of another pid namespace: chowns fail as the kernel says */
+      procfd = -1;
+    }
+  }
   sigset_t fwd, orig;
   forwarded_signals(&fwd);
   if (sigprocmask(SIG_BLOCK, &fwd, &orig) < 0) die_with_error("sigprocmask");
@@ -266,11 +296,18 @@ int cmd_exec(int argc, char **argv) {
   }
   if (child == 0) {
     cgroup_child_wait(&cg);
+    if (sv[0] >= 0) close(sv[0]);
+    sb.owners_sock = sv[1];
     exec_command(&sb, &orig);
   }
   cgroup_add(&cg, child);
   status_event("{\"event\":\"joined\",\"pid\":%d}", child);
-  int code = wait_forwarding(child, sigfd, false);
+  struct owners_supervisor owners = {.listener = -1};
+  if (sv[0] >= 0) {
+    close(sv[1]);
+    owners_supervisor_start(&owners, sv[0], procfd);
+  }
+  int code = wait_forwarding(child, sigfd, false, &owners);
   status_event("{\"event\":\"exited\",\"code\":%d}", code);
   return code;
 }

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 
 /* PID 1 of the new pid namespace. `alive` is a pipe whose write end only the parent holds. */
 __attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, const sigset_t *mask, int alive, struct sandbox_cgroup *cg) {
@@ -30,10 +31,26 @@ __attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, con
   forwarded_signals(&fwd);
   int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
   if (sigfd < 0) die_with_error("signalfd");
+  /* A single-id map: PID 1 answers the command's chowns (owners.c), through the sandbox's /proc. */
+  int sv[2] = {-1, -1}, procfd = -1;
+  if (sb->single_map) {
+    procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (procfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) die_with_error("setting up the chown supervisor");
+  }
   pid_t child = fork();
   if (child < 0) die_with_error("fork");
-  if (child == 0) exec_command(sb, mask);
-  _exit(wait_forwarding(child, sigfd, true));
+  if (child == 0) {
+    struct sandbox cmd = *sb;
+    if (sv[0] >= 0) close(sv[0]);
+    cmd.owners_sock = sv[1];
+    exec_command(&cmd, mask);
+  }
+  struct owners_supervisor owners = {.listener = -1};
+  if (sv[0] >= 0) {
+    close(sv[1]);
+    owners_supervisor_start(&owners, sv[0], procfd);
+  }
+  _exit(wait_forwarding(child, sigfd, true, &owners));
 }
 
 int cmd_run(int argc, char **argv) {
@@ -45,7 +62,7 @@ int cmd_run(int argc, char **argv) {
   sigset_t fwd, orig;
   forwarded_signals(&fwd);
   if (sigprocmask(SIG_BLOCK, &fwd, &orig) < 0) die_with_error("sigprocmask");
-  sandbox_unshare(&sb);
+  sb.single_map = sandbox_unshare(&sb) == IDMAP_SINGLE;
   struct sandbox_cgroup cg;
   cgroup_prepare(&sb, &cg);
 
@@ -62,7 +79,7 @@ int cmd_run(int argc, char **argv) {
   int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
   if (sigfd < 0) die_with_error("signalfd");
   status_event("{\"event\":\"started\",\"pid\":%d}", init);
-  int code = wait_forwarding(init, sigfd, false);
+  int code = wait_forwarding(init, sigfd, false, NULL);
   /* PID 1 is reaped only after every other process of its namespace: the cgroup is empty. */
   cgroup_remove(&cg);
   status_event("{\"event\":\"exited\",\"code\":%d}", code);

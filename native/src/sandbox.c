@@ -38,6 +38,7 @@ static unsigned long long parse_limit(const char *opt, const char *v, const char
 
 void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed) {
   memset(sb, 0, sizeof *sb);
+  sb->owners_sock = -1;
   sb->idmap = IDMAP_AUTO;
   const char *arch = NULL, *network = NULL;
   int i;

@@ -40,6 +40,20 @@ struct sandbox {
   int *keep_fds;
   size_t n_keep_fds;
   char **argv;             /* after "--"; NULL-terminated */
+  /* Set up by run/exec, not from argv. */
+  bool single_map;         /* the sandbox's user namespace maps only root (owners.c applies) */
+  int owners_sock;         /* the command's end of the socket to the chown supervisor; -1 = none */
+};
+
+/* owners.c: the chown supervisor of a single-id map (PID 1 of run, or the exec client). */
+struct seccomp_notif;
+struct seccomp_notif_resp;
+struct owners_supervisor {
+  int listener;            /* seccomp listener fd; -1 when there is none (or no longer) */
+  int procfd;              /* a /proc of the supervisor's own pid namespace */
+  struct seccomp_notif *req;
+  struct seccomp_notif_resp *resp;
+  size_t req_size, resp_size;
 };
 
 /* Which options a subcommand takes. */
@@ -74,14 +88,24 @@ __attribute__((noreturn)) void exec_command(const struct sandbox *sb, const sigs
  * against the id map) with its supplementary groups; *home gets its home directory ("/" for a
  * uid not in passwd). Dies with EUSER / EUSERMAP. Call as root inside, after pivot_root. */
 void user_switch(const char *spec, const char **home);
+/* owners.c: in the command, last before exec: a seccomp filter that hands every chown to the
+ * supervisor, whose listener fd goes over sock. */
+void owners_filter_install(int sock);
+/* owners.c: in the supervisor: receives the listener from sock (false when the command failed
+ * before sending it). procfd: a /proc whose pids are those of the supervisor's pid namespace. */
+bool owners_supervisor_start(struct owners_supervisor *s, int sock, int procfd);
+/* owners.c: answers one pending chown (listener readable); false when the listener broke. */
+bool owners_supervisor_handle(struct owners_supervisor *s);
+void owners_supervisor_stop(struct owners_supervisor *s);
 /* exec.c: signals the helper forwards to the sandbox; blocked in the helper, read via signalfd. */
 void forwarded_signals(sigset_t *set);
 /* exec.c: whether a signal read from a signalfd should be passed on (not one the tty already
  * sent to the whole foreground group, except hangup). */
 bool should_forward(int signo, int si_code);
 /* exec.c: forwards signals read from sigfd to child until it exits; returns its exit code
- * (128+n when killed by signal n). As PID 1 (reap_all) it also reaps every other zombie. */
-int wait_forwarding(pid_t child, int sigfd, bool reap_all);
+ * (128+n when killed by signal n). As PID 1 (reap_all) it also reaps every other zombie. With
+ * owners (may be NULL) it also answers the command's chowns meanwhile. */
+int wait_forwarding(pid_t child, int sigfd, bool reap_all, struct owners_supervisor *owners);
 /* exec.c: marks every fd >= 3 close-on-exec except keep[] (which are made inheritable). */
 void close_fds_on_exec(const int *keep, size_t n_keep);
 /* Exit code of a wait status: code, or 128+signal. */

@@ -1,6 +1,6 @@
 /* Probe run inside the sandbox by tests (like crun's tests/init.c): prints exact facts, one
  * `key=value` per line, so tests compare values instead of parsing shell output.
- *   probe fds | caps | nnp | id | cwd | tty | sti | write FILE | exit N | signal N
+ *   probe fds | caps | nnp | id | cwd | tty | sti | write FILE | chown HOW FILE UID GID | exit N | signal N
  * and, run on the host by race tests: probe exchange DIR A B (swaps two names until killed). */
 #include <dirent.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -59,6 +60,32 @@ static int tty(void) {
   return 0;
 }
 
+/* chown through one particular syscall: path (chown), lpath (lchown), fd (fchown on an O_RDONLY
+ * fd), empty (fchownat(fd, "", AT_EMPTY_PATH) on an O_PATH fd), nocap (chown after dropping
+ * CAP_CHOWN from the effective set). Prints chown=ok or the error. */
+static int do_chown(const char *how, const char *path, unsigned uid, unsigned gid) {
+  int r;
+  if (!strcmp(how, "path")) r = chown(path, uid, gid);
+  else if (!strcmp(how, "lpath")) r = lchown(path, uid, gid);
+  else if (!strcmp(how, "fd") || !strcmp(how, "empty")) {
+    int fd = open(path, (!strcmp(how, "fd") ? O_RDONLY : O_PATH) | O_CLOEXEC);
+    if (fd < 0) { perror("probe: open"); return 1; }
+    r = !strcmp(how, "fd") ? fchown(fd, uid, gid) : fchownat(fd, "", uid, gid, AT_EMPTY_PATH);
+  } else if (!strcmp(how, "nocap")) {
+    struct { unsigned version; int pid; } hdr = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+    struct { unsigned effective, permitted, inheritable; } data[2];
+    if (syscall(SYS_capget, &hdr, data) < 0) { perror("probe: capget"); return 1; }
+    data[0].effective &= ~1u; /* CAP_CHOWN */
+    if (syscall(SYS_capset, &hdr, data) < 0) { perror("probe: capset"); return 1; }
+    r = chown(path, uid, gid);
+  } else {
+    fprintf(stderr, "probe: chown path|lpath|fd|empty|nocap FILE UID GID\n");
+    return 2;
+  }
+  printf("chown=%s\n", r == 0 ? "ok" : strerror(errno));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
   if (!strcmp(cmd, "fds")) return fds();
@@ -91,6 +118,7 @@ int main(int argc, char **argv) {
     printf("write=%s\n", fd >= 0 ? "ok" : strerror(errno));
     return fd >= 0 ? 0 : 1;
   }
+  if (!strcmp(cmd, "chown") && argc > 5) return do_chown(argv[2], argv[3], (unsigned)strtoul(argv[4], NULL, 10), (unsigned)strtoul(argv[5], NULL, 10));
   if (!strcmp(cmd, "exit") && argc > 2) return atoi(argv[2]);
   if (!strcmp(cmd, "signal") && argc > 2) {
     int s = atoi(argv[2]);
@@ -98,6 +126,6 @@ int main(int argc, char **argv) {
     raise(s);
     return 1;
   }
-  fprintf(stderr, "usage: probe fds|caps|nnp|id|cwd|tty|write FILE|exit N|signal N\n");
+  fprintf(stderr, "usage: probe fds|caps|nnp|id|cwd|tty|write FILE|chown HOW FILE UID GID|exit N|signal N\n");
   return 2;
 }
