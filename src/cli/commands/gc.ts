@@ -43,7 +43,7 @@ export const gcCommand: Command = {
     }
     for (const d of r.inUse) console.log(`kept image ${d}: in use by a running env or command`);
     for (const f of r.goneLockfiles) console.log(`${r.dryRun ? 'would forget' : 'forgot'} lockfile ${f} (it no longer exists)`);
-    console.log(`${r.remove.length ? `${verb} ${r.remove.length} entr${r.remove.length === 1 ? 'y' : 'ies'}, ${size(r.bytes)}` : 'nothing to remove'}; kept ${r.kept.images} image${r.kept.images === 1 ? '' : 's'} and ${r.kept.blobs} blob${r.kept.blobs === 1 ? '' : 's'}`);
+    console.log(`${r.remove.length ? `${verb} ${r.remove.length} entr${r.remove.length === 1 ? 'y' : 'ies'}, ${size(r.bytes)}` : 'nothing to remove'}; kept ${r.kept.images} image${r.kept.images === 1 ? '' : 's'}, ${r.kept.blobs} blob${r.kept.blobs === 1 ? '' : 's'} and ${r.kept.layers} setup layer${r.kept.layers === 1 ? '' : 's'}`);
     if (r.dryRun && r.remove.length) console.log('run `crossroot gc --force` to remove them');
     return 0;
   },

@@ -26,6 +26,18 @@ export function findEnvFile(folder: string, host: EnvHost = nodeHost): string | 
   return ENV_FILE_NAMES.map((n) => path.join(folder, n)).find((f) => host.pathKind(f) === 'file');
 }
 
+/**
+ * The env file that applies at `cwd`: the nearest folder at or above it holding one, as git finds
+ * `.git`. Undefined when no folder up to the root has one.
+ */
+export function findEnvFileUpward(cwd: string, host: EnvHost = nodeHost): string | undefined {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const f = findEnvFile(dir, host);
+    if (f) return f;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
 /** Reads env file text (saved or not) by its name. Files of another name are read as crossroot.toml. */
 export function readEnvFile(text: string, file: string, host: EnvHost = nodeHost): EnvFileResult {
   return envFileKind(file) === 'devcontainer' ? readDevcontainer(text, { file, host }) : readEnvToml(text, { file, host });

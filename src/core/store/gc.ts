@@ -1,14 +1,15 @@
 // `crossroot gc`: finds what nothing refers to any more (images no known lockfile or env pins
 // and no running env uses, their blobs, crash leftovers in tmp/) and removes it when asked.
-import { lstatSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
 import { type Lockfile, readLockfile } from '../image/lockfile';
 import { lockFile } from './lock';
+import { treeBytes } from './size';
 import { digestHex, type Store } from './store';
 
 export interface GcItem {
-  kind: 'image' | 'blob' | 'temp';
+  kind: 'image' | 'blob' | 'layer' | 'temp';
   /** Digest for images and blobs, path for temp entries. */
   id: string;
   /** Where an image came from. */
@@ -20,7 +21,7 @@ export interface GcResult {
   /** What was removed (or, on a dry run, would be). */
   remove: GcItem[];
   bytes: number;
-  kept: { images: number; blobs: number };
+  kept: { images: number; blobs: number; layers: number };
   /** Unreferenced images left alone because an env or `crossroot run` is using them. */
   inUse: string[];
   /** Registered lockfiles that are gone (their registration is dropped on a real run). */
@@ -31,30 +32,6 @@ export interface GcResult {
 export interface GcOptions {
   dryRun: boolean;
   onWait?: (pid: number | undefined) => void;
-}
-
-/** Bytes of a file or tree (lstat sizes; unreadable dirs, e.g. owned by a subordinate uid, count as what could be read). */
-function treeBytes(p: string): number {
-  let total = 0;
-  const walk = (q: string): void => {
-    let st;
-    try {
-      st = lstatSync(q);
-    } catch {
-      return;
-    }
-    total += st.size;
-    if (!st.isDirectory()) return;
-    let names: string[];
-    try {
-      names = readdirSync(q);
-    } catch {
-      return;
-    }
-    for (const n of names) walk(path.join(q, n));
-  };
-  walk(p);
-  return total;
 }
 
 function lockfileDigests(lock: Lockfile): string[] {
@@ -69,6 +46,7 @@ export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResu
   const storeLock = await store.lockStore(o.onWait ? { onWait: o.onWait } : {});
   const held: Array<{ release(): void }> = [];
   try {
+    forgetGoneEnvs(store);
     const keep = new Set<string>(store.pinnedImages());
     const goneLockfiles: string[] = [];
     for (const file of store.lockfileRoots()) {
@@ -105,6 +83,14 @@ export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResu
       held.push(use);
       remove.push({ kind: 'image', id: img.digest, source: img.source, bytes: treeBytes(store.imageDir(img.digest)) });
     }
+    // Setup-step layers no env stands on any more (an env's root pins its current stack; builds
+    // hold the store lock shared, so none is half-way while we look).
+    const keepLayers = new Set(store.pinnedLayers());
+    let keptLayers = 0;
+    for (const key of readdirSync(path.join(store.root, 'layers'))) {
+      if (keepLayers.has(key)) { keptLayers++; continue; }
+      remove.push({ kind: 'layer', id: key, bytes: treeBytes(path.join(store.root, 'layers', key)) });
+    }
     for (const b of store.blobs()) {
       if (!keptBlobs.has(b)) remove.push({ kind: 'blob', id: b, bytes: treeBytes(store.blobPath(b)) });
     }
@@ -127,6 +113,7 @@ export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResu
       for (const item of remove) {
         if (item.kind === 'image') store.removeTree(store.imageDir(item.id));
         else if (item.kind === 'blob') rmSync(store.blobPath(item.id), { force: true });
+        else if (item.kind === 'layer') store.removeTree(path.join(store.root, 'layers', item.id));
         else store.removeTree(item.id);
       }
       for (const file of goneLockfiles) store.forgetLockfile(file);
@@ -136,7 +123,7 @@ export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResu
     }
     return {
       remove, bytes: remove.reduce((n, i) => n + i.bytes, 0), dryRun: o.dryRun, inUse, goneLockfiles,
-      kept: { images: keptImages, blobs: store.blobs().filter((b) => keptBlobs.has(b)).length },
+      kept: { images: keptImages, blobs: store.blobs().filter((b) => keptBlobs.has(b)).length, layers: keptLayers },
     };
   } finally {
     for (const l of held) l.release();
@@ -160,5 +147,24 @@ async function removeIdleLockFiles(store: Store): Promise<void> {
     } finally {
       l.release();
     }
+  }
+}
+
+/**
+ * Envs whose env file is gone (the project was deleted or moved) pin nothing any more: their
+ * root goes, and their writable layer with it unless their instance still runs.
+ */
+function forgetGoneEnvs(store: Store): void {
+  const dir = path.join(store.root, 'envs');
+  for (const id of readdirSync(dir)) {
+    let file: unknown;
+    try {
+      file = (JSON.parse(readFileSync(path.join(dir, id, 'env.json'), 'utf8')) as { file?: unknown }).file;
+    } catch {
+      continue;
+    }
+    if (typeof file !== 'string' || existsSync(file)) continue;
+    store.removeRoot(`env-${id}`);
+    if (!existsSync(path.join(dir, id, 'state', 'instance.json'))) store.removeTree(path.join(dir, id));
   }
 }

@@ -72,7 +72,7 @@ export class Store {
   static open(root = defaultStoreRoot(), o: StoreOptions = {}): Store {
     const s = new Store(path.resolve(root), o);
     try {
-      for (const d of ['blobs/sha256', 'images', 'tmp', 'locks', 'roots', 'refs', 'envs']) mkdirSync(path.join(s.root, d), { recursive: true });
+      for (const d of ['blobs/sha256', 'images', 'layers', 'tmp', 'locks', 'roots', 'refs', 'envs']) mkdirSync(path.join(s.root, d), { recursive: true });
     } catch (e) {
       throw new CrossrootError('ESTORE', `cannot create the image store at ${s.root}: ${(e as Error).message}`, {
         fix: 'make the folder writable, or choose another store with --store DIR or CROSSROOT_STORE', cause: e,
@@ -315,13 +315,13 @@ export class Store {
   }
 
   /**
-   * Pins images for `crossroot gc` under a name of the caller's choosing (an env id): the
-   * lifecycle code records the image each env is built on here.
+   * Pins images and setup-step layers for `crossroot gc` under a name of the caller's choosing
+   * (an env id): the lifecycle code records what each env is built on here.
    */
-  setRoot(name: string, images: string[]): void {
+  setRoot(name: string, images: string[], layers: string[] = []): void {
     if (!/^[\w.-]+$/.test(name) || name.startsWith('lock-')) throw new CrossrootError('ESTORE', `invalid root name ${JSON.stringify(name)}`);
     const tmp = this.tempPath('root');
-    writeFileSync(tmp, JSON.stringify({ images }) + '\n');
+    writeFileSync(tmp, JSON.stringify({ images, layers }) + '\n');
     renameSync(tmp, path.join(this.root, 'roots', `${name}.json`));
   }
 
@@ -331,11 +331,20 @@ export class Store {
 
   /** Images pinned with setRoot. */
   pinnedImages(): string[] {
+    return this.pinned('images');
+  }
+
+  /** Setup-step layers pinned with setRoot. */
+  pinnedLayers(): string[] {
+    return this.pinned('layers');
+  }
+
+  private pinned(field: 'images' | 'layers'): string[] {
     const dir = path.join(this.root, 'roots');
     return readdirSync(dir).filter((n) => n.endsWith('.json')).flatMap((n) => {
       try {
-        const v = JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as { images?: unknown };
-        return Array.isArray(v.images) ? v.images.filter((d): d is string => typeof d === 'string') : [];
+        const v = (JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as Record<string, unknown>)[field];
+        return Array.isArray(v) ? v.filter((d): d is string => typeof d === 'string') : [];
       } catch {
         return [];
       }

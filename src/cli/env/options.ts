@@ -1,0 +1,108 @@
+// What every env command (shell, exec, build, status, stop) shares: the env file (--file, else
+// found upward from the cwd), the store and helper, and how lifecycle events reach stderr.
+import path from 'node:path';
+import { CrossrootError } from '../../core/errors';
+import { ENV_FILE_NAMES, findEnvFileUpward } from '../../core/envfile/load';
+import { Env } from '../../core/env/env';
+import type { EnvEvent } from '../../core/env/events';
+import { Store, defaultStoreRoot } from '../../core/store/store';
+import { progressRenderer } from '../commands/pull';
+
+export const ENV_OPTIONS = {
+  file: { type: 'string', short: 'f' },
+  store: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', short: 'v', default: false },
+  'idle-timeout': { type: 'string' },
+} as const;
+
+export const ENV_OPTIONS_USAGE = [
+  '  -f, --file FILE        the env file (default: crossroot.toml or .devcontainer/devcontainer.json',
+  '                         in the current folder or the nearest folder above it)',
+  '  --store DIR            the image store (default: $CROSSROOT_STORE, else $XDG_CACHE_HOME/crossroot)',
+  '  --idle-timeout T       stop the env after T with no process in it: 90s, 15m, 2h or never (default 15m)',
+  '  -v, --verbose          show every step, also cached ones',
+].join('\n');
+
+export interface EnvFlags {
+  file?: string | undefined;
+  store?: string | undefined;
+  json?: boolean | undefined;
+  verbose?: boolean | undefined;
+  'idle-timeout'?: string | undefined;
+}
+
+/** "90s", "15m", "2h", "never" (0), or plain seconds. */
+export function parseDuration(text: string): number {
+  if (text === 'never') return 0;
+  const m = /^(\d+)(s|m|h)?$/.exec(text.trim());
+  if (!m) throw new CrossrootError('EUSAGE', `bad duration "${text}"`, { fix: 'write seconds or a number with s, m or h (90s, 15m, 2h), or never' });
+  return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+}
+
+export function envFile(flags: EnvFlags, cwd = process.cwd()): string {
+  if (flags.file) return path.resolve(flags.file);
+  const found = findEnvFileUpward(cwd);
+  if (!found) {
+    throw new CrossrootError('ENOENVFILE', `no env file in ${cwd} or any folder above it (looked for ${ENV_FILE_NAMES.join(', ')})`, {
+      fix: 'run this in a project with a crossroot.toml, or name one with --file FILE',
+    });
+  }
+  return found;
+}
+
+/** Opens the env of the flags, with its events rendered on stderr (or, with --json, as JSON lines on stdout). */
+export function openEnv(flags: EnvFlags, o: { quiet?: boolean } = {}): { env: Env; finish(): void } {
+  const render = flags.json ? jsonEvents() : stderrEvents({ verbose: !!flags.verbose, quiet: !!o.quiet });
+  const env = Env.open(envFile(flags), {
+    store: Store.open(flags.store ?? defaultStoreRoot()),
+    ...(flags['idle-timeout'] !== undefined ? { idleTimeout: parseDuration(flags['idle-timeout']) } : {}),
+    onEvent: render.listener,
+  });
+  return { env, finish: render.finish };
+}
+
+function jsonEvents(): { listener: (e: EnvEvent) => void; finish(): void } {
+  return { listener: (e) => process.stdout.write(JSON.stringify({ event: e.phase, ...e }) + '\n'), finish: () => {} };
+}
+
+/**
+ * Lines on stderr, never stdout (which belongs to the command in the env). A cached env says
+ * nothing: cached steps are held back until a step really runs (or always shown with --verbose);
+ * with `quiet` (exec), only warnings and real work are shown.
+ */
+export function stderrEvents(o: { verbose: boolean; quiet: boolean }): { listener: (e: EnvEvent) => void; finish(): void } {
+  const out = process.stderr;
+  const pull = progressRenderer(out, { quietIfCached: true });
+  let held: string[] = [];
+  const say = (line: string) => {
+    for (const h of held) out.write(h + '\n');
+    held = [];
+    out.write(line + '\n');
+  };
+  const listener = (e: EnvEvent) => {
+    switch (e.phase) {
+      case 'pull': pull.listener(e.pull); break;
+      case 'step': {
+        const line = `crossroot: step ${e.index}/${e.total} ${e.label}${e.cached ? ' (cached)' : ''}`;
+        if (!e.cached) say(line);
+        else if (o.verbose) out.write(line + '\n');
+        else held.push(line);
+        break;
+      }
+      case 'step-output': say(`  │ ${e.line}`); break;
+      case 'step-done': say(`crossroot: step ${e.index} done in ${(e.ms / 1000).toFixed(1)} s`); break;
+      case 'instance':
+        if (e.state === 'stopped') say(`crossroot: env stopped (${e.reason ?? ''})`);
+        else if (o.verbose || !o.quiet) {
+          if (e.state === 'starting') say('crossroot: starting the env');
+        }
+        break;
+      case 'lifecycle': say(`crossroot: ${e.hook}Command: ${e.label}`); break;
+      case 'output': say(`  │ ${e.line}`); break;
+      case 'warning': say(`crossroot: warning: ${e.message}${e.fix ? `\n  fix: ${e.fix}` : ''}`); break;
+      case 'note': if (o.verbose || !o.quiet) say(`crossroot: ${e.message}`); break;
+    }
+  };
+  return { listener, finish: () => pull.finish() };
+}

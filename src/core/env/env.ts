@@ -1,0 +1,547 @@
+// The env lifecycle: env file → base image (crossroot.lock first) → one cached layer per setup
+// step → the env's own writable layer → one running instance that shells, tasks and `exec` join.
+// The CLI, `npm start` and the extension are thin callers of Env; nothing here prints.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ARCHES } from '../arch';
+import { CrossrootError } from '../errors';
+import { loadEnvSpec } from '../envfile/load';
+import type { EnvSpec, LifecycleCommand } from '../envfile/spec';
+import { parseImageConfig, type ImageConfig } from '../image/oci';
+import { pull, type PulledImage } from '../image/pull';
+import type { HeldLock } from '../store/lock';
+import { Store } from '../store/store';
+import { treeBytes } from '../store/size';
+import { type Bind, findHelper } from '../sandbox/helper';
+import { runSandbox } from '../sandbox/client';
+import { execInInstance, readInstance, startInstance, stopInstance, type InstanceState } from '../sandbox/instance';
+import type { EnvEvent, EnvEventListener } from './events';
+import { findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
+import { LayerStore, layerKey } from './layers';
+import { detectPackageManager, lifecycleArgv, lifecycleText, planSteps, type Step } from './steps';
+
+/** What `envs/<id>/env.json` records about the last successful build. */
+export interface EnvRecord {
+  id: string;
+  file: string;
+  workspaceFolder: string;
+  name: string;
+  arch: string;
+  /** Store key of the base tree, and its rootfs path. */
+  base: { digest?: string; rootfs: string; config?: string; source: string };
+  /** Step layers bottom first. */
+  layers: string[];
+  /** Changed by `build --rebuild`, so a forced rebuild makes new layers instead of reusing shared ones. */
+  generation: string;
+  /** Hash of the env spec and crossroot.lock this build was made from (see inputsKey). */
+  inputs: string;
+  built: string;
+}
+
+export interface EnvOptions {
+  store?: Store;
+  helper?: string;
+  /** Seconds an instance with no process but its PID 1 lives on; 0 = never stops on its own. */
+  idleTimeout?: number;
+  onEvent?: EnvEventListener;
+  signal?: AbortSignal;
+}
+
+export interface BuildOptions {
+  /** Run every step again, ignoring cached layers. */
+  rebuild?: boolean;
+  /** Ask the registry what a tag names now, instead of using the image it gave at the last pull. */
+  pull?: boolean;
+  /**
+   * Run devcontainer initializeCommand (on the host) first. Only for what the user asked for
+   * by hand: `crossroot build` and `shell`; never for exec, tasks, lint or the language server.
+   */
+  initialize?: boolean;
+}
+
+export interface BuildResult {
+  record: EnvRecord;
+  /** Steps that ran (the others were cache hits). */
+  ran: number;
+  steps: number;
+  /** True when the env's stack changed (its writable layer was started afresh). */
+  changed: boolean;
+}
+
+export interface ExecOptions {
+  /** The caller's cwd on the host: mapped into the workspace path when inside the workspace folder. */
+  hostCwd?: string;
+  /** An explicit cwd inside the env (wins over hostCwd). */
+  cwd?: string;
+  /** 'inherit': the user's terminal; 'pipe': lines to the callbacks. */
+  stdio?: 'inherit' | 'pipe';
+  stdin?: 'ignore' | string | NodeJS.ReadableStream;
+  onStdout?: (line: string) => void;
+  onStderr?: (line: string) => void;
+  env?: Record<string, string>;
+}
+
+export interface EnvStatus {
+  id: string;
+  name: string;
+  arch: string;
+  file: string;
+  workspaceFolder: string;
+  state: 'not-built' | 'outdated' | 'ready' | 'running';
+  record?: EnvRecord;
+  layers: Array<{ key: string; step: string; bytes: number }>;
+  upperBytes: number;
+  instance?: { pid: number; processes: number };
+}
+
+export const DEFAULT_IDLE_TIMEOUT = 15 * 60;
+
+export function envId(spec: EnvSpec): string {
+  const h = createHash('sha256').update(`${path.resolve(spec.workspaceFolder)}\0${path.resolve(spec.file)}`).digest('hex').slice(0, 12);
+  return `${spec.name}-${h}`;
+}
+
+export class Env {
+  readonly spec: EnvSpec;
+  readonly store: Store;
+  readonly id: string;
+  readonly dir: string;
+  private readonly layers: LayerStore;
+  private readonly helperPath: string;
+  private readonly o: EnvOptions;
+
+  private constructor(spec: EnvSpec, o: EnvOptions) {
+    this.spec = spec;
+    this.o = o;
+    this.helperPath = o.helper ?? o.store?.helper() ?? findHelper();
+    this.store = o.store ?? Store.open(undefined, { helper: this.helperPath });
+    this.layers = new LayerStore(this.store);
+    this.id = envId(spec);
+    this.dir = path.join(this.store.root, 'envs', this.id);
+  }
+
+  /** Loads the env file (throws EENVFILE with every error and its position). */
+  static open(file: string, o: EnvOptions = {}): Env {
+    return new Env(loadEnvSpec(path.resolve(file)), o);
+  }
+
+  static fromSpec(spec: EnvSpec, o: EnvOptions = {}): Env {
+    return new Env(spec, o);
+  }
+
+  get helper(): string {
+    return this.helperPath;
+  }
+
+  private emit(e: EnvEvent): void {
+    this.o.onEvent?.(e);
+  }
+
+  private get stateDir(): string {
+    return path.join(this.dir, 'state');
+  }
+
+  private get upper(): string {
+    return path.join(this.dir, 'upper');
+  }
+
+  private get work(): string {
+    return path.join(this.dir, 'work');
+  }
+
+  /** The last successful build, if any. */
+  record(): EnvRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(path.join(this.dir, 'env.json'), 'utf8')) as EnvRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private writeRecord(r: EnvRecord): void {
+    const tmp = path.join(this.dir, `env.json.${process.pid}.${randomBytes(3).toString('hex')}`);
+    writeFileSync(tmp, JSON.stringify(r, null, 2) + '\n');
+    renameSync(tmp, path.join(this.dir, 'env.json'));
+  }
+
+  private ensureDirs(): void {
+    // Private to the user: the state dir names a process the helper will join or kill.
+    for (const d of [this.dir, this.stateDir]) {
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+      chmodSync(d, 0o700);
+    }
+  }
+
+  /** Serialises build, start and stop of this env across processes (8 parallel `exec` → one build). */
+  private lockEnv(): Promise<HeldLock> {
+    return this.store.lock(`env-${this.id}`, { onWait: (pid) => this.emit({ phase: 'note', message: `waiting for another crossroot (pid ${pid ?? '?'}) working on env ${this.spec.name}` }) });
+  }
+
+  private async pullBase(o: BuildOptions): Promise<PulledImage> {
+    return pull(this.spec.source, {
+      store: this.store, arch: ARCHES[this.spec.arch], lockfileDir: path.dirname(this.spec.file), use: true,
+      policy: o.pull || o.rebuild ? 'always' : 'missing',
+      onProgress: (p) => this.emit({ phase: 'pull', pull: p }),
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
+    });
+  }
+
+  private imageConfig(digest: string | undefined): ImageConfig | undefined {
+    if (!digest || !this.store.hasBlob(digest)) return undefined;
+    try {
+      return parseImageConfig(this.store.readBlob(digest));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Makes the env current: pulls the base when missing, runs the steps whose layers are not
+   * cached, and switches the env to the new stack (starting its writable layer afresh when the
+   * stack changed). A failing step throws ESTEP with its exit code and last lines; the env's
+   * previous build stays as it was, usable.
+   */
+  async build(o: BuildOptions = {}): Promise<BuildResult> {
+    this.ensureDirs();
+    const lock = await this.lockEnv();
+    try {
+      return await this.buildLocked(o);
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async buildLocked(o: BuildOptions): Promise<BuildResult> {
+    if (o.initialize) await this.runInitialize();
+    // Shared with every other build and pull; `crossroot gc` takes it exclusively, so it never
+    // removes a layer this build made but has not pinned yet.
+    const storeLock = await this.store.lockStore({ shared: true });
+    const base = await this.pullBase(o).catch((e) => { storeLock.release(); throw e; });
+    try {
+      if (base.tagMoved) {
+        this.emit({ phase: 'warning', message: `${base.source} now points at ${base.tagMoved.current}; crossroot.lock keeps ${base.tagMoved.locked} (run \`crossroot lock --update\` to move it)` });
+      }
+      const previous = this.record();
+      const generation = o.rebuild || !previous ? randomBytes(8).toString('hex') : previous.generation;
+      const config = this.imageConfig(base.configDigest);
+      const stepEnv = { ...imageEnv(config), ...this.spec.env };
+      const pm = detectPackageManager(base.rootfs);
+      const cacheDir = path.join(this.store.root, 'cache', 'packages', `${pm ?? 'none'}-${this.spec.arch}-${(base.digest ?? base.rootfs).replace(/[^A-Za-z0-9]/g, '').slice(-16)}`);
+      const steps = planSteps({ spec: this.spec, pm, packageCache: cacheDir, env: stepEnv });
+      if (steps.some((s) => s.kind === 'packages') && !pm) {
+        throw new CrossrootError('ESTEP', `[setup] packages needs a package manager, and ${base.source} has none of apt-get, apk, dnf or microdnf`, {
+          fix: 'install the packages with a [setup] run command, or use an image with a package manager',
+        });
+      }
+      if (steps.some((s) => s.kind === 'packages')) mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+
+      const keys: string[] = [];
+      let parent = base.digest ?? `dir:${base.rootfs}`;
+      let ran = 0;
+      for (const [i, step] of steps.entries()) {
+        const key = layerKey({
+          parent, kind: step.kind, text: step.text, arch: this.spec.arch, env: step.env,
+          extra: `${generation}${step.perEnv ? `\n${this.id}` : ''}`,
+        });
+        const cached = this.layers.has(key);
+        this.emit({ phase: 'step', index: i + 1, total: steps.length, label: step.label, key, cached });
+        if (!cached) {
+          const started = Date.now();
+          await this.layers.ensure(key, { parent, step: step.label, arch: this.spec.arch },
+            (upper, work, layerLock) => this.runStep(i + 1, step, base.rootfs, keys.map((k) => this.layers.diff(k)), upper, work, layerLock));
+          ran++;
+          this.emit({ phase: 'step-done', index: i + 1, key, ms: Date.now() - started });
+        }
+        keys.push(key);
+        parent = key;
+      }
+
+      const record: EnvRecord = {
+        id: this.id, file: this.spec.file, workspaceFolder: this.spec.workspaceFolder, name: this.spec.name, arch: this.spec.arch,
+        base: { rootfs: base.rootfs, source: base.source, ...(base.digest ? { digest: base.digest } : {}), ...(base.configDigest ? { config: base.configDigest } : {}) },
+        layers: keys, generation, inputs: this.inputsKey(),
+        built: previous && sameStack(previous, base.rootfs, keys) ? previous.built : new Date().toISOString(),
+      };
+      const changed = !previous || !sameStack(previous, base.rootfs, keys);
+      if (changed) {
+        // An upper made over another stack would show a mix of both: the env starts afresh.
+        if (readInstance(this.stateDir)) {
+          this.emit({ phase: 'instance', state: 'stopped', reason: 'the env was rebuilt' });
+          await stopInstance(this.helperPath, this.stateDir);
+        }
+        this.store.removeTree(this.upper);
+        this.store.removeTree(this.work);
+      }
+      // gc keeps what the env stands on: its base image and its layers.
+      this.store.setRoot(`env-${this.id}`, base.digest ? [base.digest] : [], keys);
+      this.writeRecord(record);
+      return { record, ran, steps: steps.length, changed };
+    } finally {
+      base.inUse?.release();
+      storeLock.release();
+    }
+  }
+
+  private async runStep(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock): Promise<void> {
+    const r = await runSandbox(this.helperPath, {
+      rootfs, lowers, upper, work, arch: this.spec.arch, binds: step.binds, env: step.env, cwd: step.cwd,
+      hostname: this.spec.name, network: this.spec.network.mode,
+    }, step.command, {
+      stdio: 'pipe',
+      onStdout: (line) => this.emit({ phase: 'step-output', index, stream: 'stdout', line }),
+      onStderr: (line) => this.emit({ phase: 'step-output', index, stream: 'stderr', line }),
+      onWarning: (w) => this.emit({ phase: 'warning', message: w.message, fix: w.fix }),
+      fds: [lock.fd],
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
+    });
+    if (r.code !== 0) {
+      throw new CrossrootError('ESTEP', `step ${index} (${step.label}) failed with exit code ${r.code}; its last lines:\n${r.tail.map((l) => `  ${l}`).join('\n')}`, {
+        fix: 'fix the step in the env file and run `crossroot build` again; the previous build of the env is unchanged',
+      });
+    }
+  }
+
+  /** devcontainer initializeCommand: on the host, in the workspace folder, when the user builds or opens a shell. */
+  private async runInitialize(): Promise<void> {
+    for (const cmd of this.spec.lifecycle.initialize) {
+      this.emit({ phase: 'lifecycle', hook: 'initialize', label: lifecycleText(cmd) });
+      const code = await hostCommand(cmd, this.spec.workspaceFolder, (stream, line) => this.emit({ phase: 'output', stream, line }));
+      if (code !== 0) {
+        throw new CrossrootError('ELIFECYCLE', `initializeCommand (${lifecycleText(cmd)}) failed with exit code ${code}`, { fix: 'fix initializeCommand in devcontainer.json' });
+      }
+    }
+  }
+
+  /** The running instance, when it is the one this build made; undefined otherwise. */
+  running(): InstanceState | undefined {
+    return readInstance(this.stateDir);
+  }
+
+  /**
+   * Builds when needed and starts the env's instance unless it runs: the first shell/exec starts
+   * it, later ones join. postStartCommand runs once per start.
+   */
+  async up(o: BuildOptions = {}): Promise<{ instance: InstanceState; record: EnvRecord; started: boolean }> {
+    this.ensureDirs();
+    const lock = await this.lockEnv();
+    try {
+      const running = this.running();
+      const previous = this.record();
+      // Nothing changed since the running instance was started: join it without pulling or hashing steps.
+      if (running && previous && !o.rebuild && !o.pull && previous.inputs === this.inputsKey() && this.upToDate(previous) && this.instanceKey() === this.runtimeKey(previous)) {
+        return { instance: running, record: previous, started: false };
+      }
+      const { record } = await this.buildLocked(o);
+      let still = this.running();
+      if (still && this.instanceKey() !== this.runtimeKey(record)) {
+        // Mounts, network or limits changed: those are fixed when an instance starts.
+        this.emit({ phase: 'instance', state: 'stopped', reason: 'the env file changed its mounts, network or limits' });
+        await stopInstance(this.helperPath, this.stateDir);
+        still = undefined;
+      }
+      if (still) return { instance: still, record, started: false };
+      const instance = await this.start(record);
+      return { instance, record, started: true };
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** What the env was built from: the spec (with ${localEnv} values resolved) and crossroot.lock. */
+  private inputsKey(): string {
+    let lock = '';
+    try {
+      lock = readFileSync(path.join(path.dirname(this.spec.file), 'crossroot.lock'), 'utf8');
+    } catch { /* no lockfile */ }
+    return createHash('sha256').update(JSON.stringify(this.spec)).update('\0').update(lock).digest('hex');
+  }
+
+  /** What an instance is started with; a change needs a restart. */
+  private runtimeKey(r: EnvRecord): string {
+    return createHash('sha256').update(JSON.stringify([r.base.rootfs, r.layers, this.binds(), this.spec.network, this.spec.limits, this.spec.name])).digest('hex');
+  }
+
+  private instanceKey(): string | undefined {
+    try {
+      return readFileSync(path.join(this.dir, 'instance-key'), 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The env file still yields the recorded stack (cheap: no pull, no steps). */
+  private upToDate(r: EnvRecord): boolean {
+    return r.file === this.spec.file && r.arch === this.spec.arch && existsSync(r.base.rootfs) && r.layers.every((k) => this.layers.has(k));
+  }
+
+  private async start(record: EnvRecord): Promise<InstanceState> {
+    this.emit({ phase: 'instance', state: 'starting' });
+    mkdirSync(this.upper, { recursive: true });
+    mkdirSync(this.work, { recursive: true });
+    const idle = this.o.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
+    const instance = await startInstance(this.helperPath, {
+      rootfs: record.base.rootfs, lowers: record.layers.map((k) => this.layers.diff(k)), upper: this.upper, work: this.work,
+      arch: this.spec.arch, binds: this.binds(), hostname: this.spec.name, network: this.spec.network.mode,
+      limits: this.spec.limits, ...(idle > 0 ? { idleExit: idle } : {}),
+    }, this.stateDir, {
+      onWarning: (w) => this.emit({ phase: 'warning', message: w.message, fix: w.fix }),
+      onNote: (message) => this.emit({ phase: 'note', message }),
+    });
+    writeFileSync(path.join(this.dir, 'instance-key'), this.runtimeKey(record));
+    this.emit({ phase: 'instance', state: 'started', pid: instance.pid });
+    for (const cmd of this.spec.lifecycle.postStart) await this.hook('postStart', cmd, record, instance);
+    return instance;
+  }
+
+  private binds(): Bind[] {
+    return [
+      { source: this.spec.workspaceFolder, target: this.spec.workspace.path },
+      ...this.spec.mounts.map((m) => ({ source: m.source, target: m.target, readonly: m.readonly })),
+    ];
+  }
+
+  /** postStart/postAttach run as the env's user, as Dev Containers runs them as remoteUser. */
+  private async hook(hook: 'postStart' | 'postAttach', cmd: LifecycleCommand, record: EnvRecord, instance: InstanceState): Promise<void> {
+    this.emit({ phase: 'lifecycle', hook, label: lifecycleText(cmd) });
+    const p = this.processFor(record, undefined, undefined, instance);
+    const r = await execInInstance(this.helperPath, this.stateDir, lifecycleArgv(cmd), {
+      cwd: this.spec.workspace.path, env: p.env, stdio: 'pipe', ...(p.user ? { user: p.user } : {}),
+      onStdout: (line) => this.emit({ phase: 'output', stream: 'stdout', line }),
+      onStderr: (line) => this.emit({ phase: 'output', stream: 'stderr', line }),
+    });
+    if (r.code !== 0) {
+      this.emit({ phase: 'warning', message: `${hook}Command (${lifecycleText(cmd)}) failed with exit code ${r.code}`, fix: `fix ${hook}Command in devcontainer.json` });
+    }
+  }
+
+  /** Trees of the env top-down (its upper first), for reading its /etc/passwd. */
+  private trees(record: EnvRecord): string[] {
+    return [this.upper, ...[...record.layers].reverse().map((k) => this.layers.diff(k)), record.base.rootfs];
+  }
+
+  /**
+   * Who runs, with which variables and where, for a process of the env. `instance` tells the id
+   * map: in a single-id map only root exists, so a non-root env user runs as root, with a warning.
+   */
+  processFor(record: EnvRecord, hostCwd: string | undefined, cwd: string | undefined, instance?: InstanceState): { env: Record<string, string>; cwd: string; account: Account; shell: string; user?: string } {
+    const config = this.imageConfig(record.base.config);
+    const passwd = readEnvTreeFile(this.trees(record), 'etc/passwd');
+    const who = identity(this.spec, config, passwd);
+    if (who.unknownUser) this.emit({ phase: 'warning', message: `user ${who.unknownUser} does not exist in the env's /etc/passwd; running as root`, fix: 'create the user in a [setup] run step, or fix [shell] user' });
+    let account = who.account;
+    if (account.uid !== 0 && instance && mappedIds(instance.pid) <= 1) {
+      this.emit({ phase: 'warning', message: `the env runs with a single-id map (no subuid range for you), where only root exists; running as root instead of ${account.name}`, fix: 'add a range for your user to /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)' });
+      account = findAccount(passwd, 'root') ?? { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh' };
+    }
+    const shell = this.spec.shell.path ?? account.shell;
+    return {
+      env: processEnv(this.spec, config, account, shell, process.env.TERM), cwd: cwd ?? insideCwd(this.spec, hostCwd, config), account, shell,
+      ...(account.uid !== 0 ? { user: `${account.uid}:${account.gid}` } : {}),
+    };
+  }
+
+  /** Runs `command` in the env (starting it when needed); resolves to its exit code. */
+  async exec(command: string[], o: ExecOptions = {}): Promise<number> {
+    const { record, instance } = await this.up();
+    const p = this.processFor(record, o.hostCwd, o.cwd, instance);
+    const r = await execInInstance(this.helperPath, this.stateDir, command, {
+      cwd: p.cwd, env: { ...p.env, ...o.env }, stdio: o.stdio ?? 'inherit', ...(p.user ? { user: p.user } : {}),
+      ...(o.stdin !== undefined ? { stdin: o.stdin as never } : {}),
+      ...(o.onStdout ? { onStdout: o.onStdout } : {}), ...(o.onStderr ? { onStderr: o.onStderr } : {}),
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
+    });
+    return r.code;
+  }
+
+  /** An interactive login shell on the caller's terminal; postAttachCommand runs first. */
+  async shell(o: Pick<ExecOptions, 'hostCwd'> = {}): Promise<number> {
+    const { record, instance } = await this.up({ initialize: true });
+    for (const cmd of this.spec.lifecycle.postAttach) await this.hook('postAttach', cmd, record, instance);
+    const p = this.processFor(record, o.hostCwd, undefined, instance);
+    const r = await execInInstance(this.helperPath, this.stateDir, [p.shell, '-l'], { cwd: p.cwd, env: p.env, stdio: 'inherit', ...(p.user ? { user: p.user } : {}) });
+    return r.code;
+  }
+
+  /** Ends every process of the env. A stopped env is not an error. */
+  async stop(): Promise<{ stopped: boolean }> {
+    if (!existsSync(this.stateDir)) return { stopped: false };
+    const lock = await this.lockEnv();
+    try {
+      const r = await stopInstance(this.helperPath, this.stateDir);
+      if (!r.stale) this.emit({ phase: 'instance', state: 'stopped', reason: 'stopped by request' });
+      return { stopped: !r.stale };
+    } finally {
+      lock.release();
+    }
+  }
+
+  status(): EnvStatus {
+    const record = this.record();
+    const running = this.running();
+    const layers = (record?.layers ?? []).map((key) => ({ key, step: this.layers.get(key)?.step ?? '?', bytes: treeBytes(this.layers.diff(key)) }));
+    let state: EnvStatus['state'] = 'not-built';
+    if (record) state = running ? 'running' : this.upToDate(record) && record.inputs === this.inputsKey() ? 'ready' : 'outdated';
+    return {
+      id: this.id, name: this.spec.name, arch: this.spec.arch, file: this.spec.file, workspaceFolder: this.spec.workspaceFolder, state,
+      ...(record ? { record } : {}), layers, upperBytes: treeBytes(this.upper),
+      ...(running ? { instance: { pid: running.pid, processes: processesInNamespace(running.pid) } } : {}),
+    };
+  }
+}
+
+function sameStack(r: EnvRecord, rootfs: string, layers: string[]): boolean {
+  return r.base.rootfs === rootfs && r.layers.length === layers.length && r.layers.every((k, i) => k === layers[i]);
+}
+
+/** Runs a devcontainer host command (initializeCommand), its output as lines. */
+function hostCommand(cmd: LifecycleCommand, cwd: string, out: (stream: 'stdout' | 'stderr', line: string) => void): Promise<number> {
+  const argv = lifecycleArgv(cmd);
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const [stream, s] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+      let buf = '';
+      s.setEncoding('utf8').on('data', (d: string) => {
+        buf += d;
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) { out(stream, buf.slice(0, nl)); buf = buf.slice(nl + 1); }
+      }).on('end', () => { if (buf) out(stream, buf); });
+    }
+    child.on('error', (e) => reject(new CrossrootError('ELIFECYCLE', `cannot run initializeCommand ${argv[0]}: ${e.message}`, { cause: e })));
+    child.on('close', (code, sig) => resolve(code ?? 128 + (sig ? 15 : 0)));
+  });
+}
+
+/** How many ids the instance's user namespace maps (1: a single-id map, only root exists inside). */
+export function mappedIds(pid: number): number {
+  try {
+    return readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split('\n').reduce((n, l) => n + (Number(l.trim().split(/\s+/)[2]) || 0), 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Processes in the instance's pid namespace besides its PID 1 (the env's clients and their children). */
+export function processesInNamespace(pid: number): number {
+  let ns: string;
+  try {
+    ns = readlinkSafe(`/proc/${pid}/ns/pid_for_children`) ?? '';
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === pid) continue;
+    if (readlinkSafe(`/proc/${p}/ns/pid`) === ns) n++;
+  }
+  return n;
+}
+
+function readlinkSafe(p: string): string | undefined {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
