@@ -1,14 +1,14 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import {
-  CompletionRequest, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, DocumentDiagnosticRequest,
+  CodeActionRequest, CompletionRequest, DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, DocumentDiagnosticRequest,
   DocumentFormattingRequest, ExitNotification, HoverRequest, InitializedNotification, InitializeRequest,
-  PublishDiagnosticsNotification, ShutdownRequest, type CompletionList, type FullDocumentDiagnosticReport,
+  PublishDiagnosticsNotification, ShutdownRequest, type CodeAction, type CompletionList, type FullDocumentDiagnosticReport,
   type PublishDiagnosticsParams,
 } from 'vscode-languageserver-protocol';
 import { CLI, ROOT, tempDir } from '../lib/harness';
@@ -101,6 +101,27 @@ test('dist/server.cjs, the server the extension starts, is the same server', asy
   await conn.sendNotification(InitializedNotification.type, {});
   await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'toml', version: 1, text: 'image = "alpine"\n[setup]\npakages = []\n' } });
   assert.deepEqual((await nextPublish(1)).diagnostics.map((d) => d.code), [2001]);
+  await conn.sendRequest(ShutdownRequest.type);
+  await conn.sendNotification(ExitNotification.type);
+  assert.equal(await exited, 0);
+});
+
+test('a crossroot.lock linked to /dev/zero does not hang the server: the pin action says there is nothing locked', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'crossroot.toml');
+  const text = 'arch = "arm64"\nimage = "debian:bookworm"\n';
+  writeFileSync(file, text);
+  symlinkSync('/dev/zero', path.join(dir, 'crossroot.lock'));
+  const uri = pathToFileURL(file).href;
+  const { conn, exited } = startServer(t);
+  await conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: pathToFileURL(dir).href, capabilities: {}, workspaceFolders: null });
+  await conn.sendNotification(InitializedNotification.type, {});
+  await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'toml', version: 1, text } });
+  const actions = await conn.sendRequest(CodeActionRequest.type, {
+    textDocument: { uri }, range: { start: { line: 1, character: 10 }, end: { line: 1, character: 10 } }, context: { diagnostics: [] },
+  }) as CodeAction[];
+  const pin = actions.find((a) => a.title.startsWith('Pin image to its digest'));
+  assert.match(pin?.disabled?.reason ?? '', /crossroot\.lock has no arm64 entry for debian:bookworm/);
   await conn.sendRequest(ShutdownRequest.type);
   await conn.sendNotification(ExitNotification.type);
   assert.equal(await exited, 0);

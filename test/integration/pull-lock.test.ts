@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../lib/harness';
 import { layeredImage, multiArchImage } from '../fixtures/images';
@@ -75,4 +75,15 @@ test('without a lockfile, pulling a tag again follows it when it moved', async (
   assert.notEqual(moved.manifestDigest, pull1.manifestDigest);
   assert.equal(moved.cached, false);
   assert.ok(existsSync(path.join(moved.rootfs, 'data/keep.txt')), 'the new image is the one unpacked');
+});
+
+test('crossroot lock refuses a crossroot.lock that is not a regular file instead of reading it forever', async (t) => {
+  const project = tempDir(t);
+  const envFile = path.join(project, 'crossroot.toml');
+  writeFileSync(envFile, 'arch = "arm64"\nimage = "127.0.0.1:9/tools:stable"\n');
+  symlinkSync('/dev/zero', path.join(project, 'crossroot.lock'));
+  const r = await crossrootAsync(['lock', '--store', storeDir(t), envFile]);
+  assert.equal(r.code, 125, r.stderr);
+  assert.match(r.stderr, /crossroot\.lock is not a regular file/);
+  assert.match(r.stderr, /fix: delete .*crossroot\.lock and run `crossroot lock`/);
 });

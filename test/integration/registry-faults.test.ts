@@ -12,46 +12,11 @@ import { parseImageRef } from '../../src/core/image/ref';
 import { RegistryClient } from '../../src/core/image/registry';
 import { imageToolsAvailable, multiArchImage } from '../fixtures/images';
 import { htpasswdAvailable, pushImage, registryAvailable, startRegistry, writeAuthFile, type TestRegistry } from '../fixtures/registry';
+import { passThrough, startProxy } from '../fixtures/registry-proxy';
 import { need, tempDir } from '../lib/harness';
 
 const ready = registryAvailable() && imageToolsAvailable() && htpasswdAvailable();
 const why = 'needs docker-registry, apache2-utils, buildah, skopeo, umoci';
-
-interface Upstream { status: number; headers: Record<string, string>; body: Buffer }
-interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders }
-/** Decides how to answer one request; `forward` fetches the real answer from the registry. */
-type Fault = (req: http.IncomingMessage, res: http.ServerResponse, forward: () => Promise<Upstream>, n: number) => Promise<void>;
-
-const passThrough: Fault = async (_req, res, forward) => {
-  const up = await forward();
-  res.writeHead(up.status, up.headers).end(up.body);
-};
-
-/** A proxy in front of the registry that lets a test break answers on purpose. */
-async function startProxy(t: { after: (fn: () => Promise<void>) => void }, target: string, fault: Fault) {
-  const seen: Seen[] = [];
-  const server = http.createServer((req, res) => {
-    seen.push({ method: req.method ?? 'GET', url: req.url ?? '', headers: { ...req.headers } });
-    const forward = () => new Promise<Upstream>((resolve, reject) => {
-      const { host: _h, connection: _c, ...headers } = req.headers;
-      const up = http.request(`${target}${req.url}`, { method: req.method, headers }, (r) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => {
-          const h: Record<string, string> = {};
-          for (const [k, v] of Object.entries(r.headers)) if (typeof v === 'string' && k !== 'connection' && k !== 'transfer-encoding') h[k] = v;
-          resolve({ status: r.statusCode ?? 502, headers: h, body: Buffer.concat(chunks) });
-        });
-      });
-      up.on('error', reject);
-      up.end();
-    });
-    fault(req, res, forward, seen.length).catch((e: unknown) => { res.destroy(e as Error); });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
 
 let reg: TestRegistry;
 let layer: Descriptor;

@@ -24,23 +24,29 @@ export interface Challenge {
 
 /**
  * Parses a WWW-Authenticate header (RFC 7235): one or more challenges, each a scheme followed by
- * auth-params whose quoted values may hold commas (`scope="repository:a:pull,push"`).
+ * auth-params whose quoted values may hold commas (`scope="repository:a:pull,push"`). A
+ * challenge that names a parameter twice or leaves a quote open is dropped: which realm it means
+ * would be a guess, and a guess decides where credentials go.
  */
 export function parseWwwAuthenticate(header: string): Challenge[] {
-  const out: Challenge[] = [];
+  const out: Array<Challenge & { malformed?: boolean }> = [];
   // A word followed by "=" is a param of the current challenge; any other word starts a new one.
-  const re = /[\s,]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*))?/y;
-  let m: RegExpExecArray | null;
-  while (re.lastIndex < header.length && (m = re.exec(header)) !== null) {
+  const re = /[\s,]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s"]*))?/y;
+  while (re.lastIndex < header.length) {
+    const m = re.exec(header);
+    if (!m) break; // no token where one must be: the rest cannot be read reliably
     const [, word, raw] = m as unknown as [string, string, string | undefined];
     const current = out.at(-1);
     if (raw === undefined || !current) {
       out.push({ scheme: word.toLowerCase(), params: {} });
-    } else {
-      current.params[word.toLowerCase()] = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
+      continue;
     }
+    const name = word.toLowerCase();
+    if (raw === '' && header[re.lastIndex] === '"') { current.malformed = true; break; } // a quote never closed
+    if (Object.hasOwn(current.params, name)) current.malformed = true;
+    current.params[name] = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
   }
-  return out;
+  return out.filter((c) => !c.malformed).map(({ scheme, params }) => ({ scheme, params }));
 }
 
 /** `https://index.docker.io/v1/`, `registry-1.docker.io` → `docker.io`; scheme and trailing slash dropped. */
@@ -196,22 +202,32 @@ export interface BearerToken {
   expiresAt: number;
 }
 
+/** Tokens are a few KiB; a token answer bigger than this is not read further. */
+const MAX_TOKEN_BODY_BYTES = 1024 * 1024;
 /** Tokens without expires_in live 60 s (token spec); renew a little early so a request never carries a stale one. */
 const DEFAULT_TOKEN_LIFETIME_S = 60;
 const EXPIRY_MARGIN_MS = 5_000;
 
+export interface TokenRequestOptions {
+  signal?: AbortSignal | undefined;
+  /** The registry itself is spoken to over plain http (loopback without TLS), so a loopback http realm is allowed too. */
+  allowHttp?: boolean;
+}
+
 /**
  * The bearer-token flow of the distribution token spec: ask the challenge's realm for a token
  * for `scope`, with Basic credentials (or an identity token as an OAuth2 refresh_token grant).
+ * The realm must be https, unless the registry itself is a loopback one without TLS.
  */
 export async function fetchBearerToken(
-  http: Http, registry: string, challenge: Challenge, scope: string, creds: Credentials | undefined, signal?: AbortSignal,
+  http: Http, registry: string, challenge: Challenge, scope: string, creds: Credentials | undefined, opts: TokenRequestOptions = {},
 ): Promise<BearerToken> {
+  const { signal } = opts;
   const realm = challenge.params.realm;
   if (!realm) throw new CrossrootError('EAUTH', `${registry} asked for a bearer token but named no realm to get it from`);
   let url: URL;
   try { url = new URL(realm); } catch { throw new CrossrootError('EAUTH', `${registry} named an invalid token realm "${realm}"`); }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.host))) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && opts.allowHttp && isLoopbackHost(url.host))) {
     throw new CrossrootError('EAUTH', `${registry} sends logins to ${url.origin}, which is not https; refusing to send credentials there`);
   }
   const service = challenge.params.service;
@@ -239,16 +255,20 @@ export async function fetchBearerToken(
     await res.body?.cancel();
     throw new CrossrootError('EAUTH', `the token service of ${registry} (${url.host}) failed with HTTP ${res.status}`, { fix: 'try again later' });
   }
-  let body: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+  const bytes = await http.readBody(res, MAX_TOKEN_BODY_BYTES, () => new CrossrootError('EAUTH',
+    `the token service of ${registry} (${url.host}) sent more than ${MAX_TOKEN_BODY_BYTES} bytes; a token is never that large, so Crossroot stopped reading`), { signal });
+  let body: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
   try {
-    body = await res.json() as typeof body;
+    body = JSON.parse(bytes.toString('utf8')) as typeof body;
+    if (typeof body !== 'object' || body === null) throw new Error('not a JSON object');
   } catch (e) {
     throw new CrossrootError('EAUTH', `the token service of ${registry} (${url.host}) sent a response that is not JSON`, { cause: e });
   }
-  const token = body.token || body.access_token;
-  if (!token) throw new CrossrootError('EAUTH', `the token service of ${registry} (${url.host}) sent no token`);
+  const token = [body.token, body.access_token].find((t) => typeof t === 'string' && t);
+  // The token becomes a header value: one with a line break or control character is not a token.
+  if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) throw new CrossrootError('EAUTH', `the token service of ${registry} (${url.host}) sent no token`);
   const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_TOKEN_LIFETIME_S;
-  const issued = body.issued_at ? Date.parse(body.issued_at) : NaN;
+  const issued = typeof body.issued_at === 'string' ? Date.parse(body.issued_at) : NaN;
   // Trust the server's issued_at only when it is no later than our own clock says we asked.
   const base = Number.isNaN(issued) ? started : Math.min(issued, started);
   return { header: `Bearer ${token}`, expiresAt: base + lifetime * 1000 - Math.min(EXPIRY_MARGIN_MS, lifetime * 500) };

@@ -1,5 +1,6 @@
 // HTTP for registries: which scheme a host gets (https; plain http only for loopback), retries
-// with backoff and jitter on 429/5xx/dropped connections, redirects that never leak credentials.
+// with backoff and jitter on 429/5xx/dropped connections, redirects that never leak credentials,
+// and bodies read with a size limit while they stream (a registry is not trusted to end them).
 import { CrossrootError } from '../errors';
 
 export type FetchFn = typeof fetch;
@@ -35,6 +36,25 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
   'ERR_STREAM_PREMATURE_CLOSE', 'EIDLE',
 ]);
+
+/**
+ * OpenSSL's words for a TLS handshake that got something other than TLS back: the server speaks
+ * plain http (it answered the ClientHello with "HTTP/1.1 400 …"). Only this lets a loopback
+ * registry fall back to http; a certificate error never does.
+ */
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST', 'ERR_SSL_UNKNOWN_PROTOCOL']);
+
+export function isNotTlsError(e: unknown): boolean {
+  const code = networkCode(e);
+  return code !== undefined && NOT_TLS_CODES.has(code);
+}
+
+/** A TLS failure other than "not TLS at all": an untrusted, expired or mismatched certificate, or a failed handshake. */
+export function isTlsError(e: unknown): boolean {
+  const code = networkCode(e);
+  return code !== undefined && !NOT_TLS_CODES.has(code)
+    && /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|ALTNAME|^ERR_SSL_|^ERR_TLS_|HOSTNAME_MISMATCH/.test(code);
+}
 
 /** The low-level cause of a fetch failure (undici wraps it in a TypeError "fetch failed"). */
 export function networkCode(e: unknown): string | undefined {
@@ -89,6 +109,13 @@ export interface RequestOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** The URL a response finally came from (after redirects): whose answer it is. */
+const finalUrls = new WeakMap<Response, URL>();
+
+export function responseUrl(res: Response): URL | undefined {
+  return finalUrls.get(res);
+}
+
 export interface HttpOptions {
   fetch?: FetchFn;
   userAgent?: string;
@@ -99,8 +126,9 @@ export interface HttpOptions {
 
 /**
  * One fetch with redirects followed by hand: a hop to another origin loses the Authorization
- * header (blob storage gets a signed URL and must never see registry credentials), and https
- * never redirects down to plain http except on loopback.
+ * header (blob storage gets a signed URL and must never see registry credentials), a request
+ * body is never re-sent to another origin (a token POST carries a refresh token), and https
+ * never redirects down to plain http. responseUrl() tells whose answer a response is.
  */
 export class Http {
   readonly retry: RetryPolicy;
@@ -119,6 +147,8 @@ export class Http {
   async once(url: string, opts: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, 'accept-encoding': 'identity', ...opts.headers };
     let current = new URL(url);
+    let method = opts.method ?? 'GET';
+    let body = opts.body;
     for (let hop = 0; ; hop++) {
       // The timeout covers waiting for headers only; a long body is the caller's to watch.
       const headerWait = new AbortController();
@@ -126,7 +156,7 @@ export class Http {
       const signal = opts.signal ? AbortSignal.any([opts.signal, headerWait.signal]) : headerWait.signal;
       let res: Response;
       try {
-        res = await this.fetchFn(current, { method: opts.method ?? 'GET', headers, body: opts.body, redirect: 'manual', signal });
+        res = await this.fetchFn(current, { method, headers, body, redirect: 'manual', signal });
       } catch (e) {
         if (opts.signal?.aborted) throw opts.signal.reason;
         if (headerWait.signal.aborted) throw new CrossrootError('ETIMEOUT', `no answer from ${current.host} within ${this.timeoutMs / 1000} s`, { cause: e });
@@ -135,15 +165,80 @@ export class Http {
         clearTimeout(timer);
       }
       const location = res.headers.get('location');
-      if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
+      if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) {
+        finalUrls.set(res, current);
+        return res;
+      }
       await res.body?.cancel();
       if (hop >= MAX_REDIRECTS) throw new CrossrootError('ENETWORK', `too many redirects fetching ${url}`);
       const next = new URL(location, current);
-      if (next.protocol !== 'https:' && !(next.protocol === 'http:' && isLoopbackHost(next.host))) {
+      // http only from http on loopback: what went to a server over TLS never continues in the clear.
+      if (next.protocol !== 'https:' && !(next.protocol === 'http:' && current.protocol === 'http:' && isLoopbackHost(next.host))) {
         throw new CrossrootError('ENETWORK', `${current.host} redirected to ${next.protocol}//${next.host}, which is not https; refusing`);
+      }
+      // 301/302/303 turn a POST into a GET without its body, as browsers do; 307/308 keep both,
+      // and a body (a token form holding a refresh token) goes only where it was sent.
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        if (method !== 'HEAD') method = 'GET';
+        body = undefined;
+        delete headers['content-type'];
+      } else if (body !== undefined && next.origin !== current.origin) {
+        throw new CrossrootError('ENETWORK', `${current.host} redirected a ${method} with a body to ${next.origin}; refusing to send it to another host`);
       }
       if (next.origin !== current.origin) delete headers.authorization;
       current = next;
+    }
+  }
+
+  /**
+   * The body of `res`, at most `maxBytes` of it, read as it streams: past the limit the rest is
+   * not read, the connection is dropped and `tooBig()` is thrown, so an endless body costs
+   * `maxBytes` of memory and no more. No bytes for timeoutMs is a dropped connection (ETIMEOUT).
+   * With `truncate`, what fits is returned instead (for error texts, which are only shown).
+   */
+  async readBody(res: Response, maxBytes: number, tooBig: () => Error, opts: { truncate?: boolean; signal?: AbortSignal | undefined } = {}): Promise<Buffer> {
+    if (!res.body) return Buffer.alloc(0);
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > maxBytes && !opts.truncate) {
+      await res.body.cancel();
+      throw tooBig();
+    }
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let failure: Error | undefined;
+    const fail = (e: Error) => { failure ??= e; reader.cancel(e).catch(() => {}); };
+    const idle = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fail(new CrossrootError('ETIMEOUT', `no data from ${responseUrl(res)?.host ?? 'the server'} for ${this.timeoutMs / 1000} s`)), this.timeoutMs);
+    };
+    const onAbort = () => fail(opts.signal?.reason as Error);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      idle();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (failure) throw failure;
+        if (done) break;
+        idle();
+        if (size + value.byteLength > maxBytes) {
+          if (opts.truncate) chunks.push(value.subarray(0, maxBytes - size));
+          // cancel() drops the connection: the rest of an endless body is never read.
+          await reader.cancel();
+          if (opts.truncate) return Buffer.concat(chunks);
+          throw tooBig();
+        }
+        chunks.push(value);
+        size += value.byteLength;
+      }
+      return Buffer.concat(chunks, size);
+    } catch (e) {
+      throw failure ?? e;
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
     }
   }
 

@@ -1,6 +1,6 @@
 // `crossroot.lock`: the image digests an env file resolved to, per image reference and arch,
 // so every build of that env gets the same bytes until `crossroot lock --update` moves them.
-import { readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
 
@@ -27,6 +27,9 @@ export interface Lockfile {
   [key: string]: unknown;
 }
 
+/** Far more than any env's images need; a bigger "lockfile" is not one and is not read. */
+export const MAX_LOCKFILE_BYTES = 4 * 1024 * 1024;
+
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const ENTRY_ORDER = ['manifest', 'index', 'platform', 'config'];
 
@@ -38,15 +41,46 @@ export function emptyLockfile(): Lockfile {
   return { lockfileVersion: 1, images: {} };
 }
 
-/** Reads `crossroot.lock` in `dir`; undefined when there is none. Throws on a damaged file. */
+/**
+ * Reads `crossroot.lock` in `dir`; undefined when there is none. Throws on a damaged file. The
+ * lockfile comes with the workspace, which may be hostile: it is read only when it is a regular
+ * file of at most MAX_LOCKFILE_BYTES, so one linked to /dev/zero or a FIFO cannot hang the
+ * language server or fill its memory.
+ */
 export function readLockfile(dir: string): Lockfile | undefined {
   const file = lockfilePath(dir);
-  let text: string;
+  const bad = (what: string): CrossrootError => new CrossrootError('ELOCKFILE', `${file} ${what}`, {
+    fix: `delete ${file} and run \`crossroot lock\` to write it again`,
+  });
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked right after.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new CrossrootError('ELOCKFILE', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  let text: string;
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw bad('is not a regular file');
+    if (st.size > MAX_LOCKFILE_BYTES) throw bad(`is ${st.size} bytes; a lockfile is at most ${MAX_LOCKFILE_BYTES}`);
+    // Read at most one byte past the limit, whatever st_size said (it may grow while being read).
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for (let got = 1; got > 0 && n <= MAX_LOCKFILE_BYTES;) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, MAX_LOCKFILE_BYTES + 1 - n));
+      got = readSync(fd, chunk, 0, chunk.length, null);
+      chunks.push(chunk.subarray(0, got));
+      n += got;
+    }
+    if (n > MAX_LOCKFILE_BYTES) throw bad(`is larger than ${MAX_LOCKFILE_BYTES} bytes, the most a lockfile may be`);
+    text = Buffer.concat(chunks, n).toString('utf8');
+  } catch (e) {
+    if (e instanceof CrossrootError) throw e;
+    throw new CrossrootError('ELOCKFILE', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    closeSync(fd);
   }
   return parseLockfile(text, file);
 }

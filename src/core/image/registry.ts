@@ -6,7 +6,9 @@ import { appendFile, open, rename, rm, stat } from 'node:fs/promises';
 import type { ArchInfo } from '../arch';
 import { CrossrootError } from '../errors';
 import { type BearerToken, type Challenge, type Credentials, authFailure, basicAuthHeader, fetchBearerToken, findCredentials, parseWwwAuthenticate } from './auth';
-import { type FetchFn, Http, type RetryPolicy, backoffDelay, describeNetworkError, isLoopbackHost, isTransientError, sleep } from './http';
+import {
+  type FetchFn, Http, type RetryPolicy, backoffDelay, describeNetworkError, isLoopbackHost, isNotTlsError, isTlsError, isTransientError, responseUrl, sleep,
+} from './http';
 import {
   type Descriptor, type ImageConfig, type Manifest, MANIFEST_ACCEPT, MediaType, checkDigest, parseImageConfig, parseManifestOrIndex, sha256Digest,
 } from './oci';
@@ -54,6 +56,10 @@ export interface FetchOptions {
 /** Distribution's own limit; a bigger "manifest" is not one. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+/** An error body is only shown: the first 64 KiB are plenty, the rest is never read. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** How much of a registry's own error text reaches a message. */
+const MAX_ERROR_TEXT_CHARS = 300;
 const WRITE_BATCH_BYTES = 1 << 20;
 
 interface Endpoint {
@@ -73,13 +79,19 @@ function pickChallenge(header: string | null): Challenge | undefined {
   return all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic') ?? all[0];
 }
 
-/** The message of a registry's JSON error body (`{"errors":[{"code","message"}]}`), if it has one. */
-async function registryErrorText(res: Response): Promise<string> {
+/**
+ * The message of a registry's JSON error body (`{"errors":[{"code","message"}]}`), if it has one:
+ * from the first 64 KiB only, and cut short and stripped of control characters, since it goes to
+ * a terminal.
+ */
+async function registryErrorText(http: Http, res: Response): Promise<string> {
   try {
-    const text = await res.text();
-    const v = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
-    const errs = (v.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean);
-    return errs.length ? errs.join('; ') : `HTTP ${res.status}`;
+    const text = (await http.readBody(res, MAX_ERROR_BODY_BYTES, () => new Error('unreachable'), { truncate: true })).toString('utf8');
+    const v = JSON.parse(text) as { errors?: Array<{ code?: unknown; message?: unknown }> };
+    const errs = (v.errors ?? []).map((e) => [e.code, e.message].filter((x) => typeof x === 'string' && x).join(': ')).filter(Boolean);
+    if (!errs.length) return `HTTP ${res.status}`;
+    const clean = errs.join('; ').replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
+    return clean.length > MAX_ERROR_TEXT_CHARS ? `${clean.slice(0, MAX_ERROR_TEXT_CHARS)}…` : clean;
   } catch {
     return `HTTP ${res.status}`;
   }
@@ -88,6 +100,11 @@ async function registryErrorText(res: Response): Promise<string> {
 /** The final error for a registry that could not be reached after the retries. */
 function networkError(registry: string, e: unknown): CrossrootError {
   if (e instanceof CrossrootError && e.code !== 'ETIMEOUT') return e;
+  if (isTlsError(e)) {
+    return new CrossrootError('ETLS', `cannot reach registry ${registry} over https: ${describeNetworkError(e)}`, {
+      cause: e, fix: 'if the registry uses a certificate of your own CA, point NODE_EXTRA_CA_CERTS at that CA\'s PEM file; Crossroot never falls back to plain http on a certificate error',
+    });
+  }
   return new CrossrootError('ENETWORK', `cannot reach registry ${registry}: ${describeNetworkError(e)}`, {
     cause: e, fix: 'check the registry name and port and your network connection (HTTP(S)_PROXY is not used yet)',
   });
@@ -183,7 +200,8 @@ export class RegistryClient {
   async fetchBlobBytes(ref: ImageRef, desc: Descriptor, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
     checkDigest(desc.digest, `blob of ${ref.familiar()}`);
     if (desc.size > maxBytes) throw new CrossrootError('EMANIFEST', `blob ${desc.digest} of ${ref.familiar()} is ${desc.size} bytes, more than the ${maxBytes} allowed here`);
-    const { bytes } = await this.getBytes(ref, `blobs/${desc.digest}`, {}, maxBytes, signal, (r) => this.blobNotFound(ref, desc, r));
+    // Its descriptor says how long it is: not a byte more is read.
+    const { bytes } = await this.getBytes(ref, `blobs/${desc.digest}`, {}, desc.size, signal, (r) => this.blobNotFound(ref, desc, r));
     const got = sha256Digest(bytes);
     if (got !== desc.digest) throw digestMismatch(`blob of ${ref.familiar()}`, desc.digest, got);
     return bytes;
@@ -269,14 +287,14 @@ export class RegistryClient {
   }
 
   private async manifestNotFound(ref: ImageRef, byDigest: boolean, r: Response): Promise<CrossrootError> {
-    const text = await registryErrorText(r);
+    const text = await registryErrorText(this.http, r);
     return new CrossrootError('ENOTFOUND', `${ref.familiar()} was not found in ${ref.registry} (${text})`, {
       fix: byDigest ? 'check the digest; the registry may have garbage-collected it' : 'check the image name and tag',
     });
   }
 
   private blobNotFound(ref: ImageRef, desc: Descriptor, r: Response): Promise<CrossrootError> {
-    return registryErrorText(r).then((text) => new CrossrootError('ENOTFOUND',
+    return registryErrorText(this.http, r).then((text) => new CrossrootError('ENOTFOUND',
       `blob ${desc.digest} of ${ref.familiar()} is missing from ${ref.registry} (${text})`, {
         fix: 'the image in the registry is incomplete; push it again',
       }));
@@ -384,13 +402,10 @@ export class RegistryClient {
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await this.send(ref, path, headers, signal, notFound);
-        const len = Number(res.headers.get('content-length') ?? NaN);
-        if (len > maxBytes) {
-          await res.body?.cancel();
-          throw new CrossrootError('EMANIFEST', `${ref.registry} sent ${len} bytes for ${path}; at most ${maxBytes} are allowed`);
-        }
-        const bytes = Buffer.from(await res.arrayBuffer());
-        if (bytes.length > maxBytes) throw new CrossrootError('EMANIFEST', `${ref.registry} sent more than ${maxBytes} bytes for ${path}`);
+        const bytes = await this.http.readBody(res, maxBytes, () => new CrossrootError('EMANIFEST',
+          `${ref.registry} sent more than ${maxBytes} bytes for ${path} of ${ref.repository}, the most it may be; Crossroot stopped reading`, {
+            fix: 'check that the image reference names a container image in a working registry',
+          }), { signal });
         return { bytes, res };
       } catch (e) {
         if (signal?.aborted) throw e;
@@ -418,7 +433,7 @@ export class RegistryClient {
     }
     const url = `${ep.base}/v2/${ref.repository}/${path}`;
     const key = `${ref.registry}/${ref.repository}`;
-    let authHeader = ep.challenge ? await this.authorize(ref, ep.challenge, false, signal) : undefined;
+    let authHeader = ep.challenge ? await this.authorize(ref, ep, ep.challenge, false, signal) : undefined;
     for (let fresh = false; ; fresh = true) {
       const h = authHeader ? { ...headers, authorization: authHeader } : headers;
       let res: Response;
@@ -429,21 +444,30 @@ export class RegistryClient {
         throw signal?.aborted ? e : networkError(ref.registry, e);
       }
       if (res.ok || res.status === 416) return res;
+      if ((res.status === 401 || res.status === 403) && responseUrl(res)?.origin !== new URL(ep.base).origin) {
+        // Only the registry itself may ask for its logins. A 401 from where it redirected to (blob
+        // storage, a CDN) is not its challenge: answering it would send the user's credentials to
+        // a realm that host names.
+        await res.body?.cancel();
+        throw new CrossrootError('EREGISTRY', `${ref.registry} redirected ${path} of ${ref.repository} to ${responseUrl(res)?.host ?? 'another host'}, which refused access (HTTP ${res.status}); the registry's credentials are never sent there`, {
+          fix: 'try again (signed storage links expire); if it persists, report it to the registry owner',
+        });
+      }
       if (res.status === 401 && !fresh) {
         await res.body?.cancel();
         const challenge = pickChallenge(res.headers.get('www-authenticate'));
         if (!challenge) throw new CrossrootError('EAUTH', `${ref.registry} refused access (401) without saying how to log in`);
         ep.challenge = challenge;
         this.auth.delete(key);
-        authHeader = await this.authorize(ref, challenge, true, signal);
+        authHeader = await this.authorize(ref, ep, challenge, true, signal);
         continue;
       }
       if (res.status === 401 || res.status === 403) {
-        const text = await registryErrorText(res);
+        const text = await registryErrorText(this.http, res);
         throw authFailure(ref.registry, this.credentials(ref), `${res.status} for ${ref.repository}: ${text}`);
       }
       if (res.status === 404) throw await notFound(res);
-      const text = await registryErrorText(res);
+      const text = await registryErrorText(this.http, res);
       throw new CrossrootError('EREGISTRY', `${ref.registry} failed on ${path} of ${ref.repository}: ${text}`, {
         fix: res.status === 429 ? 'the registry is rate limiting; try again later (logging in raises Docker Hub limits)' : 'try again later',
       });
@@ -451,7 +475,7 @@ export class RegistryClient {
   }
 
   /** The Authorization header for a challenge: Basic credentials, or a (cached) bearer token for the repository. */
-  private async authorize(ref: ImageRef, challenge: Challenge, fresh: boolean, signal?: AbortSignal): Promise<string | undefined> {
+  private async authorize(ref: ImageRef, ep: Endpoint, challenge: Challenge, fresh: boolean, signal?: AbortSignal): Promise<string | undefined> {
     const creds = this.credentials(ref);
     if (challenge.scheme === 'basic') {
       if (!creds) throw authFailure(ref.registry, undefined, 'it asks for a username and password');
@@ -463,9 +487,10 @@ export class RegistryClient {
     const key = `${ref.registry}/${ref.repository}`;
     const cached = this.auth.get(key);
     if (cached && !fresh && cached.expiresAt > Date.now()) return cached.header;
-    // A challenge from a refused request names the scope it wants; the ping's has none.
-    const scope = challenge.params.scope?.startsWith(`repository:${ref.repository}:`) ? challenge.params.scope : `repository:${ref.repository}:pull`;
-    const token = await fetchBearerToken(this.http, ref.registry, challenge, scope, creds, signal)
+    // Pull only, whatever the challenge names (it may ask for push, or for other repositories):
+    // a token that can do more than Crossroot does is a bigger secret to hold.
+    const scope = `repository:${ref.repository}:pull`;
+    const token = await fetchBearerToken(this.http, ref.registry, challenge, scope, creds, { signal, allowHttp: ep.base.startsWith('http:') })
       .catch((e: unknown) => { throw e instanceof CrossrootError ? e : networkError(ref.registry, e); });
     this.auth.set(key, token);
     return token.header;
@@ -480,8 +505,9 @@ export class RegistryClient {
   }
 
   /**
-   * Pings /v2/ once per registry: learns the scheme (loopback registries without TLS get plain
-   * http, nothing else ever does) and the auth challenge, so later requests carry auth up front.
+   * Pings /v2/ once per registry: learns the scheme (loopback registries that do not speak TLS
+   * get plain http, nothing else ever does) and the auth challenge, so later requests carry auth
+   * up front.
    */
   private endpoint(registry: string, signal?: AbortSignal): Promise<Endpoint> {
     let ep = this.endpoints.get(registry);
@@ -497,19 +523,24 @@ export class RegistryClient {
     const host = apiHost(registry);
     let base = `https://${host}`;
     let res: Response;
-    if (isLoopbackHost(host)) {
-      try {
-        res = await this.http.once(`${base}/v2/`, { signal });
-      } catch (e) {
-        if (signal?.aborted) throw e;
-        base = `http://${host}`;
-        res = await this.http.request(`${base}/v2/`, { signal });
-      }
-    } else {
+    try {
+      res = await this.http.request(`${base}/v2/`, { signal });
+    } catch (e) {
+      // Plain http only when the server answered the TLS handshake with something that is not
+      // TLS. A certificate the client cannot verify is exactly when TLS matters: no fallback,
+      // else whoever holds the port would get the logins in the clear.
+      if (signal?.aborted || !isLoopbackHost(host) || !isNotTlsError(e)) throw e;
+      base = `http://${host}`;
       res = await this.http.request(`${base}/v2/`, { signal });
     }
     await res.body?.cancel();
     if (res.status === 401) {
+      const from = responseUrl(res);
+      if (from?.origin !== new URL(base).origin) {
+        throw new CrossrootError('EREGISTRY', `${registry} redirected GET /v2/ to ${from?.host ?? 'another host'}, which asks for a login; the registry's credentials are never sent there`, {
+          fix: 'check the registry host name and port',
+        });
+      }
       return { base, challenge: pickChallenge(res.headers.get('www-authenticate')) };
     }
     if (!res.ok) {

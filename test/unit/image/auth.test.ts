@@ -20,6 +20,14 @@ test('bearer challenges parse with quoted commas and escapes', () => {
   assert.deepEqual(parseWwwAuthenticate(''), []);
 });
 
+test('a challenge that names a parameter twice or leaves a quote open is dropped, not guessed at', () => {
+  // Which realm would count is up to each parser; a guess here decides where a login goes.
+  assert.deepEqual(parseWwwAuthenticate('Bearer realm="https://good.example/token",realm="https://evil.example/token"'), []);
+  assert.deepEqual(parseWwwAuthenticate('Bearer realm="https://good.example/token",REALM="https://evil.example/token", Basic realm="r"'), [{ scheme: 'basic', params: { realm: 'r' } }]);
+  assert.deepEqual(parseWwwAuthenticate('Bearer realm="https://evil.example/tok'), []);
+  assert.deepEqual(parseWwwAuthenticate('Basic realm="r", Bearer service="s",realm="https://a.example/t'), [{ scheme: 'basic', params: { realm: 'r' } }]);
+});
+
 test('docker config keys name registries the way refs do', () => {
   assert.equal(normalizeAuthKey('https://index.docker.io/v1/'), 'docker.io');
   assert.equal(normalizeAuthKey('registry-1.docker.io'), 'docker.io');

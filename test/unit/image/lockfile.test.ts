@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../../lib/harness';
 import {
-  readLockfile, writeLockfile, lockedDigest, withLockedImage, formatLockfile, parseLockfile, lockfilePath,
+  readLockfile, writeLockfile, lockedDigest, withLockedImage, formatLockfile, parseLockfile, lockfilePath, MAX_LOCKFILE_BYTES,
   type Lockfile,
 } from '../../../src/core/image/lockfile';
 import { CrossrootError } from '../../../src/core/errors';
@@ -114,4 +115,25 @@ test('writing into a folder that is not there fails with a fix-it', (t) => {
   const dir = path.join(tempDir(t), 'missing');
   assert.throws(() => writeLockfile(dir, withLockedImage(undefined, 'a:1', 'arm64', { manifest: d('a'), platform: 'linux/arm64/v8', config: d('c') })),
     (e: unknown) => e instanceof CrossrootError && e.code === 'ELOCKFILE' && /writable/.test(e.fix ?? ''));
+});
+
+test('a lockfile is read only as a regular file of bounded size', (t) => {
+  const dir = tempDir(t);
+  const file = lockfilePath(dir);
+  const refused = (re: RegExp) => (e: unknown) => e instanceof CrossrootError && e.code === 'ELOCKFILE' && re.test(e.message) && /crossroot lock/.test(e.fix ?? '');
+  // A link to an endless device must not be read: it would hang the language server and fill its memory.
+  symlinkSync('/dev/zero', file);
+  assert.throws(() => readLockfile(dir), refused(/crossroot\.lock is not a regular file/));
+  rmSync(file);
+  execFileSync('mkfifo', [file]); // opening it must not wait for a writer
+  assert.throws(() => readLockfile(dir), refused(/is not a regular file/));
+  rmSync(file);
+  writeFileSync(file, formatLockfile({ lockfileVersion: 1, images: {} }) + ' '.repeat(MAX_LOCKFILE_BYTES));
+  assert.throws(() => readLockfile(dir), refused(new RegExp(`is ${MAX_LOCKFILE_BYTES + 43} bytes; a lockfile is at most ${MAX_LOCKFILE_BYTES}`)));
+  // A link to a regular lockfile (kept elsewhere in the repository) is still read.
+  const real = path.join(dir, 'shared.lock');
+  writeFileSync(real, formatLockfile({ lockfileVersion: 1, images: {} }));
+  rmSync(file);
+  symlinkSync(real, file);
+  assert.deepEqual(readLockfile(dir), { lockfileVersion: 1, images: {} });
 });

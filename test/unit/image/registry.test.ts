@@ -117,3 +117,54 @@ test('of Basic and Bearer offered together, the token flow is used', async () =>
   assert.equal(m.digest, sha256Digest(manifest));
   assert.equal(tokens, 1);
 });
+
+const tlsFailure = (code: string) => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(code.toLowerCase()), { code }) });
+
+test('a loopback registry whose certificate does not verify is an error, never retried over http', async () => {
+  const { client, urls } = clientOn((url) => { if (url.protocol === 'https:') throw tlsFailure('DEPTH_ZERO_SELF_SIGNED_CERT'); return new Response('{}'); });
+  await assert.rejects(client.resolve(parseImageRef('127.0.0.1:5000/a:1'), ARCHES.arm64), (e: unknown) => {
+    code('ETLS', /cannot reach registry 127\.0\.0\.1:5000 over https: depth_zero_self_signed_cert/)(e);
+    assert.match((e as CrossrootError).fix ?? '', /NODE_EXTRA_CA_CERTS.*never falls back to plain http/);
+    return true;
+  });
+  assert.deepEqual(urls, ['https://127.0.0.1:5000/v2/']);
+});
+
+test('logins go to a plain-http token realm only when the registry itself is plain http on loopback', async () => {
+  const challenge = { status: 401, headers: { 'www-authenticate': 'Bearer realm="http://127.0.0.1:5001/token",service="reg"' } };
+  // An https registry on loopback: its realm must be https too.
+  const tls = clientOn(() => new Response('', challenge));
+  await assert.rejects(tls.client.fetchManifest(parseImageRef('127.0.0.1:5000/a:1'), '1'), code('EAUTH', /sends logins to http:\/\/127\.0\.0\.1:5001, which is not https/));
+  assert.ok(!tls.urls.some((u) => u.includes(':5001')));
+  // The same realm for a loopback registry without TLS is asked.
+  const plain = clientOn((url) => {
+    if (url.protocol === 'https:') throw tlsFailure('ERR_SSL_WRONG_VERSION_NUMBER');
+    if (url.port === '5001') return json({ token: 'tok' });
+    return new Response('', challenge);
+  });
+  await assert.rejects(plain.client.fetchManifest(parseImageRef('127.0.0.1:5000/a:1'), '1'), code('EAUTH', /401 for a/));
+  assert.ok(plain.urls.some((u) => u.startsWith('http://127.0.0.1:5001/token')));
+});
+
+test('a bearer token is asked for pull only, whatever scope the challenge names', async () => {
+  const scopes: string[] = [];
+  const { client } = clientOn((url, init) => {
+    if (url.host === 'auth.example') { scopes.push(...url.searchParams.getAll('scope')); return json({ token: 'tok' }); }
+    if ((init.headers as Record<string, string>).authorization === 'Bearer tok') return new Response(manifest, { headers: { 'content-type': MediaType.ociManifest } });
+    return new Response('', { status: 401, headers: { 'www-authenticate': 'Bearer realm="https://auth.example/token",service="reg",scope="repository:a:pull,push,delete"' } });
+  });
+  await client.fetchManifest(parseImageRef('reg.example/a:1'), '1');
+  assert.deepEqual(scopes, ['repository:a:pull']);
+});
+
+test('a registry\'s error text reaches the message cut short and without control characters', async () => {
+  const message = '\u001b]0;owned\u0007\u001b[2Jnot found' + 'x'.repeat(5000);
+  const { client } = clientOn((url) => url.pathname === '/v2/' ? new Response('{}') : new Response(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message }] }), { status: 404 }));
+  await assert.rejects(client.fetchManifest(parseImageRef('reg.example/a:1'), '1'), (e: unknown) => {
+    code('ENOTFOUND', /\(MANIFEST_UNKNOWN: /)(e);
+    const msg = (e as CrossrootError).message;
+    assert.doesNotMatch(msg, /[\u0000-\u001f\u007f]/);
+    assert.ok(msg.length < 500, `${msg.length} characters`);
+    return true;
+  });
+});
