@@ -1,7 +1,6 @@
 // The content-addressed store: verified blobs, unpacked images shared by every env of an image,
 // and the tmp/ + locks/ machinery that makes each entry appear whole or not at all.
 import { createHash, randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, chmodSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
@@ -9,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
 import type { LockedImage } from '../image/lockfile';
+import { callHelperSync } from '../sandbox/client';
 import { findHelper } from '../sandbox/helper';
 import { waitForLock, type HeldLock, type LockOptions } from './lock';
 
@@ -243,10 +243,12 @@ export class Store {
    * few thousand nested directories that a command in an env can make.
    */
   removeTree(p: string): void {
-    const r = spawnSync(this.helper(), ['remove', '--target', p], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
-    if (r.status !== 0) {
-      throw new CrossrootError('ESTORE', `cannot remove ${p}: ${r.stderr?.trim() || r.error?.message || `helper exited ${r.status}`}`, {
-        fix: `remove it by hand: crossroot-helper remove --target ${p}`,
+    try {
+      callHelperSync(this.helper(), { argv: ['remove', '--target', p] });
+    } catch (e) {
+      if (!(e instanceof CrossrootError) || e.code === 'ENOHELPER') throw e;
+      throw new CrossrootError('ESTORE', `cannot remove ${p}: ${e.message}`, {
+        fix: e.fix ?? `remove it by hand: crossroot-helper remove --target ${p}`, cause: e,
       });
     }
   }
