@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { CLI, cacheDir } from '../lib/harness';
@@ -93,24 +93,49 @@ async function countingProxy(reg: TestRegistry, bytesPerSecond?: number, o: { no
   return p;
 }
 
-/** Starts `crossroot pull` and SIGKILLs it `delayMs` after a progress line matches `when`. */
-function pullKilledAt(store: string, ref: string, when: RegExp, delayMs = 0): Promise<string> {
+/**
+ * Starts `crossroot pull` and SIGKILLs it as soon as `when` holds: a progress line matches, or
+ * (a function) a fact about the store is observed, checked as the pull goes.
+ */
+function pullKilledAt(store: string, ref: string, when: RegExp | (() => boolean)): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'pull', '--arch', 'arm64', '--store', store, ref], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     let killed = false;
+    const kill = () => {
+      if (killed) return;
+      killed = true;
+      clearInterval(poll);
+      child.kill('SIGKILL');
+    };
+    const poll = setInterval(() => { if (typeof when === 'function' && when()) kill(); }, 10);
     child.stderr.setEncoding('utf8').on('data', (s: string) => {
       err += s;
-      if (!killed && when.test(err)) {
-        killed = true;
-        setTimeout(() => child.kill('SIGKILL'), delayMs);
-      }
+      if (when instanceof RegExp && when.test(err)) kill();
     });
     child.on('close', (code, sig) => {
+      clearInterval(poll);
       if (sig === 'SIGKILL') resolve(err);
-      else reject(new Error(`pull ended (${code}) before ${when} was seen:\n${err}`));
+      else reject(new Error(`pull ended (${code}) before ${String(when)} was seen:\n${err}`));
     });
   });
+}
+
+/**
+ * True once a download has written bytes into its `.partial` (the kill must leave something to
+ * resume: a progress line can come before the first byte is on disk). The config blob is fetched
+ * whole while resolving, so a partial is a layer's. (The registry's layer digests are not the
+ * layout's: the push compresses them.)
+ */
+function partialWritten(store: string): () => boolean {
+  const blobs = path.join(store, 'blobs/sha256');
+  return () => {
+    try {
+      return readdirSync(blobs).some((n) => n.endsWith('.partial') && statSync(path.join(blobs, n)).size > 0);
+    } catch {
+      return false; // not there yet, or a partial renamed between the two calls
+    }
+  };
 }
 
 /** Every complete store entry is whole: blobs hash to their names, images have all their files. */
@@ -142,15 +167,15 @@ test('a pull killed during the download leaves no half entry, and the rerun resu
   const reg = await startRegistry();
   t.after(() => reg.stop());
   pushImage(reg, `oci:${layout}:big`, 'big:1');
-  // 4.3 MB layers at 4 MB/s: about a second each, so 300 ms in is mid-way through all three.
+  // 4.3 MB layers at 4 MB/s: about a second each, so the kill lands mid-way.
   const proxy = await countingProxy(reg, 4 << 20);
   t.after(() => proxy.stop());
   const store = storeDir(t);
   const ref = `${proxy.host}/big:1`;
 
-  await pullKilledAt(store, ref, /layer 1\/3 \S+ +downloading/, 300);
+  await pullKilledAt(store, ref, partialWritten(store));
   assertStoreSound(store, manifestOf(layout), false);
-  assert.ok(readdirSync(path.join(store, 'blobs/sha256')).some((n) => n.endsWith('.partial')), 'the interrupted download is kept for resuming');
+  assert.ok(partialWritten(store)(), 'the interrupted download is kept for resuming');
 
   const r = await crossrootAsync(['pull', '--json', '--arch', 'arm64', '--store', store, ref]);
   assert.equal(r.code, 0, r.stderr);
@@ -169,8 +194,8 @@ test('after a killed pull, a registry that cannot resume makes the download and 
   const slow = await countingProxy(reg, 4 << 20);
   t.after(() => slow.stop());
   const store = storeDir(t);
-  await pullKilledAt(store, `${slow.host}/big:1`, /layer 1\/3 \S+ +downloading/, 300);
-  assert.ok(readdirSync(path.join(store, 'blobs/sha256')).some((n) => n.endsWith('.partial')));
+  await pullKilledAt(store, `${slow.host}/big:1`, partialWritten(store));
+  assert.ok(partialWritten(store)());
 
   // The unpack starts streaming the partial blob, then the download starts over from byte 0.
   const noRange = await countingProxy(reg, 16 << 20, { noRange: true });
