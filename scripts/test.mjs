@@ -3,7 +3,7 @@
 // namespace code must work as) from a world-readable copy, since the clone may sit under /root.
 // Ends with one line `N passed, N failed, N skipped`.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, mkdtempSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,7 +76,11 @@ function runAsTestUser() {
   const copy = makeCopy();
   const home = execFileSync('getent', ['passwd', TEST_USER], { encoding: 'utf8' }).split(':')[5];
   const keep = ['CI', 'CROSSROOT_MUST_WORK', 'CROSSROOT_TEST_SLOW', 'TERM', 'LANG'];
-  const env = ['HOME=' + home, 'USER=' + TEST_USER, 'LOGNAME=' + TEST_USER,
+  // Screenshots of the E2E tests outlive the copy: they go to .artifacts/ of this checkout.
+  const artifacts = process.env.CROSSROOT_ARTIFACTS ?? path.join(root, '.artifacts');
+  mkdirSync(artifacts, { recursive: true });
+  execFileSync('chown', ['-R', `${TEST_USER}:`, artifacts]);
+  const env = ['HOME=' + home, 'USER=' + TEST_USER, 'LOGNAME=' + TEST_USER, 'CROSSROOT_ARTIFACTS=' + artifacts,
     'PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
     ...keep.filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]}`)];
   log(`running as ${TEST_USER} in ${copy}`);

@@ -100,14 +100,11 @@ export class Ctx implements vscode.Disposable {
       if (e.affectsConfiguration('crossroot.helperPath')) this.helperCheck = undefined;
       if (e.affectsConfiguration('crossroot.defaultTerminal') || e.affectsConfiguration('crossroot.routeTasks')) void this.route();
     }));
+    // Activation returns without waiting on the server's handshake or the env's status (the
+    // activation budget is 50 ms); both report their own failures.
     this.client = createLanguageClient(this.extension);
-    try {
-      await this.client.start();
-    } catch (e) {
-      await this.env.fail('the env file language server did not start', e);
-    }
-    await this.env.refresh();
-    await this.route();
+    this.client.start().catch((e: unknown) => this.env.fail('the env file language server did not start', e));
+    void this.env.refresh().then(() => this.route());
   }
 
   private render(s: EnvStatus | undefined): void {
