@@ -3,6 +3,7 @@
  * with writing files. A stream that ends before its compressed end marker is an error, never a
  * short tar. */
 #include "decompress.h"
+#include "tar.h"
 #include "util.h"
 #include <pthread.h>
 #include <string.h>
@@ -96,15 +97,38 @@ static size_t read_input(struct layer_stream *s) {
   return n;
 }
 
+/* Compressions no OCI layer uses, by magic number (as file(1) knows them), so that such a
+ * layer is named for what it is instead of failing as a damaged tar. */
+static const struct {
+  const char *name, *magic;
+  size_t len;
+  const char *tool; /* decompresses to stdout: "TOOL -dc LAYER | zstd" */
+} other_compressions[] = {
+    {"xz", "\xfd" "7zXZ\0", 6, "xz"},
+    {"bzip2", "BZh", 3, "bzip2"},
+    {"lz4", "\x04\x22\x4d\x18", 4, "lz4"},
+    {"lz4 (legacy format)", "\x02\x21\x4c\x18", 4, "lz4"},
+    {"lzip", "LZIP", 4, "lzip"},
+    {"lzop", "\x89LZO\0\r\n\x1a\n", 9, "lzop"},
+    {"lzma", "\x5d\0\0", 3, "lzma"},
+    {"compress (.Z)", "\x1f\x9d", 2, "uncompress"},
+};
+
 static enum compression sniff(struct layer_stream *s) {
-  while (s->in_len < 6 && read_input(s) > 0) {}
+  while (s->in_len < 512 && read_input(s) > 0) {}
   const uint8_t *b = s->in;
   size_t n = s->in_len;
   if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) return COMPRESSION_GZIP;
   if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) return COMPRESSION_ZSTD;
-  if ((n >= 6 && !memcmp(b, "\xfd" "7zXZ\0", 6)) || (n >= 3 && !memcmp(b, "BZh", 3)))
-    die_code("ECOMPRESSION", "recompress the layer with gzip or zstd (OCI layers use tar, tar+gzip or tar+zstd)",
-             "layer %s: xz and bzip2 layers are not supported", s->label);
+  /* A tar whose first name starts like a magic ("BZh", "LZIP…") is still a tar. */
+  if (n >= 512 && tar_header_ok(b)) return COMPRESSION_NONE;
+  for (size_t i = 0; i < N_ELEMENTS(other_compressions); i++) {
+    if (n < other_compressions[i].len || memcmp(b, other_compressions[i].magic, other_compressions[i].len)) continue;
+    cleanup_free char *fix = xasprintf("recompress it with gzip or zstd, e.g. %s -dc LAYER | zstd -o LAYER.tar.zst "
+                                       "(OCI layers are tar, tar+gzip or tar+zstd)", other_compressions[i].tool);
+    die_code("ECOMPRESSION", fix, "layer %s: the layer is %s-compressed, which is not supported", s->label,
+             other_compressions[i].name);
+  }
   return COMPRESSION_NONE;
 }
 

@@ -19,15 +19,17 @@ struct tar_reader {
   uint64_t pad_left;
   const char *cur_name;
   char *prev_name; /* last member, to locate a corrupt header */
-  /* Metadata records for the member being assembled. */
-  char *meta[8];
-  size_t n_meta;
-  char *pax_path, *pax_linkpath, *gnu_name, *gnu_linkname;
+  /* Metadata records for the member being assembled: the last PAX 'x' record (pax_* point
+   * into it) and the last GNU long name and link records, each malloc'd. */
+  char *pax_buf, *gnu_name, *gnu_linkname;
+  char *pax_path, *pax_linkpath;
   bool has_size, has_uid, has_gid, has_mtime;
   uint64_t size, uid, gid;
   struct timespec mtime;
   struct tar_xattr *xattrs;
   size_t n_xattrs, cap_xattrs;
+  bool pax_sparse;       /* GNU.sparse.* seen: refused once the entry's name is known */
+  const char *sparse_name; /* GNU.sparse.name (PAX sparse 0.1/1.0 keep the real name there) */
   char name_buf[256 + 1 + 155 + 1]; /* prefix "/" name */
   char link_buf[101];
 };
@@ -48,16 +50,25 @@ struct tar_reader *tar_reader_new(struct layer_stream *s, const char *label) {
   struct tar_reader *r = xcalloc(1, sizeof *r);
   r->s = s;
   r->label = label;
-  r->prev_name = xstrdup("");
+  r->prev_name = NULL;
   return r;
 }
 
-static void reset_meta(struct tar_reader *r) {
-  for (size_t i = 0; i < r->n_meta; i++) free(r->meta[i]);
-  r->n_meta = 0;
-  r->pax_path = r->pax_linkpath = r->gnu_name = r->gnu_linkname = NULL;
-  r->has_size = r->has_uid = r->has_gid = r->has_mtime = false;
+/* Forgets what a PAX 'x' record said: a later one replaces it whole (as in Go, GNU tar, bsdtar
+ * and containerd), it is not merged with it. */
+static void reset_pax(struct tar_reader *r) {
+  r->pax_path = r->pax_linkpath = NULL;
+  r->sparse_name = NULL;
+  r->has_size = r->has_uid = r->has_gid = r->has_mtime = r->pax_sparse = false;
   r->n_xattrs = 0;
+}
+
+static void reset_meta(struct tar_reader *r) {
+  free(r->pax_buf);
+  free(r->gnu_name);
+  free(r->gnu_linkname);
+  r->pax_buf = r->gnu_name = r->gnu_linkname = NULL;
+  reset_pax(r);
 }
 
 void tar_reader_free(struct tar_reader *r) {
@@ -76,6 +87,9 @@ __attribute__((noreturn, format(printf, 2, 3))) static void bad(struct tar_reade
   va_end(ap);
   if (r->cur_name)
     die_code("EBADTAR", tar_fix, "layer %s: entry '%s': %s", r->label, tar_short_name(r->cur_name), msg);
+  if (!r->prev_name)
+    die_code("EBADTAR", tar_fix, "layer %s: header at byte %llu (before the first entry): %s", r->label,
+             (unsigned long long)r->offset, msg);
   die_code("EBADTAR", tar_fix, "layer %s: header at byte %llu (after entry '%s'): %s", r->label,
            (unsigned long long)r->offset, tar_short_name(r->prev_name), msg);
 }
@@ -108,27 +122,43 @@ static void start_data(struct tar_reader *r, uint64_t size) {
   r->pad_left = (BLOCK - size % BLOCK) % BLOCK;
 }
 
-/* Octal (NUL/space padded) or GNU base-256 numeric field. */
-static uint64_t field_num(struct tar_reader *r, const uint8_t *f, size_t len, const char *what) {
+/* A numeric header field: octal (NUL/space padded) or GNU base-256, where a first byte of 0xff
+ * starts a negative number in two's complement (GNU tar, Go and Python write dates before 1970
+ * so). Returns NULL, or what is wrong with the field. Parsed the way Go's archive/tar does. */
+static const char *parse_num(const uint8_t *f, size_t len, int64_t *out) {
   if (f[0] & 0x80) {
-    if (f[0] == 0xff) bad(r, "negative %s", what);
-    uint64_t v = f[0] & 0x7f;
-    for (size_t i = 1; i < len; i++) {
-      if (v >> 56) bad(r, "%s does not fit in 64 bits", what);
-      v = (v << 8) | f[i];
+    uint8_t inv = (f[0] & 0x40) ? 0xff : 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+      uint8_t c = f[i] ^ inv;
+      if (i == 0) c &= 0x7f;
+      if (v >> 55) return "does not fit in 64 bits";
+      v = (v << 8) | c;
     }
-    return v;
+    *out = inv ? ~(int64_t)v : (int64_t)v;
+    return NULL;
   }
   size_t i = 0;
   while (i < len && f[i] == ' ') i++;
-  uint64_t v = 0;
+  int64_t v = 0;
   for (; i < len && f[i] >= '0' && f[i] <= '7'; i++) {
-    if (v >> 61) bad(r, "%s does not fit in 64 bits", what);
-    v = v * 8 + (uint64_t)(f[i] - '0');
+    if (v >> 60) return "does not fit in 64 bits";
+    v = v * 8 + (f[i] - '0');
   }
   for (; i < len; i++)
-    if (f[i] != ' ' && f[i] != 0) bad(r, "bad %s field", what);
-  return v;
+    if (f[i] != ' ' && f[i] != 0) return "is not a number";
+  *out = v;
+  return NULL;
+}
+
+/* A field that must hold a number >= 0 (unless a PAX record replaces it: then `overridden`). */
+static uint64_t field_unsigned(struct tar_reader *r, const uint8_t *f, size_t len, const char *what, bool overridden) {
+  int64_t v = 0;
+  const char *err = parse_num(f, len, &v);
+  if (overridden) return 0;
+  if (err) bad(r, "the %s field %s", what, err);
+  if (v < 0) bad(r, "negative %s", what);
+  return (uint64_t)v;
 }
 
 static void field_str(char *dst, const uint8_t *f, size_t len) {
@@ -137,7 +167,7 @@ static void field_str(char *dst, const uint8_t *f, size_t len) {
   dst[n] = 0;
 }
 
-static bool checksum_ok(const uint8_t *h) {
+bool tar_header_ok(const uint8_t *h) {
   /* Parsed here rather than with field_num(): garbage in the field is just a bad checksum. */
   uint64_t stored = 0;
   int i = 148;
@@ -159,9 +189,7 @@ static bool checksum_ok(const uint8_t *h) {
 static char *read_meta(struct tar_reader *r, uint64_t size, const char *what) {
   if (size > MAX_META) bad(r, "%s record of %llu bytes is larger than the %u MiB allowed", what,
                            (unsigned long long)size, MAX_META >> 20);
-  if (r->n_meta == N_ELEMENTS(r->meta)) bad(r, "more than %zu metadata records for one entry", N_ELEMENTS(r->meta));
   char *buf = xmalloc(size + 1);
-  r->meta[r->n_meta++] = buf;
   start_data(r, size);
   size_t got = 0;
   const uint8_t *p;
@@ -235,9 +263,10 @@ static void parse_pax(struct tar_reader *r, char *buf, size_t size) {
       if (r->n_xattrs == r->cap_xattrs)
         r->xattrs = xrealloc(r->xattrs, (r->cap_xattrs = r->cap_xattrs ? r->cap_xattrs * 2 : 8) * sizeof *r->xattrs);
       r->xattrs[r->n_xattrs++] = (struct tar_xattr){key + 13, (const uint8_t *)val, vlen};
-    } else if (!strncmp(key, "GNU.sparse.", 11))
-      die_code("EUNSUPPORTED", "repack the layer without --sparse", "layer %s: entry '%s': sparse files are not supported",
-               r->label, tar_short_name(r->pax_path ? r->pax_path : "?"));
+    } else if (!strncmp(key, "GNU.sparse.", 11)) {
+      r->pax_sparse = true;
+      if (!strcmp(key + 11, "name") && !unset) r->sparse_name = val;
+    }
     p += len;
   }
 }
@@ -262,7 +291,7 @@ bool tar_next(struct tar_reader *r, struct tar_entry *e) {
     /* Like Go's archive/tar (which writes most layers), a stream that ends on a member boundary
      * without the two zero blocks is complete; truncated compression is caught below us. */
     if (got == 0) {
-      if (r->n_meta) bad(r, "the archive ends after a metadata record, before its entry");
+      if (r->pax_buf || r->gnu_name || r->gnu_linkname) bad(r, "the archive ends after a metadata record, before its entry");
       return false;
     }
     if (got < BLOCK) bad(r, "the archive ends inside a header (truncated)");
@@ -271,16 +300,21 @@ bool tar_next(struct tar_reader *r, struct tar_entry *e) {
       r->offset += BLOCK;
       return false;
     }
-    if (!checksum_ok(h)) bad(r, "bad header checksum (corrupt archive, or the previous entry's size lies)");
+    if (!tar_header_ok(h)) bad(r, "bad header checksum (corrupt archive, or the previous entry's size lies)");
     bool posix = !memcmp(h + 257, "ustar\0", 6);
     char type = (char)h[156];
-    uint64_t size = field_num(r, h + 124, 12, "size");
+    /* A metadata record's size is its own; an entry's may come from a PAX record before it. */
+    bool meta_type = type == 'x' || type == 'g' || type == 'L' || type == 'K';
+    uint64_t size = field_unsigned(r, h + 124, 12, "size", !meta_type && r->has_size);
     struct tar_entry out = {0};
     out.type = type;
-    out.mode = (uint32_t)(field_num(r, h + 100, 8, "mode") & 07777);
-    out.uid = field_num(r, h + 108, 8, "uid");
-    out.gid = field_num(r, h + 116, 8, "gid");
-    out.mtime.tv_sec = (time_t)field_num(r, h + 136, 12, "mtime");
+    out.mode = (uint32_t)(field_unsigned(r, h + 100, 8, "mode", false) & 07777);
+    out.uid = field_unsigned(r, h + 108, 8, "uid", !meta_type && r->has_uid);
+    out.gid = field_unsigned(r, h + 116, 8, "gid", !meta_type && r->has_gid);
+    int64_t mtime = 0;
+    const char *mtime_err = parse_num(h + 136, 12, &mtime);
+    if (mtime_err && !meta_type && !r->has_mtime) bad(r, "the mtime field %s", mtime_err);
+    out.mtime.tv_sec = (time_t)mtime;
     if (posix && h[345]) {
       field_str(r->name_buf, h + 345, 155);
       size_t n = strlen(r->name_buf);
@@ -295,20 +329,30 @@ bool tar_next(struct tar_reader *r, struct tar_entry *e) {
 
     switch (type) {
     case 'x':
+      /* Only the last of consecutive PAX records counts (as in Go, GNU tar, bsdtar and
+       * containerd): the one before is dropped whole, not merged. */
+      reset_pax(r);
+      free(r->pax_buf);
+      r->pax_buf = NULL;
       r->cur_name = r->name_buf;
-      parse_pax(r, read_meta(r, size, "PAX"), size);
+      r->pax_buf = read_meta(r, size, "PAX");
+      parse_pax(r, r->pax_buf, size);
       skip_rest(r);
       r->cur_name = NULL;
       continue;
-    case 'g': /* global PAX defaults (e.g. git archive's comment): nothing a layer needs */
+    case 'g': /* global PAX defaults: ignored, as Go's archive/tar and containerd do */
       start_data(r, size);
       skip_rest(r);
       continue;
     case 'L':
+      free(r->gnu_name);
+      r->gnu_name = NULL;
       r->gnu_name = read_meta(r, size, "GNU long name");
       skip_rest(r);
       continue;
     case 'K':
+      free(r->gnu_linkname);
+      r->gnu_linkname = NULL;
       r->gnu_linkname = read_meta(r, size, "GNU long link");
       skip_rest(r);
       continue;
@@ -321,6 +365,9 @@ bool tar_next(struct tar_reader *r, struct tar_entry *e) {
     out.path = r->pax_path ? r->pax_path : r->gnu_name ? r->gnu_name : r->name_buf;
     out.linkpath = r->pax_linkpath ? r->pax_linkpath : r->gnu_linkname ? r->gnu_linkname : r->link_buf;
     r->cur_name = out.path;
+    if (r->pax_sparse)
+      die_code("EUNSUPPORTED", "repack the layer without --sparse", "layer %s: entry '%s': sparse files are not supported",
+               r->label, tar_short_name(r->sparse_name ? r->sparse_name : out.path));
     if (r->has_size) size = r->size;
     if (r->has_uid) out.uid = r->uid;
     if (r->has_gid) out.gid = r->gid;

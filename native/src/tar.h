@@ -46,3 +46,7 @@ bool tar_next(struct tar_reader *r, struct tar_entry *e);
 size_t tar_read_data(struct tar_reader *r, size_t max, const uint8_t **p);
 /* Shortens a name for error messages (very long PAX names). */
 const char *tar_short_name(const char *path);
+
+/* True when the 512 bytes at h are a tar header with a valid checksum (compressed data never
+ * is: how compression sniffing tells a tar that starts like a magic number from one). */
+bool tar_header_ok(const uint8_t *h);

@@ -14,7 +14,7 @@ import {
 } from './oci';
 import { checkImageArch, selectManifest } from './platform';
 import { noProgress, type ProgressListener } from './progress';
-import { type EntrySink, firstEntries, openTar, readTar, sniffCompression } from './tar';
+import { type EntrySink, decompressCommand, firstEntries, openTar, readTar, sniffCompression } from './tar';
 
 export type LocalSource = Extract<Source, { kind: 'oci-layout' | 'oci-archive' | 'docker-archive' | 'rootfs-tar' | 'dir' }>;
 
@@ -293,9 +293,9 @@ function dockerArchiveImage(store: Store, file: string, manifestJson: Buffer, fi
 export async function importRootfsTarball(store: Store, file: string, onProgress: ProgressListener = noProgress): Promise<string> {
   onProgress({ phase: 'resolve', message: file });
   const c = sniffCompression(file);
-  if (c === 'xz' || c === 'bzip2') {
+  if (c !== 'none' && c !== 'gzip' && c !== 'zstd') {
     throw new CrossrootError('EARCHIVE', `${file} is ${c}-compressed; rootfs tarballs are read plain, gzip- or zstd-compressed`, {
-      fix: `recompress it: ${c === 'xz' ? 'xz' : 'bzip2'} -dc ${file} | zstd -o ${file.replace(/\.(tar\.)?(xz|bz2|txz|tbz2?)$/, '')}.tar.zst`,
+      fix: `recompress it: ${decompressCommand(c, file)} | zstd -o ${file.replace(/\.(tar\.)?(xz|bz2|txz|tbz2?|lz4|lz|lzma|lzo|tzo|Z|taz)$/, '')}.tar.zst`,
     });
   }
   const total = statSync(file).size;

@@ -23,21 +23,48 @@ export interface EntrySink {
 
 const BLOCK = 512;
 
-export type Compression = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none';
+/**
+ * PAX and GNU long-name records bigger than this are refused, as the helper does: no archive
+ * needs more, and a record is held in memory whole (a 3 MB gzip of zeros can declare gigabytes).
+ */
+export const MAX_META_RECORD = 16 << 20;
 
-/** The compression of a file from its first bytes. */
+/** Compressions no image or rootfs tarball needs, named so that they are not taken for a damaged tar. */
+const OTHER_COMPRESSIONS = [
+  { name: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], tool: 'xz' },
+  { name: 'bzip2', magic: [0x42, 0x5a, 0x68], tool: 'bzip2' },
+  { name: 'lz4', magic: [0x04, 0x22, 0x4d, 0x18], tool: 'lz4' },
+  { name: 'lz4', magic: [0x02, 0x21, 0x4c, 0x18], tool: 'lz4' },
+  { name: 'lzip', magic: [0x4c, 0x5a, 0x49, 0x50], tool: 'lzip' },
+  { name: 'lzop', magic: [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a], tool: 'lzop' },
+  { name: 'lzma', magic: [0x5d, 0x00, 0x00], tool: 'lzma' },
+  { name: 'compress', magic: [0x1f, 0x9d], tool: 'uncompress' },
+] as const;
+
+export type Compression = 'gzip' | 'zstd' | 'none' | (typeof OTHER_COMPRESSIONS)[number]['name'];
+
+/** The command that writes the decompressed bytes of `file` to stdout. */
+export function decompressCommand(c: Compression, file: string): string {
+  const other = OTHER_COMPRESSIONS.find((o) => o.name === c);
+  return `${other?.tool ?? c} -dc ${file}`;
+}
+
+/** The compression of a file from its first bytes (a valid tar header is a tar, whatever its name starts with). */
 export function sniffCompression(file: string): Compression {
   const fd = openSync(file, 'r');
-  const b = Buffer.alloc(6);
+  const b = Buffer.alloc(BLOCK);
+  let n: number;
   try {
-    readSync(fd, b, 0, 6, 0);
+    n = readSync(fd, b, 0, BLOCK, 0);
   } finally {
     closeSync(fd);
   }
-  if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
-  if (b.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  if (b[0] === 0xfd && b.subarray(1, 6).toString('latin1') === '7zXZ\0') return 'xz';
-  if (b.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (n >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (n === BLOCK && checksumOk(b)) return 'none';
+  for (const o of OTHER_COMPRESSIONS) {
+    if (n >= o.magic.length && o.magic.every((x, i) => b[i] === x)) return o.name;
+  }
   return 'none';
 }
 
@@ -48,7 +75,7 @@ export function openTar(file: string): Readable {
   // pipeline() so that destroying the result also closes the file.
   if (c === 'gzip') return pipeline(createReadStream(file), createGunzip(), () => {});
   throw new CrossrootError('EARCHIVE', `${file} is ${c}-compressed; image archives are read plain or gzip-compressed`, {
-    fix: `decompress it first (e.g. ${c === 'zstd' ? 'zstd -d' : c === 'xz' ? 'xz -d' : 'bunzip2'} ${file})`,
+    fix: `decompress it first (e.g. ${decompressCommand(c, file)} > ${file.replace(/\.[^./]+$/, '')})`,
   });
 }
 
@@ -74,7 +101,11 @@ function octal(h: Buffer, off: number, len: number, what: string): number {
 function checksumOk(h: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return sum === octal(h, 148, 8, 'checksum');
+  try {
+    return sum === octal(h, 148, 8, 'checksum');
+  } catch {
+    return false; // garbage in the field is just a bad checksum
+  }
 }
 
 function paxPath(body: Buffer): string | undefined {
@@ -141,12 +172,18 @@ export async function readTar(
           padding = (BLOCK - (size % BLOCK)) % BLOCK;
           state = 'body';
           if (type === 'x' || type === 'L') {
+            if (size > MAX_META_RECORD) {
+              throw new CrossrootError('ETOOBIG', `${what}: a ${type === 'x' ? 'PAX' : 'GNU long-name'} record of ${size} bytes is larger than the ${MAX_META_RECORD >> 20} MiB allowed`, {
+                fix: 'the archive is damaged or made to exhaust memory: do not use it, or export the image again',
+              });
+            }
             meta = [];
             metaType = type;
             sink = undefined;
             continue;
           }
-          if (type === 'g') { sink = undefined; continue; }
+          // Global PAX records and GNU long link names: nothing the entry names need.
+          if (type === 'g' || type === 'K') { sink = undefined; continue; }
           nextName = undefined;
           const r = await onEntry({ name, type, size });
           if (r === 'stop') { ended = true; return; }
