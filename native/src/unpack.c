@@ -45,6 +45,14 @@ struct dir_fix {
   char *path;
   uint32_t mode;
   struct timespec mtime;
+  bool dead; /* a later entry of the layer put a non-directory at this path */
+};
+
+/* Pending directory fixes by path (slot = index in dirs + 1, 0 = empty): the layer's last entry
+ * at a path decides its mode and mtime, as in GNU tar and containerd. */
+struct dirmap {
+  size_t *slots;
+  size_t cap, n;
 };
 
 struct unpacker {
@@ -63,6 +71,7 @@ struct unpacker {
   bool in_sgid_dir;
   struct dir_fix *dirs;
   size_t n_dirs, cap_dirs;
+  struct dirmap dirmap;
   char *path; /* cleaned name of the current entry */
   size_t path_cap;
   uint64_t entries;
@@ -116,6 +125,24 @@ static void set_add_path(struct pathset *set, const char *path) {
     while (n > 0 && path[n - 1] != '/') n--;
     if (n > 0) n--;
   }
+}
+
+static size_t *dirmap_slot(struct unpacker *u, const char *path) {
+  struct dirmap *m = &u->dirmap;
+  if ((m->n + 1) * 2 > m->cap) {
+    struct dirmap bigger = {xcalloc(m->cap ? m->cap * 2 : 256, sizeof(size_t)), m->cap ? m->cap * 2 : 256, m->n};
+    for (size_t i = 0; i < m->cap; i++) {
+      if (!m->slots[i]) continue;
+      const char *k = u->dirs[m->slots[i] - 1].path;
+      for (size_t j = hash_str(k, strlen(k)) & (bigger.cap - 1);; j = (j + 1) & (bigger.cap - 1))
+        if (!bigger.slots[j]) { bigger.slots[j] = m->slots[i]; break; }
+    }
+    free(m->slots);
+    *m = bigger;
+  }
+  size_t mask = m->cap - 1;
+  for (size_t i = hash_str(path, strlen(path)) & mask;; i = (i + 1) & mask)
+    if (!m->slots[i] || !strcmp(u->dirs[m->slots[i] - 1].path, path)) return &m->slots[i];
 }
 
 static void set_clear(struct pathset *set) {
@@ -384,8 +411,17 @@ static void make_dir(struct unpacker *u, int pfd, const char *name, const struct
     record_owner(u, fd, e);
   }
   if (fd >= 0) apply_xattrs(u, fd, e);
+  /* Met before in this layer: the later entry's mode and mtime win, applied at the place of the
+   * first one (which comes after everything made inside it, in fix_dirs' reverse order). */
+  size_t *slot = dirmap_slot(u, u->path);
+  if (*slot) {
+    u->dirs[*slot - 1] = (struct dir_fix){u->dirs[*slot - 1].path, e->mode, e->mtime, false};
+    return;
+  }
   if (u->n_dirs == u->cap_dirs) u->dirs = xrealloc(u->dirs, (u->cap_dirs = u->cap_dirs ? u->cap_dirs * 2 : 256) * sizeof *u->dirs);
-  u->dirs[u->n_dirs++] = (struct dir_fix){xstrdup(u->path), e->mode, e->mtime};
+  u->dirs[u->n_dirs++] = (struct dir_fix){xstrdup(u->path), e->mode, e->mtime, false};
+  *slot = u->n_dirs;
+  u->dirmap.n++;
 }
 
 static void make_symlink(struct unpacker *u, int pfd, const char *name, const struct tar_entry *e) {
@@ -493,9 +529,12 @@ static void fix_dirs(struct unpacker *u) {
       char *slash = strrchr(d->path, '/');
       const char *name = slash ? slash + 1 : d->path;
       if (slash) *slash = 0;
-      int pfd = parent_dir(u, slash ? d->path : "", false);
-      /* Gone or replaced by a later entry of this layer: nothing to fix. */
-      if (pfd >= 0) {
+      int pfd = d->dead ? -1 : parent_dir(u, slash ? d->path : "", false);
+      /* Gone or replaced by a later entry of this layer: nothing to fix. Replaced through
+       * another name too (an entry "link/x" through a symlink to the parent): a directory's
+       * mode (04777, say) must never land on the file now there. */
+      struct stat st;
+      if (pfd >= 0 && fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
         (void)chmod_nofollow(pfd, name, d->mode);
         (void)utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
       }
@@ -503,6 +542,8 @@ static void fix_dirs(struct unpacker *u) {
     free(d->path);
   }
   u->n_dirs = 0;
+  free(u->dirmap.slots);
+  u->dirmap = (struct dirmap){0};
 }
 
 static void apply_layer(struct unpacker *u, int fd, enum compression c) {
@@ -545,6 +586,11 @@ static void apply_layer(struct unpacker *u, int fd, enum compression c) {
     set_add_path(&u->touched, u->path);
     int pfd = parent_dir(u, parent, true);
     if (pfd < 0) entry_fail(u, "finding its directory");
+    if (e.type != TAR_DIR && u->n_dirs) {
+      /* A non-directory replaces a directory this layer made: that directory's fix is void. */
+      size_t *slot = dirmap_slot(u, u->path);
+      if (*slot) u->dirs[*slot - 1].dead = true;
+    }
     switch (e.type) {
     case TAR_FILE: make_file(u, r, pfd, name, &e); break;
     case TAR_DIR: make_dir(u, pfd, name, &e); break;
