@@ -31,38 +31,51 @@
 #define ID_UNCHANGED 0xffffffffu           /* -1: "leave this id as it is" */
 #define CONTINUE (-0x10000)                 /* not an errno: let the kernel run the syscall as the caller */
 
-enum chown_kind {
-  CHOWN_PATH,  /* chown(path, uid, gid): follows a final symlink */
-  CHOWN_LPATH, /* lchown(path, uid, gid) */
-  CHOWN_FD,    /* fchown(fd, uid, gid) */
-  CHOWN_AT,    /* fchownat(dirfd, path, uid, gid, flags) */
+enum op { OP_CHOWN, OP_CHMOD };
+enum form {
+  FORM_PATH,  /* chown(path, uid, gid) / chmod(path, mode): follows a final symlink */
+  FORM_LPATH, /* lchown(path, uid, gid) */
+  FORM_FD,    /* fchown(fd, uid, gid) / fchmod(fd, mode) */
+  FORM_AT,    /* fchownat(dirfd, path, uid, gid, flags) / fchmodat2(dirfd, path, mode, flags) */
+  FORM_AT0,   /* fchmodat(dirfd, path, mode): no flags argument */
 };
 
-/* Every chown of every syscall ABI the host kernel runs: qemu-user makes the host syscall for a
- * foreign binary, so these are what the filter sees for every env arch. */
-static const struct chown_call {
+/* Every chown and chmod of every syscall ABI the host kernel runs: qemu-user makes the host
+ * syscall for a foreign binary, so these are what the filter sees for every env arch. chmod is
+ * caught so that the mode in a record stays the file's (dpkg chowns, then chmods). */
+static const struct owner_call {
   unsigned arch, nr;
-  enum chown_kind kind;
+  enum op op;
+  enum form form;
   bool ids16; /* the old 16-bit-id calls: 0xffff means unchanged */
-} chown_calls[] = {
+} owner_calls[] = {
+#define FCHMODAT2 452 /* the same number on every arch (Linux 6.6) */
 #if defined(__x86_64__)
 #define X32 0x40000000u
-  {AUDIT_ARCH_X86_64, 92, CHOWN_PATH, false}, {AUDIT_ARCH_X86_64, 93, CHOWN_FD, false},
-  {AUDIT_ARCH_X86_64, 94, CHOWN_LPATH, false}, {AUDIT_ARCH_X86_64, 260, CHOWN_AT, false},
-  {AUDIT_ARCH_X86_64, X32 | 92, CHOWN_PATH, false}, {AUDIT_ARCH_X86_64, X32 | 93, CHOWN_FD, false},
-  {AUDIT_ARCH_X86_64, X32 | 94, CHOWN_LPATH, false}, {AUDIT_ARCH_X86_64, X32 | 260, CHOWN_AT, false},
-  {AUDIT_ARCH_I386, 16, CHOWN_LPATH, true}, {AUDIT_ARCH_I386, 95, CHOWN_FD, true},
-  {AUDIT_ARCH_I386, 182, CHOWN_PATH, true}, {AUDIT_ARCH_I386, 198, CHOWN_LPATH, false},
-  {AUDIT_ARCH_I386, 207, CHOWN_FD, false}, {AUDIT_ARCH_I386, 212, CHOWN_PATH, false},
-  {AUDIT_ARCH_I386, 298, CHOWN_AT, false},
+#define X86_64_CALLS(b) \
+  {AUDIT_ARCH_X86_64, b | 92, OP_CHOWN, FORM_PATH, false}, {AUDIT_ARCH_X86_64, b | 93, OP_CHOWN, FORM_FD, false}, \
+  {AUDIT_ARCH_X86_64, b | 94, OP_CHOWN, FORM_LPATH, false}, {AUDIT_ARCH_X86_64, b | 260, OP_CHOWN, FORM_AT, false}, \
+  {AUDIT_ARCH_X86_64, b | 90, OP_CHMOD, FORM_PATH, false}, {AUDIT_ARCH_X86_64, b | 91, OP_CHMOD, FORM_FD, false}, \
+  {AUDIT_ARCH_X86_64, b | 268, OP_CHMOD, FORM_AT0, false}, {AUDIT_ARCH_X86_64, b | FCHMODAT2, OP_CHMOD, FORM_AT, false}
+  X86_64_CALLS(0), X86_64_CALLS(X32),
+  {AUDIT_ARCH_I386, 16, OP_CHOWN, FORM_LPATH, true}, {AUDIT_ARCH_I386, 95, OP_CHOWN, FORM_FD, true},
+  {AUDIT_ARCH_I386, 182, OP_CHOWN, FORM_PATH, true}, {AUDIT_ARCH_I386, 198, OP_CHOWN, FORM_LPATH, false},
+  {AUDIT_ARCH_I386, 207, OP_CHOWN, FORM_FD, false}, {AUDIT_ARCH_I386, 212, OP_CHOWN, FORM_PATH, false},
+  {AUDIT_ARCH_I386, 298, OP_CHOWN, FORM_AT, false},
+  {AUDIT_ARCH_I386, 15, OP_CHMOD, FORM_PATH, false}, {AUDIT_ARCH_I386, 94, OP_CHMOD, FORM_FD, false},
+  {AUDIT_ARCH_I386, 306, OP_CHMOD, FORM_AT0, false}, {AUDIT_ARCH_I386, FCHMODAT2, OP_CHMOD, FORM_AT, false},
 #elif defined(__aarch64__)
-  {AUDIT_ARCH_AARCH64, 54, CHOWN_AT, false}, {AUDIT_ARCH_AARCH64, 55, CHOWN_FD, false},
-  {AUDIT_ARCH_ARM, 16, CHOWN_LPATH, true}, {AUDIT_ARCH_ARM, 95, CHOWN_FD, true},
-  {AUDIT_ARCH_ARM, 182, CHOWN_PATH, true}, {AUDIT_ARCH_ARM, 198, CHOWN_LPATH, false},
-  {AUDIT_ARCH_ARM, 207, CHOWN_FD, false}, {AUDIT_ARCH_ARM, 212, CHOWN_PATH, false},
-  {AUDIT_ARCH_ARM, 325, CHOWN_AT, false},
+  {AUDIT_ARCH_AARCH64, 54, OP_CHOWN, FORM_AT, false}, {AUDIT_ARCH_AARCH64, 55, OP_CHOWN, FORM_FD, false},
+  {AUDIT_ARCH_AARCH64, 52, OP_CHMOD, FORM_FD, false}, {AUDIT_ARCH_AARCH64, 53, OP_CHMOD, FORM_AT0, false},
+  {AUDIT_ARCH_AARCH64, FCHMODAT2, OP_CHMOD, FORM_AT, false},
+  {AUDIT_ARCH_ARM, 16, OP_CHOWN, FORM_LPATH, true}, {AUDIT_ARCH_ARM, 95, OP_CHOWN, FORM_FD, true},
+  {AUDIT_ARCH_ARM, 182, OP_CHOWN, FORM_PATH, true}, {AUDIT_ARCH_ARM, 198, OP_CHOWN, FORM_LPATH, false},
+  {AUDIT_ARCH_ARM, 207, OP_CHOWN, FORM_FD, false}, {AUDIT_ARCH_ARM, 212, OP_CHOWN, FORM_PATH, false},
+  {AUDIT_ARCH_ARM, 325, OP_CHOWN, FORM_AT, false},
+  {AUDIT_ARCH_ARM, 15, OP_CHMOD, FORM_PATH, false}, {AUDIT_ARCH_ARM, 94, OP_CHMOD, FORM_FD, false},
+  {AUDIT_ARCH_ARM, 333, OP_CHMOD, FORM_AT0, false}, {AUDIT_ARCH_ARM, FCHMODAT2, OP_CHMOD, FORM_AT, false},
 #else
-#error "add this host's audit arches and chown syscall numbers"
+#error "add this host's audit arches and chown/chmod syscall numbers"
 #endif
 };
 
@@ -89,13 +102,13 @@ static int send_fd(int sock, int fd) {
 
 void owners_filter_install(int sock) {
   /* One block per (arch, syscall): a mismatch of either jumps to the next block. */
-  struct sock_filter f[5 * N_ELEMENTS(chown_calls) + 1];
+  struct sock_filter f[5 * N_ELEMENTS(owner_calls) + 1];
   size_t n = 0;
-  for (size_t i = 0; i < N_ELEMENTS(chown_calls); i++) {
+  for (size_t i = 0; i < N_ELEMENTS(owner_calls); i++) {
     f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, chown_calls[i].arch, 0, 3);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, owner_calls[i].arch, 0, 3);
     f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, chown_calls[i].nr, 0, 1);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, owner_calls[i].nr, 0, 1);
     f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
   }
   f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
@@ -166,14 +179,15 @@ static int read_path(pid_t tid, uint64_t addr, char *buf, size_t size) {
   return -ENAMETOOLONG;
 }
 
-/* Whether the caller holds CAP_CHOWN (in its own user namespace). Without it, the kernel's own
- * checks decide: a process that dropped the capability must not get a chown through us. */
-static bool has_cap_chown(int procfd, pid_t tid) {
+/* Whether the caller holds capability cap in its effective set (in its own user namespace).
+ * Without it, the kernel's own checks decide: a process that dropped CAP_CHOWN (or CAP_FOWNER,
+ * for chmod) must not get the call through us. */
+static bool has_cap(int procfd, pid_t tid, int cap) {
   char p[64];
   snprintf(p, sizeof p, "%d/status", tid);
   cleanup_free char *st = read_file_at(procfd, p, NULL);
   const char *e = st ? strstr(st, "\nCapEff:\t") : NULL;
-  return e && (strtoull(e + 9, NULL, 16) & 1); /* CAP_CHOWN is bit 0 */
+  return e && (strtoull(e + 9, NULL, 16) >> cap & 1);
 }
 
 /* The file the call names, as an O_PATH fd, opened the way the kernel would resolve it for the
@@ -207,71 +221,114 @@ static int open_target(const struct owners_supervisor *s, pid_t tid, int dirfd, 
   return e == ELOOP ? CONTINUE : -e;
 }
 
-/* Records uid:gid (either may be ID_UNCHANGED) on a regular file or directory: merged with an
- * earlier record, removed when the result is root:root (no record needed, as in unpack). */
-static void record_owner(const struct owners_supervisor *s, int fd, unsigned uid, unsigned gid) {
-  struct stat st;
-  if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) return; /* user.* xattrs only live there */
+/* A readable fd of what the O_PATH fd names, for the xattr calls (they need a real fd); -1 for
+ * anything but a regular file or directory (only those carry user.* xattrs). O_NONBLOCK: a file
+ * with a mandatory lock must not stall the supervisor. */
+static int reopen(const struct owners_supervisor *s, int fd, struct stat *st) {
+  if (fstat(fd, st) < 0 || (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))) return -1;
   char p[64];
   snprintf(p, sizeof p, "self/fd/%d", fd);
-  /* fsetxattr needs a real fd; O_NONBLOCK: a file with a mandatory lock must not stall us. */
-  cleanup_fd int rfd = openat(s->procfd, p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
-  if (rfd < 0) return;
-  char old[80] = "";
-  unsigned ou = (unsigned)st.st_uid, og = (unsigned)st.st_gid, om;
-  ssize_t n = fgetxattr(rfd, OWNER_XATTR, old, sizeof old - 1);
-  if (n > 0) {
-    old[n] = 0;
-    if (sscanf(old, "%u:%u:%o", &ou, &og, &om) != 3) ou = (unsigned)st.st_uid, og = (unsigned)st.st_gid;
-  }
-  unsigned nu = uid == ID_UNCHANGED ? ou : uid, ng = gid == ID_UNCHANGED ? og : gid;
-  if (nu == 0 && ng == 0) {
+  return openat(s->procfd, p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (S_ISDIR(st->st_mode) ? O_DIRECTORY : 0));
+}
+
+/* The record on rfd as uid and gid; false when there is none (or it does not parse). */
+static bool read_record(int rfd, unsigned *uid, unsigned *gid) {
+  char v[80];
+  unsigned mode;
+  ssize_t n = fgetxattr(rfd, OWNER_XATTR, v, sizeof v - 1);
+  if (n <= 0) return false;
+  v[n] = 0;
+  return sscanf(v, "%u:%u:%o", uid, gid, &mode) == 3;
+}
+
+/* Writes uid:gid with the file's current mode; removes the record for root:root (as unpack,
+ * which records only other owners). Best effort, as in unpack: not every filesystem has user
+ * xattrs. */
+static void write_record(int rfd, unsigned uid, unsigned gid) {
+  struct stat st;
+  if (uid == 0 && gid == 0) {
     (void)fremovexattr(rfd, OWNER_XATTR);
     return;
   }
+  if (fstat(rfd, &st) < 0) return;
   char v[80];
-  int len = snprintf(v, sizeof v, "%u:%u:%o", nu, ng, (unsigned)(st.st_mode & 07777));
-  (void)fsetxattr(rfd, OWNER_XATTR, v, (size_t)len, 0); /* best effort, as in unpack: not every filesystem has user xattrs */
+  int len = snprintf(v, sizeof v, "%u:%u:%o", uid, gid, (unsigned)(st.st_mode & 07777));
+  (void)fsetxattr(rfd, OWNER_XATTR, v, (size_t)len, 0);
+}
+
+/* The syscall's arguments, whatever its form. */
+struct call_args {
+  int dirfd, flags;
+  uint64_t path_addr; /* 0: no path (an fd call) */
+  unsigned uid, gid, mode;
+};
+
+static struct call_args decode(const struct owner_call *c, const __u64 *a) {
+  struct call_args r = {.dirfd = AT_FDCWD};
+  int rest = 1; /* index of the first argument after the file */
+  switch (c->form) {
+  case FORM_PATH: r.path_addr = a[0]; break;
+  case FORM_LPATH: r.path_addr = a[0]; r.flags = AT_SYMLINK_NOFOLLOW; break;
+  case FORM_FD: r.dirfd = (int)a[0]; r.flags = AT_EMPTY_PATH; break;
+  case FORM_AT0: r.dirfd = (int)a[0]; r.path_addr = a[1]; rest = 2; break;
+  case FORM_AT: r.dirfd = (int)a[0]; r.path_addr = a[1]; rest = 2; r.flags = (int)a[c->op == OP_CHOWN ? 4 : 3]; break;
+  }
+  if (c->op == OP_CHMOD) {
+    r.mode = (unsigned)a[rest] & 07777;
+    return r;
+  }
+  r.uid = (unsigned)a[rest];
+  r.gid = (unsigned)a[rest + 1];
+  if (c->ids16) {
+    r.uid = (r.uid & 0xffff) == 0xffff ? ID_UNCHANGED : r.uid & 0xffff;
+    r.gid = (r.gid & 0xffff) == 0xffff ? ID_UNCHANGED : r.gid & 0xffff;
+  }
+  return r;
 }
 
 /* Returns 0 or -errno as the result of the caller's syscall, or CONTINUE. */
-static int emulate_chown(const struct owners_supervisor *s, const struct seccomp_notif *req) {
-  const struct chown_call *c = NULL;
-  for (size_t i = 0; i < N_ELEMENTS(chown_calls) && !c; i++)
-    if (chown_calls[i].arch == req->data.arch && chown_calls[i].nr == (unsigned)req->data.nr) c = &chown_calls[i];
+static int emulate(const struct owners_supervisor *s, const struct seccomp_notif *req) {
+  const struct owner_call *c = NULL;
+  for (size_t i = 0; i < N_ELEMENTS(owner_calls) && !c; i++)
+    if (owner_calls[i].arch == req->data.arch && owner_calls[i].nr == (unsigned)req->data.nr) c = &owner_calls[i];
   if (!c) return CONTINUE;
   pid_t tid = (pid_t)req->pid;
-  const __u64 *a = req->data.args;
-  int dirfd = AT_FDCWD, flags = 0, ids = 1;
-  uint64_t path_addr = 0;
-  switch (c->kind) {
-  case CHOWN_PATH: path_addr = a[0]; break;
-  case CHOWN_LPATH: path_addr = a[0]; flags = AT_SYMLINK_NOFOLLOW; break;
-  case CHOWN_FD: dirfd = (int)a[0]; flags = AT_EMPTY_PATH; break;
-  case CHOWN_AT: dirfd = (int)a[0]; path_addr = a[1]; ids = 2; flags = (int)a[4]; break;
-  }
-  unsigned uid = (unsigned)a[ids], gid = (unsigned)a[ids + 1];
-  if (c->ids16) {
-    uid = (uid & 0xffff) == 0xffff ? ID_UNCHANGED : uid & 0xffff;
-    gid = (gid & 0xffff) == 0xffff ? ID_UNCHANGED : gid & 0xffff;
-  }
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
-  if (!has_cap_chown(s->procfd, tid)) return CONTINUE;
+  struct call_args a = decode(c, req->data.args);
+  if (a.flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  /* chmod of a symlink itself: the kernel's answer (EOPNOTSUPP); no record lives there anyway. */
+  if (c->op == OP_CHMOD && (a.flags & AT_SYMLINK_NOFOLLOW)) return CONTINUE;
+  if (!has_cap(s->procfd, tid, c->op == OP_CHOWN ? 0 /* CAP_CHOWN */ : 3 /* CAP_FOWNER */)) return CONTINUE;
   char path[4096] = "";
-  if (c->kind != CHOWN_FD) {
-    int r = read_path(tid, path_addr, path, sizeof path);
+  if (a.path_addr) {
+    int r = read_path(tid, a.path_addr, path, sizeof path);
     if (r < 0) return r;
   }
-  cleanup_fd int fd = open_target(s, tid, dirfd, path, flags);
+  cleanup_fd int fd = open_target(s, tid, a.dirfd, path, a.flags);
   if (fd < 0) return fd; /* -errno or CONTINUE */
   /* Everything above read the caller's memory and /proc/TID: if TID had exited and the number
    * been reused, that was someone else's. Still pending means still the caller. */
   if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0) return -ESRCH;
+  struct stat st;
+  cleanup_fd int rfd = reopen(s, fd, &st);
+  unsigned ru = 0, rg = 0;
+  bool recorded = rfd >= 0 && read_record(rfd, &ru, &rg);
+  if (c->op == OP_CHMOD) {
+    /* Without a record the kernel's chmod is exactly right; with one, we chmod and keep the
+     * record's mode the file's. */
+    if (!recorded) return CONTINUE;
+    char p[64];
+    snprintf(p, sizeof p, "self/fd/%d", fd);
+    if (fchmodat(s->procfd, p, a.mode, 0) < 0) return -errno;
+    write_record(rfd, ru, rg);
+    return 0;
+  }
   /* The part of the chown the map can express (root, or unchanged), for real: it also clears
-   * setuid/setgid bits as the kernel would; then the rest as the record. */
-  unsigned ru = uid == 0 ? 0 : ID_UNCHANGED, rg = gid == 0 ? 0 : ID_UNCHANGED;
-  if (fchownat(fd, "", ru, rg, AT_EMPTY_PATH) < 0) return -errno;
-  record_owner(s, fd, uid, gid);
+   * setuid/setgid bits as the kernel would; then the whole owner as the record. */
+  unsigned u = a.uid == 0 ? 0 : ID_UNCHANGED, g = a.gid == 0 ? 0 : ID_UNCHANGED;
+  if (fchownat(fd, "", u, g, AT_EMPTY_PATH) < 0) return -errno;
+  if (rfd < 0) return 0; /* a symlink, fifo, socket or device: nothing can carry the owner */
+  if (!recorded) ru = (unsigned)st.st_uid, rg = (unsigned)st.st_gid;
+  write_record(rfd, a.uid == ID_UNCHANGED ? ru : a.uid, a.gid == ID_UNCHANGED ? rg : a.gid);
   return 0;
 }
 
@@ -281,7 +338,7 @@ bool owners_supervisor_handle(struct owners_supervisor *s) {
     /* ENOENT: the caller went away before we read it; EINTR: try again on the next poll. */
     return errno == ENOENT || errno == EINTR;
   }
-  int r = emulate_chown(s, s->req);
+  int r = emulate(s, s->req);
   memset(s->resp, 0, s->resp_size);
   s->resp->id = s->req->id;
   if (r == CONTINUE) s->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;

@@ -28,7 +28,7 @@ function overlay(t: TestContext): { upper: string; work: string } {
 
 const UNCHANGED = '4294967295'; // (uid_t)-1
 
-test('single-id map: chown to ids the map lacks succeeds through every chown call, and user.crossroot.owner records the owner', async (t) => {
+test('single-id map: chown to ids the map lacks succeeds through every chown call, and user.crossroot.owner records the owner (and keeps the mode)', async (t) => {
   if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
   const rootfs = await busyboxRootfs('amd64');
   const { upper, work } = overlay(t);
@@ -48,17 +48,22 @@ test('single-id map: chown to ids the map lacks succeeds through every chown cal
     // back to root:root: the record goes away
     '/probe chown path /f-root 5 5; /probe chown path /f-root 0 0',
     '/probe chown path /missing 1 1',
+    // chmod after chown (as dpkg and apt do): the record keeps the file's mode; without a
+    // record chmod is the kernel's as always
+    'touch /f-mode /f-plain; /probe chown fd /f-mode 0 4; chmod 2640 /f-mode; chmod 600 /f-plain',
     // without CAP_CHOWN the kernel answers (an unmapped id: EINVAL), not the supervisor
     '/probe chown nocap /f-nocap 1 1',
-    'stat -c "%u:%g %a %n" /f-path /f-setuid /d',
+    'stat -c "%u:%g %a %n" /f-path /f-setuid /d /f-mode /f-plain',
   ].join('\n');
   const r = await run({ rootfs, idmap: 'single', upper, work }, ['sh', '-c', script]);
   assert.equal(r.code, 0, r.stderr);
   const results = r.stdout.split('\n').filter((l) => l.startsWith('chown='));
   assert.deepEqual(results, ['chown=ok', 'chown=ok', 'chown=ok', 'chown=ok', 'chown=ok', 'chown=ok', 'chown=ok', 'chown=ok', 'chown=ok',
-    'chown=No such file or directory', 'chown=Invalid argument']);
+    'chown=No such file or directory', 'chown=ok', 'chown=Invalid argument']);
   // Inside, a single map shows every file as root's: the owner lives in the record.
-  assert.match(r.stdout, /^0:0 644 \/f-path\n0:0 755 \/f-setuid\n0:0 755 \/d$/m);
+  assert.match(r.stdout, /^0:0 644 \/f-path\n0:0 755 \/f-setuid\n0:0 755 \/d\n0:0 2640 \/f-mode\n0:0 600 \/f-plain$/m);
+  assert.equal(owner(path.join(upper, 'f-mode')), '0:4:2640');
+  assert.equal(owner(path.join(upper, 'f-plain')), undefined);
   assert.equal(owner(path.join(upper, 'f-path')), '0:12:644', 'chown via ../link followed the link; merged with 0:4 before');
   assert.equal(owner(path.join(upper, 'f-fd')), '42:42:644');
   assert.equal(owner(path.join(upper, 'f-empty')), '0:8:644', '-1 keeps the uid');
@@ -79,7 +84,7 @@ test('single-id map under qemu (arm64): the foreign binary\'s chown is recorded 
     ['sh', '-c', 'set -e; mkdir -p /var/log/x; touch /var/log/x/f; chown -R 0:4 /var/log/x; chmod 2750 /var/log/x; ls -ln /var/log/x']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^-rw-r--r-- +1 0 +0 .* f$/m);
-  assert.equal(owner(path.join(single.upper, 'var/log/x')), '0:4:755', 'recorded at chown time (the mode then)');
+  assert.equal(owner(path.join(single.upper, 'var/log/x')), '0:4:2750', 'the chmod after the chown is in the record');
   assert.equal(owner(path.join(single.upper, 'var/log/x/f')), '0:4:644');
   const full = overlay(t);
   const f = await run({ rootfs, arch: 'arm64', idmap: 'full', ...full }, ['sh', '-c', 'set -e; touch /f; chown 0:4 /f; ls -ln /f']);
