@@ -51,6 +51,9 @@ test('single-id map: chown to ids the map lacks succeeds through every chown cal
     // chmod after chown (as dpkg and apt do): the record keeps the file's mode; without a
     // record chmod is the kernel's as always
     'touch /f-mode /f-plain; /probe chown fd /f-mode 0 4; chmod 2640 /f-mode; chmod 600 /f-plain',
+    // /proc/self means whoever resolves it: a path through a magic link goes back to the kernel
+    // (EINVAL for the unmapped id); resolved by the supervisor it would name the supervisor's fd 0
+    'cd /proc && /probe chown path self/fd/0 42 42 </dev/null && cd /',
     // without CAP_CHOWN the kernel answers (an unmapped id: EINVAL), not the supervisor
     '/probe chown nocap /f-nocap 1 1',
     'stat -c "%u:%g %a %n" /f-path /f-setuid /d /f-mode /f-plain',
@@ -59,7 +62,7 @@ test('single-id map: chown to ids the map lacks succeeds through every chown cal
   assert.equal(r.code, 0, r.stderr);
   const results = r.stdout.split('\n').filter((l) => l.startsWith('chown='));
   assert.deepEqual(results, ['chown=ok', 'chown=ok', 'chown=ok', 'chown=ok', 'chown=ok', 'chown=ok', 'chown=ok', 'chown=ok', 'chown=ok',
-    'chown=No such file or directory', 'chown=ok', 'chown=Invalid argument']);
+    'chown=No such file or directory', 'chown=ok', 'chown=Invalid argument', 'chown=Invalid argument']);
   // Inside, a single map shows every file as root's: the owner lives in the record.
   assert.match(r.stdout, /^0:0 644 \/f-path\n0:0 755 \/f-setuid\n0:0 755 \/d\n0:0 2640 \/f-mode\n0:0 600 \/f-plain$/m);
   assert.equal(owner(path.join(upper, 'f-mode')), '0:4:2640');
