@@ -1,7 +1,7 @@
 // Images that come from a path instead of a registry: OCI layout dirs, oci-archive and
 // docker-archive tars, plain rootfs tarballs and directories. Blobs enter the store verified.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, createReadStream } from 'node:fs';
+import { existsSync, statSync, createReadStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import path from 'node:path';
 import type { ArchInfo } from '../arch';
@@ -14,6 +14,7 @@ import {
 } from './oci';
 import { checkImageArch, selectManifest } from './platform';
 import { noProgress, type ProgressListener } from './progress';
+import { SmallFileError, readSmallFile } from './smallfile';
 import { type EntrySink, decompressCommand, firstEntries, openTar, readTar, sniffCompression } from './tar';
 
 export type LocalSource = Extract<Source, { kind: 'oci-layout' | 'oci-archive' | 'docker-archive' | 'rootfs-tar' | 'dir' }>;
@@ -79,13 +80,21 @@ async function archiveKind(file: string): Promise<'oci-archive' | 'docker-archiv
   return names.some((n) => n === 'oci-layout' || n === 'index.json' || n.startsWith('blobs/')) ? 'oci-archive' : 'docker-archive';
 }
 
-/** Reads a layout's blob and checks it hashes to its name (a layout dir is as untrusted as a registry). */
-function layoutBlob(dir: string, digest: string, what: string): Buffer {
+/** Index, manifest and config documents are read into memory: none is ever this large. */
+const MAX_LAYOUT_DOC_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads a layout's small blob (index, manifest, config) and checks it hashes to its name (a
+ * layout dir is as untrusted as a registry): a regular file of its descriptor's size at most.
+ */
+function layoutBlob(dir: string, d: Descriptor, what: string): Buffer {
+  const { digest } = d;
   const hex = digest.slice('sha256:'.length);
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path.join(dir, 'blobs', 'sha256', hex));
-  } catch {
+    bytes = readSmallFile(path.join(dir, 'blobs', 'sha256', hex), Math.min(d.size, MAX_LAYOUT_DOC_BYTES));
+  } catch (e) {
+    if (e instanceof SmallFileError) throw new CrossrootError('EARCHIVE', `${what}: blob ${digest} ${e.message}`, { fix: 'the layout is damaged; export it again' });
     throw new CrossrootError('EARCHIVE', `${what}: blob ${digest} is missing from ${dir}`, { fix: 'the layout is incomplete; export it again' });
   }
   const got = sha256Digest(bytes);
@@ -134,7 +143,7 @@ function chooseFromLayout(index: Index, read: (d: Descriptor) => Buffer, arch: A
 /** The image an env of `arch` runs from an OCI layout dir, read (verified) but not yet imported. */
 export function resolveOciLayout(dir: string, arch: ArchInfo, ref?: string): ImportedImage {
   const index = parseIndex(readJsonFile(path.join(dir, 'index.json'), dir), `${dir}/index.json`);
-  return chooseFromLayout(index, (d) => layoutBlob(dir, d.digest, dir), arch, dir, ref);
+  return chooseFromLayout(index, (d) => layoutBlob(dir, d, dir), arch, dir, ref);
 }
 
 /** Copies the blobs of an image resolved from a layout into the store, each verified. */
@@ -144,8 +153,15 @@ export async function importLayoutBlobs(store: Store, dir: string, img: Imported
   const layers = img.manifest.layers;
   for (const [i, l] of layers.entries()) {
     const file = path.join(dir, 'blobs', 'sha256', l.digest.slice(7));
-    if (!existsSync(file) && !store.hasBlob(l.digest)) {
-      throw new CrossrootError('EARCHIVE', `${dir}: layer ${l.digest} is missing`, { fix: 'the layout is incomplete; export it again' });
+    if (!store.hasBlob(l.digest)) {
+      // Copied as a stream until its end: a device or a file longer than the manifest says would never end (or fill the disk).
+      const st = statSync(file, { throwIfNoEntry: false });
+      if (!st) throw new CrossrootError('EARCHIVE', `${dir}: layer ${l.digest} is missing`, { fix: 'the layout is incomplete; export it again' });
+      if (!st.isFile() || st.size !== l.size) {
+        throw new CrossrootError('EARCHIVE', `${dir}: layer ${l.digest} is ${st.isFile() ? `${st.size} bytes, not the ${l.size} its manifest says` : 'not a regular file'}`, {
+          fix: 'the layout is damaged; export it again',
+        });
+      }
     }
     const ev = { layer: i + 1, layers: layers.length, digest: l.digest, total: l.size };
     await store.importBlobFile(l.digest, file, (n) => onProgress({ phase: 'download', ...ev, done: n }));
@@ -163,7 +179,7 @@ export async function importOciLayout(store: Store, dir: string, arch: ArchInfo,
 
 function readJsonFile(file: string, what: string): Buffer {
   try {
-    return readFileSync(file);
+    return readSmallFile(file, MAX_LAYOUT_DOC_BYTES);
   } catch (e) {
     throw new CrossrootError('EARCHIVE', `${what}: cannot read ${path.basename(file)}: ${(e as Error).message}`, { fix: 'the layout is incomplete; export it again', cause: e });
   }

@@ -1,8 +1,9 @@
 // `crossroot.lock`: the image digests an env file resolved to, per image reference and arch,
 // so every build of that env gets the same bytes until `crossroot lock --update` moves them.
-import { closeSync, constants, fstatSync, openSync, readSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { writeFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
+import { SmallFileError, readSmallFile } from './smallfile';
 
 export const LOCKFILE_NAME = 'crossroot.lock';
 export const LOCKFILE_VERSION = 1;
@@ -52,35 +53,13 @@ export function readLockfile(dir: string): Lockfile | undefined {
   const bad = (what: string): CrossrootError => new CrossrootError('ELOCKFILE', `${file} ${what}`, {
     fix: `delete ${file} and run \`crossroot lock\` to write it again`,
   });
-  let fd: number;
-  try {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked right after.
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CrossrootError('ELOCKFILE', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
-  }
   let text: string;
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw bad('is not a regular file');
-    if (st.size > MAX_LOCKFILE_BYTES) throw bad(`is ${st.size} bytes; a lockfile is at most ${MAX_LOCKFILE_BYTES}`);
-    // Read at most one byte past the limit, whatever st_size said (it may grow while being read).
-    const chunks: Buffer[] = [];
-    let n = 0;
-    for (let got = 1; got > 0 && n <= MAX_LOCKFILE_BYTES;) {
-      const chunk = Buffer.alloc(Math.min(64 * 1024, MAX_LOCKFILE_BYTES + 1 - n));
-      got = readSync(fd, chunk, 0, chunk.length, null);
-      chunks.push(chunk.subarray(0, got));
-      n += got;
-    }
-    if (n > MAX_LOCKFILE_BYTES) throw bad(`is larger than ${MAX_LOCKFILE_BYTES} bytes, the most a lockfile may be`);
-    text = Buffer.concat(chunks, n).toString('utf8');
+    text = readSmallFile(file, MAX_LOCKFILE_BYTES).toString('utf8');
   } catch (e) {
-    if (e instanceof CrossrootError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (e instanceof SmallFileError) throw bad(e.message);
     throw new CrossrootError('ELOCKFILE', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
-  } finally {
-    closeSync(fd);
   }
   return parseLockfile(text, file);
 }

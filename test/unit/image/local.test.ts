@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { need, tempDir } from '../../lib/harness';
 import { ARCHES } from '../../../src/core/arch';
@@ -104,11 +104,44 @@ test('a layout blob that was tampered with is refused and not kept', async (t) =
   const manifest = parseManifest(readFileSync(path.join(img.layout, 'blobs/sha256', index.manifests[0]!.digest.slice(7))));
   const layer = path.join(img.layout, 'blobs/sha256', manifest.layers[0]!.digest.slice(7));
   chmodSync(layer, 0o644);
-  writeFileSync(layer, Buffer.concat([readFileSync(layer), Buffer.from('tampered')]));
+  const bytes = readFileSync(layer);
+  bytes[bytes.length >> 1] ^= 0x55;
+  writeFileSync(layer, bytes);
   const store = Store.open(path.join(img.dir, 'store'));
   await assert.rejects(importOciLayout(store, img.layout, arm64), (e: unknown) => e instanceof CrossrootError && e.code === 'EDIGEST');
   assert.equal(store.hasBlob(manifest.layers[0]!.digest), false);
   assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
+});
+
+test('layout files that are devices, FIFOs or longer than their descriptor are refused without reading them', async (t) => {
+  const img = makeImages(t);
+  if (!img) return;
+  const index = parseIndex(readFileSync(path.join(img.layout, 'index.json')));
+  const manifest = parseManifest(readFileSync(path.join(img.layout, 'blobs/sha256', index.manifests[0]!.digest.slice(7))));
+  const blob = (digest: string) => path.join(img.layout, 'blobs/sha256', digest.slice(7));
+  const store = Store.open(path.join(img.dir, 'store'));
+  const refused = (re: RegExp) => (e: unknown) => e instanceof CrossrootError && e.code === 'EARCHIVE' && re.test(e.message);
+  /** Swaps `file` for what `make` puts there, runs `check`, and puts the file back. */
+  const swapped = async (file: string, make: (f: string) => void, check: () => Promise<void>) => {
+    const keep = readFileSync(file);
+    rmSync(file);
+    make(file);
+    try { await check(); } finally { rmSync(file); writeFileSync(file, keep); }
+  };
+  const layer = manifest.layers[0]!;
+  await swapped(blob(layer.digest), (f) => symlinkSync('/dev/zero', f), () =>
+    assert.rejects(importOciLayout(store, img.layout, arm64), refused(new RegExp(`layer ${layer.digest} is not a regular file`))));
+  await swapped(blob(layer.digest), (f) => writeFileSync(f, Buffer.alloc(layer.size + 1)), () =>
+    assert.rejects(importOciLayout(store, img.layout, arm64), refused(new RegExp(`layer ${layer.digest} is ${layer.size + 1} bytes, not the ${layer.size} its manifest says`))));
+  await swapped(blob(manifest.config.digest), (f) => symlinkSync('/dev/zero', f), () =>
+    assert.rejects(importOciLayout(store, img.layout, arm64), refused(new RegExp(`blob ${manifest.config.digest} is not a regular file`))));
+  await swapped(blob(manifest.config.digest), (f) => writeFileSync(f, Buffer.alloc(manifest.config.size + 1, 0x20)), () =>
+    assert.rejects(importOciLayout(store, img.layout, arm64), refused(new RegExp(`blob ${manifest.config.digest} is ${manifest.config.size + 1} bytes, more than the ${manifest.config.size} allowed`))));
+  await swapped(path.join(img.layout, 'index.json'), (f) => execFileSync('mkfifo', [f]), () =>
+    assert.rejects(importOciLayout(store, img.layout, arm64), refused(/cannot read index\.json: is not a regular file/)));
+  assert.equal(store.hasBlob(layer.digest), false);
+  const got = await importOciLayout(store, img.layout, arm64);
+  assert.equal(got.manifestDigest, index.manifests[0]!.digest, 'the layout restored imports again');
 });
 
 test('an oci-archive gives the same image as the layout it was exported from', async (t) => {
