@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../command';
 import { CrossrootError } from '../../core/errors';
 import { collectGarbage } from '../../core/store/gc';
-import { storeOption } from './pull';
+import { STORE_OPTIONS, storeOption } from './pull';
 
 function size(n: number): string {
   return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`;
@@ -13,7 +13,7 @@ function size(n: number): string {
 export const gcCommand: Command = {
   name: 'gc',
   usage: [
-    'usage: crossroot gc [--dry-run | --force] [--json] [--store DIR]',
+    'usage: crossroot gc [--dry-run | --force] [--json] [--store DIR [--shared-store]]',
     '',
     'Keeps every image pinned by a crossroot.lock this store has seen (`crossroot lock`, builds),',
     'every image an env records, and images in use by a running env or `crossroot run`; lists',
@@ -23,11 +23,11 @@ export const gcCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true, strict: true,
-      options: { 'dry-run': { type: 'boolean', default: false }, force: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, store: { type: 'string' } },
+      options: { 'dry-run': { type: 'boolean', default: false }, force: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, ...STORE_OPTIONS },
     });
     if (positionals.length) throw new CrossrootError('EUSAGE', `gc takes no arguments (got ${positionals.join(' ')})`);
     if (values.force && values['dry-run']) throw new CrossrootError('EUSAGE', '--force and --dry-run contradict each other', { fix: 'pass one of them' });
-    const store = storeOption(values.store);
+    const store = storeOption(values);
     const r = await collectGarbage(store, {
       dryRun: !values.force,
       onWait: (pid) => process.stderr.write(`waiting for a running pull${pid ? ` (pid ${pid})` : ''} to finish…\n`),

@@ -9,12 +9,12 @@ import { lockedImage, lockfilePath, readLockfile, withLockedImage, writeLockfile
 import { lockEntry } from '../../core/image/pull';
 import { parseImageRef } from '../../core/image/ref';
 import { RegistryClient } from '../../core/image/registry';
-import { archOption, exitWhenWritten, storeOption } from './pull';
+import { STORE_OPTIONS, archOption, exitWhenWritten, storeOption } from './pull';
 
 export const lockCommand: Command = {
   name: 'lock',
   usage: [
-    'usage: crossroot lock [--update] [--arch ARCH]... [--store DIR] [FILE]',
+    'usage: crossroot lock [--update] [--arch ARCH]... [--store DIR [--shared-store]] [FILE]',
     '',
     'Resolves the image of the env file FILE (default: the one in the current folder) for its',
     'arch (or each --arch) and records the manifest digest, index digest, platform and config',
@@ -24,7 +24,7 @@ export const lockCommand: Command = {
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv, allowPositionals: true, strict: true,
-      options: { update: { type: 'boolean', default: false }, arch: { type: 'string', multiple: true, default: [] }, store: { type: 'string' } },
+      options: { update: { type: 'boolean', default: false }, arch: { type: 'string', multiple: true, default: [] }, ...STORE_OPTIONS },
     });
     if (positionals.length > 1) throw new CrossrootError('EUSAGE', 'lock takes at most one env FILE');
     const file = positionals[0] ?? findEnvFile(process.cwd());
@@ -52,7 +52,7 @@ export const lockCommand: Command = {
       console.log(`${refText} (${arch.name}): ${note} ${entry.manifest}`);
     }
     const written = writeLockfile(dir, lock!);
-    storeOption(values.store).registerLockfile(lockfilePath(dir));
+    storeOption(values).registerLockfile(lockfilePath(dir));
     console.log(`wrote ${written}`);
     return exitWhenWritten(0);
   },

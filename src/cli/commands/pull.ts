@@ -8,9 +8,15 @@ import { pull, sourceFromArgument, type PulledImage } from '../../core/image/pul
 import type { ProgressListener, PullProgress } from '../../core/image/progress';
 import { Store, defaultStoreRoot } from '../../core/store/store';
 
+/** `--store DIR` and `--shared-store`, for every command that opens the store. */
+export const STORE_OPTIONS = {
+  store: { type: 'string' },
+  'shared-store': { type: 'boolean', default: false },
+} as const;
+
 export const IMAGE_OPTIONS = {
   arch: { type: 'string' },
-  store: { type: 'string' },
+  ...STORE_OPTIONS,
 } as const;
 
 export function archOption(value: string | undefined): ArchInfo {
@@ -20,8 +26,14 @@ export function archOption(value: string | undefined): ArchInfo {
   return a;
 }
 
-export function storeOption(value: string | undefined): Store {
-  return Store.open(value ?? defaultStoreRoot());
+/**
+ * Opens the store the options name. A store other users can enter is refused unless
+ * `--shared-store` or CROSSROOT_SHARED_STORE=1 says so; then what it exposes goes to stderr.
+ */
+export function storeOption(values: { store?: string | undefined; 'shared-store'?: boolean | undefined }): Store {
+  const store = Store.open(values.store ?? defaultStoreRoot(), values['shared-store'] ? { shared: true } : {});
+  if (store.sharedWarning) process.stderr.write(`warning: ${store.sharedWarning}\n`);
+  return store;
 }
 
 function mb(n: number): string {
@@ -147,7 +159,7 @@ export function pulledJson(p: PulledImage): Record<string, unknown> {
 export const pullCommand: Command = {
   name: 'pull',
   usage: [
-    'usage: crossroot pull [--arch ARCH] [--json] [--store DIR] SOURCE',
+    'usage: crossroot pull [--arch ARCH] [--json] [--store DIR [--shared-store]] SOURCE',
     '',
     'SOURCE is an image reference (debian:bookworm, ghcr.io/org/img@sha256:…, localhost:5000/x:y)',
     'or a local path: an OCI layout dir, an oci-archive or docker-archive tar (`PATH:NAME` picks',
@@ -156,6 +168,8 @@ export const pullCommand: Command = {
     '',
     'The image for ARCH (default: this machine\'s) is downloaded, verified and unpacked once into',
     'the store ($CROSSROOT_STORE, else $XDG_CACHE_HOME/crossroot), shared by every env using it.',
+    'The store is private to you (mode 0700); one other users can enter is refused unless',
+    '--shared-store (or CROSSROOT_SHARED_STORE=1) accepts what that exposes.',
     'Plain http is used for loopback registries only; no --insecure flag is needed for them.',
     '',
     '  --json   print one object: {manifestDigest, indexDigest?, configDigest, platform, arch,',
@@ -168,7 +182,7 @@ export const pullCommand: Command = {
     });
     if (positionals.length !== 1) throw new CrossrootError('EUSAGE', positionals.length ? 'pull takes one SOURCE' : 'SOURCE is missing', { fix: 'crossroot pull debian:bookworm' });
     const arch = archOption(values.arch);
-    const store = storeOption(values.store);
+    const store = storeOption(values);
     const source = await sourceFromArgument(positionals[0]!);
     const render = values.json ? undefined : progressRenderer();
     let pulled: PulledImage;

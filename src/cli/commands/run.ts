@@ -31,7 +31,7 @@ function imageDefaults(store: Store, configDigest: string | undefined): { env: R
 export const runCommand: Command = {
   name: 'run',
   usage: [
-    'usage: crossroot run [--arch ARCH] [--store DIR] [--workspace] [--bind SRC:DST[:ro]]...',
+    'usage: crossroot run [--arch ARCH] [--store DIR [--shared-store]] [--workspace] [--bind SRC:DST[:ro]]...',
     '                     [--env K=V]... [--cwd DIR] [--network host|none] SOURCE -- CMD [ARGS...]',
     '',
     'Pulls SOURCE (as `crossroot pull` does; an image reference pulled before is used as it was',
@@ -63,7 +63,7 @@ export const runCommand: Command = {
     }
     const command = argv.slice(dash + 1);
     const arch = archOption(values.arch);
-    const store = storeOption(values.store);
+    const store = storeOption(values);
     const source = await sourceFromArgument(positionals[0]!);
     const render = progressRenderer(process.stderr, { quietIfCached: true });
     let pulled;

@@ -5,12 +5,12 @@ import { CrossrootError } from '../../core/errors';
 import { ENV_FILE_NAMES, findEnvFileUpward } from '../../core/envfile/load';
 import { Env } from '../../core/env/env';
 import type { EnvEvent } from '../../core/env/events';
-import { Store, defaultStoreRoot } from '../../core/store/store';
-import { progressRenderer } from '../commands/pull';
+import { progressRenderer, storeOption } from '../commands/pull';
 
 export const ENV_OPTIONS = {
   file: { type: 'string', short: 'f' },
   store: { type: 'string' },
+  'shared-store': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', short: 'v', default: false },
   'idle-timeout': { type: 'string' },
@@ -20,6 +20,7 @@ export const ENV_OPTIONS_USAGE = [
   '  -f, --file FILE        the env file (default: crossroot.toml or .devcontainer/devcontainer.json',
   '                         in the current folder or the nearest folder above it)',
   '  --store DIR            the image store (default: $CROSSROOT_STORE, else $XDG_CACHE_HOME/crossroot)',
+  '  --shared-store         accept a store other users can enter (CROSSROOT_SHARED_STORE=1); see docs/security.md',
   '  --idle-timeout T       stop the env after T with no process in it: 90s, 15m, 2h or never (default 15m)',
   '  -v, --verbose          show every step, also cached ones',
 ].join('\n');
@@ -27,6 +28,7 @@ export const ENV_OPTIONS_USAGE = [
 export interface EnvFlags {
   file?: string | undefined;
   store?: string | undefined;
+  'shared-store'?: boolean | undefined;
   json?: boolean | undefined;
   verbose?: boolean | undefined;
   'idle-timeout'?: string | undefined;
@@ -55,7 +57,7 @@ export function envFile(flags: EnvFlags, cwd = process.cwd()): string {
 export function openEnv(flags: EnvFlags, o: { quiet?: boolean } = {}): { env: Env; finish(): void } {
   const render = flags.json ? jsonEvents() : stderrEvents({ verbose: !!flags.verbose, quiet: !!o.quiet });
   const env = Env.open(envFile(flags), {
-    store: Store.open(flags.store ?? defaultStoreRoot()),
+    store: storeOption(flags),
     ...(flags['idle-timeout'] !== undefined ? { idleTimeout: parseDuration(flags['idle-timeout']) } : {}),
     onEvent: render.listener,
   });

@@ -1,7 +1,7 @@
 // The content-addressed store: verified blobs, unpacked images shared by every env of an image,
 // and the tmp/ + locks/ machinery that makes each entry appear whole or not at all.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, chmodSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, chmodSync, readFileSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import os from 'node:os';
@@ -19,6 +19,29 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.CROSSROOT_STORE) return path.resolve(env.CROSSROOT_STORE);
   const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
   return path.join(cache, 'crossroot');
+}
+
+/**
+ * Refuses a store root that is not a directory of ours closed to everyone else, unless `shared`;
+ * then returns the warning to show when others can enter it.
+ */
+function checkPrivate(dir: string, st: Stats, shared: boolean): string | undefined {
+  if (!st.isDirectory()) {
+    throw new CrossrootError('ESTORE', `the image store ${dir} is not a directory`, { fix: 'choose another store with --store DIR or CROSSROOT_STORE' });
+  }
+  const uid = process.getuid?.();
+  const foreign = uid !== undefined && st.uid !== uid;
+  // Group bits count too: a group holds other users, and with an ACL they show its mask.
+  const open = (st.mode & 0o077) !== 0;
+  if (!foreign && !open) return undefined;
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+  const what = foreign ? `belongs to uid ${st.uid}, not to you (uid ${uid})` : `can be entered by other users (mode ${mode})`;
+  if (shared) return `the image store ${dir} is shared: it ${what}; ${EXPOSES}`;
+  throw new CrossrootError('ESTORE', `the image store ${dir} ${what}; ${EXPOSES}`, {
+    fix: foreign
+      ? `use a store of your own (--store DIR or CROSSROOT_STORE), or, to share this one on purpose, pass --shared-store (CROSSROOT_SHARED_STORE=1)`
+      : `chmod 700 ${dir}; or, to share it on purpose, pass --shared-store (CROSSROOT_SHARED_STORE=1)`,
+  });
 }
 
 /** The hex part of a sha256 digest; throws on anything else (digests become path names). */
@@ -57,26 +80,65 @@ export interface EnsureImageOptions {
 export interface StoreOptions {
   /** The helper binary, for unpacking and for removing trees owned by subordinate uids. */
   helper?: string;
+  /**
+   * Accept a store that other users can enter or that is not yours (`--shared-store`). Default:
+   * CROSSROOT_SHARED_STORE=1, else refuse it, since its images' setuid files would run as you.
+   */
+  shared?: boolean;
 }
+
+/** CROSSROOT_SHARED_STORE=1 (or any value but "" and "0"): the env var form of `--shared-store`. */
+export function sharedStoreFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.CROSSROOT_SHARED_STORE;
+  return v !== undefined && v !== '' && v !== '0';
+}
+
+/** What a store others can enter gives them, for the refusal and for the opt-in's warning. */
+const EXPOSES = 'other users who can enter it can read every image and blob in it, and run its images\' setuid programs as the user who unpacked them';
 
 export class Store {
   readonly root: string;
+  /**
+   * Set when a shared store (opened with `shared`) is open to other users: what that exposes,
+   * for the caller to show. Undefined for a private store.
+   */
+  readonly sharedWarning: string | undefined;
   private readonly helperPath: string | undefined;
 
-  private constructor(root: string, o: StoreOptions) {
+  private constructor(root: string, o: StoreOptions, sharedWarning: string | undefined) {
     this.root = root;
     this.helperPath = o.helper;
+    this.sharedWarning = sharedWarning;
   }
 
-  /** Opens (creating as needed) the store at `root`. */
+  /**
+   * Opens (creating as needed) the store at `root`. The root is made 0700 and checked on every
+   * open, as podman's storage is: unpacked images keep their setuid bits and file capabilities
+   * (sudo and ping must work inside envs), so a store another user can enter would let them run
+   * those files as you. Its parent may be 0755; only the root needs to be closed.
+   */
   static open(root = defaultStoreRoot(), o: StoreOptions = {}): Store {
-    const s = new Store(path.resolve(root), o);
+    const dir = path.resolve(root);
+    const cannot = (e: unknown) => new CrossrootError('ESTORE', `cannot create the image store at ${dir}: ${(e as Error).message}`, {
+      fix: 'make the folder writable, or choose another store with --store DIR or CROSSROOT_STORE', cause: e,
+    });
+    let st;
+    try {
+      mkdirSync(path.dirname(dir), { recursive: true });
+      try {
+        mkdirSync(dir, { mode: 0o700 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      st = statSync(dir);
+    } catch (e) {
+      throw cannot(e);
+    }
+    const s = new Store(dir, o, checkPrivate(dir, st, o.shared ?? sharedStoreFromEnv()));
     try {
       for (const d of ['blobs/sha256', 'images', 'layers', 'tmp', 'locks', 'roots', 'refs', 'envs']) mkdirSync(path.join(s.root, d), { recursive: true });
     } catch (e) {
-      throw new CrossrootError('ESTORE', `cannot create the image store at ${s.root}: ${(e as Error).message}`, {
-        fix: 'make the folder writable, or choose another store with --store DIR or CROSSROOT_STORE', cause: e,
-      });
+      throw cannot(e);
     }
     return s;
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import path from 'node:path';
 import { ROOT, tempDir } from '../../lib/harness';
@@ -105,6 +105,22 @@ test('an unwritable store location is an error with a fix-it', (t) => {
   const file = path.join(tempDir(t), 'file');
   writeFileSync(file, '');
   assert.throws(() => Store.open(path.join(file, 'store')), (e: unknown) => e instanceof CrossrootError && e.code === 'ESTORE' && /--store/.test(e.fix ?? ''));
+});
+
+test('a new store is made 0700 under a parent that may stay 0755, and is checked again on every open', (t) => {
+  const parent = path.join(tempDir(t), 'cache');
+  const root = path.join(parent, 'crossroot');
+  Store.open(root, { shared: false });
+  assert.equal(statSync(root).mode & 0o777, 0o700);
+  assert.equal(statSync(parent).mode & 0o777, 0o755 & ~process.umask());
+  for (const mode of [0o750, 0o701, 0o711]) {
+    chmodSync(root, mode);
+    assert.throws(() => Store.open(root, { shared: false }), (e: unknown) => e instanceof CrossrootError && e.code === 'ESTORE'
+      && e.message.includes(`mode 0${mode.toString(8)}`) && e.fix?.startsWith(`chmod 700 ${root}`) === true, mode.toString(8));
+    assert.match(Store.open(root, { shared: true }).sharedWarning ?? '', /setuid programs/);
+  }
+  chmodSync(root, 0o700);
+  assert.equal(Store.open(root, { shared: true }).sharedWarning, undefined, 'a private store has nothing to warn about');
 });
 
 test('a recorded tag answers only while its image is in the store', async (t) => {
