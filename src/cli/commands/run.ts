@@ -1,7 +1,5 @@
 // `crossroot run [--arch A] SOURCE -- CMD…`: like `docker run --rm`: a throwaway writable layer
 // over the image's shared rootfs, the command's exit code passed through, the layer removed after.
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command';
@@ -74,13 +72,15 @@ export const runCommand: Command = {
       render.finish();
     }
     // Locked for as long as it lives: `crossroot gc` clears tmp/ but skips a run whose lock is held.
-    const id = `run-${randomBytes(6).toString('hex')}`;
-    const layerLock = await store.lock(id);
-    const dir = store.tempPath(id);
+    let layer;
+    try {
+      layer = await store.runLayer();
+    } catch (e) {
+      pulled.inUse?.release();
+      throw e;
+    }
     let code: number;
     try {
-      mkdirSync(path.join(dir, 'upper'), { recursive: true });
-      mkdirSync(path.join(dir, 'work'));
       const defaults = imageDefaults(store, pulled.configDigest);
       const env = { ...defaults.env };
       for (const kv of values.env) {
@@ -96,17 +96,17 @@ export const runCommand: Command = {
       if (values.workspace) binds.push({ source: process.cwd(), target: WORKSPACE_TARGET });
       const cwd = values.cwd ?? (values.workspace ? WORKSPACE_TARGET : defaults.cwd);
       const sandbox = {
-        rootfs: pulled.rootfs, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), arch: arch.name, binds, env,
+        rootfs: pulled.rootfs, upper: layer.upper, work: layer.work, arch: arch.name, binds, env,
         ...(cwd ? { cwd } : {}),
         ...(values.network ? { network: values.network as 'host' | 'none' } : {}),
       };
       // The helper inherits the locks (not the command: it closes them on exec), so if crossroot
       // is killed, a sandbox still running keeps its layer and its image safe from gc.
-      const fds = [layerLock.fd, ...(pulled.inUse ? [pulled.inUse.fd] : [])];
+      const fds = [layer.lock.fd, ...(pulled.inUse ? [pulled.inUse.fd] : [])];
       code = (await runSandbox(store.helper(), sandbox, command, { stdio: 'inherit', fds })).code;
     } finally {
-      store.removeTree(dir);
-      layerLock.release();
+      store.removeTree(layer.dir);
+      layer.lock.release();
       pulled.inUse?.release();
     }
     return exitWhenWritten(code);

@@ -208,6 +208,34 @@ export class Store {
   }
 
   /**
+   * A throwaway writable layer (`crossroot run`): `upper/` and `work/` in a fresh tmp/ dir, kept
+   * from gc by the `run-<id>` lock, which the caller holds until it has removed the dir. Lock and
+   * dir are made under the shared store lock: gc holds that exclusively while it removes tmp/
+   * entries and unlinks idle lock files, so it never runs between this lock file's open and its
+   * flock (it would unlink the file, and the next gc would find the dir's lock free).
+   */
+  async runLayer(): Promise<{ dir: string; upper: string; work: string; lock: HeldLock }> {
+    const storeLock = await this.lockStore({ shared: true });
+    try {
+      const id = `run-${randomBytes(6).toString('hex')}`;
+      const lock = await this.lock(id);
+      const dir = this.tempPath(id);
+      const layer = { dir, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), lock };
+      try {
+        mkdirSync(layer.upper, { recursive: true });
+        mkdirSync(layer.work);
+      } catch (e) {
+        rmSync(dir, { recursive: true, force: true });
+        lock.release();
+        throw new CrossrootError('ESTORE', `cannot make a writable layer in ${dir}: ${(e as Error).message}`, { cause: e });
+      }
+      return layer;
+    } finally {
+      storeLock.release();
+    }
+  }
+
+  /**
    * A fresh path under tmp/ for building entry `name`. tmp/ is on the store's filesystem, so
    * the finished entry moves into place with one atomic rename.
    */

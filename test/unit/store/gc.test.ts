@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import path from 'node:path';
 import { tempDir } from '../../lib/harness';
@@ -88,4 +89,38 @@ test('gc refuses to guess when a registered lockfile is damaged', async (t) => {
   store.registerLockfile(lockfilePath(dir));
   await assert.rejects(collectGarbage(store, { dryRun: false }), (e: unknown) => e instanceof CrossrootError && e.code === 'EGC' && /nothing was removed/.test(e.message));
   assert.equal(store.images().length, 1);
+});
+
+/** True when /proc/locks shows a process waiting for a flock on `file` (a line with "->"). */
+function someoneWaitsFor(file: string): boolean {
+  const ino = statSync(file).ino;
+  return readFileSync('/proc/locks', 'utf8').split('\n').some((l) => / -> FLOCK /.test(l) && l.split(/\s+/).some((f) => f.endsWith(`:${ino}`)));
+}
+
+// Issue 10 item 7: `crossroot run` used to open and flock its run-<id> lock with no store lock
+// held. A gc between the open and the flock unlinked the file (it could flock it), so the run
+// held a lock on an unlinked inode, and the next gc removed the live writable layer.
+test('a starting crossroot run never makes its layer while gc runs, and gc keeps it afterwards', async (t) => {
+  const store = Store.open(path.join(tempDir(t), 'store'));
+  // This test is gc here: the store lock held exclusively, as collectGarbage holds it.
+  const gc = await store.lockStore();
+  let settled = false;
+  const starting = store.runLayer().finally(() => { settled = true; });
+  // Wait on an observable fact: the run has made its layer, or it is queued behind gc.
+  while (!settled && !someoneWaitsFor(store.lockPath('store'))) await sleep(5);
+  assert.equal(settled, false, 'the run waits for gc to finish');
+  assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), [], 'no layer appeared while gc ran');
+  assert.deepEqual(readdirSync(path.join(store.root, 'locks')).filter((n) => n.startsWith('run-')), [], 'no run lock file for gc to unlink');
+  gc.release();
+  const layer = await starting;
+  t.after(() => layer.lock.release());
+
+  // A real gc now: the held lock keeps both the layer and its lock file (the very inode held).
+  const r = await collectGarbage(store, { dryRun: false });
+  assert.deepEqual(r.remove, []);
+  assert.ok(existsSync(layer.upper) && existsSync(layer.work), 'the live layer is kept');
+  const name = `${path.basename(layer.dir).split('.')[0]}`;
+  assert.equal(statSync(store.lockPath(name)).ino, fstatSync(layer.lock.fd).ino, 'the lock file on disk is the one the run holds');
+  await collectGarbage(store, { dryRun: false });
+  assert.ok(existsSync(layer.upper), 'and stays kept by the next gc');
 });
