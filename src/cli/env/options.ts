@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { CrossrootError } from '../../core/errors';
 import { ENV_FILE_NAMES, findEnvFileUpward } from '../../core/envfile/load';
+import { parseDuration } from '../../core/envfile/spec';
 import { Env } from '../../core/env/env';
 import type { EnvEvent } from '../../core/env/events';
 import { progressRenderer, storeOption } from '../commands/pull';
@@ -21,7 +22,8 @@ export const ENV_OPTIONS_USAGE = [
   '                         in the current folder or the nearest folder above it)',
   '  --store DIR            the image store (default: $CROSSROOT_STORE, else $XDG_CACHE_HOME/crossroot)',
   '  --shared-store         accept a store other users can enter (CROSSROOT_SHARED_STORE=1); see docs/security.md',
-  '  --idle-timeout T       stop the env after T with no process in it: 90s, 15m, 2h or never (default 15m)',
+  '  --idle-timeout T       stop the env after T with nothing running in it: 90s, 15m, 2h or never',
+  '                         (default: [instance] idle-timeout, else 15m)',
   '  -v, --verbose          show every step, also cached ones',
 ].join('\n');
 
@@ -34,12 +36,11 @@ export interface EnvFlags {
   'idle-timeout'?: string | undefined;
 }
 
-/** "90s", "15m", "2h", "never" (0), or plain seconds. */
-export function parseDuration(text: string): number {
-  if (text === 'never') return 0;
-  const m = /^(\d+)(s|m|h)?$/.exec(text.trim());
-  if (!m) throw new CrossrootError('EUSAGE', `bad duration "${text}"`, { fix: 'write seconds or a number with s, m or h (90s, 15m, 2h), or never' });
-  return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+/** --idle-timeout: the env file's duration syntax. */
+export function durationOption(text: string): number {
+  const n = parseDuration(text);
+  if (n === undefined) throw new CrossrootError('EUSAGE', `bad duration "${text}"`, { fix: 'write seconds or a number with s, m or h (90s, 15m, 2h), or never' });
+  return n;
 }
 
 export function envFile(flags: EnvFlags, cwd = process.cwd()): string {
@@ -58,7 +59,7 @@ export function openEnv(flags: EnvFlags, o: { quiet?: boolean } = {}): { env: En
   const render = flags.json ? jsonEvents() : stderrEvents({ verbose: !!flags.verbose, quiet: !!o.quiet });
   const env = Env.open(envFile(flags), {
     store: storeOption(flags),
-    ...(flags['idle-timeout'] !== undefined ? { idleTimeout: parseDuration(flags['idle-timeout']) } : {}),
+    ...(flags['idle-timeout'] !== undefined ? { idleTimeout: durationOption(flags['idle-timeout']) } : {}),
     onEvent: render.listener,
   });
   return { env, finish: render.finish };

@@ -380,7 +380,7 @@ export class Env {
     this.emit({ phase: 'instance', state: 'starting' });
     mkdirSync(this.upper, { recursive: true });
     mkdirSync(this.work, { recursive: true });
-    const idle = this.o.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
+    const idle = this.o.idleTimeout ?? this.spec.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
     const instance = await startInstance(this.helperPath, {
       rootfs: record.base.rootfs, lowers: record.layers.map((k) => this.layers.diff(k)), upper: this.upper, work: this.work,
       arch: this.spec.arch, binds: this.binds(), hostname: this.spec.name, network: this.spec.network.mode,

@@ -40,6 +40,7 @@ const HONOURED: Record<string, string> = {
   postCreateCommand: 'runs inside the env once, after onCreateCommand and updateContentCommand',
   postStartCommand: 'runs inside the env each time it starts',
   postAttachCommand: 'runs inside the env each time a terminal or editor attaches',
+  shutdownAction: '"none" keeps the env running until `crossroot stop`; otherwise it stops after its idle timeout with nothing running in it',
 };
 
 /** Properties Crossroot does not honour: severity and the reason, in users' words. */
@@ -60,7 +61,6 @@ const UNSUPPORTED: Record<string, ['error' | 'warning' | 'info', string]> = {
   appPort: ['info', 'not needed: the env shares the host network, so its ports are already reachable'],
   portsAttributes: ['info', 'not used: the env shares the host network and nothing is forwarded'],
   otherPortsAttributes: ['info', 'not used: the env shares the host network and nothing is forwarded'],
-  shutdownAction: ['info', 'not used: Crossroot stops the env when no terminal or task uses it'],
   overrideCommand: ['info', 'not used: there is no container entrypoint to override'],
   updateRemoteUserUID: ['info', 'not needed: inside the user namespace your host uid is already the env user\'s'],
   userEnvProbe: ['info', 'not supported yet: terminals start a login shell of their own'],
@@ -294,6 +294,7 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     shell: { user },
     network: { mode: 'host' },
     limits: {},
+    ...(str('shutdownAction')?.value === 'none' ? { idleTimeout: 0 } : {}),
     lifecycle,
     settings,
   };

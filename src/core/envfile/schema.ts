@@ -195,6 +195,18 @@ export const ENV_SCHEMA: FieldSchema = {
         },
       },
     },
+    instance: {
+      type: 'table',
+      doc: 'The running env that every terminal, task and `crossroot exec` joins.',
+      example: '[instance]\nidle-timeout = "1h"',
+      fields: {
+        'idle-timeout': {
+          type: 'string', default: '"15m"',
+          doc: 'How long the env keeps running with nothing running in it before it stops on its own: seconds, or a number with s, m or h; `"never"` keeps it until `crossroot stop`.',
+          format: { test: /^(\d+[smh]?|never)$/, expected: 'a duration such as "90s", "15m", "2h", or "never"' },
+        },
+      },
+    },
     limits: {
       type: 'table',
       doc: 'Resource limits for the env\'s processes, applied through cgroup v2 when the host delegates a cgroup to you; otherwise Crossroot warns and runs without them.',

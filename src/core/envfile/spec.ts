@@ -46,6 +46,8 @@ export interface EnvSpec {
   shell: { path?: string; user: string };
   network: { mode: 'host' | 'none' };
   limits: { memoryBytes?: number; pids?: number };
+  /** Seconds the instance lives on with nothing running in it; 0 = until stopped; unset = the default. */
+  idleTimeout?: number;
   lifecycle: Lifecycle;
   /** VS Code settings the env asks for (devcontainer `customizations.vscode.settings`). */
   settings: Record<string, unknown>;
@@ -77,4 +79,12 @@ export function resolveContainerEnv(env: Record<string, string>, imageEnv: Recor
     out[k] = v.replace(/\$\{containerEnv:([^}:]+)(?::([^}]*))?\}/g, (whole, name: string, dflt?: string) => imageEnv[name] ?? (keepUnknown ? whole : dflt ?? ''));
   }
   return out;
+}
+
+/** "90s", "15m", "2h", plain seconds, or "never" (0); undefined for anything else. */
+export function parseDuration(text: string): number | undefined {
+  if (text === 'never') return 0;
+  const m = /^(\d+)([smh]?)$/.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
 }

@@ -7,7 +7,7 @@ import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, MountLi
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost, type EnvHost } from './host';
 import { ENV_SCHEMA, typeName, type FieldSchema } from './schema';
-import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, envNameFrom, type EnvSpec, type Mount } from './spec';
+import { DEFAULT_WORKSPACE_PATH, emptyLifecycle, envNameFrom, parseDuration, type EnvSpec, type Mount } from './spec';
 import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
 import { findEntry, parseTomlTree, type TomlEntry, type TomlTable, type TomlValue } from './tree';
 
@@ -259,6 +259,9 @@ class Reader {
       else limits.pids = pids.value;
     }
 
+    const idle = this.str(this.table(root, 'instance'), 'idle-timeout');
+    const idleTimeout = idle && !this.invalid.has(idle.value) ? parseDuration(idle.value.value) : undefined;
+
     const mounts = this.mounts(root, insideCtx, wsPath);
     if (!source) return undefined;
     return {
@@ -274,6 +277,7 @@ class Reader {
       shell: { ...(shellE ? { path: shellE.value.value } : {}), user: this.str(shellT, 'user')?.value.value ?? 'root' },
       network: { mode },
       limits,
+      ...(idleTimeout !== undefined ? { idleTimeout } : {}),
       lifecycle: emptyLifecycle(),
       settings: {},
     };

@@ -142,7 +142,7 @@ test('a misspelt property gets a did-you-mean; a missing image and JSON errors a
 
 test('every property Crossroot cannot honour gets 4001 with its reason; honoured ones stay quiet', () => {
   const unsupported = ['build', 'dockerFile', 'context', 'dockerComposeFile', 'service', 'runServices', 'features', 'overrideFeatureInstallOrder',
-    'privileged', 'capAdd', 'securityOpt', 'init', 'forwardPorts', 'appPort', 'portsAttributes', 'otherPortsAttributes', 'shutdownAction',
+    'privileged', 'capAdd', 'securityOpt', 'init', 'forwardPorts', 'appPort', 'portsAttributes', 'otherPortsAttributes',
     'overrideCommand', 'updateRemoteUserUID', 'userEnvProbe', 'waitFor', 'hostRequirements', 'secrets'];
   for (const name of unsupported) {
     const json = JSON.stringify({ image: 'alpine', [name]: true });
@@ -153,4 +153,9 @@ test('every property Crossroot cannot honour gets 4001 with its reason; honoured
   }
   const honoured = { $schema: 'https://x', name: 'n', image: 'alpine', containerEnv: {}, remoteEnv: {}, remoteUser: 'u', containerUser: 'u', workspaceFolder: '/w', workspaceMount: 'source=${localWorkspaceFolder},target=/w,type=bind', mounts: [], runArgs: [], customizations: {}, onCreateCommand: 'a', updateContentCommand: 'b', postCreateCommand: 'c', postStartCommand: 'd', postAttachCommand: 'e' };
   assert.deepEqual(read(JSON.stringify(honoured)).diagnostics, []);
+});
+
+test('shutdownAction "none" keeps the env running (idle timeout never); other values keep the default', () => {
+  assert.equal(read('{"image": "alpine", "shutdownAction": "none"}').spec?.idleTimeout, 0);
+  assert.equal(read('{"image": "alpine", "shutdownAction": "stopContainer"}').spec?.idleTimeout, undefined);
 });

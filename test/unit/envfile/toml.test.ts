@@ -211,12 +211,15 @@ test('dotted keys and inline tables are read like tables', () => {
   assert.deepEqual(r.spec?.mounts, [{ source: '/', target: '/host', readonly: false }]);
 });
 
-test('the example env file is valid', () => {
-  const file = path.join(ROOT, 'example/crossroot.toml');
-  const r = readEnvToml(readFileSync(file, 'utf8'), { file, host: fakeHost() });
-  assert.deepEqual(r.diagnostics, []);
-  assert.equal(r.spec?.arch, 'arm64');
-  assert.deepEqual(r.spec?.source, { kind: 'debian', suite: 'bookworm', variant: 'minbase' });
+test('the example env files are valid', () => {
+  for (const [dir, arch, suite] of [['arm64-c', 'arm64', 'bookworm'], ['riscv64-c', 'riscv64', 'trixie']] as const) {
+    const file = path.join(ROOT, 'examples', dir, 'crossroot.toml');
+    const r = readEnvToml(readFileSync(file, 'utf8'), { file, host: fakeHost() });
+    assert.deepEqual(r.diagnostics, [], dir);
+    assert.equal(r.spec?.arch, arch);
+    assert.deepEqual(r.spec?.source, { kind: 'debian', suite, variant: 'minbase' });
+    assert.deepEqual(r.spec?.setup.packages, ['gcc', 'libc6-dev', 'make']);
+  }
 });
 
 test('odd environment variable names get a warning on the key', () => {
@@ -264,4 +267,12 @@ test('env names are folder- and hostname-safe; a default from an odd folder name
   assert.deepEqual(codes('name = "my env/1"\nimage = "alpine"\n'), [[Code.BadFormat, '"my env/1"']]);
   const r = readEnvToml('image = "alpine"\n', { file: '/home/user/My Project (2)/crossroot.toml', host: fakeHost() });
   assert.equal(r.spec?.name, 'My-Project-2');
+});
+
+test('[instance] idle-timeout takes s, m, h or never, and flags anything else at its value', () => {
+  assert.equal(read('image = "alpine"\n[instance]\nidle-timeout = "2h"\n').spec?.idleTimeout, 7200);
+  assert.equal(read('image = "alpine"\n[instance]\nidle-timeout = "never"\n').spec?.idleTimeout, 0);
+  assert.equal(read('image = "alpine"\n').spec?.idleTimeout, undefined);
+  const text = 'image = "alpine"\n[instance]\nidle-timeout = "soon"\n';
+  assert.deepEqual(read(text).diagnostics.map((d) => [d.severity, at(text, d)]), [['error', '"soon"']]);
 });
