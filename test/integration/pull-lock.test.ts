@@ -7,7 +7,7 @@ import { layeredImage, multiArchImage } from '../fixtures/images';
 import { pushImage, startRegistry } from '../fixtures/registry';
 import { ARCHES } from '../../src/core/arch';
 import { parseIndex } from '../../src/core/image/oci';
-import { type Lockfile, readLockfile } from '../../src/core/image/lockfile';
+import { type Lockfile, readLockfile } from '../../src/core/lockfile';
 import { pull } from '../../src/core/image/pull';
 import { Store } from '../../src/core/store/store';
 import { crossrootAsync, storeDir, pullReady } from './image-trees';

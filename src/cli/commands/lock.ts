@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../command';
 import { CrossrootError } from '../../core/errors';
 import { findEnvFile, loadEnvSpec } from '../../core/envfile/load';
-import { lockedImage, lockfilePath, readLockfile, withLockedImage, writeLockfile } from '../../core/image/lockfile';
+import { lockedImage, lockfilePath, readLockfile, withLockedImage, writeLockfile } from '../../core/lockfile';
 import { lockEntry } from '../../core/image/pull';
 import { parseImageRef } from '../../core/image/ref';
 import { RegistryClient } from '../../core/image/registry';

@@ -14,7 +14,7 @@ import {
 } from './oci';
 import { checkImageArch, selectManifest } from './platform';
 import { noProgress, type ProgressListener } from './progress';
-import { SmallFileError, readSmallFile } from './smallfile';
+import { SmallFileError, readSmallFile } from '../smallfile';
 import { type EntrySink, decompressCommand, firstEntries, openTar, readTar, sniffCompression } from './tar';
 
 export type LocalSource = Extract<Source, { kind: 'oci-layout' | 'oci-archive' | 'docker-archive' | 'rootfs-tar' | 'dir' }>;

@@ -14,7 +14,7 @@ import { digestHex, type ImageRecord, type Store } from '../store/store';
 import { type IdMapMode, type UnpackOptions, type UnpackResult, unpackLayers } from '../store/unpack';
 import { type DebianBootstrap, debianImage } from './debian';
 import { detectLocalSource, importArchive, importLayoutBlobs, importRootfsTarball, resolveOciLayout } from './local';
-import { type LockedImage, type Lockfile, lockedImage, lockfilePath, readLockfile } from './lockfile';
+import { type LockedImage, type Lockfile, lockedImage, lockfilePath, readLockfile } from '../lockfile';
 import { type Descriptor, MediaType, layerCompression } from './oci';
 import { platformName } from './platform';
 import { inParallel } from './parallel';

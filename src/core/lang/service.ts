@@ -18,7 +18,7 @@ import { envFileKind, readEnvFile } from '../envfile/load';
 import { ENV_SCHEMA, schemaAt, type FieldSchema } from '../envfile/schema';
 import { findEntry, type TomlTable } from '../envfile/tree';
 import type { EnvFileResult } from '../envfile/toml';
-import { lockedImage, readLockfile, type Lockfile } from '../image/lockfile';
+import { lockedImage, readLockfile, type Lockfile } from '../lockfile';
 import { parseImageRef } from '../image/ref';
 import { cursorContext, hoverTarget } from './context';
 import { formatToml } from './format';

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
-import { type Lockfile, readLockfile } from '../image/lockfile';
+import { type Lockfile, readLockfile } from '../lockfile';
 import { lockFile } from './lock';
 import { treeBytes } from './size';
 import { digestHex, type Store } from './store';

@@ -7,7 +7,7 @@ import { Transform, type Readable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
-import type { LockedImage } from '../image/lockfile';
+import type { LockedImage } from '../lockfile';
 import { callHelperSync } from '../sandbox/client';
 import { findHelper } from '../sandbox/helper';
 import { waitForLock, type HeldLock, type LockOptions } from './lock';

@@ -114,7 +114,6 @@ test(`${CASES} mutated env files: no throw, every range inside the document`, ()
   const service = createLanguageService({ host: fakeHost({ paths: { '/': 'dir' } }), readLockfile: () => undefined });
   const seeds = [['crossroot.toml', TOML], ['crossroot.toml', SOURCE], ['.devcontainer/devcontainer.json', JSON_FILE]] as const;
   let withErrors = 0;
-  const started = Date.now();
   for (let i = 0; i < CASES; i++) {
     const [name, base] = seeds[i % seeds.length]!;
     const text = mutate(base, rnd);
@@ -162,5 +161,4 @@ test(`${CASES} mutated env files: no throw, every range inside the document`, ()
   }
   // The mutations must actually break files, or this test proves little.
   assert.ok(withErrors > CASES / 2, `only ${withErrors} of ${CASES} mutants had findings`);
-  assert.ok(Date.now() - started < 60_000, 'the fuzz run stays CI-sized');
 });

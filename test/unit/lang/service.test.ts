@@ -4,7 +4,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity, type Position, type TextEdit, type WorkspaceEdit } from 'vscode-languageserver-types';
 import { createLanguageService } from '../../../src/core/lang/service';
 import { Code } from '../../../src/core/envfile/diagnostics';
-import type { Lockfile } from '../../../src/core/image/lockfile';
+import type { Lockfile } from '../../../src/core/lockfile';
 import { fakeHost } from '../envfile/fake-host';
 
 const URI = 'file:///home/user/proj/crossroot.toml';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { tempDir } from '../../lib/harness';
 import { Store } from '../../../src/core/store/store';
 import { collectGarbage } from '../../../src/core/store/gc';
-import { lockfilePath, withLockedImage, writeLockfile } from '../../../src/core/image/lockfile';
+import { lockfilePath, withLockedImage, writeLockfile } from '../../../src/core/lockfile';
 import { CrossrootError } from '../../../src/core/errors';
 
 /** An image entry made of one layer blob (plus a config blob), as a pull would leave it. */

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tempDir } from '../../lib/harness';
+import { tempDir } from '../lib/harness';
 import {
   readLockfile, writeLockfile, lockedDigest, withLockedImage, formatLockfile, parseLockfile, lockfilePath, MAX_LOCKFILE_BYTES,
   type Lockfile,
-} from '../../../src/core/image/lockfile';
-import { CrossrootError } from '../../../src/core/errors';
+} from '../../src/core/lockfile';
+import { CrossrootError } from '../../src/core/errors';
 
 const d = (c: string): string => `sha256:${c.repeat(64)}`;
 

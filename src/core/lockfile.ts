@@ -2,7 +2,7 @@
 // so every build of that env gets the same bytes until `crossroot lock --update` moves them.
 import { writeFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { CrossrootError } from '../errors';
+import { CrossrootError } from './errors';
 import { SmallFileError, readSmallFile } from './smallfile';
 
 export const LOCKFILE_NAME = 'crossroot.lock';
