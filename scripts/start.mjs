@@ -1,4 +1,4 @@
-// `npm start`: the example env (example/crossroot.toml: arm64 Debian) on any host. Provisions and
+// `npm start`: the example env (examples/arm64-c: an arm64 Debian C project) on any host. Provisions and
 // builds first so a fresh clone works, then hands over to the CLI (`crossroot shell`, or
 // `crossroot exec` with --command): the env lifecycle lives in src/core/env, not here.
 import { spawn } from 'node:child_process';
@@ -11,10 +11,10 @@ const USAGE = `usage: npm start [-- [--shell] [--command CMD] [--no-build] [--en
   --shell          a shell in the env on this terminal (crossroot shell)
   --command CMD    run CMD with /bin/sh -c in the env instead (crossroot exec)
   --no-build       use the helper and bundles already built (npm test builds them first)
-  --env-file FILE  another env file instead of example/crossroot.toml`;
+  --env-file FILE  another env file instead of examples/arm64-c/crossroot.toml`;
 
 function parseArgs(argv) {
-  const o = { command: undefined, build: true, envFile: path.join(root, 'example', 'crossroot.toml') };
+  const o = { command: undefined, build: true, envFile: path.join(root, 'examples', 'arm64-c', 'crossroot.toml') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {

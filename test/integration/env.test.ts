@@ -149,6 +149,7 @@ test('exec passes exit codes, signals, stdin and pipes through, and maps the cwd
 test('every exec joins one running instance; stop ends every process of it; kill -9 of its PID 1 is recovered from', async (t) => {
   if (!ready(t)) return;
   const p = await project(t, '');
+  writeFileSync(p.file + '.orig', readFileSync(p.file, 'utf8'));
   const bg = spawn(process.execPath, [CLI, 'exec', 'sh', '-c', 'echo up; exec sleep 600'], { cwd: p.dir, env: { ...process.env, CROSSROOT_STORE: p.store }, stdio: ['ignore', 'pipe', 'ignore'] });
   await new Promise<void>((resolve) => bg.stdout.on('data', () => resolve()));
   const r = await p.cli(['exec', 'sh', '-c', 'cat /proc/[0-9]*/comm']);
@@ -162,6 +163,14 @@ test('every exec joins one running instance; stop ends every process of it; kill
   assert.equal((await p.cli(['stop'])).code, 0);
   await bgClosed;
   assert.deepEqual(pidsInNamespace(ns), [], 'no process of the env is left');
+
+  // status --all lists it; stop --all stops it whatever the env file says now.
+  assert.equal((await p.cli(['exec', 'true'])).code, 0);
+  assert.match((await p.cli(['status', '--all'])).stdout, /^demo\s+amd64\s+running \(pid \d+\)/m);
+  writeFileSync(p.file, 'broken = [');
+  assert.match((await p.cli(['stop', '--all'])).stderr, /stopped demo/);
+  assert.match((await p.cli(['status', '--all'])).stdout, /^demo\s+amd64\s+stopped/m);
+  writeFileSync(p.file, readFileSync(p.file + '.orig', 'utf8'));
 
   // A killed PID 1 leaves stale state; the next exec notices and starts afresh.
   assert.equal((await p.cli(['exec', 'true'])).code, 0);

@@ -545,3 +545,33 @@ function readlinkSafe(p: string): string | undefined {
     return undefined;
   }
 }
+
+/** Every env built in the store, with its instance when it runs (for `status --all`, `stop --all`). */
+export function listEnvs(store: Store): Array<{ record: EnvRecord; dir: string; running?: InstanceState }> {
+  const root = path.join(store.root, 'envs');
+  return readdirSync(root).flatMap((id) => {
+    const dir = path.join(root, id);
+    try {
+      const record = JSON.parse(readFileSync(path.join(dir, 'env.json'), 'utf8')) as EnvRecord;
+      const running = readInstance(path.join(dir, 'state'));
+      return [{ record, dir, ...(running ? { running } : {}) }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Stops every running env of the store, whatever their env files say now. */
+export async function stopAllEnvs(store: Store, helper = store.helper()): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const e of listEnvs(store)) {
+    if (!e.running) continue;
+    const lock = await store.lock(`env-${e.record.id}`);
+    try {
+      if (!(await stopInstance(helper, path.join(e.dir, 'state'))).stale) stopped.push(e.record.name);
+    } finally {
+      lock.release();
+    }
+  }
+  return stopped;
+}

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { debianRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
+import { CLI, HELPER, need, tempDir } from '../lib/harness';
+import { crossroot, storeDir } from './image-trees';
+import { existsSync } from 'node:fs';
+
+// [setup] packages in a real Debian arm64 env: installed through the env's own apt under qemu,
+// with downloads kept in the host's package cache so a rebuild fetches no package again.
+test('[setup] packages installs with the env\'s apt for arm64; a rebuild downloads no package again', { timeout: 20 * 60_000 }, async (t) => {
+  if (!need(t, existsSync(HELPER), 'the helper is not built (make -C native)')
+    || !need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap arch-test)')
+    || !need(t, qemuAvailable('arm64'), 'no qemu-aarch64-static (apt-get install qemu-user-static)')) return;
+  const tree = await debianRootfs();
+  const dir = tempDir(t, 'crossroot-project-');
+  const env = { CROSSROOT_STORE: storeDir(t) };
+  writeFileSync(path.join(dir, 'crossroot.toml'), `name = "pkgs"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n[setup]\npackages = ["hello"]\nrun = ["hello > /etc/greeting"]\n`);
+  t.after(() => { crossroot(['stop'], env, dir); });
+  const cli = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  let r = await cli(['build']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /│ Get:\d+ \S+ \S+ \S+ hello arm64/, 'apt fetched the arm64 package');
+  r = await cli(['exec', 'sh', '-c', 'uname -m; hello; cat /etc/greeting; dpkg --print-architecture']);
+  assert.deepEqual([r.code, r.stdout], [0, 'aarch64\nHello, world!\nHello, world!\narm64\n'], r.stderr);
+  r = await cli(['build', '--rebuild']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /│ Need to get 0 B/, 'every package came from the host cache');
+  assert.doesNotMatch(r.stderr, /│ Get:\d+ \S+ \S+ \S+ hello arm64/);
+});

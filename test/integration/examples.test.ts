@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { multiArchImage } from '../fixtures/images';
+import { pushImage, startRegistry } from '../fixtures/registry';
+import { mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
+import { CLI, HELPER, ROOT, cacheDir, need, tempDir } from '../lib/harness';
+import { crossroot, crossrootAsync, pullReady } from './image-trees';
+
+// Each example runs the way its README says. The test store is the one `npm start`'s tests and
+// the Debian fixtures use, so the bootstrap and the gcc layer are made once per machine.
+const STORE = () => ({ CROSSROOT_STORE: cacheDir('store') });
+
+for (const [dir, arch, machine] of [['arm64-c', 'arm64', 'aarch64'], ['riscv64-c', 'riscv64', 'riscv64']] as const) {
+  test(`examples/${dir}: crossroot exec make test builds and runs the program as ${machine}`, { timeout: 30 * 60_000 }, async (t) => {
+    if (!need(t, existsSync(HELPER) && existsSync(CLI), 'the helper and CLI are not built (npm run build)')
+      || !need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap arch-test)')
+      || !need(t, qemuAvailable(arch), `no qemu for ${arch} (apt-get install qemu-user-static)`)) return;
+    // A copy, so the build output does not land in the repository.
+    const work = tempDir(t, 'crossroot-example-');
+    cpSync(path.join(ROOT, 'examples', dir), work, { recursive: true });
+    t.after(() => { crossroot(['stop'], STORE(), work); });
+    const r = await crossrootAsyncIn(work, ['exec', 'make', 'test']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^hello from ${machine}$`, 'm'));
+    const elf = readFileSync(path.join(work, 'hello'));
+    assert.equal(elf.readUInt16LE(18), arch === 'arm64' ? 183 : 243, 'an ELF for the env\'s machine (EM_AARCH64 / EM_RISCV)');
+  });
+}
+
+test('examples/devcontainer: the lifecycle commands ran and the env sees containerEnv and remoteEnv', { timeout: 10 * 60_000 }, async (t) => {
+  if (!pullReady(t) || !need(t, qemuAvailable('arm64'), 'no qemu for arm64')) return;
+  // Docker Hub is not reachable from tests: the example's image is swapped for a local one.
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  const image = pushImage(reg, `oci:${(await multiArchImage()).layout}:multi`, 'demo:bookworm-slim', { all: true });
+  const work = tempDir(t, 'crossroot-example-');
+  cpSync(path.join(ROOT, 'examples', 'devcontainer'), work, { recursive: true });
+  const file = path.join(work, '.devcontainer', 'devcontainer.json');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('docker.io/library/debian:bookworm-slim', image));
+  const env = { CROSSROOT_STORE: tempDir(t, 'crossroot-store-') };
+  t.after(() => { crossroot(['stop'], env, work); });
+  const r = await crossrootAsync(['exec', '--file', file, 'check.sh'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'created on aarch64\nhello from setup.sh on aarch64\nGREETING=hello\n');
+  const starts = await crossrootAsync(['exec', '--file', file, 'cat', '/tmp/demo-starts'], env);
+  assert.equal(starts.stdout, 'started\n', 'postStartCommand ran once for this start');
+});
+
+function crossrootAsyncIn(cwd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    import('node:child_process').then(({ spawn }) => {
+      const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...STORE() }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '', stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+      child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  });
+}
