@@ -19,3 +19,19 @@ export type Source =
 
 export type SourceKind = Source['kind'];
 export const SOURCE_KINDS: readonly SourceKind[] = ['image', 'oci-layout', 'oci-archive', 'docker-archive', 'rootfs-tar', 'dir', 'debian'];
+
+// The `debian` fields reach mmdebstrap's command line (src/core/image/debian.ts), where a value
+// such as "--setup-hook=…" would be an option that runs on the host. So each has a grammar that
+// cannot start with "-" or hold spaces, checked in the env file's schema (editor
+// and `crossroot lint` flag it) and again before mmdebstrap runs.
+
+/** A suite or codename: bookworm, stable, bookworm-backports, jammy. */
+export const DEBIAN_SUITE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+/** A package name (Debian policy 5.6.1), optionally with :arch, =version or /release. */
+export const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=[A-Za-z0-9.+~:_-]+|\/[A-Za-z0-9._+-]+)?$/;
+/** A mirror URL; mmdebstrap would read other forms (a file, "-", a sources.list line) differently. */
+export const DEBIAN_MIRROR = /^(?:https?|file):\/\/\S+$/;
+/** A snapshot.debian.org timestamp. */
+export const DEBIAN_SNAPSHOT = /^\d{8}T\d{6}Z$/;
+/** mmdebstrap's variants. */
+export const DEBIAN_VARIANTS = ['extract', 'custom', 'essential', 'apt', 'minbase', 'buildd', 'required', 'important', 'standard'] as const;

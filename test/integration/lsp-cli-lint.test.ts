@@ -29,6 +29,15 @@ test('crossroot lint prints file:line:col, severity and code, and exits 1 on err
   assert.match(r.out, /1 error, 0 warnings\n$/);
 });
 
+test('crossroot lint flags a debian suite that would be an mmdebstrap option', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'crossroot.toml');
+  writeFileSync(file, '[source]\nkind = "debian"\nsuite = "--setup-hook=touch /tmp/owned"\n');
+  const r = lint(dir);
+  assert.equal(r.code, 1);
+  assert.match(r.out, new RegExp(`^${file}:3:9: error 2006: "source\\.suite" must be a suite name such as "bookworm"`, 'm'));
+});
+
 test('crossroot lint --format json reports positions and fixes; warnings alone exit 0', (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'crossroot.toml');

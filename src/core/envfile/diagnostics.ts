@@ -51,7 +51,7 @@ export const CODE_DOCS: Readonly<Record<DiagnosticCode, string>> = {
   2003: 'a value outside the allowed set (`network.mode`, `source.kind`, `source.variant`)',
   2004: 'a required key is missing (`source.kind`, `mount.target`, `source.suite` for debian, …)',
   2005: 'a `[source]` key that does not apply to its kind',
-  2006: 'a value in the wrong format (env name, snapshot timestamp, mirror URL, size, pids)',
+  2006: 'a value in the wrong format (env name, Debian suite, package names, snapshot timestamp, mirror URL, size, pids)',
   3001: 'unknown arch; lists the valid names',
   3002: 'this machine has no qemu-user interpreter for the arch; names the package (warning)',
   3003: 'an image reference that does not follow the distribution/reference grammar',

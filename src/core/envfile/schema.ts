@@ -1,7 +1,7 @@
 // The one schema of crossroot.toml: every key, its type, allowed values and documentation.
 // Validation, completion, hover and the README reference all read this table, so they agree.
 import { ARCH_NAMES, ARCHES } from '../arch';
-import { SOURCE_KINDS, type SourceKind } from '../source';
+import { DEBIAN_MIRROR, DEBIAN_PACKAGE, DEBIAN_SNAPSHOT, DEBIAN_SUITE, SOURCE_KINDS, type SourceKind } from '../source';
 import { ENV_NAME } from './spec';
 
 export type FieldType =
@@ -29,7 +29,7 @@ export interface FieldSchema {
   /** Values offered by completion; with `strict` they are the only ones allowed. */
   readonly values?: readonly ValueDoc[];
   readonly strict?: boolean;
-  /** Checked after the type: returns what is wrong with the value. */
+  /** Checked after the type (for string arrays, on each item): what a valid value looks like. */
   readonly format?: { readonly test: RegExp; readonly expected: string };
   /** For [source] keys: the kinds that take this key. */
   readonly kinds?: readonly SourceKind[];
@@ -104,6 +104,7 @@ export const ENV_SCHEMA: FieldSchema = {
           type: 'string', kinds: ['debian'],
           doc: 'Debian suite or codename: `bookworm`, `trixie`, `sid`, `stable`… (riscv64 needs trixie or later).',
           values: ['bookworm', 'trixie', 'sid', 'stable', 'testing', 'unstable'].map((s) => ({ value: s, doc: `Debian ${s}` })),
+          format: { test: DEBIAN_SUITE, expected: 'a suite name such as "bookworm": letters, digits, ".", "_", "+" or "-", starting with a letter or digit' },
         },
         variant: {
           type: 'string', kinds: ['debian'], strict: true,
@@ -123,17 +124,18 @@ export const ENV_SCHEMA: FieldSchema = {
         snapshot: {
           type: 'string', kinds: ['debian'],
           doc: 'A snapshot.debian.org timestamp: the exact archive state to bootstrap from, for reproducible trees.',
-          format: { test: /^\d{8}T\d{6}Z$/, expected: 'a timestamp like "20250101T000000Z"' },
+          format: { test: DEBIAN_SNAPSHOT, expected: 'a timestamp like "20250101T000000Z"' },
         },
         packages: {
           type: 'string-array', kinds: ['debian'],
-          doc: 'Extra packages included in the bootstrap itself.',
+          doc: 'Extra packages included in the bootstrap itself: names, optionally with `:arch`, `=version` or `/release`.',
+          format: { test: DEBIAN_PACKAGE, expected: 'a Debian package name such as "build-essential" (optionally with :arch, =version or /release)' },
         },
         mirror: {
           type: 'string', kinds: ['debian'],
           doc: 'Debian mirror URL.',
           default: '"http://deb.debian.org/debian"',
-          format: { test: /^(https?|file):\/\/\S+$/, expected: 'an http(s):// or file:// URL' },
+          format: { test: DEBIAN_MIRROR, expected: 'an http(s):// or file:// URL' },
         },
       },
     },

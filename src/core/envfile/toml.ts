@@ -129,6 +129,9 @@ class Reader {
           if (item.type !== 'string') {
             this.report(Code.WrongType, 'error', `items of "${where.join('.')}" must be strings, not ${describe(item)}`, item.start, item.end);
             this.invalid.add(item);
+          } else if (f.format && !f.format.test.test(item.value)) {
+            this.report(Code.BadFormat, 'error', `items of "${where.join('.')}" must each be ${f.format.expected}`, item.start, item.end);
+            this.invalid.add(item);
           }
         }
         return;

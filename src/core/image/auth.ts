@@ -121,6 +121,13 @@ function lookupKeys(registry: string, repository?: string): string[] {
 
 /** Runs `docker-credential-NAME get` the way docker does; undefined when it has nothing for the host. */
 function fromCredentialHelper(name: string, registry: string, file: string, env: NodeJS.ProcessEnv): Credentials | undefined {
+  // A helper is named, never pathed: with a "/" in it, exec would look relative to the cwd (a
+  // workspace) instead of in PATH.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+    throw new CrossrootError('ECREDHELPER', `${file} names the credential helper ${JSON.stringify(name)} for ${registry}; a helper name is letters, digits, ".", "_" or "-"`, {
+      fix: `fix credHelpers/credsStore in ${file}`,
+    });
+  }
   const bin = `docker-credential-${name}`;
   const found = (env.PATH ?? '/usr/bin:/bin').split(':').some((d) => {
     try { accessSync(path.join(d, bin), constants.X_OK); return true; } catch { return false; }

@@ -3,9 +3,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ArchInfo, type ArchName, ARCHES } from '../arch';
 import { CrossrootError } from '../errors';
+import { DEBIAN_MIRROR, DEBIAN_PACKAGE, DEBIAN_SNAPSHOT, DEBIAN_SUITE, DEBIAN_VARIANTS } from '../source';
 import { findQemu, runsNatively, QEMU_PACKAGE_HINT } from '../sandbox/qemu';
 import type { Store } from '../store/store';
 import type { ProgressListener } from './progress';
@@ -15,7 +17,7 @@ export interface DebianBootstrap {
   /** Default: the arch's first suite with an official port (bookworm; trixie for riscv64). */
   suite?: string;
   /** mmdebstrap variant; default minbase. */
-  variant?: 'extract' | 'custom' | 'essential' | 'apt' | 'minbase' | 'buildd' | 'required' | 'important' | 'standard';
+  variant?: (typeof DEBIAN_VARIANTS)[number];
   /** Extra packages (mmdebstrap --include). */
   include?: string[];
   /** Default http://deb.debian.org/debian, or snapshot.debian.org when `snapshot` is set. */
@@ -101,12 +103,40 @@ export function binfmtRegistration(arch: ArchInfo, qemu: string): string {
 }
 
 /**
+ * mmdebstrap's argv for a bootstrap into `target`. The values come from an env file, so each is
+ * checked against its grammar (none can start with "-"), options are single `--name=value`
+ * words, and `--` ends the options before suite, target and mirror: mmdebstrap permutes its
+ * arguments, so without it a suite "--setup-hook=…" would run a command on the host.
+ */
+export function mmdebstrapArgv(o: DebianBootstrap, target: string): string[] {
+  const bad = (what: string, value: string, expected: string): never => {
+    throw new CrossrootError('EBADSOURCE', `the debian source's ${what} ${JSON.stringify(value)} is not ${expected}`, {
+      fix: 'fix it in the env file (`crossroot lint` shows where)',
+    });
+  };
+  const suite = debianSuite(o);
+  const variant = o.variant ?? 'minbase';
+  if (!DEBIAN_SUITE.test(suite)) bad('suite', suite, 'a suite name such as "bookworm"');
+  if (!DEBIAN_VARIANTS.includes(variant)) bad('variant', variant, `one of ${DEBIAN_VARIANTS.join(', ')}`);
+  if (o.snapshot !== undefined && !DEBIAN_SNAPSHOT.test(o.snapshot)) bad('snapshot', o.snapshot, 'a timestamp like "20250101T000000Z"');
+  const mirror = debianMirror(o);
+  if (!DEBIAN_MIRROR.test(mirror)) bad('mirror', mirror, 'an http(s):// or file:// URL');
+  for (const p of o.include ?? []) if (!DEBIAN_PACKAGE.test(p)) bad('package', p, 'a Debian package name');
+  if (!path.isAbsolute(target)) throw new CrossrootError('EUSAGE', `bootstrap target ${target} is not an absolute path`);
+  const mm = ['mmdebstrap', '--mode=unshare', `--variant=${variant}`, `--arch=${ARCHES[o.arch].name}`];
+  if (o.include?.length) mm.push(`--include=${o.include.join(',')}`);
+  mm.push('--', suite, target, mirror);
+  return mm;
+}
+
+/**
  * Builds a Debian tree into `target` (which must not exist yet). Takes about a minute for a
  * minbase. Ownership: as an unprivileged user with a subuid range, files owned by root inside
  * belong to the caller, the few others (e.g. apt's `partial/` dirs, uid 42) to the caller's
  * subordinate uids, so only Store.removeTree can delete the result; as root, ids are kept as is.
  */
 export async function bootstrapDebian(o: DebianBootstrap, target: string, log: (line: string) => void = () => {}): Promise<void> {
+  const mm = mmdebstrapArgv(o, target);
   if (!mmdebstrapVersion()) throw new CrossrootError('ENOMMDEBSTRAP', 'mmdebstrap is not installed', { fix: MMDEBSTRAP_FIX });
   const arch = ARCHES[o.arch];
   let register = '';
@@ -115,9 +145,6 @@ export async function bootstrapDebian(o: DebianBootstrap, target: string, log: (
     if (!qemu) throw new CrossrootError('ENOQEMU', `no qemu interpreter for ${arch.name}`, { fix: QEMU_PACKAGE_HINT });
     register = binfmtRegistration(arch, qemu);
   }
-  const mm = ['mmdebstrap', '--mode=unshare', `--variant=${o.variant ?? 'minbase'}`, `--arch=${arch.name}`];
-  if (o.include?.length) mm.push(`--include=${o.include.join(',')}`);
-  mm.push(debianSuite(o), target, debianMirror(o));
   // Inside the namespace we are uid 0, so mmdebstrap skips its own user namespace and the
   // private binfmt_misc instance (one per user namespace, Linux >= 6.7) stays in effect.
   const script = [

@@ -151,6 +151,20 @@ test('[source] keys are checked against the kind', () => {
   assert.deepEqual(codes('[source]\nsuite = "sid"\n'), [[Code.MissingKey, 'source']]);
 });
 
+test('debian source values that mmdebstrap would read as options are errors at their range', () => {
+  const text = [
+    '[source]', 'kind = "debian"', 'suite = "--setup-hook=touch /tmp/x"', 'mirror = "--customize-hook=id"',
+    'packages = ["git", "-oAPT::x", "a,--setup-hook=id"]',
+  ].join('\n');
+  assert.deepEqual(codes(text), [
+    [Code.BadFormat, '"--setup-hook=touch /tmp/x"'], [Code.BadFormat, '"--customize-hook=id"'],
+    [Code.BadFormat, '"-oAPT::x"'], [Code.BadFormat, '"a,--setup-hook=id"'],
+  ]);
+  assert.equal(read(text).spec, undefined);
+  assert.match(read(text).diagnostics[0]!.message, /"source.suite" must be a suite name such as "bookworm"/);
+  assert.deepEqual(codes('[source]\nkind = "debian"\nsuite = "bookworm-backports"\npackages = ["g++", "libc6:arm64", "hello=2.10-3", "curl/bookworm-backports"]\n'), []);
+});
+
 test('a debian source carries suite, variant, snapshot and packages', () => {
   const r = read('[source]\nkind = "debian"\nsuite = "trixie"\nvariant = "buildd"\nsnapshot = "20250101T000000Z"\npackages = ["git"]\n');
   assert.deepEqual(r.spec?.source, { kind: 'debian', suite: 'trixie', variant: 'buildd', snapshot: '20250101T000000Z', packages: ['git'] });

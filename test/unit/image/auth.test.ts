@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../../../src/core/errors';
 import { authFileCandidates, findCredentials, normalizeAuthKey, parseWwwAuthenticate } from '../../../src/core/image/auth';
@@ -92,6 +92,30 @@ test('credential helpers are run like docker does, and a missing one is a clear 
     assert.match(e.fix ?? '', /podman login gone\.example/);
     return true;
   });
+});
+
+test('a credential helper name with a path in it is refused, never run from the current folder', (t) => {
+  const dir = tempDir(t);
+  const bin = path.join(dir, 'bin');
+  // What `docker-credential-../x/y` would reach if it were exec'd relative to the cwd.
+  mkdirSync(path.join(dir, 'docker-credential-..', 'x'), { recursive: true });
+  const planted = path.join(dir, 'docker-credential-..', 'x', 'y');
+  writeFileSync(planted, `#!/bin/sh\ntouch ${path.join(dir, 'ran')}\necho '{"Username":"u","Secret":"s"}'\n`);
+  chmodSync(planted, 0o755);
+  mkdirSync(path.join(bin, 'docker-credential-..', 'x'), { recursive: true });
+  writeFileSync(path.join(bin, 'docker-credential-..', 'x', 'y'), '');
+  chmodSync(path.join(bin, 'docker-credential-..', 'x', 'y'), 0o755);
+  mkdirSync(path.join(dir, '.docker'));
+  writeFileSync(path.join(dir, '.docker/config.json'), JSON.stringify({ credHelpers: { 'reg.example': '../x/y' } }));
+  const before = process.cwd();
+  process.chdir(dir);
+  try {
+    assert.throws(() => findCredentials('reg.example', 'a', { env: { HOME: dir, PATH: `${bin}:/usr/bin:/bin` } }),
+      (e: unknown) => e instanceof CrossrootError && e.code === 'ECREDHELPER' && /a helper name is letters/.test(e.message));
+  } finally {
+    process.chdir(before);
+  }
+  assert.equal(existsSync(path.join(dir, 'ran')), false);
 });
 
 test('broken auth files are reported with the file to fix', (t) => {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { ARCHES } from '../../../src/core/arch';
-import { binfmtRegistration, debianBootstrapKey, debianMirror, debianSuite } from '../../../src/core/image/debian';
+import { binfmtRegistration, debianBootstrapKey, debianMirror, debianSuite, mmdebstrapArgv, type DebianBootstrap } from '../../../src/core/image/debian';
+import { CrossrootError } from '../../../src/core/errors';
 import { need } from '../../lib/harness';
 
 test('a debian source defaults to the first suite that has the arch', () => {
@@ -42,4 +43,27 @@ test('the private binfmt registration opens our qemu at once (flag F) with the d
   assert.ok(mask!.length > 0);
   assert.equal(interpreter, '/opt/qemu/qemu-aarch64-static');
   assert.ok(flags!.includes('F'), flags);
+});
+
+test('mmdebstrap gets -- before suite, target and mirror, and no env file value where it reads options', () => {
+  assert.deepEqual(mmdebstrapArgv({ arch: 'arm64', include: ['git', 'libc6:arm64', 'hello=2.10-3', 'curl/bookworm-backports'] }, '/store/tmp/x'), [
+    'mmdebstrap', '--mode=unshare', '--variant=minbase', '--arch=arm64', '--include=git,libc6:arm64,hello=2.10-3,curl/bookworm-backports',
+    '--', 'bookworm', '/store/tmp/x', 'http://deb.debian.org/debian',
+  ]);
+  const hostile: Array<[Partial<DebianBootstrap>, RegExp]> = [
+    [{ suite: '--setup-hook=touch /tmp/owned' }, /suite "--setup-hook=touch \/tmp\/owned"/],
+    [{ suite: 'bookworm --customize-hook=x' }, /suite/],
+    [{ include: ['--setup-hook=x'] }, /package "--setup-hook=x"/],
+    [{ include: ['git,--setup-hook=x'] }, /package/],
+    [{ include: ['-oAPT::Get::x'] }, /package/],
+    [{ mirror: '--setup-hook=x' }, /mirror/],
+    [{ mirror: 'http://deb.debian.org/debian --setup-hook=x' }, /mirror/],
+    [{ mirror: '-' }, /mirror/],
+    [{ snapshot: '--setup-hook=x' }, /snapshot/],
+    [{ variant: '--setup-hook=x' as DebianBootstrap['variant'] }, /variant/],
+  ];
+  for (const [o, what] of hostile) {
+    assert.throws(() => mmdebstrapArgv({ arch: 'arm64', ...o }, '/store/tmp/x'),
+      (e: unknown) => e instanceof CrossrootError && e.code === 'EBADSOURCE' && what.test(e.message), JSON.stringify(o));
+  }
 });
