@@ -72,33 +72,43 @@ export interface PulledImage {
   inUse?: HeldLock;
 }
 
+/** File names that are image archives or rootfs tarballs, so a bare `img.tar` is a path. */
+export const ARCHIVE_NAME = /\.(tar|tar\.gz|tgz|tar\.zst|tzst|tar\.xz|txz|tar\.bz2|tbz2?)$/;
+
 /**
- * What a SOURCE argument means. A local path when it starts with `/`, `./`, `../` or `~/`, or
- * names an existing file or OCI layout dir (`PATH:NAME` picks an image inside a layout or
- * archive); anything else is an image reference, as with `docker pull` (so a folder that happens
- * to be called `debian` never shadows the `debian` image).
+ * What a SOURCE argument means. A local path when it starts with `/`, `./`, `../` or `~/` (or is
+ * `.`, `..`, `~`), or has an archive's extension (`.tar`, `.tar.gz`, `.tgz`, `.tar.zst`, …);
+ * `PATH:NAME` picks an image inside a layout or archive. Anything else is an image reference,
+ * as with `docker pull`, whatever the current folder holds: a file or folder there called
+ * `alpine` never shadows the `alpine` image (write `./alpine` for it).
  */
 export async function sourceFromArgument(arg: string): Promise<Source> {
-  const expand = (p: string) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
-  const pathLike = (p: string) => /^(\/|\.\.?\/|~\/)/.test(p) || p === '.' || p === '..';
-  const local = (p: string) => pathLike(p) || (existsSync(p) && (statSync(p).isFile() || existsSync(path.join(p, 'oci-layout'))));
+  const expand = (p: string) => (p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p);
+  const pathLike = /^(\/|\.\.?\/|~\/)/.test(arg) || arg === '.' || arg === '..' || arg === '~';
   // The longest prefix before a colon that exists: NAME may hold colons itself (`img.tar:repo:tag`).
   const existingPrefix = (p: string): number => {
     for (let i = p.lastIndexOf(':'); i > 0; i = p.lastIndexOf(':', i - 1)) if (existsSync(p.slice(0, i))) return i;
     return -1;
   };
-  if (local(arg)) {
+  // A bare archive name, with or without `:NAME`: the part before the first colon says.
+  const firstColon = arg.indexOf(':');
+  const archive = ARCHIVE_NAME.test(firstColon < 0 ? arg : arg.slice(0, firstColon));
+  if (pathLike || archive) {
     const p = expand(arg);
     if (existsSync(p)) return detectLocalSource(p);
     const colon = existingPrefix(p);
     if (colon > 0) return detectLocalSource(p.slice(0, colon), p.slice(colon + 1));
     throw new CrossrootError('ENOSOURCE', `${arg} does not exist`, { fix: 'give the path of an OCI layout, image archive, rootfs tarball or directory' });
   }
-  const colon = existingPrefix(arg);
-  if (colon > 0 && !arg.slice(0, colon).includes(':') && local(arg.slice(0, colon))) {
-    return detectLocalSource(arg.slice(0, colon), arg.slice(colon + 1));
+  try {
+    parseImageRef(arg);
+  } catch (e) {
+    // Not a reference: say how to name the local path, if that is what was meant.
+    if (e instanceof CrossrootError && existsSync(arg)) {
+      throw new CrossrootError(e.code, e.message, { fix: `${e.fix ? `${e.fix}; ` : ''}for the local path ${arg}, write ./${arg}`, cause: e });
+    }
+    throw e;
   }
-  parseImageRef(arg); // throws EIMAGEREF with a fix-it when it is not a reference either
   return { kind: 'image', ref: arg };
 }
 

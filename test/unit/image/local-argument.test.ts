@@ -29,7 +29,27 @@ test('a bare name is an image reference even when a folder has that name', async
   });
 });
 
-test('an existing file or layout is local without ./, and PATH:NAME picks an image inside', async (t) => {
+// Issue 10 item 13: a file called like an image in the current folder used to shadow the image.
+test('a bare name is an image reference even when a file or layout of that name is in the current folder', async (t) => {
+  const dir = tempDir(t);
+  const tree = path.join(dir, 'tree');
+  mkdirSync(tree);
+  execFileSync('tar', ['-C', tree, '-cf', path.join(dir, 'alpine'), '.']);
+  mkdirSync(path.join(dir, 'busybox'));
+  writeFileSync(path.join(dir, 'busybox', 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  await inDir(dir, async () => {
+    assert.deepEqual(await sourceFromArgument('alpine'), { kind: 'image', ref: 'alpine' });
+    assert.deepEqual(await sourceFromArgument('alpine:3.20'), { kind: 'image', ref: 'alpine:3.20' });
+    assert.deepEqual(await sourceFromArgument('busybox'), { kind: 'image', ref: 'busybox' });
+    assert.deepEqual(await sourceFromArgument('./alpine'), { kind: 'rootfs-tar', path: path.join(dir, 'alpine') });
+    assert.deepEqual(await sourceFromArgument('./busybox:v1'), { kind: 'oci-layout', path: path.join(dir, 'busybox'), ref: 'v1' });
+  });
+  mkdirSync(path.join(dir, 'My_Tree'));
+  await inDir(dir, () => assert.rejects(sourceFromArgument('My_Tree'),
+    (e: unknown) => e instanceof CrossrootError && e.code === 'EIMAGEREF' && /for the local path My_Tree, write \.\/My_Tree/.test(e.fix ?? '')));
+});
+
+test('a name with an archive extension is a local path, and PATH:NAME picks an image inside', async (t) => {
   const dir = tempDir(t);
   const tree = path.join(dir, 'tree');
   mkdirSync(path.join(tree, 'etc'), { recursive: true });
@@ -40,8 +60,9 @@ test('an existing file or layout is local without ./, and PATH:NAME picks an ima
   writeFileSync(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   await inDir(dir, async () => {
     assert.deepEqual(await sourceFromArgument('rootfs.tar.gz'), { kind: 'rootfs-tar', path: path.join(dir, 'rootfs.tar.gz') });
-    assert.deepEqual(await sourceFromArgument('layout'), { kind: 'oci-layout', path: layout });
-    assert.deepEqual(await sourceFromArgument('layout:v1'), { kind: 'oci-layout', path: layout, ref: 'v1' });
+    await assert.rejects(sourceFromArgument('missing.tar.zst'), (e: unknown) => e instanceof CrossrootError && e.code === 'ENOSOURCE');
+    assert.deepEqual(await sourceFromArgument('./layout'), { kind: 'oci-layout', path: layout });
+    assert.deepEqual(await sourceFromArgument('./layout:v1'), { kind: 'oci-layout', path: layout, ref: 'v1' });
     assert.deepEqual(await sourceFromArgument(`${layout}:v1`), { kind: 'oci-layout', path: layout, ref: 'v1' });
   });
 });
