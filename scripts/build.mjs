@@ -1,4 +1,5 @@
-// Bundles the three entry points (extension, language server, CLI) and builds the native helper.
+// Bundles the two entry points (extension, CLI; the language server is the CLI's `lsp`) and builds
+// the native helper.
 // Used by `npm run build`, `npm start` and `npm test`; each entry point is skipped until its source exists.
 import { build } from 'esbuild';
 import { existsSync, rmSync } from 'node:fs';
@@ -13,7 +14,6 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export async function buildAll({ native = true, quiet = false, minify = false } = {}) {
   const entries = [
     ['src/extension/main.ts', 'dist/extension.cjs'],
-    ['src/server/main.ts', 'dist/server.cjs'],
     ['src/cli/main.ts', 'dist/cli.cjs'],
   ].filter(([src]) => existsSync(path.join(root, src)));
   await Promise.all(entries.map(([src, out]) => build({

@@ -1,5 +1,5 @@
 // `npm run package`: one VSIX per platform (linux-x64, linux-arm64) with @vscode/vsce, each
-// holding the minified bundles, the static helper built for that platform (Debian's cross
+// holding the minified extension and CLI bundles, the static helper built for that platform (Debian's cross
 // compiler for arm64, checked under qemu), the grammar, icon, walkthrough, README, CHANGELOG and
 // LICENSE, and nothing else: the file list is checked against `vsce ls` before packing.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -21,7 +21,8 @@ export const TARGETS = {
 /** What a VSIX may hold besides vsce's own manifest files, as `vsce ls` prints it. */
 export const VSIX_FILES = [
   'CHANGELOG.md', 'LICENSE', 'README.md', 'package.json',
-  'dist/cli.cjs', 'dist/extension.cjs', 'dist/server.cjs',
+  // The language server is `crossroot lsp --stdio` of cli.cjs.
+  'dist/cli.cjs', 'dist/extension.cjs',
   'media/crossroot.png',
   'media/walkthrough/build.md', 'media/walkthrough/check.md', 'media/walkthrough/envfile.md', 'media/walkthrough/terminal.md',
   'native/out/crossroot-helper',

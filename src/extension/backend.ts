@@ -1,9 +1,10 @@
-// What the extension needs from the env lifecycle (src/core/env): status, build, stop, in-process.
-// One small interface so the wiring to the core is a few lines and controller tests need no envs.
+// What the extension needs from the env lifecycle (src/core/env): status, build, stop, in-process
+// (lifecycle.ts implements it on Env). Controller tests implement it on a plain object.
 import type { ArchName } from '../core/arch';
 
 /** The states the status bar shows, in the user's words. */
-export type EnvState = 'not built' | 'building' | 'ready' | 'running' | 'stopping' | 'error';
+/** 'outdated': built, but the env file changed since (a rebuild applies it). */
+export type EnvState = 'not built' | 'outdated' | 'building' | 'ready' | 'running' | 'stopping' | 'error';
 
 export interface EnvStatus {
   name: string;
@@ -18,6 +19,8 @@ export interface BuildProgress {
   message: string;
   /** 0..1 of the whole build, when known. */
   fraction?: number;
+  /** Only for the log (a step's output lines), not the notification. */
+  detail?: boolean;
 }
 
 export interface BuildOptions {
@@ -27,14 +30,9 @@ export interface BuildOptions {
 }
 
 export interface EnvBackend {
+  /** Name and arch from the env file alone: runs nothing, creates nothing (untrusted folders). */
+  describe(envFile: string): Pick<EnvStatus, 'name' | 'arch'>;
   status(envFile: string): Promise<EnvStatus>;
   build(envFile: string, o: BuildOptions): Promise<void>;
   stop(envFile: string): Promise<void>;
-}
-
-/** Where the lifecycle finds its helper and store (the extension's settings, resolved). */
-export interface BackendConfig {
-  helper: string;
-  store?: string;
-  idleTimeout: number;
 }

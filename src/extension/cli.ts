@@ -10,6 +10,8 @@ export interface CliCommand {
   args: string[];
   /** Added to the process environment. */
   env: Record<string, string>;
+  /** Env options every env command takes (--idle-timeout). */
+  options: string[];
 }
 
 export interface CliSettings {
@@ -20,21 +22,25 @@ export interface CliSettings {
 
 export function cliCommand(extensionPath: string, execPath: string, s: CliSettings = {}): CliCommand {
   const env: Record<string, string> = { ELECTRON_RUN_AS_NODE: '1' };
-  // The CLI reads the same settings from its environment, so a terminal and the status bar agree.
+  // The CLI reads the helper and store from its environment, as the in-process core does, so a
+  // terminal and the status bar see the same env.
   if (s.helper) env.CROSSROOT_HELPER = s.helper;
   if (s.store) env.CROSSROOT_STORE = s.store;
-  if (s.idleTimeout !== undefined) env.CROSSROOT_IDLE_TIMEOUT = String(s.idleTimeout);
-  return { command: execPath, args: [path.join(extensionPath, 'dist', 'cli.cjs')], env };
+  const options = s.idleTimeout !== undefined ? ['--idle-timeout', String(s.idleTimeout)] : [];
+  return { command: execPath, args: [path.join(extensionPath, 'dist', 'cli.cjs')], env, options };
 }
 
-/** `crossroot shell --file F`: joins (or builds and starts) the env, progress in the terminal itself. */
+/**
+ * `crossroot shell --file F`: joins (or builds and starts) the env, progress in the terminal
+ * itself. The terminal's cwd (a host folder) maps to the same place under the workspace path.
+ */
 export function shellArgs(cli: CliCommand, envFile: string): string[] {
-  return [...cli.args, 'shell', '--file', envFile];
+  return [...cli.args, 'shell', '--file', envFile, ...cli.options];
 }
 
-/** `crossroot exec --file F --cwd DIR -- CMD…`: one command in the env, exit code passed through. */
-export function execArgs(cli: CliCommand, envFile: string, cwd: string, command: string[]): string[] {
-  return [...cli.args, 'exec', '--file', envFile, '--cwd', cwd, '--', ...command];
+/** `crossroot exec --file F -- CMD…`: one command in the env (cwd mapped from the process's), exit code passed through. */
+export function execArgs(cli: CliCommand, envFile: string, command: string[]): string[] {
+  return [...cli.args, 'exec', '--file', envFile, ...cli.options, '--', ...command];
 }
 
 /** Single-quotes a word for /bin/sh. */
@@ -48,6 +54,6 @@ export function shQuote(s: string): string {
  */
 export function taskShellScript(cli: CliCommand, envFile: string): string {
   const env = Object.entries(cli.env).map(([k, v]) => `${k}=${shQuote(v)}`).join(' ');
-  const argv = [cli.command, ...cli.args, 'exec', '--file', envFile].map(shQuote).join(' ');
-  return `#!/bin/sh\n# Written by the Crossroot extension: runs shell tasks inside the env of ${envFile}.\nexec env ${env} ${argv} --cwd "$PWD" -- /bin/sh "$@"\n`;
+  const argv = [cli.command, ...execArgs(cli, envFile, ['/bin/sh'])].map(shQuote).join(' ');
+  return `#!/bin/sh\n# Written by the Crossroot extension: runs shell tasks inside the env of ${envFile}.\nexec env ${env} ${argv} "$@"\n`;
 }

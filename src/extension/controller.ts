@@ -60,6 +60,8 @@ export class EnvController {
     if (!this.envFile) return this.set(undefined);
     if (this.building) return;
     try {
+      // Untrusted: what the file says, without starting the helper or touching the store.
+      if (!this.ws.isTrusted()) return this.set({ ...this.backend.describe(this.envFile), state: 'not built' });
       this.set(await this.backend.status(this.envFile));
     } catch (e) {
       this.log.error(`status of ${this.envFile}: ${describe(e)}`);
@@ -94,6 +96,7 @@ export class EnvController {
           signal: controller.signal,
           onProgress: (p) => {
             this.log.info(p.message);
+            if (p.detail) return;
             // VS Code's bar takes increments; the core reports where it is.
             const at = p.fraction === undefined ? undefined : Math.round(Math.min(1, Math.max(0, p.fraction)) * 100);
             const increment = at !== undefined && at > done ? at - done : undefined;
@@ -140,7 +143,7 @@ export class EnvController {
   async envFileChanged(changed: string): Promise<void> {
     await this.refresh();
     const state = this.current?.state;
-    if (state !== 'ready' && state !== 'running') return;
+    if (state !== 'ready' && state !== 'running' && state !== 'outdated') return;
     if (this.rebuildOffered) return;
     this.rebuildOffered = true;
     try {

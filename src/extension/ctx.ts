@@ -83,8 +83,9 @@ export class Ctx implements vscode.Disposable {
   }
 
   async start(): Promise<void> {
-    await vscode.commands.executeCommand('setContext', 'crossroot.active', true);
-    await vscode.commands.executeCommand('setContext', 'crossroot.hasDevcontainer', devcontainerFiles(this.folders).length > 0);
+    // Not awaited: each is a round trip to the workbench, which is busy while it starts.
+    void vscode.commands.executeCommand('setContext', 'crossroot.active', true);
+    void vscode.commands.executeCommand('setContext', 'crossroot.hasDevcontainer', devcontainerFiles(this.folders).length > 0);
     this.statusItem.show();
     this.render(undefined);
     this.own(vscode.window.registerTerminalProfileProvider(PROFILE_ID, {
@@ -95,6 +96,7 @@ export class Ctx implements vscode.Disposable {
       resolveTask: (task) => this.resolveTask(task),
     }));
     this.watchEnvFiles();
+    this.followActivity();
     this.own(vscode.workspace.onDidGrantWorkspaceTrust(() => { void this.trustGranted(); }));
     this.own(vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('crossroot.helperPath')) this.helperCheck = undefined;
@@ -180,6 +182,32 @@ export class Ctx implements vscode.Disposable {
     const task = new vscode.Task(def, vscode.TaskScope.Workspace, label, TASK_TYPE,
       new vscode.ProcessExecution(command, args, { cwd, env }), problemMatchers);
     await vscode.tasks.executeTask(task);
+  }
+
+  /**
+   * The env starts and stops outside this process (a terminal's `crossroot shell` starts it, its
+   * idle timeout stops it), so while a Crossroot terminal or task is open the status is read
+   * again every 2 s, and once more when the last one closes.
+   */
+  private followActivity(): void {
+    const cli = this.cli().args[0]!;
+    const ours = (t: vscode.Terminal): boolean => {
+      const o = t.creationOptions as vscode.TerminalOptions;
+      return Array.isArray(o.shellArgs) && o.shellArgs.includes(cli);
+    };
+    let tasks = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const update = (): void => {
+      const active = tasks > 0 || vscode.window.terminals.some(ours);
+      if (active && !timer) timer = setInterval(() => { void this.env.refresh(); }, 2000);
+      if (!active && timer) { clearInterval(timer); timer = undefined; }
+      void this.env.refresh();
+    };
+    this.own({ dispose: () => { if (timer) clearInterval(timer); } });
+    this.own(vscode.window.onDidOpenTerminal(update));
+    this.own(vscode.window.onDidCloseTerminal(update));
+    this.own(vscode.tasks.onDidStartTaskProcess((e) => { if (e.execution.task.definition.type === TASK_TYPE) { tasks++; update(); } }));
+    this.own(vscode.tasks.onDidEndTaskProcess((e) => { if (e.execution.task.definition.type === TASK_TYPE) { tasks = Math.max(0, tasks - 1); update(); } }));
   }
 
   private watchEnvFiles(): void {

@@ -1,5 +1,5 @@
-// The env file language client: starts dist/server.cjs over node IPC for crossroot.toml and
-// devcontainer.json, and restarts it on request. The server does the work; this only connects.
+// The env file language client: runs the server as `crossroot lsp --stdio` of the bundled CLI
+// (the one server for every editor, as taplo does), so the VSIX ships no second copy of it.
 import type * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 
@@ -12,10 +12,11 @@ export const ENV_FILE_SELECTOR = [
 ];
 
 export function createLanguageClient(context: vscode.ExtensionContext): LanguageClient {
-  const module = context.asAbsolutePath('dist/server.cjs');
+  const module = context.asAbsolutePath('dist/cli.cjs');
+  // The client forks it with the extension host's node and appends --stdio.
   const serverOptions: ServerOptions = {
-    run: { module, transport: TransportKind.ipc },
-    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
+    run: { module, args: ['lsp'], transport: TransportKind.stdio },
+    debug: { module, args: ['lsp'], transport: TransportKind.stdio, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
   };
   // No file watching: the server reads crossroot.lock afresh whenever it offers the pin action.
   const clientOptions: LanguageClientOptions = { documentSelector: ENV_FILE_SELECTOR };

@@ -1,9 +1,12 @@
-// The EnvBackend on the env lifecycle of src/core/env, in-process (terminals and tasks use the
-// CLI instead). The lifecycle module is not on main yet: until it lands, status reads the env
-// file for name and arch and says the lifecycle is missing; build and stop refuse.
-import { CrossrootError } from '../core/errors';
+// The EnvBackend on the env lifecycle of src/core/env, in-process: status, build and stop call
+// Env directly (terminals and tasks run the bundled CLI, which calls the same Env). Also turns
+// the lifecycle's events into the lines a progress notification shows.
+import type { ArchName } from '../core/arch';
+import { Env, type EnvStatus as CoreStatus } from '../core/env/env';
 import { loadEnvSpec } from '../core/envfile/load';
-import type { EnvBackend } from './backend';
+import type { EnvEvent } from '../core/env/events';
+import { Store, defaultStoreRoot } from '../core/store/store';
+import type { BuildProgress, EnvBackend, EnvState, EnvStatus } from './backend';
 import type { Helper } from './bootstrap';
 
 export interface LifecycleSettings {
@@ -12,16 +15,58 @@ export interface LifecycleSettings {
   idleTimeout: () => number;
 }
 
-const MISSING = 'this build of Crossroot has no env lifecycle (src/core/env) yet';
+const STATES: Record<CoreStatus['state'], EnvState> = { 'not-built': 'not built', outdated: 'outdated', ready: 'ready', running: 'running' };
 
-export function lifecycleBackend(_s: LifecycleSettings): EnvBackend {
-  const missing = (): never => { throw new CrossrootError('ENOLIFECYCLE', MISSING, { fix: 'update Crossroot' }); };
+export function statusFrom(s: CoreStatus): EnvStatus {
+  const detail = s.instance ? `${s.instance.processes} process${s.instance.processes === 1 ? '' : 'es'} in it` : undefined;
+  return { name: s.name, arch: s.arch as ArchName, state: STATES[s.state], ...(detail ? { detail } : {}) };
+}
+
+function mb(n: number): string {
+  return `${(n / 1e6).toFixed(1)} MB`;
+}
+
+/** One event as a progress line; `detail` lines (a step's output) go only to the log. */
+export function progressOf(e: EnvEvent): BuildProgress | undefined {
+  switch (e.phase) {
+    case 'pull': {
+      const p = e.pull;
+      const layer = p.layer ? `layer ${p.layer}/${p.layers ?? '?'}` : 'image';
+      if (p.phase === 'download') return { message: `${layer}: ${mb(p.done ?? 0)}${p.total ? ` / ${mb(p.total)}` : ''}`, detail: false };
+      if (p.phase === 'unpack') return { message: p.message ?? `unpacking ${layer}` };
+      if (p.phase === 'done') return { message: p.cached ? 'image ready (cached)' : 'image ready' };
+      return p.message ? { message: p.message } : undefined;
+    }
+    case 'step': return { message: `step ${e.index}/${e.total}: ${e.label}${e.cached ? ' (cached)' : ''}`, fraction: (e.index - 1) / e.total };
+    case 'step-output': return { message: e.line, detail: true };
+    case 'step-done': return { message: `step ${e.index} done in ${(e.ms / 1000).toFixed(1)} s`, detail: true };
+    case 'instance': return { message: `env ${e.state}${e.reason ? `: ${e.reason}` : ''}` };
+    case 'lifecycle': return { message: `${e.hook}: ${e.label}` };
+    case 'output': return { message: e.line, detail: true };
+    case 'warning': return { message: `warning: ${e.message}${e.fix ? ` (fix: ${e.fix})` : ''}` };
+    case 'note': return { message: e.message };
+  }
+}
+
+export function lifecycleBackend(s: LifecycleSettings): EnvBackend {
+  const open = async (file: string, extra: { onEvent?: (e: EnvEvent) => void; signal?: AbortSignal } = {}): Promise<Env> => {
+    const helper = (await s.helper()).path;
+    return Env.open(file, { store: Store.open(s.store() ?? defaultStoreRoot(), { helper }), helper, idleTimeout: s.idleTimeout(), ...extra });
+  };
   return {
-    status: async (file) => {
+    describe: (file) => {
       const spec = loadEnvSpec(file);
-      return { name: spec.name, arch: spec.arch, state: 'error', detail: MISSING };
+      return { name: spec.name, arch: spec.arch };
     },
-    build: async () => missing(),
-    stop: async () => missing(),
+    status: async (file) => statusFrom((await open(file)).status()),
+    build: async (file, o) => {
+      const env = await open(file, {
+        signal: o.signal,
+        onEvent: (e) => { const p = progressOf(e); if (p) o.onProgress(p); },
+      });
+      // Build was asked for by hand (a command), so devcontainer initializeCommand runs too.
+      await env.build({ rebuild: o.rebuild, initialize: true });
+    },
+    stop: async (file) => { await (await open(file)).stop(); },
   };
 }

@@ -4,6 +4,7 @@ import type { EnvStatus } from './backend';
 
 const ICONS: Record<EnvStatus['state'], string> = {
   'not built': '$(circle-outline)',
+  outdated: '$(warning)',
   building: '$(sync~spin)',
   ready: '$(check)',
   running: '$(vm-running)',
@@ -48,6 +49,7 @@ export function actionsFor(s: EnvStatus | undefined): Action[] {
   switch (s?.state) {
     case 'running': return [all.terminal, all.run, all.stop, all.rebuild, all.file, all.log];
     case 'ready': return [all.terminal, all.run, all.rebuild, all.file, all.log];
+    case 'outdated': return [all.build, all.rebuild, all.terminal, all.file, all.log];
     case 'building': case 'stopping': return [all.log, all.file];
     case 'error': return [all.log, all.build, all.check, all.file];
     default: return [all.build, all.terminal, all.file, all.check, all.log];

@@ -42,7 +42,7 @@ export function taskProcess(cli: CliCommand, def: CrossrootTaskDefinition, folde
     throw new CrossrootError('ETASK', `no env file for the crossroot task in ${folder}`, { fix: 'add crossroot.toml to the folder, or set "envFile" in the task' });
   }
   const cwd = def.cwd ? path.resolve(folder, def.cwd) : folder;
-  return { process: cli.command, args: execArgs(cli, envFile, cwd, [def.command, ...(def.args ?? [])]), cwd, env: cli.env };
+  return { process: cli.command, args: execArgs(cli, envFile, [def.command, ...(def.args ?? [])]), cwd, env: cli.env };
 }
 
 /** Label of a task made from a command line (Run Command…). */

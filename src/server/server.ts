@@ -1,5 +1,5 @@
 // The env file language server: wires LSP requests on a connection to the language service.
-// Used by the VS Code extension (dist/server.cjs) and by `crossroot lsp --stdio` for other editors.
+// Used by the VS Code extension and other editors alike, as `crossroot lsp --stdio` (src/cli/commands/lsp.ts).
 import {
   CodeActionKind, DocumentDiagnosticReportKind, TextDocuments, TextDocumentSyncKind, type Connection, type InitializeResult,
 } from 'vscode-languageserver';

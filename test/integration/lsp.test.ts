@@ -11,7 +11,7 @@ import {
   PublishDiagnosticsNotification, ShutdownRequest, type CodeAction, type CompletionList, type FullDocumentDiagnosticReport,
   type PublishDiagnosticsParams,
 } from 'vscode-languageserver-protocol';
-import { CLI, ROOT, tempDir } from '../lib/harness';
+import { CLI, tempDir } from '../lib/harness';
 
 /** `crossroot lsp --stdio` (or another server command) with a real JSON-RPC client on its pipes. */
 function startServer(t: TestContext, argv = [CLI, 'lsp', '--stdio']) {
@@ -90,20 +90,6 @@ test('a client that pulls diagnostics gets them on request only, not pushed a se
   await conn.sendNotification(ExitNotification.type);
   assert.equal(await exited, 0);
   assert.deepEqual(published, [], 'nothing was pushed');
-});
-
-test('dist/server.cjs, the server the extension starts, is the same server', async (t) => {
-  const dir = tempDir(t);
-  const uri = pathToFileURL(path.join(dir, 'crossroot.toml')).href;
-  const { conn, exited, nextPublish } = startServer(t, [path.join(ROOT, 'dist/server.cjs'), '--stdio']);
-  const init = await conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: pathToFileURL(dir).href, capabilities: {}, workspaceFolders: null });
-  assert.equal(init.serverInfo?.name, 'crossroot');
-  await conn.sendNotification(InitializedNotification.type, {});
-  await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'toml', version: 1, text: 'image = "alpine"\n[setup]\npakages = []\n' } });
-  assert.deepEqual((await nextPublish(1)).diagnostics.map((d) => d.code), [2001]);
-  await conn.sendRequest(ShutdownRequest.type);
-  await conn.sendNotification(ExitNotification.type);
-  assert.equal(await exited, 0);
 });
 
 test('a crossroot.lock linked to /dev/zero does not hang the server: the pin action says there is nothing locked', async (t) => {

@@ -74,7 +74,8 @@ const cases: Case[] = [
     const root = folder().uri.fsPath;
     const cli = resolved.args[0]!;
     assert.match(cli, /dist\/cli\.cjs$/);
-    assert.deepEqual(resolved.args.slice(1), ['exec', '--file', `${root}/crossroot.toml`, '--cwd', root, '--', 'gcc', '-c', 'broken.c']);
+    assert.deepEqual(resolved.args.slice(1), ['exec', '--file', `${root}/crossroot.toml`, '--idle-timeout', '900', '--', 'gcc', '-c', 'broken.c']);
+    assert.equal(resolved.options?.cwd, root);
     assert.equal(resolved.options?.env?.ELECTRON_RUN_AS_NODE, '1');
   }],
 ];

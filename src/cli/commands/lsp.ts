@@ -1,5 +1,5 @@
-// `crossroot lsp --stdio`: the env file language server for editors other than VS Code; the
-// same server as the extension's dist/server.cjs, over stdin/stdout.
+// `crossroot lsp --stdio`: the env file language server, over stdin/stdout: the VS Code extension
+// starts this very command of its bundled CLI, other editors start `crossroot lsp --stdio`.
 import { parseArgs } from 'node:util';
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
 import type { Command } from '../command';

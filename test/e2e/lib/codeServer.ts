@@ -29,9 +29,9 @@ function npmVersion(): string {
  * arch) into the test cache: in a temp dir renamed into place when complete, so an interrupted
  * install is never taken for a whole one.
  */
-export function codeServerEntry(log: (m: string) => void = () => {}): string {
+export function codeServerEntry(log: (m: string) => void = () => {}, base = cacheDir('code-server')): string {
   const key = createHash('sha256').update(JSON.stringify({ v: CODE_SERVER_VERSION, node: process.versions.node.split('.')[0], npm: npmVersion(), arch: process.arch })).digest('hex').slice(0, 16);
-  const base = cacheDir('code-server');
+  mkdirSync(base, { recursive: true });
   const dir = path.join(base, `${CODE_SERVER_VERSION}-${key}`);
   const entry = path.join(dir, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
   if (existsSync(entry)) return entry;
@@ -86,26 +86,35 @@ export interface CodeServerOptions {
 
 /** Starts a fresh code-server; stopped (its whole process group) when the test ends. */
 export async function startCodeServer(t: TestContext, entry: string, o: CodeServerOptions = {}): Promise<CodeServer> {
-  const home = tempDir(t, 'crossroot-e2e-');
+  const server = await launchCodeServer(entry, tempDir(t, 'crossroot-e2e-'), o);
+  t.after(() => server.stop());
+  return server;
+}
+
+/**
+ * Starts code-server with its user-data-dir, extensions, config and XDG dirs under `home` (a
+ * fresh temp dir for tests; a kept one for `npm start`), on 127.0.0.1 with a port of its choosing.
+ */
+export async function launchCodeServer(entry: string, home: string, o: CodeServerOptions & { port?: number } = {}): Promise<CodeServer & { exited: Promise<void> }> {
   const userDataDir = path.join(home, 'user-data'), extensionsDir = path.join(home, 'extensions'), config = path.join(home, 'config.yaml');
   mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-  mkdirSync(extensionsDir);
-  writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(o.settings ?? {}, null, 2));
-  writeFileSync(path.join(userDataDir, 'User', 'keybindings.json'), JSON.stringify(o.keybindings ?? [], null, 2));
+  mkdirSync(extensionsDir, { recursive: true });
+  if (o.settings) writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(o.settings, null, 2));
+  if (o.keybindings) writeFileSync(path.join(userDataDir, 'User', 'keybindings.json'), JSON.stringify(o.keybindings, null, 2));
   writeFileSync(config, 'auth: none\ncert: false\n');
   const xdg = Object.fromEntries(['CONFIG', 'DATA', 'STATE', 'CACHE'].map((k) => [`XDG_${k}_HOME`, path.join(home, `xdg-${k.toLowerCase()}`)]));
   const env = { ...process.env, ...xdg, ...o.env };
   const common = ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--config', config];
   for (const vsix of o.vsix ?? []) {
-    const r = spawnSync(process.execPath, [entry, ...common, '--install-extension', vsix], { env, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [entry, ...common, '--install-extension', vsix, '--force'], { env, encoding: 'utf8' });
     if (r.status !== 0 || !/successfully installed/.test(r.stdout)) throw new Error(`--install-extension ${vsix} failed:\n${r.stdout}${r.stderr}`);
   }
-  const child: ChildProcess = spawn(process.execPath, [entry, ...common, '--bind-addr', '127.0.0.1:0', '--auth', 'none',
+  const child: ChildProcess = spawn(process.execPath, [entry, ...common, '--bind-addr', `127.0.0.1:${o.port ?? 0}`, '--auth', 'none',
     '--disable-telemetry', '--disable-update-check', '--ignore-last-opened'], {
     env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  const stopped = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     const onData = (b: Buffer): void => {
       out += b.toString();
@@ -121,10 +130,9 @@ export async function startCodeServer(t: TestContext, entry: string, o: CodeServ
     // The server, its extension hosts and pty host are one process group; terminals' shells
     // (sessions of their own) get SIGHUP when the pty host goes.
     try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
-    await stopped;
+    await exited;
   };
-  t.after(stop);
-  return { url: `http://127.0.0.1:${port}`, port, userDataDir, extensionsDir, output: () => out, stop };
+  return { url: `http://127.0.0.1:${port}`, port, userDataDir, extensionsDir, output: () => out, stop, exited };
 }
 
 /** A copy of a fixture folder as a fresh workspace. */

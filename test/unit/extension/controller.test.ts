@@ -10,7 +10,8 @@ class RecordingBackend implements EnvBackend {
   state: EnvStatus = { name: 'firmware', arch: 'arm64', state: 'not built' };
   calls: string[] = [];
   buildError: Error | undefined;
-  async status(): Promise<EnvStatus> { return { ...this.state }; }
+  describe() { return { name: this.state.name, arch: this.state.arch }; }
+  async status(): Promise<EnvStatus> { this.calls.push('status'); return { ...this.state }; }
   async build(_file: string, o: BuildOptions): Promise<void> {
     this.calls.push(o.rebuild ? 'rebuild' : 'build');
     o.onProgress({ message: 'layer 1/2: 10 MB', fraction: 0.25 });
@@ -38,7 +39,7 @@ test('a build shows progress with the layer and setup step, and ends ready', asy
   const states: string[] = [];
   c.onDidChange((s) => states.push(s!.state));
   assert.equal(await c.build(false), true);
-  assert.deepEqual(backend.calls, ['build']);
+  assert.deepEqual(backend.calls.filter((c) => c !== 'status'), ['build']);
   assert.deepEqual(ui.progressTitles, ['Crossroot: building arm64 · firmware']);
   assert.deepEqual(ui.reports, [{ message: 'layer 1/2: 10 MB', increment: 25 }, { message: '[setup] packages: gcc', increment: 50 }]);
   assert.deepEqual(states, ['building', 'ready']);
@@ -83,14 +84,14 @@ test('a changed env file offers a rebuild of a built env, and Rebuild rebuilds',
   ui.answer = REBUILD;
   await c.envFileChanged('/w/crossroot.toml');
   assert.match(ui.shown[0]!.message, /crossroot\.toml changed\. Rebuild the env/);
-  assert.deepEqual(backend.calls, ['rebuild']);
+  assert.deepEqual(backend.calls.filter((c) => c !== 'status'), ['rebuild']);
 });
 
 test('a changed env file of an env never built offers nothing', async () => {
   const { ui, backend, c } = setup();
   await c.envFileChanged('/w/crossroot.lock');
   assert.deepEqual(ui.shown, []);
-  assert.deepEqual(backend.calls, []);
+  assert.deepEqual(backend.calls, ['status']);
 });
 
 test('a status that fails (broken env file) shows the error state with the reason', async () => {
@@ -105,4 +106,11 @@ test('stop is allowed untrusted (it only ends processes)', async () => {
   const { backend, c } = setup(false);
   await c.stop();
   assert.deepEqual(backend.calls, ['stop']);
+});
+
+test('an untrusted folder shows name and arch from the file without asking the lifecycle', async () => {
+  const { backend, c } = setup(false);
+  await c.refresh();
+  assert.deepEqual(c.status, { name: 'firmware', arch: 'arm64', state: 'not built' });
+  assert.deepEqual(backend.calls, []);
 });

@@ -9,30 +9,32 @@ import { applyRouting, AUTOMATION_PROFILE, DEFAULT_PROFILE } from '../../../src/
 import { actionsFor, statusView } from '../../../src/extension/status';
 import { checkDefinition, taskProcess } from '../../../src/extension/tasks';
 import { terminalSpec } from '../../../src/extension/terminals';
+import { progressOf, statusFrom } from '../../../src/extension/lifecycle';
 import { tempDir } from '../../lib/harness';
 import { MemoryWorkspace } from './fake-ui';
 
-const cli = cliCommand('/ext', '/vscode/node', { helper: '/opt/crossroot-helper', idleTimeout: 60 });
+const cli = cliCommand('/ext', '/vscode/node', { helper: '/opt/crossroot-helper', store: '/s', idleTimeout: 60 });
 
-test('the CLI runs with the extension host\'s node as node, with the settings in its environment', () => {
+test('the CLI runs with the extension host\'s node as node, with the settings in its environment and options', () => {
   assert.equal(cli.command, '/vscode/node');
   assert.deepEqual(cli.args, ['/ext/dist/cli.cjs']);
-  assert.deepEqual(cli.env, { ELECTRON_RUN_AS_NODE: '1', CROSSROOT_HELPER: '/opt/crossroot-helper', CROSSROOT_IDLE_TIMEOUT: '60' });
+  assert.deepEqual(cli.env, { ELECTRON_RUN_AS_NODE: '1', CROSSROOT_HELPER: '/opt/crossroot-helper', CROSSROOT_STORE: '/s' });
+  assert.deepEqual(cli.options, ['--idle-timeout', '60']);
 });
 
 test('the Crossroot terminal is named "arch · name" and runs `crossroot shell --file F`', () => {
   const t = terminalSpec(cli, '/w/crossroot.toml', { name: 'firmware', arch: 'arm64' }, '/w');
   assert.equal(t.name, 'arm64 · firmware');
   assert.equal(t.shellPath, '/vscode/node');
-  assert.deepEqual(t.shellArgs, ['/ext/dist/cli.cjs', 'shell', '--file', '/w/crossroot.toml']);
+  assert.deepEqual(t.shellArgs, ['/ext/dist/cli.cjs', 'shell', '--file', '/w/crossroot.toml', '--idle-timeout', '60']);
   assert.equal(t.cwd, '/w');
 });
 
-test('a crossroot task runs `crossroot exec` with its cwd mapped and its args untouched', () => {
+test('a crossroot task runs `crossroot exec` from its host cwd (the CLI maps it) with its args untouched', () => {
   const def = checkDefinition({ type: 'crossroot', command: 'gcc', args: ['-c', 'a file.c'], cwd: 'src' });
   const p = taskProcess(cli, def, '/w', '/w/crossroot.toml');
   assert.equal(p.process, '/vscode/node');
-  assert.deepEqual(p.args, ['/ext/dist/cli.cjs', 'exec', '--file', '/w/crossroot.toml', '--cwd', '/w/src', '--', 'gcc', '-c', 'a file.c']);
+  assert.deepEqual(p.args, ['/ext/dist/cli.cjs', 'exec', '--file', '/w/crossroot.toml', '--idle-timeout', '60', '--', 'gcc', '-c', 'a file.c']);
   assert.equal(p.cwd, '/w/src');
 });
 
@@ -54,7 +56,7 @@ test('the task shell script quotes paths so a quote in them stays a quote', (t) 
   writeFileSync(script, taskShellScript(odd, `/w/x'y/crossroot.toml`), { mode: 0o700 });
   // /bin/echo stands in for node: prints the argv the script would hand it.
   const r = spawnSync(script, ['-c', 'make all'], { cwd: dir, encoding: 'utf8' });
-  assert.equal(r.stdout.trim(), `/ext/it's here/dist/cli.cjs exec --file /w/x'y/crossroot.toml --cwd ${dir} -- /bin/sh -c make all`);
+  assert.equal(r.stdout.trim(), `/ext/it's here/dist/cli.cjs exec --file /w/x'y/crossroot.toml -- /bin/sh -c make all`);
 });
 
 test('the status bar shows name, arch and state; an untrusted folder says so', () => {
@@ -96,5 +98,18 @@ test('routing writes the default terminal and automation profile, and removes on
 });
 
 test('execArgs puts the command after --, so its options never reach the CLI', () => {
-  assert.deepEqual(execArgs(cli, '/w/crossroot.toml', '/w', ['--help']).slice(-2), ['--', '--help']);
+  assert.deepEqual(execArgs(cli, '/w/crossroot.toml', ['--help']).slice(-2), ['--', '--help']);
+});
+
+test('lifecycle events become the lines a build notification shows; step output only goes to the log', () => {
+  assert.deepEqual(progressOf({ phase: 'pull', pull: { phase: 'download', layer: 1, layers: 2, done: 12_500_000, total: 63_100_000 } }), { message: 'layer 1/2: 12.5 MB / 63.1 MB', detail: false });
+  assert.deepEqual(progressOf({ phase: 'step', index: 2, total: 4, label: '[setup] packages: gcc', key: 'k', cached: false }), { message: 'step 2/4: [setup] packages: gcc', fraction: 0.25 });
+  assert.equal(progressOf({ phase: 'step-output', index: 2, stream: 'stdout', line: 'Unpacking gcc' })?.detail, true);
+  assert.deepEqual(progressOf({ phase: 'warning', message: 'limits not applied', fix: 'delegate a cgroup' }), { message: 'warning: limits not applied (fix: delegate a cgroup)' });
+});
+
+test('the core\'s env status maps to the status bar\'s words', () => {
+  const base = { id: 'x', name: 'fw', arch: 'arm64', file: '/w/crossroot.toml', workspaceFolder: '/w', layers: [], upperBytes: 0 };
+  assert.deepEqual(statusFrom({ ...base, state: 'not-built' }), { name: 'fw', arch: 'arm64', state: 'not built' });
+  assert.deepEqual(statusFrom({ ...base, state: 'running', instance: { pid: 5, processes: 2 } }), { name: 'fw', arch: 'arm64', state: 'running', detail: '2 processes in it' });
 });
