@@ -13,6 +13,7 @@ export interface Contender {
   /** Runs before each timed run, untimed (e.g. make a fresh target dir). */
   before?: () => void;
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
 }
 
 export interface Row { name: string; medianMs: number; runs: number }
@@ -25,7 +26,7 @@ export function measure(contenders: Contender[], runs: number, warmup = 2): Row[
       const t0 = process.hrtime.bigint();
       if (c.fn) c.fn();
       else {
-        const r = spawnSync(c.argv![0]!, c.argv!.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: c.env ?? process.env });
+        const r = spawnSync(c.argv![0]!, c.argv!.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: c.env ?? process.env, ...(c.cwd ? { cwd: c.cwd } : {}) });
         if (r.status !== 0) throw new Error(`${c.name} failed (${r.status}): ${r.stderr}`);
       }
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -45,13 +46,49 @@ export function fmtMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
 }
 
-/** Writes bench/results/NAME.md: a heading, a table of rows with ratios to `base`, and notes. */
-export function report(name: string, title: string, rows: { label: string; ours: Row; peer: Row; target?: string }[], notes: string[] = []): void {
+/**
+ * A target a row is held to: a ratio (ours / peer) or an absolute median. Rows with one say in
+ * the table whether it was met, so a missed target is never hidden in the numbers.
+ */
+export interface Target {
+  /** What the table shows, e.g. "≤ 1.0×" or "≥ 10× faster". */
+  text: string;
+  maxRatio?: number;
+  maxMs?: number;
+}
+
+export interface ResultRow {
+  label: string;
+  ours: Row;
+  /** Absent for rows held to an absolute target only. */
+  peer?: Row;
+  target?: string | Target;
+}
+
+/** "met" / "missed" for a structured target; undefined for a plain text one (or none). */
+export function verdict(r: ResultRow): 'met' | 'missed' | undefined {
+  if (!r.target || typeof r.target === 'string') return undefined;
+  const { maxRatio, maxMs } = r.target;
+  if (maxRatio !== undefined && (!r.peer || r.ours.medianMs / r.peer.medianMs > maxRatio)) return 'missed';
+  if (maxMs !== undefined && r.ours.medianMs > maxMs) return 'missed';
+  return 'met';
+}
+
+function targetCell(r: ResultRow): string {
+  if (!r.target) return '';
+  if (typeof r.target === 'string') return r.target;
+  return `${r.target.text}: ${verdict(r) === 'met' ? 'met' : '**missed**'}`;
+}
+
+/** Writes bench/results/NAME.md: a heading, a table of rows with ratios to their peer, and notes. */
+export function report(name: string, title: string, rows: ResultRow[], notes: string[] = []): void {
   const lines = [
     `### ${title}`, '',
     '| workload | crossroot | peer | median (ours / peer) | ratio | target |',
     '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.label} | ${r.ours.name} | ${r.peer.name} | ${fmtMs(r.ours.medianMs)} / ${fmtMs(r.peer.medianMs)} | ${(r.ours.medianMs / r.peer.medianMs).toFixed(2)}× | ${r.target ?? ''} |`),
+    ...rows.map((r) => r.peer
+      ? `| ${r.label} | ${r.ours.name} | ${r.peer.name} | ${fmtMs(r.ours.medianMs)} / ${fmtMs(r.peer.medianMs)} | ${(r.ours.medianMs / r.peer.medianMs).toFixed(2)}× | ${targetCell(r)} |`
+      : `| ${r.label} | ${r.ours.name} | — | ${fmtMs(r.ours.medianMs)} | — | ${targetCell(r)} |`),
   ];
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
   const text = lines.join('\n') + '\n';
@@ -62,7 +99,7 @@ export function report(name: string, title: string, rows: { label: string; ours:
 }
 
 export interface BenchResult {
-  rows: { label: string; ours: Row; peer: Row; target?: string }[];
+  rows: ResultRow[];
   notes: string[];
 }
 

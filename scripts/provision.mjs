@@ -30,7 +30,8 @@ export const DEBIAN_PACKAGES = {
     'libcap2-bin',       // setcap: the helper's refusal of file capabilities is tested on a copy
     'bubblewrap',        // a seccomp-restricted sandbox simulates AppArmor's user namespace restriction in check tests
   ],
-  bench: ['bubblewrap', 'proot', 'hyperfine', 'podman'],
+  // runc: rootless podman's runtime here (crun fails on this cgroup-v1 hybrid host, PEERS.md).
+  bench: ['bubblewrap', 'proot', 'hyperfine', 'podman', 'runc'],
   // `npm run package`: the arm64 VSIX carries an arm64 static helper, cross-compiled here
   // (packages with :arm64 need `dpkg --add-architecture arm64`, done by ensureDebianPackages).
   package: [
