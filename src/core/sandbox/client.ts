@@ -4,7 +4,7 @@
 // channel (stderr is for humans and is never parsed), warnings and notes handed to the caller,
 // one mapping of signals to exit codes (128+n) and the helper's errors as CrossrootError with its
 // code and fix. The argv builders (helper.ts, instance.ts, check.ts, store/unpack.ts) stay pure.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { CrossrootError } from '../errors';
@@ -202,22 +202,19 @@ function feedStdin(stdin: Writable, input: string | Readable, kill: () => void):
  * an `exited`), with the signal's reason when aborted, with the stdin stream's error when that failed.
  */
 export async function callHelper(helper: string, o: CallOptions): Promise<HelperResult> {
+  if (o.stdio === 'inherit') return callHelperOnTerminal(helper, o);
   const { execa } = await import('execa');
   const sink = eventSink(o);
   const tail = tailKeeper(o.tailLines ?? 20);
   let stdout = '';
-  const interactive = o.stdio === 'inherit';
   const lines = (each: (line: string) => void) => [function* (line: unknown) { each(String(line)); }];
-  const statusFd = o.status === false ? 'ignore' : lines(sink.line);
   const input = o.stdin ?? 'ignore';
-  const stdio = interactive
-    ? ['inherit', 'inherit', 'inherit', statusFd, ...(o.fds ?? [])]
-    : [
-      input === 'ignore' ? 'ignore' : 'pipe',
-      lines((l) => { if (stdout.length < STDOUT_CAP) stdout += `${l}\n`; tail.push(l); o.onStdout?.(l); }),
-      lines((l) => { tail.push(l); o.onStderr?.(l); }),
-      statusFd, ...(o.fds ?? []),
-    ];
+  const stdio = [
+    input === 'ignore' ? 'ignore' : 'pipe',
+    lines((l) => { if (stdout.length < STDOUT_CAP) stdout += `${l}\n`; tail.push(l); o.onStdout?.(l); }),
+    lines((l) => { tail.push(l); o.onStderr?.(l); }),
+    o.status === false ? 'ignore' : lines(sink.line), ...(o.fds ?? []),
+  ];
   const argv = o.status === false ? o.argv : withStatusFd(o.argv);
   let child;
   try {
@@ -228,19 +225,62 @@ export async function callHelper(helper: string, o: CallOptions): Promise<Helper
   } catch (e) {
     throw spawnError(helper, e);
   }
-  const fed = !interactive && input !== 'ignore' ? feedStdin(child.stdin!, input, () => child.kill('SIGKILL')) : undefined;
-  const restore = interactive ? forwardSignals((sig) => child.kill(sig)) : () => {};
-  let r;
-  try {
-    r = await child;
-  } finally {
-    restore();
-  }
+  const fed = input !== 'ignore' ? feedStdin(child.stdin!, input, () => child.kill('SIGKILL')) : undefined;
+  const r = await child;
   if (typeof input !== 'string') input.unpipe(child.stdin!);
   if (fed?.error() !== undefined) throw fed.error();
   if (r.isCanceled || o.signal?.aborted) throw o.signal?.reason ?? new DOMException('the helper was stopped', 'AbortError');
   if (r.exitCode === undefined && r.signal === undefined) throw spawnError(helper, r.cause ?? r);
   return settle(o, { code: r.exitCode, signal: r.signal }, sink.events, stdout, tail.tail);
+}
+
+/**
+ * The terminal path (a shell, `crossroot exec`, a task): the helper gets our stdio, so only the
+ * status fd is read, and node:child_process does that without execa, whose loading and stream
+ * plumbing were about a tenth of the CPU time of a cached `crossroot exec true` (issue 7's
+ * benchmark holds it to `podman exec`). The pipe path above keeps execa for its line transforms
+ * and stdin feeding. Same events, abort, exit codes and errors as that path.
+ */
+async function callHelperOnTerminal(helper: string, o: CallOptions): Promise<HelperResult> {
+  const sink = eventSink(o);
+  const argv = o.status === false ? o.argv : withStatusFd(o.argv);
+  if (o.signal?.aborted) throw o.signal.reason ?? new DOMException('the helper was stopped', 'AbortError');
+  const child = spawn(helper, argv, {
+    stdio: ['inherit', 'inherit', 'inherit', o.status === false ? 'ignore' : 'pipe', ...(o.fds ?? [])],
+    env: o.helperEnv ?? process.env,
+  });
+  const status = child.stdio[STATUS_FD] as Readable | null;
+  let buf = '';
+  status?.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) { sink.line(buf.slice(0, nl)); buf = buf.slice(nl + 1); }
+  });
+  let killer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    child.kill('SIGTERM');
+    killer = setTimeout(() => child.kill('SIGKILL'), o.killAfterMs ?? 5000);
+    killer.unref();
+  };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const restore = forwardSignals((sig) => child.kill(sig));
+  let exit: { code?: number; signal?: string };
+  try {
+    // 'close': the helper has exited and every holder of its status fd has let go of it.
+    exit = await new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => resolve({ ...(code !== null ? { code } : {}), ...(signal ? { signal } : {}) }));
+    });
+  } catch (e) {
+    throw spawnError(helper, e);
+  } finally {
+    restore();
+    o.signal?.removeEventListener('abort', onAbort);
+    clearTimeout(killer);
+  }
+  if (buf) sink.line(buf);
+  if (o.signal?.aborted) throw o.signal.reason ?? new DOMException('the helper was stopped', 'AbortError');
+  return settle(o, exit, sink.events, '', []);
 }
 
 /**

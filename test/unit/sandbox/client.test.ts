@@ -36,6 +36,12 @@ signal) kill -USR1 $$;;
 stdin) tr a-z A-Z;;
 fd4) readlink /proc/$$/fd/4;;
 hang) trap '' TERM; echo "{\\"event\\":\\"started\\",\\"pid\\":$$}" >&3; read _;;
+quiet-events)
+  echo '{"event":"joined","pid":42}' >&3
+  echo '{"event":"warning","code":"EUSERMAP","message":"running as root","fix":"add a subuid range"}' >&3
+  echo '{"event":"exited","code":7}' >&3
+  exit 7;;
+hang-quiet) trap '' TERM; echo "{\\"event\\":\\"started\\",\\"pid\\":$$}" >&3; exec 3>&-; while :; do sleep 1; done;;
 esac
 `;
 
@@ -126,6 +132,31 @@ test('abort stops the helper: SIGTERM, then SIGKILL when it ignores that', async
   let pid = 0;
   const call = callHelper(fake(t), {
     argv: ['run', 'hang'], stdin: new PassThrough(), signal: ac.signal, killAfterMs: 100,
+    onEvent: (e) => { if (e.event === 'started') { pid = e.pid; ac.abort(new Error('user cancelled')); } },
+  });
+  await assert.rejects(call, /user cancelled/);
+  assert.ok(pid > 0);
+  assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
+});
+
+test('on the terminal (stdio inherit) the same events, warnings, exit codes and errors arrive', async (t) => {
+  const helper = fake(t);
+  const seen: string[] = [];
+  const warnings: string[] = [];
+  const r = await callHelper(helper, { argv: ['exec', 'quiet-events'], stdio: 'inherit', onEvent: (e) => seen.push(e.event), onWarning: (w) => warnings.push(w.code) });
+  assert.equal(r.code, 7);
+  assert.deepEqual(seen, ['joined', 'warning', 'exited']);
+  assert.deepEqual(warnings, ['EUSERMAP']);
+  assert.deepEqual(r.events.at(-1), { event: 'exited', code: 7 });
+  assert.equal((await callHelper(helper, { argv: ['exec', 'nocmd'], stdio: 'inherit' })).code, 127);
+  await assert.rejects(callHelper(path.join(tempDir(t), 'nope'), { argv: ['exec'], stdio: 'inherit' }), (e: unknown) => e instanceof CrossrootError && e.code === 'ENOHELPER');
+});
+
+test('abort stops a helper on the terminal too: SIGTERM, then SIGKILL', async (t) => {
+  const ac = new AbortController();
+  let pid = 0;
+  const call = callHelper(fake(t), {
+    argv: ['exec', 'hang-quiet'], stdio: 'inherit', signal: ac.signal, killAfterMs: 100,
     onEvent: (e) => { if (e.event === 'started') { pid = e.pid; ac.abort(new Error('user cancelled')); } },
   });
   await assert.rejects(call, /user cancelled/);
