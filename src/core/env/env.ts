@@ -10,7 +10,7 @@ import { CrossrootError } from '../errors';
 import { loadEnvSpec } from '../envfile/load';
 import type { EnvSpec, LifecycleCommand } from '../envfile/spec';
 import { parseImageConfig, type ImageConfig } from '../image/oci';
-import { pull, type PulledImage } from '../image/pull';
+import type { PulledImage } from '../image/pull';
 import type { HeldLock } from '../store/lock';
 import { Store } from '../store/store';
 import { treeBytes } from '../store/size';
@@ -180,6 +180,9 @@ export class Env {
   }
 
   private async pullBase(o: BuildOptions): Promise<PulledImage> {
+    // Loaded here, not up front: the registry client and the unpackers are not needed by an
+    // exec or shell that joins a running env.
+    const { pull } = await import('../image/pull');
     return pull(this.spec.source, {
       store: this.store, arch: ARCHES[this.spec.arch], lockfileDir: path.dirname(this.spec.file), use: true,
       policy: o.pull || o.rebuild ? 'always' : 'missing',
@@ -324,15 +327,17 @@ export class Env {
    * it, later ones join. postStartCommand runs once per start.
    */
   async up(o: BuildOptions = {}): Promise<{ instance: InstanceState; record: EnvRecord; started: boolean }> {
+    // The common case of every exec and shell, checked before taking the env lock (which costs
+    // a `flock` process): the lock serialises build, start and stop, but never covered a join,
+    // which runs after it is released; an instance that ends in between is the helper's
+    // ENOINSTANCE either way. Anything else takes the lock and looks again.
+    const joinable = o.rebuild || o.pull ? undefined : this.joinable();
+    if (joinable) return { ...joinable, started: false };
     this.ensureDirs();
     const lock = await this.lockEnv();
     try {
-      const running = this.running();
-      const previous = this.record();
-      // Nothing changed since the running instance was started: join it without pulling or hashing steps.
-      if (running && previous && !o.rebuild && !o.pull && previous.inputs === this.inputsKey() && this.upToDate(previous) && this.instanceKey() === this.runtimeKey(previous)) {
-        return { instance: running, record: previous, started: false };
-      }
+      const again = o.rebuild || o.pull ? undefined : this.joinable();
+      if (again) return { ...again, started: false };
       const { record } = await this.buildLocked(o);
       let still = this.running();
       if (still && this.instanceKey() !== this.runtimeKey(record)) {
@@ -347,6 +352,15 @@ export class Env {
     } finally {
       lock.release();
     }
+  }
+
+  /** The running instance and its build, when nothing changed since it started: join it without pulling or hashing steps. */
+  private joinable(): { instance: InstanceState; record: EnvRecord } | undefined {
+    const instance = this.running();
+    const record = instance && this.record();
+    if (!instance || !record) return undefined;
+    if (record.inputs !== this.inputsKey() || !this.upToDate(record) || this.instanceKey() !== this.runtimeKey(record)) return undefined;
+    return { instance, record };
   }
 
   /** What the env was built from: the spec (with ${localEnv} values resolved) and crossroot.lock. */
