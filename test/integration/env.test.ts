@@ -183,8 +183,14 @@ test('every exec joins one running instance; stop ends every process of it; kill
 test('an instance with nothing running in it stops after its idle timeout', async (t) => {
   if (!ready(t)) return;
   const p = await project(t, '');
-  assert.equal((await p.cli(['exec', '--idle-timeout', '1s', 'true'])).code, 0);
-  const s = JSON.parse((await p.cli(['status', '--json'])).stdout) as { instance: { pid: number } };
+  // A client that lives until we close its stdin holds the instance up while we look at it.
+  const client = spawn(process.execPath, [CLI, 'exec', '--idle-timeout', '1s', 'sh', '-c', 'echo up; cat'], { cwd: p.dir, env: { ...process.env, CROSSROOT_STORE: p.store }, stdio: ['pipe', 'pipe', 'ignore'] });
+  await new Promise<void>((resolve) => client.stdout.once('data', () => resolve()));
+  const s = JSON.parse((await p.cli(['status', '--json'])).stdout) as { state: string; instance: { pid: number } };
+  assert.equal(s.state, 'running');
+  const closed = new Promise((resolve) => client.on('close', resolve));
+  client.stdin.end();
+  await closed;
   // Observable fact: PID 1 exits on its own; bounded so a broken timeout fails instead of hanging.
   const end = Date.now() + 60_000;
   while (existsSync(`/proc/${s.instance.pid}/stat`) && !readFileSync(`/proc/${s.instance.pid}/stat`, 'utf8').includes(') Z')) {
