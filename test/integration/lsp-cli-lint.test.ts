@@ -38,6 +38,15 @@ test('crossroot lint flags a debian suite that would be an mmdebstrap option', (
   assert.match(r.out, new RegExp(`^${file}:3:9: error 2006: "source\\.suite" must be a suite name such as "bookworm"`, 'm'));
 });
 
+test('crossroot lint shows ${localEnv:…} as written, so a secret in the environment stays out of CI logs', (t) => {
+  const dir = tempDir(t);
+  writeFileSync(path.join(dir, 'crossroot.toml'), 'image = "alpine"\n[[mount]]\nsource = "/nonexistent/${localEnv:TOKEN}"\ntarget = "/t"\n');
+  const r = spawnSync(process.execPath, [CLI, 'lint', '--format', 'json'], { cwd: dir, encoding: 'utf8', env: { ...process.env, TOKEN: 'ghp_SECRET0123456789' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout + r.stderr, /ghp_SECRET/);
+  assert.match(r.stdout, /mount source \\"\/nonexistent\/\$\{localEnv:TOKEN\}\\" does not exist/);
+});
+
 test('crossroot lint --format json reports positions and fixes; warnings alone exit 0', (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'crossroot.toml');

@@ -65,6 +65,15 @@ export function checkInsidePath(target: string, at: Span, what: string, report: 
   return false;
 }
 
+/**
+ * How a message names a value the user wrote: as written when it holds `${…}` variables (their
+ * values may be secrets, and lint output lands in CI logs), else as it expanded (a resolved path
+ * tells more than a relative one).
+ */
+export function shownValue(written: string, expanded: string): string {
+  return written.includes('${') ? `"${written}"` : expanded;
+}
+
 /** Collects an env's mounts, reporting relative, duplicate and workspace-hiding targets. */
 export class MountList {
   readonly mounts: Mount[] = [];
@@ -72,23 +81,25 @@ export class MountList {
 
   constructor(private readonly host: EnvHost, private readonly workspacePath: string, private readonly report: Report) {}
 
-  add(source: string, sourceAt: Span, written: string, targetAt: Span, readonly: boolean): void {
+  /** `source` and `written` are expanded; `as` is the text of each as the file has it, for messages. */
+  add(source: string, sourceAt: Span, written: string, targetAt: Span, readonly: boolean, as: { source: string; target: string }): void {
     if (this.host.pathKind(source) === undefined) {
-      this.report(Code.PathNotFound, 'warning', `mount source ${source} does not exist on this machine; create it, or the env will not start`, sourceAt.start, sourceAt.end);
+      this.report(Code.PathNotFound, 'warning', `mount source ${shownValue(as.source, source)} does not exist on this machine; create it, or the env will not start`, sourceAt.start, sourceAt.end);
     }
     if (!written.startsWith('/')) {
-      this.report(Code.RelativeMountTarget, 'error', `mount target "${written}" must be an absolute path inside the env, such as "/${written.replace(/^\.?\/*/, '')}"`, targetAt.start, targetAt.end);
+      const example = as.target.includes('${') ? '"/…"' : `"/${written.replace(/^\.?\/*/, '')}"`;
+      this.report(Code.RelativeMountTarget, 'error', `mount target ${shownValue(as.target, `"${written}"`)} must be an absolute path inside the env, such as ${example}`, targetAt.start, targetAt.end);
       return;
     }
     const target = normalizeInsidePath(written);
     if (!checkInsidePath(target, targetAt, 'a mount target', this.report)) return;
     if (this.seen.has(target)) {
-      this.report(Code.DuplicateMountTarget, 'error', `two mounts have target ${target}; the second would hide the first`, targetAt.start, targetAt.end);
+      this.report(Code.DuplicateMountTarget, 'error', `two mounts have target ${shownValue(as.target, target)}; the second would hide the first`, targetAt.start, targetAt.end);
       return;
     }
     this.seen.add(target);
     if (target === this.workspacePath) {
-      this.report(Code.MountHidesWorkspace, 'warning', `this mount hides the workspace folder, which is mounted at ${this.workspacePath}; change the workspace path or this target`, targetAt.start, targetAt.end);
+      this.report(Code.MountHidesWorkspace, 'warning', 'this mount\'s target is where the workspace folder is mounted, so it hides the workspace; change the workspace path or this target', targetAt.start, targetAt.end);
     }
     this.mounts.push({ source, target, readonly });
   }

@@ -3,7 +3,7 @@
 import path from 'node:path';
 // The ESM build: esbuild cannot follow the UMD build's dynamic requires (./impl/format).
 import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
-import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, MountList, type Report } from './checks';
+import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, shownValue, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
 import { emptyLifecycle, envNameFrom, resolveContainerEnv, type EnvSpec, type LifecycleCommand } from './spec';
@@ -225,7 +225,8 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   const wsNode = wsFolder?.node ?? wsMount?.node;
   if (wsNode) {
     if (!wsPath.startsWith('/')) {
-      report(Code.RelativeInsidePath, 'error', `the workspace folder "${wsPath}" must be an absolute path inside the env`, wsNode.offset, wsNode.offset + wsNode.length);
+      const written = wsFolder?.value ?? (wsMount ? parseMountString(wsMount.value).target ?? '' : '');
+      report(Code.RelativeInsidePath, 'error', `the workspace folder ${shownValue(written, `"${wsPath}"`)} must be an absolute path inside the env`, wsNode.offset, wsNode.offset + wsNode.length);
     } else {
       wsPath = normalizeInsidePath(wsPath);
       checkInsidePath(wsPath, span(wsNode), 'the workspace folder', report);
@@ -267,9 +268,11 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       continue;
     }
     if (!m.source || !m.target) { report(Code.DevcontainerMount, 'error', 'a mount needs source and target (source=…,target=…,type=bind)', n.offset, n.offset + n.length); continue; }
-    list.add(subst(m.source, n, inside, true), span(n), subst(m.target, n, inside), span(n), m.readonly === true);
+    list.add(subst(m.source, n, inside, true), span(n), subst(m.target, n, inside), span(n), m.readonly === true, { source: m.source, target: m.target });
   }
-  for (const m of runMounts) list.add(subst(m.source, m.sourceAt, inside, true), span(m.sourceAt), subst(m.target, m.sourceAt, inside), span(m.sourceAt), m.readonly);
+  for (const m of runMounts) {
+    list.add(subst(m.source, m.sourceAt, inside, true), span(m.sourceAt), subst(m.target, m.sourceAt, inside), span(m.sourceAt), m.readonly, { source: m.source, target: m.target });
+  }
 
   const lifecycle = emptyLifecycle();
   for (const [prop, phase] of Object.entries(LIFECYCLE)) {

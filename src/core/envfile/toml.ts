@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { ARCHES, type ArchName } from '../arch';
 import type { Source, SourceKind } from '../source';
-import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, MountList, type Report } from './checks';
+import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, shownValue, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost, type EnvHost } from './host';
 import { ENV_SCHEMA, typeName, type FieldSchema } from './schema';
@@ -230,7 +230,7 @@ class Reader {
     if (wsE) {
       wsPath = this.subst(ctx, wsE.value);
       if (!wsPath.startsWith('/')) {
-        this.report(Code.RelativeInsidePath, 'error', `workspace.path "${wsPath}" must be an absolute path inside the env, such as "/workspace"`, wsE.value.start, wsE.value.end);
+        this.report(Code.RelativeInsidePath, 'error', `workspace.path ${shownValue(wsE.value.value, `"${wsPath}"`)} must be an absolute path inside the env, such as "/workspace"`, wsE.value.start, wsE.value.end);
       } else {
         wsPath = normalizeInsidePath(wsPath);
         checkInsidePath(wsPath, wsE.value, 'workspace.path', this.report);
@@ -353,9 +353,9 @@ class Reader {
         const want = kind === 'dir' || kind === 'oci-layout' ? 'dir' : 'file';
         const found = this.host.pathKind(resolved);
         if (found === undefined) {
-          this.report(Code.PathNotFound, 'error', `${resolved} does not exist (relative paths start at the env file's folder)`, p.value.start, p.value.end);
+          this.report(Code.PathNotFound, 'error', `${shownValue(p.value.value, resolved)} does not exist (relative paths start at the env file's folder)`, p.value.start, p.value.end);
         } else if (found !== want) {
-          this.report(Code.PathNotFound, 'error', `${resolved} is a ${found === 'dir' ? 'directory' : 'file'}, but kind "${kind}" needs a ${want === 'dir' ? 'directory' : 'file'}`, p.value.start, p.value.end);
+          this.report(Code.PathNotFound, 'error', `${shownValue(p.value.value, resolved)} is a ${found === 'dir' ? 'directory' : 'file'}, but kind "${kind}" needs a ${want === 'dir' ? 'directory' : 'file'}`, p.value.start, p.value.end);
         }
         const ref = this.str(t, 'ref')?.value.value;
         if (kind === 'rootfs-tar' || kind === 'dir') return { kind, path: resolved };
@@ -377,7 +377,8 @@ class Reader {
       const tgt = this.str(item, 'target');
       if (!src || !tgt) continue;
       const ro = this.get(item, 'readonly')?.value;
-      list.add(this.subst(ctx, src.value, true), src.value, this.subst(ctx, tgt.value), tgt.value, ro?.type === 'boolean' ? ro.value : false);
+      list.add(this.subst(ctx, src.value, true), src.value, this.subst(ctx, tgt.value), tgt.value, ro?.type === 'boolean' ? ro.value : false,
+        { source: src.value.value, target: tgt.value.value });
     }
     return list.mounts;
   }

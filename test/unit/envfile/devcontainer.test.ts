@@ -159,3 +159,19 @@ test('shutdownAction "none" keeps the env running (idle timeout never); other va
   assert.equal(read('{"image": "alpine", "shutdownAction": "none"}').spec?.idleTimeout, 0);
   assert.equal(read('{"image": "alpine", "shutdownAction": "stopContainer"}').spec?.idleTimeout, undefined);
 });
+
+test('devcontainer.json messages name values as written, never what ${localEnv:…} expanded to', () => {
+  const secret = 'ghp_0123456789abcdefSECRET';
+  const json = JSON.stringify({
+    image: 'debian:bookworm',
+    workspaceFolder: '${localEnv:TOKEN}',
+    mounts: ['source=${localEnv:TOKEN}/x,target=/x,type=bind', { source: '/data', target: '${localEnv:TOKEN}', type: 'bind' }],
+  });
+  const r = read(json, { env: { TOKEN: secret }, paths: { '/data': 'dir' } });
+  const messages = r.diagnostics.map((d) => d.message);
+  assert.equal(messages.length, 3, messages.join('\n'));
+  for (const m of messages) assert.ok(!m.includes(secret), `leaks the secret: ${m}`);
+  assert.ok(messages.includes('the workspace folder "${localEnv:TOKEN}" must be an absolute path inside the env'), messages.join('\n'));
+  assert.ok(messages.includes('mount source "${localEnv:TOKEN}/x" does not exist on this machine; create it, or the env will not start'), messages.join('\n'));
+  assert.ok(messages.includes('mount target "${localEnv:TOKEN}" must be an absolute path inside the env, such as "/…"'), messages.join('\n'));
+});

@@ -290,3 +290,29 @@ test('[instance] idle-timeout takes s, m, h or never, and flags anything else at
   const text = 'image = "alpine"\n[instance]\nidle-timeout = "soon"\n';
   assert.deepEqual(read(text).diagnostics.map((d) => [d.severity, at(text, d)]), [['error', '"soon"']]);
 });
+
+// Issue 10 item 11: lint output of untrusted PRs lands in CI logs; messages must not carry the
+// values of the variables the file names.
+test('messages name values as written, never what ${localEnv:…} expanded to', () => {
+  const secret = 'ghp_0123456789abcdefSECRET';
+  const text = [
+    '[source]', 'kind = "dir"', 'path = "${localEnv:TOKEN}/rootfs"',
+    '[workspace]', 'path = "${localEnv:TOKEN}"',
+    '[[mount]]', 'source = "${localEnv:TOKEN}/cache"', 'target = "${localEnv:TOKEN}"',
+    '[[mount]]', 'source = "/data"', 'target = "/m/${localEnv:TOKEN}"',
+    '[[mount]]', 'source = "/data"', 'target = "/m/${localEnv:TOKEN}"',
+  ].join('\n');
+  const r = read(text, { env: { TOKEN: secret }, paths: { '/data': 'dir' } });
+  const messages = r.diagnostics.map((d) => d.message);
+  assert.equal(messages.length, 5, messages.join('\n'));
+  for (const m of messages) assert.ok(!m.includes(secret), `leaks the secret: ${m}`);
+  assert.deepEqual(messages.sort(), [
+    '"${localEnv:TOKEN}/rootfs" does not exist (relative paths start at the env file\'s folder)',
+    'mount source "${localEnv:TOKEN}/cache" does not exist on this machine; create it, or the env will not start',
+    'mount target "${localEnv:TOKEN}" must be an absolute path inside the env, such as "/…"',
+    'two mounts have target "/m/${localEnv:TOKEN}"; the second would hide the first',
+    'workspace.path "${localEnv:TOKEN}" must be an absolute path inside the env, such as "/workspace"',
+  ]);
+  // Without variables the expanded path says more, and there is nothing to hide.
+  assert.match(read('image = "alpine"\n[[mount]]\nsource = "data"\ntarget = "/d"\n').diagnostics[0]!.message, /^mount source \/home\/user\/proj\/data does not exist/);
+});
