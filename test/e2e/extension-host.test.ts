@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core';
 import { ROOT, tempDir } from '../lib/harness';
 import { codeServerOrSkip, freshWorkspace, SETTINGS } from './fixtures';
 import { startCodeServer } from './lib/codeServer';
-import { artifactsDir, CHROMIUM } from './lib/workbench';
+import { artifactsDir, CHROMIUM, closeBrowser, STEP } from './lib/workbench';
 
 /** Bundles the suite (vscode external) to a CommonJS file the extension host can load. */
 export async function bundleSuite(dir: string): Promise<string> {
@@ -29,15 +29,20 @@ test('the extension-host suite passes inside code-server', async (t) => {
   const remote = (p: string): string => `vscode-remote://127.0.0.1:${server.port}${p}`;
   const payload = JSON.stringify([['extensionDevelopmentPath', remote(ROOT)], ['extensionTestsPath', remote(suite)]]);
 
-  const context = await chromium.launchPersistentContext(tempDir(t, 'crossroot-chromium-'), {
+  const profile = tempDir(t, 'crossroot-chromium-');
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 900 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  t.after(() => context.close());
+  t.after(() => closeBrowser(context, profile));
   const page = context.pages()[0] ?? await context.newPage();
   const lines: string[] = [];
   page.on('console', (m) => { if (m.text().includes('crossroot-suite:')) lines.push(m.text()); });
-  const exit = new Promise<number>((resolve) => { void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code)); });
+  // Bounded: a suite that never reports (the host did not start) fails instead of hanging the run.
+  const exit = new Promise<number>((resolve, reject) => {
+    void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
+    setTimeout(() => reject(new Error(`the suite did not report within ${STEP * 5 / 1000} s:\n${lines.join('\n')}`)), STEP * 5).unref();
+  });
   const started = Date.now();
   await page.goto(`${server.url}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(payload)}`, { timeout: 120_000, waitUntil: 'domcontentloaded' });
   const code = await exit;

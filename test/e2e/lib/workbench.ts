@@ -1,7 +1,7 @@
 // Driving code-server's workbench like a user: Debian's Chromium through playwright-core, a
 // fresh profile per test, commands through the palette, a screenshot per step kept as an
 // artifact. Every wait is on something the page shows, never on time.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -77,13 +77,26 @@ export class Workbench {
   }
 }
 
+/**
+ * Ends the browser of a test: its processes (every one names the test's own profile dir) are
+ * killed first, since a close that waits on a busy page can hang a test run forever.
+ */
+export async function closeBrowser(context: BrowserContext, profile: string): Promise<void> {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profile)) process.kill(Number(pid), 'SIGKILL');
+    } catch { /* exited */ }
+  }
+  await context.close().catch(() => {});
+}
+
 /** Opens `folder` in code-server at `url` in a fresh Chromium profile; closed when the test ends. */
 export async function openWorkbench(t: TestContext, url: string, folder: string, name: string, query = ''): Promise<Workbench> {
   const profile = tempDir(t, 'crossroot-chromium-');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 900 },
   });
-  t.after(() => context.close());
+  t.after(() => closeBrowser(context, profile));
   const page = context.pages()[0] ?? await context.newPage();
   await page.goto(`${url}/?folder=${encodeURIComponent(folder)}${query}`, { timeout: STEP, waitUntil: 'domcontentloaded' });
   await page.locator('.monaco-workbench').waitFor({ timeout: STEP });
