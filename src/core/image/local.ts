@@ -232,6 +232,7 @@ function blobSink(store: Store, name: string, size: number, expected: string | u
   const pass = new PassThrough({ highWaterMark: 1 << 20 });
   const done = store.writeBlob(pass, {
     digest: expected,
+    entry: `${path.resolve(file)}\0${name}`,
     what: `${file}: ${name}`,
     onBytes: (n) => onProgress({ phase: 'download', digest: expected, done: n, total: size, message: name }),
   });
@@ -321,7 +322,7 @@ export async function importRootfsTarball(store: Store, file: string, onProgress
   const digest = `sha256:${hash.digest('hex')}`;
   const cached = store.hasBlob(digest);
   if (!cached) {
-    await store.writeBlob(createReadStream(file), { digest, onBytes: (n) => onProgress({ phase: 'download', layer: 1, layers: 1, done: n, total }), what: file });
+    await store.writeBlob(() => createReadStream(file), { digest, onBytes: (n) => onProgress({ phase: 'download', layer: 1, layers: 1, done: n, total }), what: file });
   }
   onProgress({ phase: 'verify', layer: 1, layers: 1, digest, done: total, total, cached });
   return digest;

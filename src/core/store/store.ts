@@ -1,7 +1,7 @@
 // The content-addressed store: verified blobs, unpacked images shared by every env of an image,
 // and the tmp/ + locks/ machinery that makes each entry appear whole or not at all.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, chmodSync, readFileSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, chmodSync, readFileSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import os from 'node:os';
@@ -13,6 +13,8 @@ import { findHelper } from '../sandbox/helper';
 import { waitForLock, type HeldLock, type LockOptions } from './lock';
 
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
+
+type BlobSource = Readable | AsyncIterable<Uint8Array>;
 
 /** `$CROSSROOT_STORE`, else `$XDG_CACHE_HOME/crossroot`, else `~/.cache/crossroot`. */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -249,7 +251,11 @@ export class Store {
    */
   clearTemp(name: string): void {
     for (const n of readdirSync(path.join(this.root, 'tmp'))) {
-      if (n.startsWith(`${name}.`)) this.removeTree(path.join(this.root, 'tmp', n));
+      if (!n.startsWith(`${name}.`)) continue;
+      const p = path.join(this.root, 'tmp', n);
+      // A partial blob is one file: unlinked here; only trees need the helper.
+      if (lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) this.removeTree(p);
+      else rmSync(p, { force: true });
     }
   }
 
@@ -277,11 +283,35 @@ export class Store {
   }
 
   /**
-   * Writes a blob from a stream, hashing as it goes. With `digest`, only bytes whose sha256
-   * matches are kept (EDIGEST otherwise); without, the blob is filed under the digest it has.
+   * Writes a blob from a stream (or a function that opens one, called only when the blob is
+   * still missing), hashing as it goes. With `digest`, only bytes whose sha256 matches are kept
+   * (EDIGEST otherwise); without, the blob is filed under the digest it has, and `entry` names
+   * where the bytes come from (e.g. archive path + member), so that a rerun finds the leftovers
+   * of a killed one.
+   *
+   * The temp file is written under the entry's lock (`blob-<hex>`, or `blob-from-<hash of
+   * entry>`), which first clears what killed writers of the same entry left in tmp/: a kill -9
+   * during a copy leaves its partial file until the next copy of that blob, not until gc.
    */
-  async writeBlob(source: Readable | AsyncIterable<Uint8Array>, o: { digest?: string; onBytes?: (n: number) => void; what?: string } = {}): Promise<{ digest: string; size: number }> {
-    const tmp = this.tempPath(`blob-${o.digest ? digestHex(o.digest) : 'new'}`);
+  async writeBlob(input: BlobSource | (() => BlobSource), o: { digest?: string; entry?: string; onBytes?: (n: number) => void; what?: string } = {}): Promise<{ digest: string; size: number }> {
+    const name = o.digest ? `blob-${digestHex(o.digest)}`
+      : `blob-from-${createHash('sha256').update(o.entry ?? randomBytes(16).toString('hex')).digest('hex').slice(0, 32)}`;
+    const lock = await this.lock(name);
+    try {
+      this.clearTemp(name);
+      if (o.digest && this.hasBlob(o.digest)) {
+        // Another process copied it meanwhile. A stream we were handed is read to its end
+        // (its writer may be waiting on it); a source not yet opened is never opened.
+        if (typeof input !== 'function') for await (const _ of input) { /* drained */ }
+        return { digest: o.digest, size: statSync(this.blobPath(o.digest)).size };
+      }
+      return await this.writeBlobLocked(typeof input === 'function' ? input() : input, this.tempPath(name), o);
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async writeBlobLocked(source: BlobSource, tmp: string, o: { digest?: string; onBytes?: (n: number) => void; what?: string }): Promise<{ digest: string; size: number }> {
     const hash = createHash('sha256');
     let n = 0;
     const tap = new Transform({
@@ -311,7 +341,7 @@ export class Store {
 
   /** Copies a local file into blobs/ if its sha256 is `digest` (verified, like a download). */
   async importBlobFile(digest: string, file: string, onBytes?: (n: number) => void): Promise<string> {
-    if (!this.hasBlob(digest)) await this.writeBlob(createReadStream(file), { digest, onBytes, what: file });
+    if (!this.hasBlob(digest)) await this.writeBlob(() => createReadStream(file), { digest, onBytes, what: file });
     return this.blobPath(digest);
   }
 

@@ -51,7 +51,7 @@ test('digests that are not sha256 never become paths', (t) => {
   assert.equal(digestHex('sha256:' + 'a'.repeat(64)), 'a'.repeat(64));
 });
 
-test('a writer killed mid-blob leaves only tmp junk, which the next locker clears', async (t) => {
+test('a writer killed mid-blob leaves only tmp junk, which the next write of that blob clears', async (t) => {
   const dir = tempDir(t);
   const store = Store.open(path.join(dir, 'store'));
   const digest = sha('never finished');
@@ -60,7 +60,6 @@ test('a writer killed mid-blob leaves only tmp junk, which the next locker clear
 import { Readable } from 'node:stream';
 import { Store } from ${JSON.stringify(path.join(ROOT, 'src/core/store/store.ts'))};
 const store = Store.open(${JSON.stringify(store.root)});
-const lock = await store.lock('blob-${digestHex(digest)}');
 // A source that delivers some bytes, then hangs like a stalled download.
 const src = new Readable({ read() {} });
 src.push(Buffer.alloc(65536, 1));
@@ -73,12 +72,24 @@ store.writeBlob(src, { digest: ${JSON.stringify(digest)}, onBytes: (n) => { if (
   await gone;
   assert.equal(store.hasBlob(digest), false, 'a half-written blob is never visible under blobs/');
   assert.equal(readdirSync(path.join(store.root, 'tmp')).length, 1, 'the partial file stays in tmp/');
-  const lock = await store.lock(`blob-${digestHex(digest)}`);
-  store.clearTemp(`blob-${digestHex(digest)}`);
-  lock.release();
-  assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
+  // The next writer of the same blob takes its lock (free again: its holder died) and clears it.
   await store.writeBlob(Readable.from([Buffer.from('never finished')]), { digest });
   assert.equal(store.hasBlob(digest), true);
+  assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
+});
+
+test('leftovers of a blob copied from an archive member are cleared by the next copy of that member only', async (t) => {
+  const store = Store.open(path.join(tempDir(t), 'store'));
+  const tmp = path.join(store.root, 'tmp');
+  const entry = '/images/app.tar\0layer.tar';
+  // What killed copies left: one of this member (its temp name comes from the member), one of another.
+  const mine = (await store.writeBlob(Readable.from([Buffer.from('first')]), { entry })).digest;
+  const name = (e: string) => `blob-from-${createHash('sha256').update(e).digest('hex').slice(0, 32)}`;
+  writeFileSync(path.join(tmp, `${name(entry)}.4242.deadbeef`), 'partial');
+  writeFileSync(path.join(tmp, `${name('/images/app.tar\0other.tar')}.4242.deadbeef`), 'partial');
+  const again = await store.writeBlob(Readable.from([Buffer.from('first')]), { entry });
+  assert.equal(again.digest, mine);
+  assert.deepEqual(readdirSync(tmp), [`${name('/images/app.tar\0other.tar')}.4242.deadbeef`], 'only the other member\'s leftover stays');
 });
 
 test('an image entry appears whole under images/ or not at all', (t) => {
