@@ -24,13 +24,21 @@ test('exec joins a running, unchanged env while another crossroot holds the env 
   if (!need(t, existsSync(HELPER) && existsSync(CLI), 'the helper and the CLI are not built (npm run build)')
     || !need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap)')) return;
   const tree = await busyboxRootfs('amd64');
+  // Registered first: after-hooks run in the order they were registered, and `stop` needs the
+  // project and the store that tempDir() and storeDir() remove in theirs.
+  let stop = () => {};
+  t.after(() => stop());
   const dir = tempDir(t, 'crossroot-project-');
   const store = storeDir(t);
   const file = path.join(dir, 'crossroot.toml');
   writeFileSync(file, `name = "join"\narch = "amd64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n`);
   const env = { CROSSROOT_STORE: store };
-  t.after(() => { crossroot(['stop'], env, dir); });
-  let r = crossroot(['exec', '--idle-timeout', 'never', 'true'], env, dir);
+  stop = () => {
+    const s = crossroot(['stop'], env, dir);
+    assert.equal(s.code, 0, s.stderr);
+  };
+  // A long idle timeout, not never: should the stop fail anyway, the instance still ends.
+  let r = crossroot(['exec', '--idle-timeout', '10m', 'true'], env, dir);
   assert.equal(r.code, 0, r.stderr);
   const { id } = JSON.parse(crossroot(['status', '--json'], env, dir).stdout) as { id: string };
 
