@@ -15,10 +15,12 @@ test('[setup] packages installs with the env\'s apt for arm64; a rebuild downloa
     || !need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap arch-test)')
     || !need(t, qemuAvailable('arm64'), 'no qemu-aarch64-static (apt-get install qemu-user-static)')) return;
   const tree = await debianRootfs();
+  const env = { CROSSROOT_STORE: '' };
+  // Registered before the store and project exist, so it runs before they are removed.
+  t.after(() => { if (env.CROSSROOT_STORE) crossroot(['stop', '--all'], env, '/'); });
+  env.CROSSROOT_STORE = storeDir(t);
   const dir = tempDir(t, 'crossroot-project-');
-  const env = { CROSSROOT_STORE: storeDir(t) };
   writeFileSync(path.join(dir, 'crossroot.toml'), `name = "pkgs"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n[setup]\npackages = ["hello"]\nrun = ["hello > /etc/greeting"]\n`);
-  t.after(() => { crossroot(['stop'], env, dir); });
   const cli = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';

@@ -23,8 +23,10 @@ interface Project { dir: string; store: string; file: string; cli(args: string[]
 /** A project folder with a crossroot.toml over a busybox tree, and a private store. */
 async function project(t: TestContext, toml: string, arch: 'amd64' | 'arm64' = 'amd64'): Promise<Project> {
   const tree = await busyboxRootfs(arch);
+  // after-hooks run in the order they are registered: stopping the env must come before its
+  // project and store are removed, or its instance would outlive the test.
+  const store = envStore(t);
   const dir = tempDir(t, 'crossroot-project-');
-  const store = storeDir(t);
   const file = path.join(dir, 'crossroot.toml');
   writeFileSync(file, `name = "demo"\narch = "${arch}"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n${toml}`);
   const env = { CROSSROOT_STORE: store };
@@ -32,9 +34,15 @@ async function project(t: TestContext, toml: string, arch: 'amd64' | 'arm64' = '
     dir, store, file,
     cli: (args, o = {}) => run([...args], env, o.cwd ?? dir, o.input),
   };
-  // Whatever a test leaves running is stopped, so no process outlives it.
-  t.after(() => { crossroot(['stop'], env, dir); });
   return p;
+}
+
+/** A private store whose running envs are all stopped when the test ends, before the store goes. */
+function envStore(t: TestContext): string {
+  let store: string | undefined;
+  t.after(() => { if (store) crossroot(['stop', '--all'], { CROSSROOT_STORE: store }, '/'); });
+  store = storeDir(t);
+  return store;
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv, cwd: string, input?: string): Promise<CliResult> {
@@ -245,8 +253,8 @@ test('devcontainer.json lifecycle commands run at their moments, each exactly on
   const reg = await startRegistry();
   t.after(() => reg.stop());
   const image = pushImage(reg, `oci:${(await multiArchImage()).layout}:multi`, 'bb:multi', { all: true });
+  const store = envStore(t);
   const dir = tempDir(t, 'crossroot-project-');
-  const store = storeDir(t);
   mkdirSync(path.join(dir, '.devcontainer'));
   const log = (what: string) => `echo ${what} >> /workspace/log`;
   writeFileSync(path.join(dir, '.devcontainer', 'devcontainer.json'), JSON.stringify({
@@ -256,7 +264,6 @@ test('devcontainer.json lifecycle commands run at their moments, each exactly on
     postStartCommand: log('postStart'), postAttachCommand: log('postAttach'),
   }));
   const env = { CROSSROOT_STORE: store };
-  t.after(() => { crossroot(['stop'], env, dir); });
   const lines = () => readFileSync(path.join(dir, 'log'), 'utf8').trim().split('\n');
   let r = await run(['build'], env, dir);
   assert.equal(r.code, 0, r.stderr);

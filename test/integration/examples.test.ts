@@ -18,9 +18,11 @@ for (const [dir, arch, machine] of [['arm64-c', 'arm64', 'aarch64'], ['riscv64-c
       || !need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap arch-test)')
       || !need(t, qemuAvailable(arch), `no qemu for ${arch} (apt-get install qemu-user-static)`)) return;
     // A copy, so the build output does not land in the repository.
-    const work = tempDir(t, 'crossroot-example-');
+    // Registered first, so it runs before the copy is removed (after-hooks run in order).
+    let work = '';
+    t.after(() => { if (work) crossroot(['stop', '--file', path.join(work, 'crossroot.toml')], STORE(), '/'); });
+    work = tempDir(t, 'crossroot-example-');
     cpSync(path.join(ROOT, 'examples', dir), work, { recursive: true });
-    t.after(() => { crossroot(['stop'], STORE(), work); });
     const r = await crossrootAsyncIn(work, ['exec', 'make', 'test']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^hello from ${machine}$`, 'm'));
@@ -35,12 +37,13 @@ test('examples/devcontainer: the lifecycle commands ran and the env sees contain
   const reg = await startRegistry();
   t.after(() => reg.stop());
   const image = pushImage(reg, `oci:${(await multiArchImage()).layout}:multi`, 'demo:bookworm-slim', { all: true });
+  const env = { CROSSROOT_STORE: '' };
+  t.after(() => { if (env.CROSSROOT_STORE) crossroot(['stop', '--all'], env, '/'); });
+  env.CROSSROOT_STORE = tempDir(t, 'crossroot-store-');
   const work = tempDir(t, 'crossroot-example-');
   cpSync(path.join(ROOT, 'examples', 'devcontainer'), work, { recursive: true });
   const file = path.join(work, '.devcontainer', 'devcontainer.json');
   writeFileSync(file, readFileSync(file, 'utf8').replace('docker.io/library/debian:bookworm-slim', image));
-  const env = { CROSSROOT_STORE: tempDir(t, 'crossroot-store-') };
-  t.after(() => { crossroot(['stop'], env, work); });
   const r = await crossrootAsync(['exec', '--file', file, 'check.sh'], env);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'created on aarch64\nhello from setup.sh on aarch64\nGREETING=hello\n');
