@@ -1,0 +1,62 @@
+// E2E with a real arm64 env in a real VS Code (code-server + Chromium, packaged VSIX): the
+// Crossroot terminal reads back aarch64, the status bar follows the env, Stop leaves no process
+// behind. (The crossroot task with a compiler error is in task.test.ts.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { busyboxRootfs } from '../fixtures/rootfs';
+import { envWorkbench, ready } from './envFixture';
+import { STEP } from './lib/workbench';
+
+/** Command lines of processes that contain every one of `needles`. */
+function processesWith(...needles: string[]): string[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      return needles.every((n) => cmd.includes(n)) ? [`${pid}: ${cmd}`] : [];
+    } catch { return []; }
+  });
+}
+
+/** Waits (checking /proc every 100 ms, at most STEP) until no process names all of `needles`. */
+async function noProcessWith(...needles: string[]): Promise<string[]> {
+  const end = Date.now() + STEP;
+  let left = processesWith(...needles);
+  while (left.length && Date.now() < end) {
+    await delay(100);
+    left = processesWith(...needles);
+  }
+  return left;
+}
+
+test('the Crossroot terminal is an arm64 shell; the status bar shows arch and state; Stop leaves no process behind', async (t) => {
+  if (!ready(t)) return;
+  const tree = await busyboxRootfs('arm64');
+  const env = await envWorkbench(t, 'terminal', `name = "demo"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n[shell]\npath = "/bin/sh"\n`);
+  if (!env) return;
+  const { wb, store, extensionsDir } = env;
+  await wb.waitForText('.statusbar-item', /arm64 · demo: not built/);
+  await wb.shot('status-not-built');
+
+  await wb.page.keyboard.press('Control+Alt+E');
+  await wb.command('Terminal: Focus Terminal');
+  await wb.waitForText('.terminal-tab, .tabs-list .monaco-list-row, .single-terminal-tab', /arm64 · demo/);
+  // The first terminal builds and starts the env, then the shell prompts.
+  await wb.waitForText('.xterm-rows', /#\s*$/m);
+  await wb.page.keyboard.type('uname -m\n');
+  const rows = await wb.waitForText('.xterm-rows', /^aarch64\s*$/m);
+  assert.match(rows, /aarch64/);
+  await wb.waitForText('.statusbar-item', /arm64 · demo: running/);
+  await wb.shot('terminal-aarch64');
+  // The terminal's CLI and the env's helper are there while it runs (so the checks below can fail).
+  assert.equal(processesWith(extensionsDir, 'dist/cli.cjs', ' shell ').length, 1);
+  assert.ok(processesWith('crossroot-helper', store).length >= 1);
+
+  await wb.command('Crossroot: Stop Env');
+  await wb.waitForText('.statusbar-item', /arm64 · demo: (ready|not built)/);
+  await wb.shot('stopped');
+  // Nothing of the env is left: no helper with its state dir, no CLI of this extension.
+  assert.deepEqual(await noProcessWith(store), []);
+  assert.deepEqual(await noProcessWith(extensionsDir, 'dist/cli.cjs', ' shell '), []);
+});
