@@ -227,37 +227,45 @@ enum idmap_mode enter_userns_direct(enum idmap_mode mode, int extra_clone_flags)
   return become_root(mode);
 }
 
-/* Inside the keeper's user namespace we hold CAP_SETUID/CAP_SETGID over its whole range, so a
- * forked helper may write our new namespace's maps itself: 0..N onto the keeper's 0..N, as two
- * lines like the keeper's own map (an extent must map into a single extent of the parent). */
-static enum idmap_mode enter_nested(int extra_clone_flags, unsigned long uids, unsigned long gids) {
+int unshare_mapped(int extra_clone_flags, const char *uid_map, const char *gid_map) {
   int go[2];
   if (pipe2(go, O_CLOEXEC) < 0) die_with_error("pipe2");
+  /* getpid() as this pid namespace's /proc names us: the mapper shares both with us. */
   pid_t target = getpid();
   pid_t mapper = fork();
   if (mapper < 0) die_with_error("fork");
   if (mapper == 0) {
-    char c, path[64], map[64];
+    char c, path[64];
     close(go[1]);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (read(go[0], &c, 1) != 1) _exit(1);
     snprintf(path, sizeof path, "/proc/%d/uid_map", target);
-    snprintf(map, sizeof map, "0 0 1\n1 1 %lu\n", uids);
-    if (write_file_at(AT_FDCWD, path, map) < 0) _exit(1);
+    if (write_file_at(AT_FDCWD, path, uid_map) < 0) _exit(1);
     snprintf(path, sizeof path, "/proc/%d/gid_map", target);
-    snprintf(map, sizeof map, "0 0 1\n1 1 %lu\n", gids);
-    _exit(write_file_at(AT_FDCWD, path, map) < 0);
+    _exit(write_file_at(AT_FDCWD, path, gid_map) < 0);
   }
   close(go[0]);
   if (unshare(CLONE_NEWUSER | extra_clone_flags) < 0) {
     int e = errno;
     close(go[1]);
     wait_ok(mapper);
-    die_unshare(e);
+    return -e;
   }
   if (write_all(go[1], "x", 1) < 0) die_with_error("waking the id mapper");
   close(go[1]);
   if (!wait_ok(mapper)) die("writing the id maps of the sandbox's user namespace failed");
+  return 0;
+}
+
+/* Inside the keeper's user namespace we hold CAP_SETUID/CAP_SETGID over its whole range, so a
+ * forked helper may write our new namespace's maps itself: 0..N onto the keeper's 0..N, as two
+ * lines like the keeper's own map (an extent must map into a single extent of the parent). */
+static enum idmap_mode enter_nested(int extra_clone_flags, unsigned long uids, unsigned long gids) {
+  char uid_map[64], gid_map[64];
+  snprintf(uid_map, sizeof uid_map, "0 0 1\n1 1 %lu\n", uids);
+  snprintf(gid_map, sizeof gid_map, "0 0 1\n1 1 %lu\n", gids);
+  int r = unshare_mapped(extra_clone_flags, uid_map, gid_map);
+  if (r < 0) die_unshare(-r);
   return become_root(IDMAP_FULL);
 }
 

@@ -17,6 +17,12 @@ enum idmap_mode { IDMAP_AUTO, IDMAP_SINGLE, IDMAP_FULL };
  * Returns the mode used; dies with a fix-it on failure (EPERM -> sysctl/AppArmor hint). */
 enum idmap_mode enter_userns(enum idmap_mode mode, int extra_clone_flags);
 
+/* unshare(CLONE_NEWUSER | extra_clone_flags) and have a forked child, which stays in the current
+ * user namespace and holds CAP_SETUID/CAP_SETGID there, write the new namespace's maps (lines
+ * "inside outside count", outside in the current namespace's ids). The caller's /proc must show
+ * its own pid namespace. Returns 0, or -errno when unshare failed (nothing changed then). */
+int unshare_mapped(int extra_clone_flags, const char *uid_map, const char *gid_map);
+
 /* For tools that may also run without a user namespace (unpack, remove: `--idmap none`):
  * enters one as `idmap` says, or for "none" only sets no_new_privs. Returns true when a
  * namespace was entered, with the mode used in *mode_out. */

@@ -87,8 +87,8 @@ static bool alone_in_namespace(void) {
  * been alone for --idle-exit seconds. */
 __attribute__((noreturn)) static void instance_init(const struct sandbox *sb, int ready, struct sandbox_cgroup *cg) {
   cgroup_child_wait(cg);
-  if (sb->network_none) loopback_up();
   sandbox_setup_root(sb);
+  sandbox_lock_mounts(sb);
   sigset_t set;
   sigemptyset(&set);
   int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};

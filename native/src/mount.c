@@ -191,7 +191,6 @@ void sandbox_setup_root(const struct sandbox *sb) {
     cleanup_fd int fd = target_fd(rootfd, b->target, S_ISDIR(st.st_mode) ? TARGET_DIR : TARGET_FILE);
     bind_onto(fd, b->source, b->readonly, b->target);
   }
-  if (sb->hostname && sethostname(sb->hostname, strlen(sb->hostname)) < 0) die_with_error("sethostname");
 
   /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only
    * the new root, with no directory needed for the old one. */

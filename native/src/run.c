@@ -15,18 +15,20 @@
 /* PID 1 of the new pid namespace. `alive` is a pipe whose write end only the parent holds. */
 __attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, const sigset_t *mask, int alive, struct sandbox_cgroup *cg) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_with_error("prctl(PR_SET_PDEATHSIG)");
-  /* PID 1 is visible in the sandbox and holds what the caller left open (lock fds, directories
-   * outside the rootfs) and the caller's environment; root inside could reach them through
-   * /proc/1/fd and /proc/1/environ. Not dumpable, they need CAP_SYS_PTRACE over the host's
-   * user namespace (where this mm was made). The command's exec makes it dumpable again. */
-  if (prctl(PR_SET_DUMPABLE, 0) < 0) die_with_error("prctl(PR_SET_DUMPABLE)");
   /* The parent may have died before PDEATHSIG was armed; then its end of the pipe is closed. */
   struct pollfd pfd = {.fd = alive, .events = POLLIN};
   if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLHUP)) _exit(125);
   /* In the limited cgroup before anything of the sandbox (the root, the command) is made. */
   cgroup_child_wait(cg);
-  if (sb->network_none) loopback_up();
   sandbox_setup_root(sb);
+  sandbox_lock_mounts(sb);
+  /* PID 1 is visible in the sandbox and holds what the caller left open (lock fds, directories
+   * outside the rootfs) and the caller's environment; root inside could reach them through
+   * /proc/1/fd and /proc/1/environ. Not dumpable, they need CAP_SYS_PTRACE over the host's
+   * user namespace (where this mm was made). The command's exec makes it dumpable again. Not
+   * before: the id mapper of the nested namespace writes /proc/1/uid_map, which a non-dumpable
+   * process's /proc gives to the host's root; no other process is in the sandbox until now. */
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die_with_error("prctl(PR_SET_DUMPABLE)");
   sigset_t fwd;
   forwarded_signals(&fwd);
   int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);

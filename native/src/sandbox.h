@@ -70,8 +70,13 @@ void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed);
  * arch and qemu, bind sources. Dies with a fix-it. */
 void sandbox_validate(struct sandbox *sb);
 
-/* ns.c: enters user+mount+pid+uts+ipc(+net) namespaces; the next fork() is PID 1. */
+/* ns.c: enters the outer user + mount + pid namespaces; the next fork() is PID 1. */
 enum idmap_mode sandbox_unshare(const struct sandbox *sb);
+/* ns.c: after pivot_root, PID 1 enters a nested user namespace (identity map over the outer
+ * one) with new mount, uts, ipc (and net) namespaces: the kernel locks every mount's flags and
+ * place, so nothing that runs later can make a read-only bind writable or uncover what lies
+ * below a mount. Brings up lo and sets the hostname there. */
+void sandbox_lock_mounts(const struct sandbox *sb);
 /* ns.c: brings up lo in a fresh network namespace. */
 void loopback_up(void);
 

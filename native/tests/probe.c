@@ -1,6 +1,6 @@
 /* Probe run inside the sandbox by tests (like crun's tests/init.c): prints exact facts, one
  * `key=value` per line, so tests compare values instead of parsing shell output.
- *   probe fds | caps | nnp | id | cwd | tty | sti | write FILE | chown HOW FILE UID GID | exit N | signal N
+ *   probe fds | caps | nnp | id | cwd | tty | sti | write FILE | chown HOW FILE UID GID | unlock DIR | exit N | signal N
  * and, run on the host by race tests: probe exchange DIR A B (swaps two names until killed). */
 #include <dirent.h>
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -86,6 +87,23 @@ static int do_chown(const char *how, const char *path, unsigned uid, unsigned gi
   return 0;
 }
 
+static const char *result(int r) { return r == 0 ? "ok" : strerror(errno); }
+
+/* Every way root inside could try to make the read-only mount at dir writable, each reported
+ * as ok or the errno: remount, mount_setattr, a writable clone moved over it, and unmounting
+ * it (to write to what lies below). Stops at nothing: the test then writes and checks the host. */
+static int unlock(const char *dir) {
+  printf("remount=%s\n", result(mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND, NULL)));
+  struct mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
+  printf("setattr=%s\n", result(mount_setattr(AT_FDCWD, dir, AT_RECURSIVE, &rw, sizeof rw)));
+  int tree = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  int r = tree < 0 ? -1 : mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &rw, sizeof rw);
+  if (r == 0) r = move_mount(tree, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH);
+  printf("clone=%s\n", result(r));
+  printf("umount=%s\n", result(umount2(dir, MNT_DETACH)));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
   if (!strcmp(cmd, "fds")) return fds();
@@ -119,6 +137,7 @@ int main(int argc, char **argv) {
     return fd >= 0 ? 0 : 1;
   }
   if (!strcmp(cmd, "chown") && argc > 5) return do_chown(argv[2], argv[3], (unsigned)strtoul(argv[4], NULL, 10), (unsigned)strtoul(argv[5], NULL, 10));
+  if (!strcmp(cmd, "unlock") && argc > 2) return unlock(argv[2]);
   if (!strcmp(cmd, "exit") && argc > 2) return atoi(argv[2]);
   if (!strcmp(cmd, "signal") && argc > 2) {
     int s = atoi(argv[2]);
@@ -126,6 +145,6 @@ int main(int argc, char **argv) {
     raise(s);
     return 1;
   }
-  fprintf(stderr, "usage: probe fds|caps|nnp|id|cwd|tty|write FILE|chown HOW FILE UID GID|exit N|signal N\n");
+  fprintf(stderr, "usage: probe fds|caps|nnp|id|cwd|tty|write FILE|chown HOW FILE UID GID|unlock DIR|exit N|signal N\n");
   return 2;
 }

@@ -37,7 +37,7 @@ async function started(t: TestContext, o: StartOptions, bin = HELPER): Promise<{
     await stopInstance(bin, state);
     rmSync(dir, { recursive: true, force: true });
   });
-  const inst = await startInstance(bin, { ...o, binds: [{ source: PROBE, target: '/probe', readonly: true }] }, state);
+  const inst = await startInstance(bin, { ...o, binds: [{ source: PROBE, target: '/probe', readonly: true }, ...(o.binds ?? [])] }, state);
   return { state, inst };
 }
 
@@ -98,6 +98,24 @@ test('exec passes cwd, env and the exit code; the joined process gets fds 0-2 an
     onSpawn: (pid, out) => out.once('data', () => process.kill(pid, 'SIGTERM')),
   });
   assert.equal(trapped.code, 42, trapped.stderr);
+});
+
+test('a command joined to an instance cannot make a read-only bind writable (the mounts are locked)', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const data = tempDir(t);
+  writeFileSync(path.join(data, 'file'), 'host\n');
+  const { state } = await started(t, { rootfs, binds: [{ source: data, target: '/data', readonly: true }] });
+  const r = await helper(execArgv(state, ['sh', '-c', '/probe unlock /data; echo pwned > /data/file; /probe id']));
+  const f = facts(r.stdout);
+  assert.deepEqual([f.remount, f.setattr, f.clone, f.umount],
+    ['Operation not permitted', 'Operation not permitted', 'Operation not permitted', 'Invalid argument'], r.stdout + r.stderr);
+  assert.equal(f.uid, '0');
+  // A second exec sees the same locked mount (the first one's attempts changed nothing).
+  const again = await helper(execArgv(state, ['sh', '-c', 'echo pwned > /data/file']));
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /Read-only file system/);
+  assert.equal(readFileSync(path.join(data, 'file'), 'utf8'), 'host\n');
 });
 
 /** Host pids of zombies (state Z) in the pid namespace with this inode. */

@@ -135,6 +135,27 @@ test('a file written to the bound workspace belongs to the calling user outside'
   assert.equal(facts(ro.stdout).write, 'Read-only file system');
 });
 
+test('root inside cannot make a read-only bind writable: remount, mount_setattr, a writable clone, umount and a mount on top leave the host file alone', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  for (const idmap of ['single', 'full'] as const) {
+    const data = tempDir(t);
+    writeFileSync(path.join(data, 'file'), 'host\n');
+    const r = await run({ rootfs, idmap, binds: [{ source: data, target: '/data', readonly: true }] },
+      ['sh', '-c', '/probe unlock /data; echo pwned > /data/file; mount -t tmpfs none /data && echo over > /data/file && cat /data/file']);
+    assert.equal(r.code, 0, r.stderr);
+    const f = facts(r.stdout);
+    // Before the mounts were locked every one of these said ok, and the host file said pwned.
+    assert.deepEqual([f.remount, f.setattr, f.clone, f.umount],
+      ['Operation not permitted', 'Operation not permitted', 'Operation not permitted', 'Invalid argument'], `${idmap}: ${r.stdout}`);
+    assert.match(r.stderr, /can't create \/data\/file: Read-only file system/);
+    // Root inside still mounts what it likes in its own mount namespace: on top, never instead.
+    assert.match(r.stdout, /^over$/m);
+    assert.equal(readFileSync(path.join(data, 'file'), 'utf8'), 'host\n', idmap);
+    assert.deepEqual(readdirSync(data), ['file']);
+  }
+});
+
 function hashTree(dir: string): string {
   const h = createHash('sha256');
   const walk = (d: string): void => {
