@@ -289,6 +289,10 @@ int cmd_exec(int argc, char **argv) {
   (void)setgroups(0, NULL);
   int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
   if (sigfd < 0) die_with_error("signalfd");
+  /* The child is in the instance's pid namespace from its first instruction, holding our fds
+   * until its execve: not dumpable, no process of the env may ptrace it or open /proc/N/fd
+   * (as for run's PID 1). The execve makes the command dumpable again. */
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die_with_error("prctl(PR_SET_DUMPABLE)");
   pid_t child = fork();
   if (child < 0) {
     if (errno == ENOMEM) die_code("ENOINSTANCE", "start it again", "instance %d stopped while joining it", in.pid);
