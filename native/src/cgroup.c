@@ -166,6 +166,47 @@ static void remove_at(int parent_fd, const char *name) {
     nanosleep(&(struct timespec){0, 1000000}, NULL);
 }
 
+/* A real directory (not a link) that belongs to the caller. */
+static bool owned_dir(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid();
+}
+
+bool cgroup_is_sandbox_dir(const char *dir) {
+  const char *root = getenv("CROSSROOT_CGROUP_ROOT");
+  if (!root) root = CGROUP_MOUNT;
+  size_t rl = strlen(root);
+  if (strncmp(dir, root, rl) || dir[rl] != '/') return false;
+  /* No "", "." or ".." part: the path means what it spells. The last part is crossroot-PID. */
+  const char *rel = dir + rl, *last = NULL;
+  for (const char *p = rel; *p == '/'; p += strcspn(p + 1, "/") + 1) {
+    size_t n = strcspn(p + 1, "/");
+    if (n == 0 || (n == 1 && p[1] == '.') || (n == 2 && p[1] == '.' && p[2] == '.')) return false;
+    last = p + 1;
+  }
+  if (!last || strncmp(last, "crossroot-", 10) || !last[10] || strspn(last + 10, "0123456789") != strlen(last + 10)) return false;
+  /* The delegated subtree: the topmost cgroup from the caller's own upwards that is the caller's
+   * (systemd hands user@UID.service and all below it to the user). */
+  cleanup_free char *own = own_cgroup();
+  if (!own || own[0] != '/') return false;
+  cleanup_free char *top = NULL;
+  for (;;) {
+    cleanup_free char *path = xasprintf("%s%s", root, own);
+    if (!owned_dir(path)) break;
+    free(top);
+    top = xstrdup(own);
+    char *slash = strrchr(own, '/');
+    if (slash == own) break;
+    *slash = 0;
+  }
+  if (!top) return false;
+  /* dir's parent is that subtree or below it, and dir itself is a cgroup the caller made. */
+  size_t tl = strcmp(top, "/") ? strlen(top) : 0;
+  size_t parent_len = (size_t)(last - 1 - rel);
+  if (parent_len < tl || strncmp(rel, top, tl) || (parent_len > tl && rel[tl] != '/')) return false;
+  return owned_dir(dir);
+}
+
 void cgroup_remove_dir(const char *dir) {
   cleanup_free char *parent = xstrdup(dir);
   char *slash = strrchr(parent, '/');

@@ -31,4 +31,9 @@ void cgroup_close(struct sandbox_cgroup *cg);
 /* Removes a sandbox cgroup once every process in it has exited (retries while the kernel
  * still counts exiting tasks). Missing is fine. */
 void cgroup_remove_dir(const char *dir);
+/* Whether dir is a cgroup the caller's sandboxes could have made: ROOT/…/crossroot-PID (no "."
+ * or ".." parts), owned by the caller, whose parent lies in the caller's delegated subtree (the
+ * topmost cgroup above the caller's own that is still the caller's). Checked before an
+ * instance's recorded cgroup is joined or removed. */
+bool cgroup_is_sandbox_dir(const char *dir);
 void cgroup_remove(struct sandbox_cgroup *cg);

@@ -34,13 +34,72 @@ struct instance {
   char cgroup[4096];       /* the instance's cgroup directory (limits); "" for none */
 };
 
-static char *state_path(const char *dir) { return xasprintf("%s/%s", dir, STATE_FILE); }
+#define STATE_FIX_OWN "use a state dir of your own (crossroot makes them 0700 in its store): one that another user made " \
+  "or can write may name processes and cgroups for crossroot to kill and remove"
 
-/* Opens the instance recorded in dir. Returns false (and removes the state file) when it is
- * gone: no file, dead pid, or a pid that now belongs to another process. */
-static bool instance_open(const char *dir, struct instance *in) {
-  cleanup_free char *path = state_path(dir);
-  cleanup_free char *text = read_file_at(AT_FDCWD, path, NULL);
+/* The state dir, opened without following a symlink and checked the way the keeper's is: a
+ * directory the caller owns that nobody else may write or enter. Everything in it is then
+ * opened relative to this fd, with O_NOFOLLOW. -1 when it does not exist and create is false. */
+static int open_state_dir(const char *dir, bool create) {
+  if (create && mkdir(dir, 0700) < 0 && errno != EEXIST) die_with_error("creating state dir %s", dir);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT && !create) return -1;
+  if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+    die_code("ESTATE", STATE_FIX_OWN, "state dir %s is a symlink or not a directory", dir);
+  if (fd < 0) die_with_error("opening state dir %s", dir);
+  struct stat st;
+  if (fstat(fd, &st) < 0) die_with_error("state dir %s", dir);
+  if (st.st_uid != getuid())
+    die_code("ESTATE", STATE_FIX_OWN, "state dir %s belongs to uid %u, not to you (uid %u)", dir, (unsigned)st.st_uid,
+             (unsigned)getuid());
+  if (st.st_mode & 077)
+    die_code("ESTATE", xasprintf("chmod 700 %s if it is yours and nobody else wrote to it; otherwise remove it and let crossroot make it", dir),
+             "state dir %s has mode %04o: other users may write or enter it", dir, (unsigned)(st.st_mode & 07777));
+  return fd;
+}
+
+/* instance.json as text: a regular file of sane size, not a link to one elsewhere. */
+static char *read_state_file(int dirfd, const char *dir) {
+  cleanup_fd int fd = openat(dirfd, STATE_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0 && errno == ENOENT) return NULL;
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 65536)
+    die_code("ESTATE", xasprintf("remove %s/%s", dir, STATE_FILE), "%s/%s is not a state file crossroot wrote (%s)", dir,
+             STATE_FILE, fd < 0 ? strerror(errno) : "not a small regular file");
+  char *text = xmalloc((size_t)st.st_size + 1);
+  ssize_t n = read(fd, text, (size_t)st.st_size);
+  text[n > 0 ? n : 0] = 0;
+  return text;
+}
+
+/* Whether pid (pinned by a pidfd) is what `start` leaves running: a process of the caller's
+ * that is PID 1 of a pid namespace of its own ("NSpid:" ends in 1 after the host's pid). A pid
+ * and start time alone would let a forged instance.json aim exec and stop at any process. */
+static bool is_instance_init(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  cleanup_free char *status = read_file_at(AT_FDCWD, path, NULL);
+  const char *uid = status ? strstr(status, "\nUid:") : NULL, *nspid = status ? strstr(status, "\nNSpid:") : NULL;
+  unsigned long r, e;
+  if (!uid || !nspid || sscanf(uid + 5, "%lu %lu", &r, &e) != 2 || r != getuid() || e != getuid()) return false;
+  const char *end = strchr(nspid + 1, '\n');
+  int levels = 0;
+  unsigned long last = 0;
+  for (const char *p = nspid + 7; p && (!end || p < end);) {
+    char *next;
+    unsigned long v = strtoul(p, &next, 10);
+    if (next == p) break;
+    levels++;
+    last = v;
+    p = next;
+  }
+  return levels >= 2 && last == 1;
+}
+
+/* Opens the instance recorded in the state dir. Returns false (and removes the state file) when
+ * it is gone: no file, dead pid, or a pid that now belongs to another process. */
+static bool instance_open(int dirfd, const char *dir, struct instance *in) {
+  cleanup_free char *text = read_state_file(dirfd, dir);
   if (!text) return false;
   const char *p = strstr(text, "\"pid\":"), *s = strstr(text, "\"starttime\":");
   in->pid = p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
@@ -52,23 +111,33 @@ static bool instance_open(const char *dir, struct instance *in) {
   in->cgroup[0] = 0;
   const char *cg = strstr(text, "\"cgroup\":\"");
   if (cg) sscanf(cg + 10, "%4095[^\"]", in->cgroup);
-  in->pidfd = in->pid > 0 ? pidfd_open(in->pid, 0) : -1;
-  /* Read the start time after pinning the pid: if it still matches, the pidfd is the instance. */
-  if (in->pidfd >= 0 && in->starttime && proc_starttime(in->pid) == in->starttime) return true;
+  /* Only a sandbox cgroup of the caller's is ever joined or removed. */
+  if (in->cgroup[0] && !cgroup_is_sandbox_dir(in->cgroup)) {
+    char c[4096];
+    json_escape(c, sizeof c, in->cgroup);
+    fprintf(stderr, "%s: warning: %s/%s names cgroup %s, which is not a crossroot cgroup of yours: left alone\n", prog_name, dir,
+            STATE_FILE, in->cgroup);
+    status_event("{\"event\":\"warning\",\"code\":\"ESTATE\",\"message\":\"instance.json names cgroup %s, which is not a crossroot "
+                 "cgroup of yours: left alone\",\"fix\":\"remove the state file if you did not write it\"}", c);
+    in->cgroup[0] = 0;
+  }
+  in->pidfd = in->pid > 1 ? pidfd_open(in->pid, 0) : -1;
+  /* Checked after pinning the pid, start time last: if it still matches, the pidfd is the process
+   * whose status was read, and that is an instance's PID 1. */
+  if (in->pidfd >= 0 && in->starttime && is_instance_init(in->pid) && proc_starttime(in->pid) == in->starttime) return true;
   if (in->pidfd >= 0) close(in->pidfd);
   in->pidfd = -1;
   /* An instance that ended on its own (idle exit, killed) left its empty cgroup behind. */
   if (in->cgroup[0]) cgroup_remove_dir(in->cgroup);
-  unlink(path);
+  unlinkat(dirfd, STATE_FILE, 0);
   return false;
 }
 
-static int lock_state_dir(const char *dir) {
-  if (mkdir(dir, 0700) < 0 && errno != EEXIST) die_with_error("creating state dir %s", dir);
-  cleanup_free char *lock = xasprintf("%s/lock", dir);
-  int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) die_with_error("opening %s", lock);
-  if (flock(fd, LOCK_EX) < 0) die_with_error("locking %s", lock);
+static int lock_state_dir(int dirfd, const char *dir) {
+  int fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0 && errno == ELOOP) die_code("ESTATE", xasprintf("remove %s/lock", dir), "%s/lock is a symlink", dir);
+  if (fd < 0) die_with_error("opening %s/lock", dir);
+  if (flock(fd, LOCK_EX) < 0) die_with_error("locking %s/lock", dir);
   return fd;
 }
 
@@ -149,9 +218,10 @@ int cmd_start(int argc, char **argv) {
   struct sandbox sb;
   sandbox_parse(&sb, argc, argv, OPT_SANDBOX | OPT_STATE | OPT_INSTANCE);
   sandbox_validate(&sb);
-  int lock = lock_state_dir(sb.state_dir);
+  cleanup_fd int dirfd = open_state_dir(sb.state_dir, true);
+  int lock = lock_state_dir(dirfd, sb.state_dir);
   struct instance old;
-  if (instance_open(sb.state_dir, &old))
+  if (instance_open(dirfd, sb.state_dir, &old))
     die_code("EBUSY", xasprintf("join it with exec --state %s, or stop it first", sb.state_dir),
              "an instance (pid %d) is already running for %s", old.pid, sb.state_dir);
   struct sandbox_cgroup cg;
@@ -192,22 +262,21 @@ int cmd_start(int argc, char **argv) {
     return 125;
   }
   unsigned long long starttime = proc_starttime(pid);
-  cleanup_free char *path = state_path(sb.state_dir);
-  cleanup_free char *tmp = xasprintf("%s.tmp", path);
   char rootfs[4096], arch[64], cgroup[4096];
   json_escape(rootfs, sizeof rootfs, sb.rootfs);
   json_escape(arch, sizeof arch, sb.env_arch ? sb.env_arch->name : "");
   json_escape(cgroup, sizeof cgroup, cg.dir ? cg.dir : "");
   cleanup_free char *json = xasprintf("{\"pid\":%d,\"starttime\":%llu,\"arch\":\"%s\",\"rootfs\":\"%s\"%s%s%s}\n", pid, starttime, arch,
                                       rootfs, cg.dir ? ",\"cgroup\":\"" : "", cgroup, cg.dir ? "\"" : "");
-  int r = unlink(tmp) < 0 && errno != ENOENT ? -errno : 0;
-  cleanup_fd int fd = r < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0 || write_all(fd, json, strlen(json)) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+  const char *tmp = STATE_FILE ".tmp";
+  int r = unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT ? -errno : 0;
+  cleanup_fd int fd = r < 0 ? -1 : openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 || write_all(fd, json, strlen(json)) < 0 || fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, STATE_FILE) < 0) {
     int e = errno;
     kill(pid, SIGKILL);
     cgroup_remove(&cg);
     errno = e;
-    die_with_error("writing %s", path);
+    die_with_error("writing %s/%s", sb.state_dir, STATE_FILE);
   }
   close(lock);
   status_event("{\"event\":\"started\",\"pid\":%d}", pid);
@@ -255,7 +324,10 @@ int cmd_exec(int argc, char **argv) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_with_error("prctl(PR_SET_PDEATHSIG)");
   if (getppid() != parent) return 125;
   struct instance in;
-  if (!instance_open(sb.state_dir, &in))
+  int dirfd = open_state_dir(sb.state_dir, false);
+  bool running = dirfd >= 0 && instance_open(dirfd, sb.state_dir, &in);
+  if (dirfd >= 0) close(dirfd); /* a host directory: nothing of it may reach the joined child */
+  if (!running)
     die_code("ENOINSTANCE", "start it first: crossroot-helper start --state DIR --rootfs ...", "no running instance in %s",
              sb.state_dir);
   sb.linux32 = in.arch && arch_is_32bit_on_host(in.arch);
@@ -319,9 +391,10 @@ int cmd_exec(int argc, char **argv) {
 int cmd_stop(int argc, char **argv) {
   struct sandbox sb;
   sandbox_parse(&sb, argc, argv, OPT_STATE);
-  cleanup_fd int lock = lock_state_dir(sb.state_dir);
+  cleanup_fd int dirfd = open_state_dir(sb.state_dir, false);
+  cleanup_fd int lock = dirfd < 0 ? -1 : lock_state_dir(dirfd, sb.state_dir);
   struct instance in;
-  if (!instance_open(sb.state_dir, &in)) {
+  if (dirfd < 0 || !instance_open(dirfd, sb.state_dir, &in)) {
     status_event("{\"event\":\"stopped\",\"stale\":true}");
     return 0;
   }
@@ -332,8 +405,7 @@ int cmd_stop(int argc, char **argv) {
   int r;
   while ((r = poll(&p, 1, 10000)) < 0 && errno == EINTR) {}
   if (r == 0) die_code("ESTOP", "look for stuck processes (state D) of this env", "instance %d did not exit within 10 s", in.pid);
-  cleanup_free char *path = state_path(sb.state_dir);
-  unlink(path);
+  unlinkat(dirfd, STATE_FILE, 0);
   if (in.cgroup[0]) cgroup_remove_dir(in.cgroup);
   status_event("{\"event\":\"stopped\",\"pid\":%d}", in.pid);
   return 0;

@@ -1,10 +1,10 @@
 import { test, type TestContext } from 'node:test';
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execArgv, readInstance, startArgv, startInstance, stopInstance, type InstanceState, type StartOptions } from '../../src/core/sandbox/instance';
+import { execArgv, processStat, readInstance, startArgv, startInstance, stopArgv, stopInstance, type InstanceState, type StartOptions } from '../../src/core/sandbox/instance';
 import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
 import { HELPER, HELPER_ASAN, PROBE, need, tempDir } from '../lib/harness';
 import { facts, helper } from './sandbox';
@@ -185,7 +185,7 @@ test('a second start on a running instance is refused; a recycled pid is never j
 
   // State naming a live process that is not the instance (this test runner: same pid, other start time).
   const forged = path.join(tempDir(t), 'forged');
-  mkdirSync(forged);
+  mkdirSync(forged, { mode: 0o700 });
   writeFileSync(path.join(forged, 'instance.json'), JSON.stringify({ pid: process.pid, starttime: 1, arch: 'amd64', rootfs }));
   const join = await helper(['exec', '--state', forged, '--status-fd', '3', '--', 'true']);
   assert.equal(join.code, 125);
@@ -196,6 +196,74 @@ test('a second start on a running instance is refused; a recycled pid is never j
   assert.deepEqual(stop.events, [{ event: 'stopped', stale: true }]);
   assert.equal(existsSync(path.join(forged, 'instance.json')), false);
   assert.equal(readInstance(forged), undefined);
+});
+
+test('a state dir that another user could have made or written is refused, and nothing in it is followed', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const rootfs = await busyboxRootfs('amd64');
+  const dir = tempDir(t);
+  const code = (r: { events: Array<Record<string, unknown>> }) => r.events.find((e) => e.event === 'error')?.code;
+  // Group/other bits: as a shared dir another user made (or may write into) would have.
+  const shared = path.join(dir, 'shared');
+  mkdirSync(shared);
+  chmodSync(shared, 0o755);
+  for (const argv of [startArgv({ rootfs, statusFd: 3 }, shared), execArgv(shared, ['true'], { statusFd: 3 }), [...stopArgv(shared), '--status-fd', '3']]) {
+    const r = await helper(argv);
+    assert.equal(r.code, 125, `${argv[0]}: ${r.stderr}`);
+    assert.equal(code(r), 'ESTATE', argv[0]);
+    assert.match(r.stderr, /state dir .*shared has mode 0755: other users may write or enter it\n.*fix: chmod 700 .*shared if it is yours/);
+  }
+  assert.deepEqual(readdirSync(shared), [], 'nothing was created in it');
+  // The state dir itself a symlink (to a dir of ours that would pass): refused, not followed.
+  const real = path.join(dir, 'real');
+  mkdirSync(real, { mode: 0o700 });
+  symlinkSync(real, path.join(dir, 'link'));
+  const viaLink = await helper(startArgv({ rootfs, statusFd: 3 }, path.join(dir, 'link')));
+  assert.equal(code(viaLink), 'ESTATE', viaLink.stderr);
+  assert.deepEqual(readdirSync(real), []);
+  // A lock planted as a symlink: before, start created (or truncated) whatever it pointed at.
+  const planted = path.join(dir, 'planted');
+  mkdirSync(planted, { mode: 0o700 });
+  symlinkSync(path.join(dir, 'victim'), path.join(planted, 'lock'));
+  const viaLock = await helper(startArgv({ rootfs, statusFd: 3 }, planted));
+  assert.equal(code(viaLock), 'ESTATE', viaLock.stderr);
+  assert.match(viaLock.stderr, /planted\/lock is a symlink/);
+  assert.equal(existsSync(path.join(dir, 'victim')), false);
+  assert.equal(existsSync(path.join(planted, 'instance.json')), false, 'no instance was started');
+});
+
+test('a forged instance.json cannot aim stop or exec at another process of the user, or at a cgroup outside the user\'s sandbox cgroups', async (t) => {
+  if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
+  const dir = tempDir(t);
+  // A fake delegated cgroup tree (the caller is in /user/shell) and, outside it, a directory
+  // named like a sandbox cgroup; inside it, a directory that is not one.
+  const cgroot = path.join(dir, 'cgroup');
+  mkdirSync(path.join(cgroot, 'user/shell'), { recursive: true });
+  mkdirSync(path.join(cgroot, 'user/victim'));
+  const outside = path.join(dir, 'elsewhere/crossroot-1');
+  mkdirSync(outside, { recursive: true });
+  const env = { CROSSROOT_CGROUP_ROOT: cgroot, CROSSROOT_CGROUP_SELF: '/user/shell' };
+  // An unrelated process of the same user, named with its true pid and start time.
+  const victim = spawn('sleep', ['300'], { stdio: 'ignore' });
+  t.after(() => victim.kill('SIGKILL'));
+  const starttime = processStat(victim.pid!)!.starttime;
+  const state = path.join(dir, 'state');
+  mkdirSync(state, { mode: 0o700 });
+  for (const cgroup of [outside, path.join(cgroot, 'user/victim'), `${cgroot}/user/../elsewhere/crossroot-1`]) {
+    const forge = () => writeFileSync(path.join(state, 'instance.json'), JSON.stringify({ pid: victim.pid, starttime, arch: 'amd64', rootfs: '/', cgroup }));
+    forge();
+    const exec = await helper(execArgv(state, ['true'], { statusFd: 3 }), { env });
+    assert.equal(exec.code, 125, exec.stderr);
+    assert.equal(exec.events.find((e) => e.event === 'error')?.code, 'ENOINSTANCE', exec.stderr);
+    assert.match(exec.stderr, /names cgroup .*, which is not a crossroot cgroup of yours: left alone/);
+    forge();
+    const stop = await helper([...stopArgv(state), '--status-fd', '3'], { env });
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.deepEqual(stop.events.filter((e) => e.event === 'stopped'), [{ event: 'stopped', stale: true }]);
+    assert.equal(processStat(victim.pid!)?.state !== 'Z' && processStat(victim.pid!) !== undefined, true, `${cgroup}: the victim still runs`);
+  }
+  assert.deepEqual(readdirSync(outside), [], 'nothing was written into the foreign cgroup');
+  assert.ok(existsSync(outside) && existsSync(path.join(cgroot, 'user/victim')), 'no directory was removed');
 });
 
 test('an instance with --idle-exit ends once nothing runs in it, and not while something does', async (t) => {
