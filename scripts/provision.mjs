@@ -1,7 +1,7 @@
 // Makes a fresh clone runnable: npm deps when node_modules is missing, Debian packages when root
 // (otherwise prints the exact apt line). `npm start`, `npm test` and `.ci/run` all go through here.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -18,6 +18,7 @@ export const DEBIAN_PACKAGES = {
   run: [
     'qemu-user-static',  // foreign-arch interpreters registered in the private binfmt_misc
     'uidmap',            // newuidmap/newgidmap for full subuid maps
+    'slirp4netns',       // network = "private": outbound access for the env's own network namespace, as rootless podman
   ],
   fixtures: [
     'mmdebstrap',        // Debian rootfs fixtures and the `debian` source
@@ -58,7 +59,22 @@ export function missingDebianPackages(groups) {
   });
 }
 
+// slirp4netns opens /dev/net/tun as the calling user. Debian's udev makes it 0666; some VM and
+// container images ship it 0600, which leaves network = "private" to root only.
+export function ensureTunDevice({ log = console.error } = {}) {
+  const tun = '/dev/net/tun';
+  if (!existsSync(tun) || (statSync(tun).mode & 0o666) === 0o666) return true;
+  if (process.getuid?.() !== 0) {
+    log(`crossroot: ${tun} is not open to users (network = "private" needs it); fix with:\n  sudo chmod 0666 ${tun}`);
+    return false;
+  }
+  log(`crossroot: making ${tun} mode 0666, as Debian's udev does, for network = "private" (slirp4netns)`);
+  chmodSync(tun, 0o666);
+  return true;
+}
+
 export function ensureDebianPackages(groups, { log = console.error } = {}) {
+  if (groups.includes('run')) ensureTunDevice({ log });
   const missing = missingDebianPackages(groups);
   if (missing.length === 0) return true;
   const line = `apt-get install -y ${missing.join(' ')}`;

@@ -154,10 +154,10 @@ static bool alone_in_namespace(void) {
 
 /* PID 1 of an instance: reaps whatever is reparented to it until told to stop, or until it has
  * been alone for --idle-exit seconds. */
-__attribute__((noreturn)) static void instance_init(const struct sandbox *sb, int ready, struct sandbox_cgroup *cg) {
+__attribute__((noreturn)) static void instance_init(const struct sandbox *sb, int ready, struct sandbox_cgroup *cg, struct sandbox_net *net) {
   cgroup_child_wait(cg);
   sandbox_setup_root(sb);
-  sandbox_lock_mounts(sb);
+  sandbox_lock_mounts(sb, net);
   sigset_t set;
   sigemptyset(&set);
   int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -169,7 +169,9 @@ __attribute__((noreturn)) static void instance_init(const struct sandbox *sb, in
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   for (int fd = 0; fd < 3; fd++)
     if (null < 0 || dup2(null, fd) < 0) _exit(125);
-  if (close_range(3, ~0U, 0) < 0) _exit(125);
+  /* Except the pipe whose other end slirp4netns watches: it must close when PID 1 ends. */
+  if (net->exit_w >= 0 && net->exit_w != 3 && dup3(net->exit_w, 3, O_CLOEXEC) < 0) _exit(125);
+  if (close_range(net->exit_w >= 0 ? 4 : 3, ~0U, 0) < 0) _exit(125);
   /* Every process of the env can read /proc/1/environ, and exec must find this PID 1 dumpable
    * (it reads /proc/1/ns); the caller's environment (tokens, agent sockets) is wiped instead. */
   for (char **e = environ; *e; e++) memset(*e, 0, strlen(*e));
@@ -226,6 +228,8 @@ int cmd_start(int argc, char **argv) {
              "an instance (pid %d) is already running for %s", old.pid, sb.state_dir);
   struct sandbox_cgroup cg;
   cgroup_prepare(&sb, &cg);
+  struct sandbox_net net;
+  net_prepare(&sb, &net, true);
 
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0) die_with_error("pipe2");
@@ -239,13 +243,17 @@ int cmd_start(int argc, char **argv) {
     sandbox_unshare(&sb);
     pid_t init = fork();
     if (init < 0) die_with_error("fork");
-    if (init == 0) instance_init(&sb, pipefd[1], &cg);
+    if (init == 0) {
+      net_child(&net);
+      instance_init(&sb, pipefd[1], &cg, &net);
+    }
     cgroup_add(&cg, init);
     if (write_all(pipefd[1], &init, sizeof init) < 0) die_with_error("reporting the instance pid");
     _exit(0);
   }
   close(pipefd[1]);
   cgroup_close(&cg);
+  net_parent(&net);
   int st;
   while (waitpid(mid, &st, 0) < 0)
     if (errno != EINTR) die_with_error("waitpid");
@@ -255,6 +263,7 @@ int cmd_start(int argc, char **argv) {
     cgroup_remove(&cg);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 125; /* the middle process already said why */
   }
+  net_send_pid(&net, pid);
   /* Readiness, or EOF when PID 1 died during setup (it reported the error itself). */
   while (read(pipefd[0], &ready, 1) < 0 && errno == EINTR) {}
   if (ready != 'R') {

@@ -17,7 +17,7 @@ static const struct {
 } commands[] = {
   {"run", cmd_run, true,
    "run --rootfs DIR [--upper DIR --work DIR] [--arch ARCH] [--qemu PATH] [--bind SRC:DST[:ro]]... [--hostname H]\n"
-   "      [--network host|none] [--idmap auto|single|full] [--memory BYTES] [--pids N] [--cwd DIR] [--user UID[:GID]]\n"
+   "      [--network host|none|private] [--idmap auto|single|full] [--memory BYTES] [--pids N] [--cwd DIR] [--user UID[:GID]]\n"
    "      [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},
   {"start", cmd_start, true, "start --state DIR [--idle-exit SECONDS] --rootfs DIR [sandbox options as for run] [--status-fd N]"},
   {"exec", cmd_exec, false, "exec --state DIR [--cwd DIR] [--user UID[:GID]] [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},

@@ -156,6 +156,24 @@ static void mount_overlay(const struct sandbox *sb) {
   if (move_mount(mnt, "", AT_FDCWD, sb->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0) die_with_error("attaching the overlay on %s", sb->rootfs);
 }
 
+/* A file whose text the helper makes (resolv.conf of a private network), bound read-only onto
+ * path: written to the sandbox's own /dev tmpfs, bound, then unlinked there (the bind keeps it). */
+static void bind_text_file(int rootfd, const char *path, const char *text) {
+  int fd = open_target(rootfd, path, TARGET_FILE);
+  if (fd < 0) {
+    status_event("{\"event\":\"note\",\"message\":\"%s not made: %s\"}", path, strerror(-fd));
+    return;
+  }
+  cleanup_fd int dev = openat2_in_root(rootfd, "/dev", O_RDONLY | O_DIRECTORY, 0);
+  const char *name = ".crossroot-file";
+  cleanup_fd int f = dev < 0 ? -1 : openat(dev, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (f < 0 || write_all(f, text, strlen(text)) < 0) die_with_error("writing %s for the sandbox", path);
+  cleanup_free char *source = xasprintf("/proc/self/fd/%d/%s", dev, name);
+  bind_onto(fd, source, true, path);
+  if (unlinkat(dev, name, 0) < 0) die_with_error("removing the staging copy of %s", path);
+  close(fd);
+}
+
 void sandbox_setup_root(const struct sandbox *sb) {
   /* The first mount: refused here, the user namespace has no capabilities (AppArmor's restriction). */
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
@@ -182,7 +200,12 @@ void sandbox_setup_root(const struct sandbox *sb) {
   }
   setup_dev(rootfd);
   mount_on(rootfd, "/tmp", TARGET_DIR, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  bind_host_file(rootfd, "/etc/resolv.conf");
+  if (sb->network == NETWORK_PRIVATE) {
+    cleanup_free char *resolv = net_resolv_conf();
+    bind_text_file(rootfd, "/etc/resolv.conf", resolv);
+  } else {
+    bind_host_file(rootfd, "/etc/resolv.conf");
+  }
   bind_host_file(rootfd, "/etc/hosts");
   for (size_t i = 0; i < sb->n_binds; i++) {
     const struct bind *b = &sb->binds[i];

@@ -36,12 +36,12 @@ static void identity_map(const char *file, char *out, size_t len, bool *self_wri
   *self_writable = lines == 1 && count == 1 && first == 0;
 }
 
-void sandbox_lock_mounts(const struct sandbox *sb) {
+void sandbox_lock_mounts(const struct sandbox *sb, struct sandbox_net *net) {
   char uids[1024], gids[1024];
   bool uid_self, gid_self;
   identity_map("/proc/self/uid_map", uids, sizeof uids, &uid_self);
   identity_map("/proc/self/gid_map", gids, sizeof gids, &gid_self);
-  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (sb->network_none ? CLONE_NEWNET : 0);
+  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (sb->network != NETWORK_HOST ? CLONE_NEWNET : 0);
   if (uid_self && gid_self) {
     /* A single map (0 = the caller): we may write "0 0 1" ourselves, as bubblewrap does; the
      * parent already denies setgroups, which the child inherits and we say again. */
@@ -63,7 +63,8 @@ void sandbox_lock_mounts(const struct sandbox *sb) {
   }
   /* The mounts came from a more privileged user namespace: the kernel has locked their flags
    * and their place in the tree (MNT_LOCK_*), here and in every namespace copied from this one. */
-  if (sb->network_none) loopback_up();
+  if (sb->network != NETWORK_HOST) loopback_up();
+  net_attach(net);
   if (sb->hostname && sethostname(sb->hostname, strlen(sb->hostname)) < 0) die_with_error("sethostname");
 }
 

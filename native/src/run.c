@@ -13,7 +13,8 @@
 #include <sys/socket.h>
 
 /* PID 1 of the new pid namespace. `alive` is a pipe whose write end only the parent holds. */
-__attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, const sigset_t *mask, int alive, struct sandbox_cgroup *cg) {
+__attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, const sigset_t *mask, int alive, struct sandbox_cgroup *cg,
+                                                   struct sandbox_net *net) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_with_error("prctl(PR_SET_PDEATHSIG)");
   /* The parent may have died before PDEATHSIG was armed; then its end of the pipe is closed. */
   struct pollfd pfd = {.fd = alive, .events = POLLIN};
@@ -21,7 +22,7 @@ __attribute__((noreturn)) static void sandbox_init(const struct sandbox *sb, con
   /* In the limited cgroup before anything of the sandbox (the root, the command) is made. */
   cgroup_child_wait(cg);
   sandbox_setup_root(sb);
-  sandbox_lock_mounts(sb);
+  sandbox_lock_mounts(sb, net);
   /* PID 1 is visible in the sandbox and holds what the caller left open (lock fds, directories
    * outside the rootfs) and the caller's environment; root inside could reach them through
    * /proc/1/fd and /proc/1/environ. Not dumpable, they need CAP_SYS_PTRACE over the host's
@@ -64,6 +65,8 @@ int cmd_run(int argc, char **argv) {
   sigset_t fwd, orig;
   forwarded_signals(&fwd);
   if (sigprocmask(SIG_BLOCK, &fwd, &orig) < 0) die_with_error("sigprocmask");
+  struct sandbox_net net;
+  net_prepare(&sb, &net, false); /* from the host's namespaces, so before ours */
   sb.single_map = sandbox_unshare(&sb) == IDMAP_SINGLE;
   struct sandbox_cgroup cg;
   cgroup_prepare(&sb, &cg);
@@ -74,9 +77,12 @@ int cmd_run(int argc, char **argv) {
   if (init < 0) die_with_error("fork");
   if (init == 0) {
     close(alive[1]);
-    sandbox_init(&sb, &orig, alive[0], &cg);
+    net_child(&net);
+    sandbox_init(&sb, &orig, alive[0], &cg, &net);
   }
   close(alive[0]);
+  net_parent(&net);
+  net_send_pid(&net, init);
   cgroup_add(&cg, init);
   int sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
   if (sigfd < 0) die_with_error("signalfd");
@@ -84,6 +90,7 @@ int cmd_run(int argc, char **argv) {
   int code = wait_forwarding(init, sigfd, false, NULL);
   /* PID 1 is reaped only after every other process of its namespace: the cgroup is empty. */
   cgroup_remove(&cg);
+  net_finish(&net);
   status_event("{\"event\":\"exited\",\"code\":%d}", code);
   return code;
 }

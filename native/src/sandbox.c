@@ -100,9 +100,9 @@ void sandbox_parse(struct sandbox *sb, int argc, char **argv, unsigned allowed) 
   if ((allowed & OPT_SANDBOX) && !sb->rootfs) die_code("EUSAGE", "add --rootfs DIR", "%s needs --rootfs", argv[0]);
   if ((allowed & OPT_STATE) && !sb->state_dir) die_code("EUSAGE", "add --state DIR", "%s needs --state", argv[0]);
   if (!sb->upper != !sb->work) die_code("EUSAGE", "give both --upper DIR and --work DIR", "an overlay needs both upper and work dirs");
-  if (network && strcmp(network, "host") && strcmp(network, "none"))
-    die_code("EUSAGE", "use --network host or --network none", "unknown network mode '%s'", network);
-  sb->network_none = network && !strcmp(network, "none");
+  if (network && strcmp(network, "host") && strcmp(network, "none") && strcmp(network, "private"))
+    die_code("EUSAGE", "use --network host, none or private", "unknown network mode '%s'", network);
+  sb->network = !network || !strcmp(network, "host") ? NETWORK_HOST : !strcmp(network, "none") ? NETWORK_NONE : NETWORK_PRIVATE;
   if (arch) {
     sb->arch = arch_lookup(arch);
     if (!sb->arch) die_code("EARCH", xasprintf("use one of %s", arch_names()), "unknown architecture '%s'", arch);
@@ -136,6 +136,7 @@ void sandbox_validate(struct sandbox *sb) {
                  dirs[i], strerror(errno));
     }
   }
+  net_validate(sb);
   for (size_t i = 0; i < sb->n_binds; i++)
     if (access(sb->binds[i].source, F_OK) < 0)
       die_code("EBIND", "create it first or fix the path", "bind source %s does not exist", sb->binds[i].source);

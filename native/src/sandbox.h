@@ -8,6 +8,8 @@
 #include "arch.h"
 #include "idmap.h"
 
+struct sandbox_net;
+
 struct bind {
   const char *source, *target;
   bool readonly;
@@ -26,7 +28,8 @@ struct sandbox {
   struct bind *binds;
   size_t n_binds;
   const char *hostname;
-  bool network_none;
+  enum network_mode { NETWORK_HOST, NETWORK_NONE, NETWORK_PRIVATE } network;
+  const char *slirp;       /* slirp4netns for NETWORK_PRIVATE */
   enum idmap_mode idmap;
   const char *state_dir;   /* start / exec / stop */
   unsigned idle_exit;      /* start: seconds without any process but PID 1 before it exits; 0 = never */
@@ -75,8 +78,34 @@ enum idmap_mode sandbox_unshare(const struct sandbox *sb);
 /* ns.c: after pivot_root, PID 1 enters a nested user namespace (identity map over the outer
  * one) with new mount, uts, ipc (and net) namespaces: the kernel locks every mount's flags and
  * place, so nothing that runs later can make a read-only bind writable or uncover what lies
- * below a mount. Brings up lo and sets the hostname there. */
-void sandbox_lock_mounts(const struct sandbox *sb);
+ * below a mount. Brings up lo (and slirp4netns on a private network) and sets the hostname. */
+void sandbox_lock_mounts(const struct sandbox *sb, struct sandbox_net *net);
+/* net.c: --network private. The pipes between PID 1 and slirp4netns, which a host-side process
+ * forked before the unshare becomes once PID 1 has made its network namespace. */
+struct sandbox_net {
+  pid_t spawner;          /* the process that becomes slirp4netns; -1 without a private network */
+  int pid_w;              /* whoever forked PID 1 sends PID 1's host pid here */
+  int go_w;               /* PID 1: written once its network namespace exists */
+  int ready_r, ready_w;   /* slirp4netns --ready-fd: "1" once the tap is up */
+  int exit_w;             /* held by PID 1 alone for its lifetime; slirp4netns --exit-fd */
+};
+/* Finds slirp4netns and checks /dev/net/tun for a private network; dies with a fix-it. */
+void net_validate(struct sandbox *sb);
+/* In the host's namespaces, before the unshare: forks the slirp4netns-to-be (detach: for an
+ * instance, whose network outlives `start`). A no-op unless the network is private. */
+void net_prepare(const struct sandbox *sb, struct sandbox_net *n, bool detach);
+/* Right after forking PID 1: in PID 1 (net_child), in the forking process (net_parent, then
+ * net_send_pid with PID 1's pid as this process sees it, when it knows it). */
+void net_child(struct sandbox_net *n);
+void net_parent(struct sandbox_net *n);
+void net_send_pid(struct sandbox_net *n, pid_t init);
+/* In PID 1 once its network namespace exists: starts slirp4netns on it, waits for the tap. */
+void net_attach(struct sandbox_net *n);
+/* run: after PID 1 has been reaped, ends and reaps slirp4netns. */
+void net_finish(struct sandbox_net *n);
+/* resolv.conf for a private network: slirp4netns's DNS, the host's search and options. */
+char *net_resolv_conf(void);
+
 /* ns.c: brings up lo in a fresh network namespace. */
 void loopback_up(void);
 

@@ -1,6 +1,9 @@
 /* Probe run inside the sandbox by tests (like crun's tests/init.c): prints exact facts, one
  * `key=value` per line, so tests compare values instead of parsing shell output.
  *   probe fds | caps | nnp | id | cwd | tty | sti | write FILE | chown HOW FILE UID GID | unlock DIR | exit N | signal N
+ *   probe connect abstract:NAME | tcp:IPV4:PORT (a tcp peer gets an HTTP GET; its status line is printed)
+ * and, run on the host by network tests: probe serve-abstract NAME (prints listening=NAME, then
+ * accepts and closes connections until killed).
  * and, run on the host by race tests: probe exchange DIR A B (swaps two names until killed). */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +16,9 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -104,6 +110,60 @@ static int unlock(const char *dir) {
   return 0;
 }
 
+static socklen_t abstract_addr(struct sockaddr_un *a, const char *name) {
+  size_t n = strlen(name);
+  if (n + 1 > sizeof a->sun_path) return 0;
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  memcpy(a->sun_path + 1, name, n); /* a leading NUL: the abstract namespace, as X11 and D-Bus use it */
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+static int serve_abstract(const char *name) {
+  struct sockaddr_un a;
+  socklen_t len = abstract_addr(&a, name);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (!len || fd < 0 || bind(fd, (struct sockaddr *)&a, len) < 0 || listen(fd, 16) < 0) { perror("probe: serve-abstract"); return 1; }
+  printf("listening=%s\n", name);
+  fflush(stdout);
+  for (;;) {
+    int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    if (c >= 0) close(c);
+  }
+}
+
+/* Whether the address answers from here: connect=ok (abstract), the HTTP status line (tcp), or the errno. */
+static int connect_to(const char *spec) {
+  int fd = -1, r = -1;
+  if (!strncmp(spec, "abstract:", 9)) {
+    struct sockaddr_un a;
+    socklen_t len = abstract_addr(&a, spec + 9);
+    if (!len) return 2;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    r = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&a, len);
+    printf("connect=%s\n", result(r));
+    return 0;
+  }
+  char host[64];
+  int port;
+  if (sscanf(spec, "tcp:%63[^:]:%d", host, &port) != 2) return 2;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+  if (inet_pton(AF_INET, host, &a.sin_addr) != 1) return 2;
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  r = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&a, sizeof a);
+  if (r < 0) {
+    printf("connect=%s\n", strerror(errno));
+    return 0;
+  }
+  static const char get[] = "GET / HTTP/1.0\r\n\r\n";
+  char buf[256];
+  ssize_t n = write(fd, get, sizeof get - 1) == (ssize_t)(sizeof get - 1) ? read(fd, buf, sizeof buf - 1) : -1;
+  buf[n > 0 ? n : 0] = 0;
+  buf[strcspn(buf, "\r\n")] = 0;
+  printf("connect=%s\n", n > 0 ? buf : n == 0 ? "closed" : strerror(errno));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
   if (!strcmp(cmd, "fds")) return fds();
@@ -138,6 +198,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "chown") && argc > 5) return do_chown(argv[2], argv[3], (unsigned)strtoul(argv[4], NULL, 10), (unsigned)strtoul(argv[5], NULL, 10));
   if (!strcmp(cmd, "unlock") && argc > 2) return unlock(argv[2]);
+  if (!strcmp(cmd, "connect") && argc > 2) return connect_to(argv[2]);
+  if (!strcmp(cmd, "serve-abstract") && argc > 2) return serve_abstract(argv[2]);
   if (!strcmp(cmd, "exit") && argc > 2) return atoi(argv[2]);
   if (!strcmp(cmd, "signal") && argc > 2) {
     int s = atoi(argv[2]);
@@ -145,6 +207,6 @@ int main(int argc, char **argv) {
     raise(s);
     return 1;
   }
-  fprintf(stderr, "usage: probe fds|caps|nnp|id|cwd|tty|write FILE|chown HOW FILE UID GID|unlock DIR|exit N|signal N\n");
+  fprintf(stderr, "usage: probe fds|caps|nnp|id|cwd|tty|write FILE|chown HOW FILE UID GID|unlock DIR|connect ADDR|exit N|signal N\n");
   return 2;
 }

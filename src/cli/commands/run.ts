@@ -30,7 +30,7 @@ export const runCommand: Command = {
   name: 'run',
   usage: [
     'usage: crossroot run [--arch ARCH] [--store DIR [--shared-store]] [--workspace] [--bind SRC:DST[:ro]]...',
-    '                     [--env K=V]... [--cwd DIR] [--network host|none] SOURCE -- CMD [ARGS...]',
+    '                     [--env K=V]... [--cwd DIR] [--network host|none|private] SOURCE -- CMD [ARGS...]',
     '',
     'Pulls SOURCE (as `crossroot pull` does; an image reference pulled before is used as it was',
     'then, without asking the registry) and runs CMD in it, as root of a user namespace.',
@@ -56,8 +56,8 @@ export const runCommand: Command = {
       },
     });
     if (positionals.length !== 1) throw new CrossrootError('EUSAGE', positionals.length ? 'run takes one SOURCE before --' : 'SOURCE is missing', { fix: 'crossroot run debian:bookworm -- uname -m' });
-    if (values.network && values.network !== 'host' && values.network !== 'none') {
-      throw new CrossrootError('EUSAGE', `unknown network mode "${values.network}"`, { fix: 'use --network host or --network none' });
+    if (values.network && values.network !== 'host' && values.network !== 'none' && values.network !== 'private') {
+      throw new CrossrootError('EUSAGE', `unknown network mode "${values.network}"`, { fix: 'use --network host, none or private' });
     }
     const command = argv.slice(dash + 1);
     const arch = archOption(values.arch);
@@ -98,7 +98,7 @@ export const runCommand: Command = {
       const sandbox = {
         rootfs: pulled.rootfs, upper: layer.upper, work: layer.work, arch: arch.name, binds, env,
         ...(cwd ? { cwd } : {}),
-        ...(values.network ? { network: values.network as 'host' | 'none' } : {}),
+        ...(values.network ? { network: values.network as 'host' | 'none' | 'private' } : {}),
       };
       // The helper inherits the locks (not the command: it closes them on exec), so if crossroot
       // is killed, a sandbox still running keeps its layer and its image safe from gc.

@@ -189,10 +189,11 @@ export const ENV_SCHEMA: FieldSchema = {
       fields: {
         mode: {
           type: 'string', strict: true, default: '"host"',
-          doc: 'Whether the env shares the host\'s network.',
+          doc: 'Whether the env shares the host\'s network. "host" shares everything the host\'s network namespace holds, including its loopback services and its abstract unix sockets (X11, some D-Bus and IDE sockets), which code in the env can then connect to as you. "private" keeps those out of reach and still has outbound access (through slirp4netns); "none" has no network at all.',
           values: [
-            { value: 'host', doc: 'Share the host\'s network: ports the env listens on are reachable from the host.' },
+            { value: 'host', doc: 'Share the host\'s network: ports the env listens on are reachable from the host, and the env reaches everything the host reaches, the host\'s loopback services and its abstract unix sockets included (X11, some D-Bus and IDE sockets): code in the env can connect to them as you. Use "private" to keep them out of reach.' },
             { value: 'none', doc: 'Only a loopback interface: nothing gets in or out.' },
+            { value: 'private', doc: 'A network of the env\'s own with outbound access through slirp4netns (as rootless podman does): it reaches the internet and other hosts, DNS through slirp4netns, but not the host\'s loopback services or abstract unix sockets, and nothing outside reaches its ports. Needs slirp4netns and a /dev/net/tun you may open.' },
           ],
         },
       },

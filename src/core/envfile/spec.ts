@@ -44,7 +44,7 @@ export interface EnvSpec {
   mounts: Mount[];
   /** `path` undefined: the user's login shell from the env's /etc/passwd, else /bin/sh. */
   shell: { path?: string; user: string };
-  network: { mode: 'host' | 'none' };
+  network: { mode: 'host' | 'none' | 'private' };
   limits: { memoryBytes?: number; pids?: number };
   /** Seconds the instance lives on with nothing running in it; 0 = until stopped; unset = the default. */
   idleTimeout?: number;

@@ -219,7 +219,7 @@ class Reader {
     const setup = this.table(root, 'setup');
     const packages = this.strings(setup, 'packages');
     const network = this.table(root, 'network');
-    const mode = (this.str(network, 'mode')?.value.value ?? 'host') as 'host' | 'none';
+    const mode = (this.str(network, 'mode')?.value.value ?? 'host') as 'host' | 'none' | 'private';
     if (mode === 'none' && packages.length > 0) {
       const p = this.get(setup, 'packages')!;
       this.report(Code.OfflineSetup, 'warning', '[network] mode = "none" also applies while the env is built, so these packages cannot be downloaded; use mode = "host", or put them in the image', p.keyStart, p.keyEnd);

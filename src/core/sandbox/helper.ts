@@ -31,7 +31,9 @@ export interface SandboxOptions {
   user?: string;
   env?: Record<string, string>;
   hostname?: string;
-  network?: 'host' | 'none';
+  /** 'host' shares the host's network (and its abstract unix sockets); 'none' is lo only;
+   *  'private' is the env's own network with outbound access through slirp4netns. */
+  network?: 'host' | 'none' | 'private';
   /** 'auto' (full subuid map when /etc/subuid has a range), 'single' or 'full'. */
   idmap?: 'auto' | 'single' | 'full';
   /** cgroup v2 memory.max / pids.max; without a delegated cgroup the helper warns and runs unlimited. */
