@@ -4,9 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ARCHES } from '../src/core/arch';
-import { findQemu } from '../src/core/sandbox/qemu';
-import { busyboxRootfs, debianRootfs } from '../test/fixtures/rootfs';
+import { busyboxRootfs, debianRootfs, qemuFor } from '../test/fixtures/rootfs';
 import { HELPER } from '../test/lib/harness';
 import { measure, runBench, type BenchResult, type Contender } from './lib';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +28,7 @@ function version(argv: string[], re = /^(.*)$/m, prefix = ''): string {
 
 async function bench(): Promise<Result> {
   const res: Result = { rows: [], notes: [] };
-  const qemu = findQemu(ARCHES.arm64) ?? 'qemu-aarch64-static';
+  const qemu = qemuFor('arm64') ?? 'qemu-aarch64-static';
   const amd64 = await busyboxRootfs('amd64');
   const arm64 = await busyboxRootfs('arm64');
   const helperRun = (rootfs: string, extra: string[], cmd: string[]) => [HELPER, 'run', '--rootfs', rootfs, ...extra, '--', ...cmd];

@@ -2,6 +2,7 @@
  * `uname -m` says, the qemu-user interpreter and the ELF magic/mask binfmt_misc matches on. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 
 struct arch {
   const char *name;       /* Debian name: amd64, arm64, ... */
@@ -22,6 +23,8 @@ bool arch_is_32bit_on_host(const struct arch *a);
 /* Comma-separated list of known names, for error messages. */
 const char *arch_names(void);
 
+/* The dirs searched for qemu: $CROSSROOT_QEMU_DIRS (colon-separated) or the usual ones. */
+const char *qemu_dirs(void);
 /* Finds qemu-<arch>-static (or qemu-<arch>) in CROSSROOT_QEMU_DIRS (colon-separated) or the
  * usual Debian/Fedora/Arch directories, skipping dynamically linked ones (qemu_usable). Returns
  * a malloc'd path or NULL. */
@@ -35,3 +38,25 @@ const char *qemu_unusable(const char *path);
 /* Magic and mask for a; read from /usr/lib/binfmt.d/qemu-<qemu>.conf when it exists (so distro
  * fixes apply), the built-in table otherwise. Returns malloc'd strings. */
 void arch_binfmt_magic(const struct arch *a, char **magic, char **mask);
+
+/* True when the kernel runs a's binaries itself: the host arch, and i386 on an amd64 host unless
+ * its ia32 emulation is off (probed once by running a tiny 32-bit program;
+ * CROSSROOT_ASSUME_NO_IA32=1 makes it answer no, so tests reach the qemu path on any kernel). */
+bool arch_kernel_runs(const struct arch *a);
+/* The binfmt_misc register line the sandbox writes for running a's binaries through qemu. */
+char *arch_binfmt_rule(const struct arch *a, const char *qemu);
+
+/* What this host can do for an arch: the one answer `arches`, `check` and the sandbox share. */
+struct arch_support {
+  bool native;    /* the kernel runs it (arch_kernel_runs) */
+  bool runs;      /* natively or through qemu */
+  char *qemu;     /* usable interpreter (the given one or the one found), NULL if none */
+  char *binfmt;   /* register line for qemu, NULL without one */
+  char *detail;   /* one sentence for users */
+  const char *fix;/* NULL when it runs */
+};
+/* qemu: an explicit --qemu, or NULL to search. Free with arch_support_free. */
+void arch_support(const struct arch *a, const char *qemu, struct arch_support *s);
+void arch_support_free(struct arch_support *s);
+/* The i-th known arch, NULL past the end. */
+const struct arch *arch_at(size_t i);

@@ -26,7 +26,7 @@ void binfmt_register(const struct sandbox *sb, const char *binfmt_dir) {
   const struct arch *a = sb->arch;
   if (mount("binfmt_misc", binfmt_dir, "binfmt_misc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
     int e = errno;
-    if (host_has_handler(a)) return;
+    if (sb->binfmt_fallback || host_has_handler(a)) return;
     struct utsname u;
     uname(&u);
     if (e == EPERM || e == ENODEV || e == EINVAL)
@@ -39,13 +39,10 @@ void binfmt_register(const struct sandbox *sb, const char *binfmt_dir) {
     errno = e;
     die_with_error("mounting binfmt_misc on %s", binfmt_dir);
   }
-  cleanup_free char *magic = NULL, *mask = NULL;
-  arch_binfmt_magic(a, &magic, &mask);
-  /* O: qemu gets the binary as an fd (works for unreadable, execute-only files);
-   * P: argv[0] is preserved; F: interpreter opened now (see above). */
-  cleanup_free char *rule = xasprintf(":qemu-%s:M::%s:%s:%s:OPF", a->qemu, magic, mask, sb->qemu);
+  cleanup_free char *rule = arch_binfmt_rule(a, sb->qemu);
   cleanup_free char *reg = xasprintf("%s/register", binfmt_dir);
   int r = write_file_at(AT_FDCWD, reg, rule);
+  if (r < 0 && sb->binfmt_fallback) return;
   if (r < 0) {
     errno = -r;
     die_code("EBINFMT", "check that the qemu interpreter is a static binary (qemu-user-static) and readable",

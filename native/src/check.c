@@ -124,7 +124,10 @@ int cmd_check(int argc, char **argv) {
   }
   const struct arch *arch = arch_name ? arch_lookup(arch_name) : arch_host();
   if (!arch) die_code("EARCH", xasprintf("use one of %s", arch_names()), "unknown architecture '%s'", arch_name);
-  bool foreign = !arch_is_native(arch);
+  struct arch_support support;
+  arch_support(arch, qemu, &support);
+  /* binfmt matters when the kernel cannot run the arch itself (foreign, or i386 without ia32). */
+  bool foreign = !support.native;
   struct utsname u;
   uname(&u);
 
@@ -179,19 +182,9 @@ int cmd_check(int argc, char **argv) {
                : xasprintf("upgrade to Linux 6.7+, or register qemu on the host once: sudo apt-get install qemu-user-static "
                            "(ships /usr/lib/binfmt.d/qemu-%s.conf), then sudo systemctl restart systemd-binfmt", arch->qemu)};
 
-  if (foreign) {
-    const char *why = qemu ? qemu_unusable(qemu) : NULL;
-    char *found = qemu ? (why ? NULL : xstrdup(qemu)) : qemu_find(arch);
-    c[n++] = (struct check){"qemu", found != NULL, true,
-                            found ? xasprintf("%s runs %s binaries", found, arch->name)
-                            : qemu ? xasprintf("%s %s", qemu, why)
-                                   : xasprintf("no qemu-%s-static in %s", arch->qemu,
-                                               getenv("CROSSROOT_QEMU_DIRS") ? getenv("CROSSROOT_QEMU_DIRS")
-                                                                             : "/usr/bin:/usr/local/bin:/usr/libexec/qemu-binfmt:/usr/lib/qemu"),
-                            found ? NULL : xstrdup(QEMU_PACKAGE_FIX)};
-  } else {
-    c[n++] = (struct check){"qemu", true, false, xasprintf("%s runs natively on this %s host", arch->name, u.machine), NULL};
-  }
+  /* The same answer `arches --json` gives and `run` acts on (arch_support). */
+  c[n++] = (struct check){"qemu", support.runs, !support.native, xstrdup(support.detail), support.fix ? xstrdup(support.fix) : NULL};
+  arch_support_free(&support);
   if (rootfs) {
     struct stat st;
     bool ok = stat(rootfs, &st) == 0 && S_ISDIR(st.st_mode);

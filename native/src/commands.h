@@ -5,5 +5,6 @@ int cmd_start(int argc, char **argv);   /* instance.c: persistent instance (PID 
 int cmd_exec(int argc, char **argv);    /* instance.c: join a running instance */
 int cmd_stop(int argc, char **argv);    /* instance.c: stop an instance and everything in it */
 int cmd_check(int argc, char **argv);   /* check.c: host probe, JSON with fix-its */
+int cmd_arches(int argc, char **argv);  /* arches.c: per arch, native or which qemu (and its binfmt line) */
 int cmd_unpack(int argc, char **argv);  /* unpack.c: safe streaming layer extraction */
 int cmd_remove(int argc, char **argv);  /* remove.c: rm -rf inside the user namespace */

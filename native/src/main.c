@@ -23,6 +23,7 @@ static const struct {
   {"exec", cmd_exec, false, "exec --state DIR [--cwd DIR] [--user UID[:GID]] [--env K=V]... [--status-fd N] [--keep-fd N]... -- CMD [ARGS...]"},
   {"stop", cmd_stop, false, "stop --state DIR [--status-fd N]"},
   {"check", cmd_check, true, "check [--arch ARCH] [--qemu PATH] [--rootfs DIR] [--json]"},
+  {"arches", cmd_arches, false, "arches [--json]"},
   {"unpack", cmd_unpack, true,
    "unpack --target DIR [--layer FILE]... [--compression auto|gzip|zstd|none] [--idmap auto|single|full|none] [--status-fd N]"},
   {"remove", cmd_remove, true, "remove --target DIR [--idmap auto|single|full|none] [--status-fd N]"},

@@ -147,9 +147,21 @@ void sandbox_validate(struct sandbox *sb) {
     } else if (!(sb->qemu = qemu_find(sb->arch))) {
       die_code("ENOQEMU", QEMU_PACKAGE_FIX, "no qemu-%s-static found to run %s binaries", sb->arch->qemu, sb->arch->name);
     }
+  } else if (sb->arch && arch_is_32bit_on_host(sb->arch)) {
+    /* i386 on amd64: `uname -m` must say i686. The kernel's own loader runs it unless its ia32
+     * emulation is off; qemu-i386, registered behind that loader, covers such kernels (and is
+     * never used by the others, whose loader matches first). */
+    sb->linux32 = true;
+    bool kernel = arch_kernel_runs(sb->arch);
+    const char *why = sb->qemu ? qemu_unusable(sb->qemu) : NULL;
+    if (why) die_code("ENOQEMU", QEMU_PACKAGE_FIX, "qemu interpreter %s for %s %s", sb->qemu, sb->arch->name, why);
+    if (!sb->qemu) sb->qemu = qemu_find(sb->arch);
+    if (!sb->qemu && !kernel)
+      die_code("ENOQEMU", QEMU_PACKAGE_FIX, "this kernel refuses 32-bit x86 binaries (ia32 emulation is off) and no qemu-%s-static "
+               "was found in %s to run them", sb->arch->qemu, qemu_dirs());
+    sb->binfmt_fallback = kernel;
+    if (!sb->qemu) sb->arch = NULL;
   } else {
-    /* Native: nothing to register, but `uname -m` must still say i686 for i386. */
-    sb->linux32 = sb->arch && arch_is_32bit_on_host(sb->arch);
-    sb->arch = NULL;
+    sb->arch = NULL; /* native: nothing to register */
   }
 }

@@ -25,6 +25,8 @@ struct sandbox {
   const struct arch *env_arch; /* the env's arch as asked for (host when not given) */
   const char *qemu;        /* interpreter path when arch is foreign */
   bool linux32;            /* a 32-bit arch the 64-bit host runs natively (i386 on amd64) */
+  bool binfmt_fallback;    /* qemu is registered only behind the kernel's own loader (i386 on an
+                            * ia32-capable amd64 kernel): failing to register it is not an error */
   struct bind *binds;
   size_t n_binds;
   const char *hostname;

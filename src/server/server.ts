@@ -4,6 +4,7 @@ import {
   CodeActionKind, DocumentDiagnosticReportKind, TextDocuments, TextDocumentSyncKind, type Connection, type InitializeResult,
 } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { askNodeHost } from '../core/envfile/host';
 import { envFileKind } from '../core/envfile/load';
 import { createLanguageService, documentPath, type LanguageServiceOptions } from '../core/lang/service';
 
@@ -20,8 +21,10 @@ export function startServer(connection: Connection, opts: LanguageServiceOptions
 
   // Clients that pull diagnostics (VS Code) would show pushed ones a second time.
   let push = true;
+  let refreshSupported = false;
   connection.onInitialize((params): InitializeResult => {
     push = !params.capabilities.textDocument?.diagnostic;
+    refreshSupported = params.capabilities.workspace?.diagnostics?.refreshSupport === true;
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -69,6 +72,18 @@ export function startServer(connection: Connection, opts: LanguageServiceOptions
     const doc = ours(p.textDocument.uri);
     return doc ? service.symbols(doc) : [];
   });
+
+  // What this host runs is the helper's answer, asked once in the background so no request waits
+  // on it; until it is here the env file checks make no claim about qemu. Then every open file
+  // is validated anew: pushed, or re-pulled through a refresh where the client supports it.
+  if (!opts.host) {
+    void askNodeHost().then((answer) => {
+      if (!answer) return;
+      service.hostChanged();
+      for (const doc of documents.all()) publish(doc);
+      if (!push && refreshSupported) connection.languages.diagnostics.refresh();
+    });
+  }
 
   documents.listen(connection);
   connection.listen();

@@ -4,8 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { openSync, readSync, closeSync, readlinkSync, readFileSync, realpathSync, readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { ARCHES, type ArchName } from '../../src/core/arch';
-import { findQemu } from '../../src/core/sandbox/qemu';
-import { busyboxRootfs, debianRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
+import { busyboxRootfs, debianRootfs, mmdebstrapAvailable, qemuAvailable, qemuFor } from '../fixtures/rootfs';
 import { need, tempDir } from '../lib/harness';
 
 // e_machine values from the ELF specification.
@@ -44,7 +43,7 @@ for (const [arch, machine, elfClass, bigEndian] of cases) {
     if (!need(t, qemuAvailable(arch), `no qemu-${ARCHES[arch].qemu}-static (apt-get install qemu-user-static)`)) return;
     const root = await busyboxRootfs(arch);
     // Straight through the interpreter: this checks the tree, not the sandbox.
-    const qemu = findQemu(ARCHES[arch]);
+    const qemu = qemuFor(arch);
     const argv = qemu ? [qemu, path.join(root, 'bin/busybox')] : [path.join(root, 'bin/busybox')];
     const r = spawnSync(argv[0]!, [...argv.slice(1), 'uname', '-m'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);

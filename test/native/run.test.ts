@@ -6,10 +6,9 @@ import { chmodSync, closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, o
 import os from 'node:os';
 import path from 'node:path';
 import { ARCHES, type ArchName } from '../../src/core/arch';
-import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
+import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable, qemuFor } from '../fixtures/rootfs';
 import { HELPER, HELPER_ASAN, PROBE, need, tempDir } from '../lib/harness';
 import { facts, run } from './sandbox';
-import { findQemu } from '../../src/core/sandbox/qemu';
 
 // i386 runs natively on amd64 hosts (with the 32-bit personality); the others through qemu.
 const ARCHS: ArchName[] = ['amd64', 'arm64', 'armhf', 'riscv64', 'ppc64el', 's390x', 'i386'];
@@ -30,7 +29,7 @@ test('an explicit --qemu is used where the usual paths have none; a dynamically 
   const rootfs = await busyboxRootfs('arm64');
   const dir = tempDir(t);
   const qemu = path.join(dir, 'my-qemu-aarch64');
-  copyFileSync(findQemu(ARCHES.arm64)!, qemu);
+  copyFileSync(qemuFor('arm64')!, qemu);
   chmodSync(qemu, 0o755);
   const noneFound = { env: { CROSSROOT_QEMU_DIRS: '/nonexistent' } };
   const r = await run({ rootfs, arch: 'arm64', qemu }, ['uname', '-m'], noneFound);

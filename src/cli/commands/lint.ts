@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../command';
 import { CrossrootError } from '../../core/errors';
 import { lineColumn } from '../../core/envfile/diagnostics';
+import { askNodeHost } from '../../core/envfile/host';
 import { ENV_FILE_NAMES, findEnvFile, formatDiagnostic, readEnvFile } from '../../core/envfile/load';
 
 export const lint: Command = {
@@ -31,6 +32,7 @@ export const lint: Command = {
     } catch (e) {
       throw new CrossrootError('ENOENVFILE', `cannot read ${file}: ${(e as Error).message}`, { fix: 'check the path', cause: e });
     }
+    await askNodeHost(); // the helper's answer on which arches run here, for the qemu check
     const { diagnostics } = readEnvFile(text, path.resolve(file));
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
     const warnings = diagnostics.filter((d) => d.severity === 'warning').length;

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { ARCH_NAMES, parseArch, type ArchName } from '../arch';
 import { isCrossrootError } from '../errors';
 import { parseImageRef } from '../image/ref';
-import { QEMU_PACKAGE_HINT } from '../sandbox/qemu';
 import { Code, closest, type DiagnosticCode, type EnvDiagnostic, type Severity } from './diagnostics';
 import type { EnvHost } from './host';
 import type { Mount } from './spec';
@@ -27,8 +26,10 @@ export function checkArch(written: string, at: Span, host: EnvHost, report: Repo
   if (info.name !== written && !aliasesAreNative) {
     report(Code.ArchAlias, 'info', `"${written}" means ${info.name}; Crossroot writes it "${info.name}"`, at.start, at.end, { title: `Change to "${info.name}"`, text: JSON.stringify(info.name) });
   }
-  if (!host.runsNatively(info) && !host.findQemu(info)) {
-    report(Code.NoQemu, 'warning', `this machine cannot run ${info.name} programs: no qemu-${info.qemu}-static interpreter found; ${QEMU_PACKAGE_HINT}`, at.start, at.end);
+  // The helper's answer, the one `run` acts on; unknown yet (or no helper) means no claim either way.
+  const support = host.archSupport(info.name);
+  if (support && !support.runs) {
+    report(Code.NoQemu, 'warning', `this machine cannot run ${info.name} programs: ${support.detail}${support.fix ? `; ${support.fix}` : ''}`, at.start, at.end);
   }
   return info.name;
 }

@@ -1,18 +1,32 @@
-// What reading an env file asks of the machine: files, environment, home, qemu. Behind an
-// interface so the language service and tests can answer without touching the real host.
+// What reading an env file asks of the machine: files, environment, home, and which arches it
+// runs. Behind an interface so the language service and tests can answer without touching the
+// real host. The arch answer is the helper's (sandbox/arches.ts), never a lookup of our own.
 import { statSync } from 'node:fs';
 import os from 'node:os';
-import { ARCH_NAMES, parseArch, type ArchInfo, type ArchName } from '../arch';
-import { findQemu, runsNatively } from '../sandbox/qemu';
+import { hostArch, type ArchName } from '../arch';
+import { hostArches, hostArchesIfKnown, type ArchSupport, type HostArches } from '../sandbox/arches';
+import { findHelper } from '../sandbox/helper';
 
 export interface EnvHost {
   /** 'file', 'dir', or undefined when nothing is there. */
   pathKind(path: string): 'file' | 'dir' | undefined;
   getenv(name: string): string | undefined;
   homedir(): string;
-  /** The qemu-user interpreter for a foreign arch, undefined when none is installed. */
-  findQemu(arch: ArchInfo): string | undefined;
-  runsNatively(arch: ArchInfo): boolean;
+  /** The arch this machine runs natively. */
+  hostArch(): ArchName;
+  /**
+   * How the helper would run `arch` here (natively, through which qemu, or why not); undefined
+   * while that is not known (the question is asked in the background) or no helper is built.
+   */
+  archSupport(arch: ArchName): ArchSupport | undefined;
+}
+
+function helperPath(): string | undefined {
+  try {
+    return findHelper();
+  } catch {
+    return undefined; // no helper, no answer: the diagnostics say nothing rather than guess
+  }
 }
 
 export const nodeHost: EnvHost = {
@@ -26,11 +40,24 @@ export const nodeHost: EnvHost = {
   },
   getenv: (name) => process.env[name],
   homedir: () => os.homedir(),
-  findQemu: (arch) => findQemu(arch),
-  runsNatively: (arch) => runsNatively(arch),
+  hostArch: () => hostArch().name,
+  archSupport(arch) {
+    const helper = helperPath();
+    return helper ? hostArchesIfKnown(helper)?.arches[arch] : undefined;
+  },
 };
+
+/**
+ * Asks the helper now, so nodeHost's answers are complete from the next read on: `lint` awaits
+ * it; the language server awaits it in the background and then refreshes its diagnostics.
+ * Resolves undefined when there is no helper or it cannot answer.
+ */
+export async function askNodeHost(): Promise<HostArches | undefined> {
+  const helper = helperPath();
+  return helper ? hostArches(helper).catch(() => undefined) : undefined;
+}
 
 /** The arch this host runs natively (asked through the Host, so tests stay machine-independent). */
 export function nativeArch(host: EnvHost): ArchName {
-  return ARCH_NAMES.find((n) => n !== 'i386' && host.runsNatively(parseArch(n)!)) ?? 'amd64';
+  return host.hostArch();
 }

@@ -2,13 +2,14 @@
 // binfmt_misc entry: a foreign arch's maintainer scripts run through qemu registered privately.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ArchInfo, type ArchName, ARCHES } from '../arch';
+import { type ArchName, ARCHES } from '../arch';
 import { CrossrootError } from '../errors';
 import { DEBIAN_MIRROR, DEBIAN_PACKAGE, DEBIAN_SNAPSHOT, DEBIAN_SUITE, DEBIAN_VARIANTS } from '../source';
-import { findQemu, runsNatively, QEMU_PACKAGE_HINT } from '../sandbox/qemu';
+import { requireArch } from '../sandbox/arches';
+import { findHelper } from '../sandbox/helper';
 import type { Store } from '../store/store';
 import type { ProgressListener } from './progress';
 
@@ -70,7 +71,7 @@ export async function debianImage(store: Store, o: DebianBootstrap, progress: Pr
       onWait: (pid) => progress({ phase: 'wait', digest, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is building ${what}` }),
       build: async (rootfs) => {
         progress({ phase: 'unpack', digest, message: `building ${what} with mmdebstrap (about a minute)` });
-        await bootstrapDebian(o, rootfs, log);
+        await bootstrapDebian(o, rootfs, log, store.helper());
         return {
           source: `debian:${debianSuite(o)} ${debianMirror(o)}`, blobs: [],
           platform: `linux/${arch.architecture}${arch.variant ? `/${arch.variant}` : ''}`,
@@ -82,24 +83,6 @@ export async function debianImage(store: Store, o: DebianBootstrap, progress: Pr
   } finally {
     storeLock.release();
   }
-}
-
-/**
- * The binfmt_misc `register` line for running `arch` binaries through `qemu`: magic and mask
- * from the distro's qemu binfmt file, our interpreter, and flags F (open the interpreter now, so
- * it works inside the chroot) + P + O + C as systemd-binfmt would.
- */
-export function binfmtRegistration(arch: ArchInfo, qemu: string): string {
-  const files = [`/usr/lib/binfmt.d/qemu-${arch.qemu}.conf`, `/usr/lib/binfmt.d/qemu-${arch.qemu}-static.conf`];
-  const file = files.find((f) => existsSync(f));
-  if (!file) {
-    throw new CrossrootError('ENOBINFMTCONF', `no qemu binfmt description for ${arch.name} (looked for ${files.join(', ')})`, { fix: QEMU_PACKAGE_HINT });
-  }
-  const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(':'));
-  const f = line?.split(':');
-  if (!f || f.length < 8 || f[2] !== 'M') throw new CrossrootError('EBINFMTCONF', `${file} is not a magic-type binfmt_misc rule`);
-  const flags = new Set([...(f[7] ?? ''), 'F']);
-  return `:crossroot-${arch.qemu}:M:${f[3]}:${f[4]}:${f[5]}:${qemu}:${[...flags].join('')}`;
 }
 
 /**
@@ -135,16 +118,14 @@ export function mmdebstrapArgv(o: DebianBootstrap, target: string): string[] {
  * belong to the caller, the few others (e.g. apt's `partial/` dirs, uid 42) to the caller's
  * subordinate uids, so only Store.removeTree can delete the result; as root, ids are kept as is.
  */
-export async function bootstrapDebian(o: DebianBootstrap, target: string, log: (line: string) => void = () => {}): Promise<void> {
+export async function bootstrapDebian(o: DebianBootstrap, target: string, log: (line: string) => void = () => {}, helper = findHelper()): Promise<void> {
   const mm = mmdebstrapArgv(o, target);
   if (!mmdebstrapVersion()) throw new CrossrootError('ENOMMDEBSTRAP', 'mmdebstrap is not installed', { fix: MMDEBSTRAP_FIX });
   const arch = ARCHES[o.arch];
-  let register = '';
-  if (!runsNatively(arch)) {
-    const qemu = findQemu(arch);
-    if (!qemu) throw new CrossrootError('ENOQEMU', `no qemu interpreter for ${arch.name}`, { fix: QEMU_PACKAGE_HINT });
-    register = binfmtRegistration(arch, qemu);
-  }
+  // The helper's answer, as `run` will use it: the kernel runs the arch, or its qemu is
+  // registered with the line the sandbox itself writes (a 32-bit-refusing kernel included).
+  const support = await requireArch(helper, arch.name);
+  const register = support.native ? '' : support.binfmt ?? '';
   // Inside the namespace we are uid 0, so mmdebstrap skips its own user namespace and the
   // private binfmt_misc instance (one per user namespace, Linux >= 6.7) stays in effect.
   const script = [

@@ -38,6 +38,8 @@ export interface LanguageService {
   format(doc: TextDocument): TextEdit[];
   codeActions(doc: TextDocument, range: Range): CodeAction[];
   symbols(doc: TextDocument): DocumentSymbol[];
+  /** The host's answers changed (the helper's arch answer arrived): validate anew from the next request. */
+  hostChanged(): void;
 }
 
 /** The file path a document stands for; unsaved documents keep their name. */
@@ -75,6 +77,8 @@ export function createLanguageService(opts: LanguageServiceOptions = {}): Langua
 
   return {
     validate: (doc) => read(doc).diagnostics.map((d) => toLsp(doc, d)),
+
+    hostChanged: () => cache.clear(),
 
     complete(doc, pos) {
       const items: CompletionItem[] = [];

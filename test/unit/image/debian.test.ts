@@ -1,10 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { ARCHES } from '../../../src/core/arch';
-import { binfmtRegistration, debianBootstrapKey, debianMirror, debianSuite, mmdebstrapArgv, type DebianBootstrap } from '../../../src/core/image/debian';
+import { debianBootstrapKey, debianMirror, debianSuite, mmdebstrapArgv, type DebianBootstrap } from '../../../src/core/image/debian';
 import { CrossrootError } from '../../../src/core/errors';
-import { need } from '../../lib/harness';
 
 test('a debian source defaults to the first suite that has the arch', () => {
   assert.equal(debianSuite({ arch: 'arm64' }), 'bookworm');
@@ -28,21 +25,6 @@ test('the bootstrap key changes with every input but not with package order', ()
     { arch: 'arm64' as const, include: ['hello'] },
     { arch: 'arm64' as const, include: ['hello', 'curl'], snapshot: '20240101T000000Z' },
   ]) assert.notEqual(debianBootstrapKey(other), base, JSON.stringify(other));
-});
-
-test('the private binfmt registration opens our qemu at once (flag F) with the distro magic', (t) => {
-  if (!need(t, existsSync('/usr/lib/binfmt.d/qemu-aarch64.conf'), 'no /usr/lib/binfmt.d/qemu-aarch64.conf (apt-get install qemu-user-static)')) return;
-  const line = binfmtRegistration(ARCHES.arm64, '/opt/qemu/qemu-aarch64-static');
-  const [, name, type, offset, magic, mask, interpreter, flags] = line.split(':');
-  assert.equal(name, 'crossroot-aarch64');
-  assert.equal(type, 'M');
-  assert.equal(offset, '');
-  // ELF, 64-bit, little-endian, e_machine 183 (0xb7): AArch64.
-  assert.ok(magic!.startsWith('\\x7f\\x45\\x4c\\x46\\x02\\x01\\x01'), magic);
-  assert.ok(magic!.endsWith('\\xb7\\x00'), magic);
-  assert.ok(mask!.length > 0);
-  assert.equal(interpreter, '/opt/qemu/qemu-aarch64-static');
-  assert.ok(flags!.includes('F'), flags);
 });
 
 test('mmdebstrap gets -- before suite, target and mirror, and no env file value where it reads options', () => {
