@@ -294,3 +294,17 @@ test('[shell] user runs commands as that user, with HOME, USER and SHELL from th
     assert.match(r.stderr, /single-id map .* running as root instead of nobody/);
   }
 });
+
+test('envs with the same first steps share those layers; a --rebuild gives an env layers of its own', async (t) => {
+  if (!ready(t)) return;
+  const a = await project(t, '[setup]\nrun = ["echo shared > /etc/shared", "echo a > /etc/mine"]\n');
+  const b = { ...a, file: path.join(tempDir(t, 'crossroot-project-'), 'crossroot.toml') };
+  writeFileSync(b.file, readFileSync(a.file, 'utf8').replace('echo a > /etc/mine', 'echo b > /etc/mine'));
+  const cli = (file: string, args: string[]) => run([...args, '--file', file], { CROSSROOT_STORE: a.store }, path.dirname(file));
+  // project() stops every env of the store (both of these) when the test ends.
+  assert.deepEqual(ranSteps((await cli(a.file, ['build', '--json'])).stdout), [1, 2]);
+  assert.deepEqual(ranSteps((await cli(b.file, ['build', '--json'])).stdout), [2], 'step 1 is the first env\'s layer');
+  assert.deepEqual(ranSteps((await cli(b.file, ['build', '--rebuild', '--json'])).stdout), [1, 2]);
+  assert.deepEqual(ranSteps((await cli(a.file, ['build', '--json'])).stdout), [], 'the first env keeps its layers');
+  assert.equal((await cli(a.file, ['exec', 'cat', '/etc/shared', '/etc/mine'])).stdout, 'shared\na\n');
+});

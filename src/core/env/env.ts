@@ -227,7 +227,9 @@ export class Env {
         this.emit({ phase: 'warning', message: `${base.source} now points at ${base.tagMoved.current}; crossroot.lock keeps ${base.tagMoved.locked} (run \`crossroot lock --update\` to move it)` });
       }
       const previous = this.record();
-      const generation = o.rebuild || !previous ? randomBytes(8).toString('hex') : previous.generation;
+      // Empty unless the user forced a rebuild: then the env gets layers of its own, and the shared
+      // ones stay for the envs (and running instances) that stand on them.
+      const generation = o.rebuild ? randomBytes(8).toString('hex') : previous?.generation ?? '';
       const config = this.imageConfig(base.configDigest);
       const stepEnv = { ...imageEnv(config), ...this.spec.env };
       const pm = detectPackageManager(base.rootfs);
@@ -288,6 +290,17 @@ export class Env {
   }
 
   private async runStep(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock): Promise<void> {
+    // One package manager at a time per host package cache: apt and dnf lock it, and a second
+    // build of another env (other packages, same distro and arch) would fail on that lock.
+    const cacheLock = step.kind === 'packages' ? await this.store.lock(`packages-${path.basename(step.binds[0]!.source)}`) : undefined;
+    try {
+      await this.runStepLocked(index, step, rootfs, lowers, upper, work, lock);
+    } finally {
+      cacheLock?.release();
+    }
+  }
+
+  private async runStepLocked(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock): Promise<void> {
     const r = await runSandbox(this.helperPath, {
       rootfs, lowers, upper, work, arch: this.spec.arch, binds: step.binds, env: step.env, cwd: step.cwd,
       hostname: this.spec.name, network: this.spec.network.mode,
