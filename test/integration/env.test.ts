@@ -300,7 +300,8 @@ test('envs with the same first steps share those layers; a --rebuild gives an en
   const a = await project(t, '[setup]\nrun = ["echo shared > /etc/shared", "echo a > /etc/mine"]\n');
   const b = { ...a, file: path.join(tempDir(t, 'crossroot-project-'), 'crossroot.toml') };
   writeFileSync(b.file, readFileSync(a.file, 'utf8').replace('echo a > /etc/mine', 'echo b > /etc/mine'));
-  const cli = (file: string, args: string[]) => run([...args, '--file', file], { CROSSROOT_STORE: a.store }, path.dirname(file));
+  // --file right after the command name: for exec, what follows the first plain word is the command.
+  const cli = (file: string, args: string[]) => run([args[0]!, '--file', file, ...args.slice(1)], { CROSSROOT_STORE: a.store }, path.dirname(file));
   // project() stops every env of the store (both of these) when the test ends.
   assert.deepEqual(ranSteps((await cli(a.file, ['build', '--json'])).stdout), [1, 2]);
   assert.deepEqual(ranSteps((await cli(b.file, ['build', '--json'])).stdout), [2], 'step 1 is the first env\'s layer');
