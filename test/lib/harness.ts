@@ -41,3 +41,23 @@ export function cacheDir(...parts: string[]): string {
   mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+/**
+ * Resolves once process `pid` has exited (gone, or a zombie left for its reaper). Node has no
+ * pidfd, so /proc is read again every 20 ms; there is no time
+ * window of its own: the test's `timeout` bounds a process that never exits.
+ */
+export async function waitForExit(pid: number): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  const { setTimeout: delay } = await import('node:timers/promises');
+  for (;;) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return;
+    }
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return;
+    await delay(20);
+  }
+}

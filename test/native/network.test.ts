@@ -8,7 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execArgv, startInstance, stopInstance } from '../../src/core/sandbox/instance';
 import { busyboxRootfs, mmdebstrapAvailable } from '../fixtures/rootfs';
-import { HELPER, PROBE, need } from '../lib/harness';
+import { HELPER, PROBE, need, waitForExit } from '../lib/harness';
 import { facts, helper, run } from './sandbox';
 
 /** The host's first IPv4 address that is not loopback: a server there is "outside" for the env. */
@@ -94,7 +94,7 @@ test('network "host" reaches the host\'s abstract unix sockets; "private" does n
   assert.deepEqual(lines(none.stdout).slice(0, 2), ['connect=Connection refused', 'connect=Network is unreachable']);
 });
 
-test('an instance with a private network keeps slirp4netns while it runs, every exec shares that network, and stop ends it', async (t) => {
+test('an instance with a private network keeps slirp4netns while it runs, every exec shares that network, and stop ends it', { timeout: 5 * 60_000 }, async (t) => {
   if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed')) return;
   if (!need(t, !!hostAddress(), 'the host has no non-loopback IPv4 address to serve from')) return;
   if (!need(t, slirpUsable(), 'slirp4netns is not installed or /dev/net/tun is not open to users (npm test fixes both as root)')) return;
@@ -118,7 +118,7 @@ test('an instance with a private network keeps slirp4netns while it runs, every 
   assert.equal(facts((await helper(execArgv(state, ['/probe', 'connect', `tcp:${s.outside}`]))).stdout).connect, 'HTTP/1.1 200 OK');
   await stopInstance(HELPER, state);
   // slirp4netns exits once PID 1's end of its --exit-fd pipe closes, a moment after PID 1.
-  for (let i = 0; i < 200 && slirpFor(inst.pid).length; i++) await new Promise((r) => setTimeout(r, 50));
+  for (const pid of slirpFor(inst.pid)) await waitForExit(pid);
   assert.deepEqual(slirpFor(inst.pid), []);
 });
 
