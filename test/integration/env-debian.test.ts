@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { debianRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
-import { CLI, HELPER, need, tempDir } from '../lib/harness';
-import { crossroot, storeDir } from './image-trees';
+import { HELPER, need, tempDir } from '../lib/harness';
+import { crossroot, crossrootAsync, storeDir } from './image-trees';
 import { existsSync } from 'node:fs';
 
 // [setup] packages in a real Debian arm64 env: installed through the env's own apt under qemu,
@@ -21,13 +20,7 @@ test('[setup] packages installs with the env\'s apt for arm64; a rebuild downloa
   env.CROSSROOT_STORE = storeDir(t);
   const dir = tempDir(t, 'crossroot-project-');
   writeFileSync(path.join(dir, 'crossroot.toml'), `name = "pkgs"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n[setup]\npackages = ["hello"]\nrun = ["hello > /etc/greeting"]\n`);
-  const cli = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const cli = (args: string[]) => crossrootAsync(args, env, dir);
   let r = await cli(['build']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /│ Get:\d+ \S+ \S+ \S+ hello arm64/, 'apt fetched the arm64 package');

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFi
 import path from 'node:path';
 import { CLI, HELPER, need, tempDir, waitForExit } from '../lib/harness';
 import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
-import { crossroot, fullIdMap, pullReady, storeDir, type CliResult } from './image-trees';
+import { crossroot, crossrootAsync, fullIdMap, pullReady, storeDir, type CliResult } from './image-trees';
 import { multiArchImage } from '../fixtures/images';
 import { pushImage, startRegistry } from '../fixtures/registry';
 
@@ -45,16 +45,7 @@ function envStore(t: TestContext): string {
   return store;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv, cwd: string, input?: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    if (input !== undefined) child.stdin!.end(input);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[], env: NodeJS.ProcessEnv, cwd: string, input?: string): Promise<CliResult> => crossrootAsync(args, env, cwd, input);
 
 function jsonLines(stdout: string): Array<Record<string, unknown>> {
   return stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -23,7 +23,7 @@ for (const [dir, arch, machine] of [['arm64-c', 'arm64', 'aarch64'], ['riscv64-c
     t.after(() => { if (work) crossroot(['stop', '--file', path.join(work, 'crossroot.toml')], STORE(), '/'); });
     work = tempDir(t, 'crossroot-example-');
     cpSync(path.join(ROOT, 'examples', dir), work, { recursive: true });
-    const r = await crossrootAsyncIn(work, ['exec', 'make', 'test']);
+    const r = await crossrootAsync(['exec', 'make', 'test'], STORE(), work);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^hello from ${machine}$`, 'm'));
     const elf = readFileSync(path.join(work, 'hello'));
@@ -51,14 +51,3 @@ test('examples/devcontainer: the lifecycle commands ran and the env sees contain
   assert.equal(starts.stdout, 'started\n', 'postStartCommand ran once for this start');
 });
 
-function crossrootAsyncIn(cwd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    import('node:child_process').then(({ spawn }) => {
-      const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...STORE() }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '', stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-      child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  });
-}

@@ -25,14 +25,18 @@ export const LAYERED_OWNERS: Record<string, number> = {
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
-/** `crossroot ARGS` without blocking this process (needed when this process also serves, e.g. a proxy). */
-export function crossrootAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/**
+ * `crossroot ARGS` without blocking this process (needed when this process also serves, e.g. a
+ * proxy, or runs several at once), in `cwd` when given, with `input` on its stdin when given.
+ */
+export function crossrootAsync(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, input?: string): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
