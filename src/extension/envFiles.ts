@@ -2,20 +2,24 @@
 // Crossroot), else the first folder's crossroot.toml, else its devcontainer.json.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { findEnvFile } from '../core/envfile/load';
-
-export const DEVCONTAINER_FILES = ['.devcontainer/devcontainer.json', '.devcontainer.json'] as const;
+import { envFileKind, findEnvFile, findEnvFiles } from '../core/envfile/load';
 
 export function chooseEnvFile(folders: readonly string[], chosen: string | undefined): string | undefined {
   if (chosen && existsSync(chosen) && folders.some((f) => chosen.startsWith(f + path.sep))) return chosen;
   for (const folder of folders) {
-    const file = findEnvFile(folder);
+    let file: string | undefined;
+    try {
+      file = findEnvFile(folder);
+    } catch {
+      // Several .devcontainer/NAME configs: the first until the user picks one (Reopen with Crossroot).
+      file = findEnvFiles(folder)[0];
+    }
     if (file) return file;
   }
   return undefined;
 }
 
-/** The devcontainer.json files of the folders (for "Reopen devcontainer.json with Crossroot"). */
+/** The devcontainer.json files of the folders, .devcontainer/NAME/ ones too (for "Reopen devcontainer.json with Crossroot"). */
 export function devcontainerFiles(folders: readonly string[]): string[] {
-  return folders.flatMap((f) => DEVCONTAINER_FILES.map((n) => path.join(f, n))).filter((f) => existsSync(f));
+  return folders.flatMap((f) => findEnvFiles(f)).filter((f) => envFileKind(f) === 'devcontainer');
 }

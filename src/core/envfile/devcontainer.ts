@@ -6,7 +6,7 @@ import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseErro
 import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, shownValue, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
-import { emptyLifecycle, envNameFrom, resolveContainerEnv, type EnvSpec, type LifecycleCommand } from './spec';
+import { emptyLifecycle, envNameFrom, resolveContainerEnv, type EnvSpec, type LifecycleCommand, type VscodeCustomizations } from './spec';
 import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
 import type { EnvFileResult, ReadOptions } from './toml';
 import type { ArchName } from '../arch';
@@ -32,7 +32,9 @@ const HONOURED: Record<string, string> = {
   workspaceMount: 'its target is where the workspace folder appears; the workspace folder itself is always the source',
   mounts: 'bind mounts of host folders (type=bind)',
   runArgs: 'only --platform (the env\'s arch), -e/--env and -v/--volume',
-  customizations: 'vscode.settings, and crossroot.arch for the env\'s CPU arch',
+  customizations: 'vscode.settings and vscode.extensions (for the editor), and crossroot.arch for the env\'s CPU arch',
+  settings: 'legacy spelling of customizations.vscode.settings (customizations win)',
+  extensions: 'legacy spelling of customizations.vscode.extensions',
   $schema: 'for editors only',
   initializeCommand: 'runs on the host before the env starts',
   onCreateCommand: 'runs inside the env once, after it is created',
@@ -42,6 +44,8 @@ const HONOURED: Record<string, string> = {
   postAttachCommand: 'runs inside the env each time a terminal or editor attaches',
   shutdownAction: '"none" keeps the env running until `crossroot stop`; otherwise it stops after its idle timeout with nothing running in it',
 };
+
+const INIT_NOTE = 'not needed: the env always has an init process that reaps zombies';
 
 /** Properties Crossroot does not honour: severity and the reason, in users' words. */
 const UNSUPPORTED: Record<string, ['error' | 'warning' | 'info', string]> = {
@@ -56,7 +60,8 @@ const UNSUPPORTED: Record<string, ['error' | 'warning' | 'info', string]> = {
   privileged: ['warning', 'the env runs as your own user in a user namespace and cannot be given host privileges'],
   capAdd: ['warning', 'the env runs as your own user in a user namespace; extra capabilities would not reach the host'],
   securityOpt: ['warning', 'there is no container runtime whose security options could apply'],
-  init: ['info', 'not needed: the env always has an init process that reaps zombies'],
+  init: ['info', INIT_NOTE],
+  devPort: ['info', 'not needed: VS Code runs beside your files, so no server port is opened in the env'],
   forwardPorts: ['info', 'not needed: the env shares the host network, so its ports are already reachable'],
   appPort: ['info', 'not needed: the env shares the host network, so its ports are already reachable'],
   portsAttributes: ['info', 'not used: the env shares the host network and nothing is forwarded'],
@@ -79,13 +84,38 @@ export function devcontainerPropertyDoc(name: string): string | undefined {
   return u ? `**${name}** · not supported by Crossroot: ${u[1]}.` : undefined;
 }
 
+/**
+ * The debugger idiom (`--cap-add=SYS_PTRACE`, `seccomp=unconfined`): what debugging needs in
+ * Crossroot instead, which depends on whether the env's arch runs natively.
+ */
+function debuggerNote(native: boolean): string {
+  return native
+    ? 'not needed for debugging: gdb and lldb can trace the env\'s processes, which are yours, without extra capabilities'
+    : 'not needed, and not enough for debugging in this env: its programs run under qemu-user, which cannot be traced with ptrace; debug through qemu\'s gdbstub instead (start the program with QEMU_GDB=1234 set, then attach gdb-multiarch with `target remote :1234`)';
+}
+
+/**
+ * The workspace folder of a devcontainer.json: the folder holding .devcontainer/ (also for
+ * .devcontainer/NAME/devcontainer.json, one of several configs), else the file's own folder.
+ */
+export function devcontainerWorkspaceFolder(file: string): string {
+  const dir = path.dirname(path.resolve(file));
+  if (path.basename(dir) === '.devcontainer') return path.dirname(dir);
+  if (path.basename(path.dirname(dir)) === '.devcontainer' && path.basename(file) === 'devcontainer.json') return path.dirname(path.dirname(dir));
+  return dir;
+}
+
+// Docker's -v option list: access, SELinux relabelling, consistency, propagation, copy.
+const VOLUME_OPTIONS = new Set(['ro', 'readonly', 'rw', 'z', 'Z', 'consistent', 'cached', 'delegated', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'nocopy']);
+
 export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult {
   const diags: EnvDiagnostic[] = [];
   const report: Report = (code, severity, message, start, end, fix) => {
     diags.push({ code, severity, message, start, end, ...(fix ? { fix } : {}) });
   };
   const errors: ParseError[] = [];
-  const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
+  // A UTF-8 BOM (Windows editors write one) is read as a space, so offsets stay the editor's.
+  const root = parseTree(text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text, errors, { allowTrailingComma: true, disallowComments: false });
   for (const e of errors) {
     report(Code.JsonSyntax, 'error', `JSON syntax: ${printParseErrorCode(e.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}`, e.offset, Math.min(text.length, e.offset + Math.max(e.length, 1)));
   }
@@ -97,8 +127,8 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   const host = opts.host ?? nodeHost;
   const file = path.resolve(opts.file);
   const fileDir = path.dirname(file);
-  const workspaceFolder = path.basename(fileDir) === '.devcontainer' ? path.dirname(fileDir) : fileDir;
-  const ctx: SubstitutionContext = { host, fileDir, workspaceFolder };
+  const workspaceFolder = devcontainerWorkspaceFolder(file);
+  const ctx: SubstitutionContext = { host, fileDir, workspaceFolder, file };
 
   const props = new Map<string, { key: Node; value: Node }>();
   for (const p of root.children ?? []) {
@@ -119,8 +149,15 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     return r.value;
   };
 
-  for (const [name, { key }] of props) {
+  const debuggerIdioms: Node[] = [];
+  for (const [name, { key, value }] of props) {
     if (name in HONOURED) continue;
+    // capAdd: ["SYS_PTRACE"] and securityOpt: ["seccomp=unconfined"] are asked for debuggers.
+    const idiom = name === 'capAdd' ? ['SYS_PTRACE'] : name === 'securityOpt' ? ['seccomp=unconfined', 'seccomp:unconfined'] : [];
+    if (idiom.length && value.type === 'array' && value.children?.length && value.children.every((c) => idiom.includes(String(c.value)))) {
+      debuggerIdioms.push(key);
+      continue;
+    }
     const known = UNSUPPORTED[name];
     if (known) {
       report(Code.DevcontainerUnsupported, known[0], `"${name}" is not supported: ${known[1]}`, key.offset, key.offset + key.length);
@@ -152,6 +189,17 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     if (n.type !== 'string') { wrongType(n, 'runArgs items', 'strings'); continue; }
     const a = n.value as string;
     const m = /^(--platform|-e|--env|-v|--volume)(?:=(.*))?$/.exec(a) ?? (/^-[ev]./.test(a) ? [a, a.slice(0, 2), a.slice(2)] : null);
+    const flag = /^--?[\w-]+/.exec(a)?.[0];
+    const inline = a.includes('=') ? a.slice(a.indexOf('=') + 1) : undefined;
+    const nextValue = (): string | undefined => (args[i + 1]?.type === 'string' ? String(args[i + 1]!.value) : undefined);
+    if (!m && (flag === '--cap-add' || flag === '--security-opt')) {
+      const v = inline ?? nextValue();
+      if (inline === undefined && v !== undefined) i++;
+      if (v === 'SYS_PTRACE' || v === 'seccomp=unconfined' || v === 'seccomp:unconfined') { debuggerIdioms.push(n); continue; }
+      report(Code.DevcontainerRunArg, 'warning', `runArgs "${a}${inline === undefined && v !== undefined ? ` ${v}` : ''}" is not supported: ${UNSUPPORTED[flag === '--cap-add' ? 'capAdd' : 'securityOpt']![1]}`, n.offset, n.offset + n.length);
+      continue;
+    }
+    if (!m && a === '--init') { report(Code.DevcontainerRunArg, 'info', `runArgs "--init" is ${INIT_NOTE}`, n.offset, n.offset + n.length); continue; }
     if (!m) {
       report(Code.DevcontainerRunArg, 'warning', `runArgs "${a}" is not supported: Crossroot honours only --platform, -e/--env and -v/--volume (there is no container engine to pass it to)`, n.offset, n.offset + n.length);
       // Skip the flag's value, if it has one as the next argument.
@@ -185,29 +233,66 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
         report(Code.DevcontainerMount, 'warning', `runArgs volume "${value}" is not supported: only host-path binds (-v /host/path:/target[:ro]) work; Crossroot has no named volumes`, valueNode.offset, valueNode.offset + valueNode.length);
         continue;
       }
-      runMounts.push({ source: parts[0]!, sourceAt: valueNode, target: parts[1]!, readonly: parts[2] === 'ro' });
+      // Never wider than written: any read-only option (or one we cannot read) keeps it read-only.
+      const options = parts[2] === undefined ? [] : parts[2].split(',');
+      const unknown = options.filter((o) => !VOLUME_OPTIONS.has(o));
+      if (unknown.length) {
+        report(Code.DevcontainerMount, 'warning', `runArgs volume "${value}": unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((o) => `"${o}"`).join(', ')}; Docker knows ro, rw, z, Z, cached, delegated, consistent and the propagation modes. The mount is made read-only until that is fixed`, valueNode.offset, valueNode.offset + valueNode.length);
+      }
+      const readonly = unknown.length > 0 || options.includes('ro') || options.includes('readonly');
+      if (readonly && options.includes('rw')) report(Code.DevcontainerMount, 'warning', `runArgs volume "${value}" asks for both ro and rw; it is mounted read-only`, valueNode.offset, valueNode.offset + valueNode.length);
+      runMounts.push({ source: parts[0]!, sourceAt: valueNode, target: parts[1]!, readonly });
     }
   }
 
   const customizations = props.get('customizations')?.value;
-  let settings: Record<string, unknown> = {};
+  const child = (n: Node | undefined, key: string): Node | undefined => n?.type === 'object' ? n.children?.find((p) => p.children?.[0]?.value === key)?.children?.[1] : undefined;
+  // customizations.vscode, after the legacy top-level settings/extensions (as devcontainers/cli
+  // merges them: the customizations' settings win, the extension lists add up).
+  const vscodeSpec: VscodeCustomizations = { extensions: [], settings: [] };
+  const readSettings = (n: Node | undefined, name: string): void => {
+    if (!n) return;
+    if (n.type !== 'object') return wrongType(n, name, 'an object');
+    for (const p of n.children ?? []) {
+      const [k, v] = p.children ?? [];
+      if (!k || !v) continue;
+      const key = String(k.value);
+      const entry = { key, value: JSON.parse(JSON.stringify(getNodeValue(v))) as unknown, start: p.offset, end: p.offset + p.length };
+      const i = vscodeSpec.settings.findIndex((x) => x.key === key);
+      if (i >= 0) vscodeSpec.settings[i] = entry; else vscodeSpec.settings.push(entry);
+    }
+  };
+  const readExtensions = (n: Node | undefined, name: string): void => {
+    if (!n) return;
+    if (n.type !== 'array') return wrongType(n, name, 'an array of extension ids ("publisher.name")');
+    for (const e of n.children ?? []) {
+      if (e.type !== 'string') { wrongType(e, `${name} items`, 'extension ids ("publisher.name")'); continue; }
+      const id = e.value as string;
+      // A leading "-" removes an extension an image's metadata asked for.
+      if (!/^-?[A-Za-z0-9][\w-]*\.[A-Za-z0-9][\w.-]*(@[\w.+-]+)?$/.test(id)) {
+        report(Code.BadFormat, 'warning', `"${id}" is not an extension id; write "publisher.name", as the Marketplace shows it (e.g. "ms-python.python")`, e.offset, e.offset + e.length);
+        continue;
+      }
+      vscodeSpec.extensions.push({ value: id, start: e.offset, end: e.offset + e.length });
+    }
+  };
+  readSettings(props.get('settings')?.value, 'settings');
+  readExtensions(props.get('extensions')?.value, 'extensions');
   if (customizations) {
     if (customizations.type !== 'object') wrongType(customizations, 'customizations', 'an object');
-    const child = (n: Node | undefined, key: string): Node | undefined => n?.children?.find((p) => p.children?.[0]?.value === key)?.children?.[1];
     const vscode = child(customizations, 'vscode');
-    const s = child(vscode, 'settings');
-    if (s) {
-      if (s.type === 'object') settings = JSON.parse(JSON.stringify(getNodeValue(s))) as Record<string, unknown>;
-      else wrongType(s, 'customizations.vscode.settings', 'an object');
-    }
-    const ext = vscode?.children?.find((p) => p.children?.[0]?.value === 'extensions')?.children?.[0];
-    if (ext) report(Code.DevcontainerIgnored, 'info', 'extensions are not installed by Crossroot: VS Code runs them next to your files on the host, where you install them as usual', ext.offset, ext.offset + ext.length);
-    const a = child(child(customizations, 'crossroot'), 'arch');
+    const vscodeNode = customizations.type === 'object' ? customizations.children?.find((p) => p.children?.[0]?.value === 'vscode')?.children?.[1] : undefined;
+    if (vscodeNode && vscodeNode.type !== 'object') wrongType(vscodeNode, 'customizations.vscode', 'an object with "extensions" and "settings"');
+    readSettings(child(vscode, 'settings'), 'customizations.vscode.settings');
+    readExtensions(child(vscode, 'extensions'), 'customizations.vscode.extensions');
+    const cr = child(customizations, 'crossroot');
+    const a = child(cr, 'arch');
     if (a) {
       if (a.type === 'string') arch = checkArch(a.value as string, span(a), host, report) ?? arch;
       else wrongType(a, 'customizations.crossroot.arch', 'a string');
     }
   }
+  const settings: Record<string, unknown> = Object.fromEntries(vscodeSpec.settings.map((e) => [e.key, e.value]));
 
   // Workspace: workspaceFolder, else workspaceMount's target, else where Dev Containers puts it.
   let wsPath = `/workspaces/${path.basename(workspaceFolder)}`;
@@ -261,8 +346,26 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   for (const n of mountsNode?.type === 'array' ? mountsNode.children ?? [] : []) {
     let m: { type?: string; source?: string; target?: string; readonly?: boolean };
     if (n.type === 'string') m = parseMountString(n.value as string);
-    else if (n.type === 'object') m = getNodeValue(n) as typeof m;
-    else { wrongType(n, 'mounts items', 'strings or objects'); continue; }
+    else if (n.type === 'object') {
+      // Each field checked where it is written: a number or list here must not reach substitution.
+      m = {};
+      let ok = true;
+      const index = mountsNode!.children!.indexOf(n);
+      for (const p of n.children ?? []) {
+        const [k, v] = p.children ?? [];
+        if (!k || !v) continue;
+        const key = String(k.value);
+        const field = `mounts[${index}].${key}`;
+        if (key === 'readonly') {
+          if (v.type === 'boolean') m.readonly = v.value as boolean;
+          else { wrongType(v, field, 'true or false'); ok = false; }
+        } else if (key === 'type' || key === 'source' || key === 'target') {
+          if (v.type === 'string') m[key] = v.value as string;
+          else { wrongType(v, field, 'a string'); ok = false; }
+        }
+      }
+      if (!ok) continue;
+    } else { wrongType(n, 'mounts items', 'strings or objects'); continue; }
     if ((m.type ?? 'bind') !== 'bind') {
       report(Code.DevcontainerMount, 'warning', `mount type "${m.type}" is not supported: Crossroot has no volumes; bind a host folder instead (type=bind)`, n.offset, n.offset + n.length);
       continue;
@@ -283,12 +386,18 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   }
 
   const user = str('remoteUser')?.value ?? str('containerUser')?.value ?? 'root';
+  const envArch = arch ?? nativeArch(host);
+  const native = host.archSupport(envArch)?.native ?? envArch === nativeArch(host);
+  for (const n of debuggerIdioms) {
+    const what = n.type === 'string' && String(n.value).startsWith('-') ? `runArgs "${String(n.value)}"` : `"${String(n.value)}"`;
+    report(Code.DevcontainerIgnored, 'info', `${what} is ${debuggerNote(native)}`, n.offset, n.offset + n.length);
+  }
   if (!source) return finish(diags);
   const spec: EnvSpec = {
     file, workspaceFolder,
     // Dev Containers names are display text ("Python 3"); ours name a folder and a hostname.
     name: envNameFrom(str('name')?.value ?? path.basename(workspaceFolder)),
-    arch: arch ?? nativeArch(host),
+    arch: envArch,
     source,
     setup: { packages: [], run: [] },
     env,
@@ -300,6 +409,7 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     ...(str('shutdownAction')?.value === 'none' ? { idleTimeout: 0 } : {}),
     lifecycle,
     settings,
+    vscode: vscodeSpec,
   };
   return finish(diags, spec);
 }

@@ -60,7 +60,7 @@ export const CODE_DOCS: Readonly<Record<DiagnosticCode, string>> = {
   3006: 'two mounts with the same target',
   3007: 'both `image` and `[source]`',
   3008: 'no root filesystem: neither `image` nor `[source]`',
-  3009: 'an unknown `${…}` variable',
+  3009: 'an unknown `${…}` variable, kept as written (info)',
   3010: 'a `${localEnv:VAR}` that is not set here (warning)',
   3011: 'a path inside the env (workspace, shell) that is not absolute',
   3012: 'an arch alias such as `aarch64`; works, with a rewrite to the Crossroot name (info)',
@@ -74,7 +74,7 @@ export const CODE_DOCS: Readonly<Record<DiagnosticCode, string>> = {
   4003: '`initializeCommand` runs on the host (info)',
   4004: 'a mount Crossroot cannot make (volumes, no target)',
   4005: 'an unknown devcontainer.json property (warning)',
-  4006: 'a setting Crossroot leaves to VS Code, such as extensions (info)',
+  4006: 'something Crossroot does not need, with what works instead (the debugger idiom SYS_PTRACE, seccomp=unconfined) (info)',
 };
 
 export type Severity = 'error' | 'warning' | 'info';

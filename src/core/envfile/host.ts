@@ -1,7 +1,7 @@
 // What reading an env file asks of the machine: files, environment, home, and which arches it
 // runs. Behind an interface so the language service and tests can answer without touching the
 // real host. The arch answer is the helper's (sandbox/arches.ts), never a lookup of our own.
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { hostArch, type ArchName } from '../arch';
 import { hostArches, hostArchesIfKnown, type ArchSupport, type HostArches } from '../sandbox/arches';
@@ -19,6 +19,8 @@ export interface EnvHost {
    * while that is not known (the question is asked in the background) or no helper is built.
    */
   archSupport(arch: ArchName): ArchSupport | undefined;
+  /** Names in a folder (empty when it is not one); optional, for hosts that only answer paths. */
+  listDir?(path: string): string[];
 }
 
 function helperPath(): string | undefined {
@@ -36,6 +38,13 @@ export const nodeHost: EnvHost = {
       return st.isDirectory() ? 'dir' : 'file';
     } catch {
       return undefined;
+    }
+  },
+  listDir(p) {
+    try {
+      return readdirSync(p).sort();
+    } catch {
+      return [];
     }
   },
   getenv: (name) => process.env[name],

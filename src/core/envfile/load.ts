@@ -21,9 +21,30 @@ export function envFileKind(file: string): EnvFileKind | undefined {
   return undefined;
 }
 
-/** The env file of a workspace folder, or undefined when it has none. */
+/**
+ * Every env file of a workspace folder, preferred first: the fixed names, then each
+ * `.devcontainer/NAME/devcontainer.json` (the Dev Containers layout for several configs) by name.
+ * Editors offer this list when a folder has more than one.
+ */
+export function findEnvFiles(folder: string, host: EnvHost = nodeHost): string[] {
+  const fixed = ENV_FILE_NAMES.map((n) => path.join(folder, n));
+  const dir = path.join(folder, '.devcontainer');
+  const named = (host.listDir?.(dir) ?? []).map((n) => path.join(dir, n, 'devcontainer.json'));
+  return [...fixed, ...named].filter((f) => host.pathKind(f) === 'file');
+}
+
+/**
+ * The env file of a workspace folder: the first fixed name, else its only
+ * `.devcontainer/NAME/devcontainer.json`; undefined when it has none. Several named configs and
+ * no fixed one is a choice for the user: EMANYENVFILES lists them.
+ */
 export function findEnvFile(folder: string, host: EnvHost = nodeHost): string | undefined {
-  return ENV_FILE_NAMES.map((n) => path.join(folder, n)).find((f) => host.pathKind(f) === 'file');
+  const all = findEnvFiles(folder, host);
+  const fixed = all.filter((f) => envFileKind(f) && ENV_FILE_NAMES.some((n) => f === path.join(folder, n)));
+  if (fixed.length || all.length <= 1) return fixed[0] ?? all[0];
+  throw new CrossrootError('EMANYENVFILES', `${folder} has ${all.length} dev container configs:\n${all.map((f) => `  ${path.relative(folder, f)}`).join('\n')}`, {
+    fix: `pick one with --file, e.g. --file ${path.relative(process.cwd(), all[0]!) || all[0]}`,
+  });
 }
 
 /**

@@ -51,6 +51,22 @@ export interface EnvSpec {
   lifecycle: Lifecycle;
   /** VS Code settings the env asks for (devcontainer `customizations.vscode.settings`). */
   settings: Record<string, unknown>;
+  /** devcontainer.json `customizations.vscode` with where each entry is written (crossroot.toml has none). */
+  vscode?: VscodeCustomizations;
+}
+
+/** A value and the offsets of its text in the env file, so an editor can point at it. */
+export interface Located<T> {
+  value: T;
+  start: number;
+  end: number;
+}
+
+export interface VscodeCustomizations {
+  /** Extension ids ("publisher.name"; "-publisher.name" removes one), in file order. */
+  extensions: Array<Located<string>>;
+  /** Settings in file order; `start`/`end` span the whole `"key": value` pair. */
+  settings: Array<Located<unknown> & { key: string }>;
 }
 
 export const DEFAULT_WORKSPACE_PATH = '/workspace';

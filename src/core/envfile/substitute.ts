@@ -1,5 +1,7 @@
 // `${…}` variables and `~` in env file values: the Dev Containers spellings, so one file's
-// habits carry over to the other. Unknown variables are reported, never silently kept.
+// habits carry over to the other. Unknown variables stay as written (as the reference
+// implementation leaves them: `[${severity}]` in a command is the command's own) with a note.
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Code, type DiagnosticCode, type Severity } from './diagnostics';
 import type { EnvHost } from './host';
@@ -14,6 +16,18 @@ export interface SubstitutionContext {
   containerWorkspaceFolder?: string;
   /** Keep `${containerEnv:VAR}` for resolveContainerEnv() (env values only). */
   allowContainerEnv?: boolean;
+  /** The env file, for `${devcontainerId}` (which the spec derives from the folder and the file). */
+  file?: string;
+}
+
+/**
+ * `${devcontainerId}`: the spec's label-based id (sorted JSON of the labels, SHA-256, base 32,
+ * 52 chars) over the labels devcontainers/cli uses, so a file gets the id it gets there.
+ */
+export function devcontainerId(workspaceFolder: string, file: string): string {
+  const labels: Record<string, string> = { 'devcontainer.config_file': file, 'devcontainer.local_folder': workspaceFolder };
+  const hash = createHash('sha256').update(JSON.stringify(labels, Object.keys(labels).sort()), 'utf8').digest('hex');
+  return BigInt(`0x${hash}`).toString(32).padStart(52, '0');
 }
 
 export interface SubstitutionProblem {
@@ -26,6 +40,9 @@ const VARIABLE = /\$\{([^}]*)\}/g;
 
 export function substitute(value: string, ctx: SubstitutionContext): { value: string; problems: SubstitutionProblem[] } {
   const problems: SubstitutionProblem[] = [];
+  // `${localEnv:HOME}${localEnv:USERPROFILE}` is the portable idiom: one of them unset is fine.
+  const unset: SubstitutionProblem[] = [];
+  let anySet = false;
   const out = value.replace(VARIABLE, (whole, body: string) => {
     const colon = body.indexOf(':');
     const name = colon < 0 ? body : body.slice(0, colon);
@@ -37,6 +54,9 @@ export function substitute(value: string, ctx: SubstitutionContext): { value: st
       case 'workspaceFolderBasename':
       case 'localWorkspaceFolderBasename':
         return path.basename(ctx.workspaceFolder);
+      case 'devcontainerId':
+        if (ctx.file !== undefined) return devcontainerId(ctx.workspaceFolder, ctx.file);
+        break;
       case 'containerWorkspaceFolder':
       case 'containerWorkspaceFolderBasename':
         if (ctx.containerWorkspaceFolder !== undefined) {
@@ -50,9 +70,9 @@ export function substitute(value: string, ctx: SubstitutionContext): { value: st
         const varName = sep < 0 ? arg : arg.slice(0, sep);
         const fallback = sep < 0 ? undefined : arg.slice(sep + 1);
         const v = ctx.host.getenv(varName);
-        if (v !== undefined) return v;
+        if (v !== undefined) { anySet ||= v !== ''; return v; }
         if (fallback !== undefined) return fallback;
-        problems.push({ code: Code.UnsetLocalEnv, severity: 'warning', message: `${whole}: ${varName} is not set on this machine, so it expands to an empty string; set it, or give a default: \${localEnv:${varName}:default}` });
+        unset.push({ code: Code.UnsetLocalEnv, severity: 'warning', message: `${whole}: ${varName} is not set on this machine, so it expands to an empty string; set it, or give a default: \${localEnv:${varName}:default}` });
         return '';
       }
       case 'containerEnv':
@@ -60,11 +80,12 @@ export function substitute(value: string, ctx: SubstitutionContext): { value: st
         break;
     }
     problems.push({
-      code: Code.UnknownVariable, severity: 'error',
-      message: `unknown variable ${whole}; use \${localEnv:VAR}, \${workspaceFolder} or \${workspaceFolderBasename}${ctx.allowContainerEnv ? ' or ${containerEnv:VAR}' : ''}`,
+      code: Code.UnknownVariable, severity: 'info',
+      message: `${whole} is not a variable Crossroot knows here, so it stays as written; the known ones are \${localEnv:VAR}, \${localWorkspaceFolder}, \${localWorkspaceFolderBasename}, \${containerWorkspaceFolder}, \${containerWorkspaceFolderBasename}, \${devcontainerId}${ctx.allowContainerEnv ? ' and ${containerEnv:VAR}' : ''}`,
     });
     return whole;
   });
+  if (!anySet) problems.push(...unset);
   return { value: out, problems };
 }
 

@@ -31,6 +31,8 @@ const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt])?(?:i?b)?$/i;
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function readEnvToml(text: string, opts: ReadOptions): EnvFileResult {
+  // A UTF-8 BOM (Windows editors write one) is read as a space, so offsets stay the editor's.
+  if (text.charCodeAt(0) === 0xfeff) text = ` ${text.slice(1)}`;
   const parsed = parseTomlTree(text);
   if ('error' in parsed) {
     const { message } = parsed.error;

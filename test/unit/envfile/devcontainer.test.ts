@@ -90,28 +90,31 @@ test('lifecycle commands in string, array and object forms; initializeCommand is
 });
 
 test('runArgs: --platform sets the arch, -e and -v are honoured, other flags are reported with their reason', () => {
-  const json = JSON.stringify({ image: 'alpine', runArgs: ['--platform=linux/arm64', '-e', 'A=1', '--env=B=${localEnv:X}', '-v', '/srv:/srv:ro', '--cap-add', 'SYS_PTRACE', '--network=host', '-v', 'named:/n'] });
+  const json = JSON.stringify({ image: 'alpine', runArgs: ['--platform=linux/arm64', '-e', 'A=1', '--env=B=${localEnv:X}', '-v', '/srv:/srv:ro', '--cap-add', 'NET_ADMIN', '--network=host', '-v', 'named:/n'] });
   const r = read(json, { env: { X: 'x' }, paths: { '/srv': 'dir' } });
   assert.deepEqual(r.diagnostics.map((d) => [d.code, at(json, d)]), [
     [Code.DevcontainerRunArg, '"--cap-add"'], [Code.DevcontainerRunArg, '"--network=host"'], [Code.DevcontainerMount, '"named:/n"'],
   ]);
-  assert.match(r.diagnostics[0]!.message, /honours only --platform, -e\/--env and -v\/--volume/);
+  assert.match(r.diagnostics[0]!.message, /"--cap-add NET_ADMIN" is not supported: the env runs as your own user/);
+  assert.match(r.diagnostics[1]!.message, /honours only --platform, -e\/--env and -v\/--volume/);
   assert.equal(r.spec!.arch, 'arm64');
   assert.deepEqual(r.spec!.env, { A: '1', B: 'x' });
   assert.deepEqual(r.spec!.mounts, [{ source: '/srv', target: '/srv', readonly: true }]);
   assert.deepEqual(findings('{"image":"alpine","runArgs":["--platform","linux/sparc"]}').map((f) => f.slice(0, 2)), [[Code.UnknownArch, 'error']]);
 });
 
-test('customizations: vscode settings are kept, crossroot.arch picks the arch, extensions get a note', () => {
-  const json = JSON.stringify({ image: 'alpine', customizations: { vscode: { settings: { 'editor.tabSize': 2 }, extensions: ['ms-python.python'] }, crossroot: { arch: 'riscv64' }, codespaces: {} } });
+test('customizations: vscode settings and extensions are carried with their positions, crossroot.arch picks the arch', () => {
+  const json = JSON.stringify({ image: 'alpine', customizations: { vscode: { settings: { 'editor.tabSize': 2 }, extensions: ['ms-python.python', '-ms-vscode.cpptools'] }, crossroot: { arch: 'riscv64' }, codespaces: {} } });
   const r = read(json, { qemu: [] });
-  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [[Code.DevcontainerIgnored, 'info', '"extensions"'], [Code.NoQemu, 'warning', '"riscv64"']]);
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [[Code.NoQemu, 'warning', '"riscv64"']]);
   assert.equal(r.spec!.arch, 'riscv64');
   assert.deepEqual(r.spec!.settings, { 'editor.tabSize': 2 });
+  assert.deepEqual(r.spec!.vscode!.extensions.map((e) => [e.value, at(json, e)]), [['ms-python.python', '"ms-python.python"'], ['-ms-vscode.cpptools', '"-ms-vscode.cpptools"']]);
+  assert.deepEqual(r.spec!.vscode!.settings.map((e) => [e.key, e.value, at(json, e)]), [['editor.tabSize', 2, '"editor.tabSize":2']]);
 });
 
 test('unsupported properties say why, by how much they matter', () => {
-  const json = JSON.stringify({ build: { dockerfile: 'Dockerfile' }, dockerComposeFile: 'c.yml', features: { 'ghcr.io/devcontainers/features/node:1': {} }, privileged: true, capAdd: ['SYS_PTRACE'], forwardPorts: [3000] });
+  const json = JSON.stringify({ build: { dockerfile: 'Dockerfile' }, dockerComposeFile: 'c.yml', features: { 'ghcr.io/devcontainers/features/node:1': {} }, privileged: true, capAdd: ['NET_ADMIN'], forwardPorts: [3000] });
   const r = read(json);
   assert.equal(r.spec, undefined);
   assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [

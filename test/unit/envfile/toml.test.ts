@@ -204,10 +204,11 @@ test('network none with setup packages warns that apt will be offline', () => {
   assert.equal(r.spec?.network.mode, 'none', 'a warning does not block the env');
 });
 
-test('variables: unknown ones are errors, unset localEnv warns and offers defaults', () => {
-  const text = 'image = "alpine"\n[env]\nA = "${foo}"\nB = "${localEnv:NOPE}"\nC = "${localEnv:NOPE:fallback}"\n';
+test('variables: unknown ones stay as written with a note, unset localEnv warns and offers defaults', () => {
+  const text = 'image = "alpine"\n[env]\nA = "[${foo}]"\nB = "${localEnv:NOPE}"\nC = "${localEnv:NOPE:fallback}"\n';
   const r = read(text);
-  assert.deepEqual(r.diagnostics.map((d) => [d.code, at(text, d)]), [[Code.UnknownVariable, '"${foo}"'], [Code.UnsetLocalEnv, '"${localEnv:NOPE}"']]);
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(text, d)]), [[Code.UnknownVariable, 'info', '"[${foo}]"'], [Code.UnsetLocalEnv, 'warning', '"${localEnv:NOPE}"']]);
+  assert.equal(r.spec?.env.A, '[${foo}]');
   const ok = read('image = "alpine"\n[env]\nC = "${localEnv:NOPE:fallback}"\nW = "${workspaceFolder}"\n');
   assert.deepEqual(ok.spec?.env, { C: 'fallback', W: '/home/user/proj' });
 });
@@ -315,4 +316,11 @@ test('messages name values as written, never what ${localEnv:…} expanded to', 
   ]);
   // Without variables the expanded path says more, and there is nothing to hide.
   assert.match(read('image = "alpine"\n[[mount]]\nsource = "data"\ntarget = "/d"\n').diagnostics[0]!.message, /^mount source \/home\/user\/proj\/data does not exist/);
+});
+
+test('a UTF-8 BOM (as Windows editors write) is accepted, and ranges stay the editor\'s', () => {
+  const text = '\ufeffimage = "alpine"\nname = 5\n';
+  const r = read(text);
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, at(text, d)]), [[Code.WrongType, '5']]);
+  assert.deepEqual(read('\ufeffimage = "alpine"\n').spec?.source, { kind: 'image', ref: 'alpine' });
 });
