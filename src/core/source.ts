@@ -14,11 +14,18 @@ export type Source =
   | { kind: 'rootfs-tar'; path: string }
   /** A plain directory used as the rootfs (read-only lower; writes go to the env's upper). */
   | { kind: 'dir'; path: string }
+  /**
+   * A Dockerfile built without Docker (devcontainer.json `build`, Compose `build`): each
+   * instruction a cached layer. `args` are build args; `target` the stage to stop at.
+   */
+  | { kind: 'dockerfile'; file: string; context: string; args: Record<string, string>; target?: string }
   /** A Debian bootstrap through mmdebstrap. */
   | { kind: 'debian'; suite: string; variant?: string; snapshot?: string; packages?: string[]; mirror?: string };
 
 export type SourceKind = Source['kind'];
-export const SOURCE_KINDS: readonly SourceKind[] = ['image', 'oci-layout', 'oci-archive', 'docker-archive', 'rootfs-tar', 'dir', 'debian'];
+/** The kinds a crossroot.toml `[source]` names; a Dockerfile build comes from devcontainer.json `build`. */
+export type TomlSourceKind = Exclude<SourceKind, 'dockerfile'>;
+export const SOURCE_KINDS: readonly TomlSourceKind[] = ['image', 'oci-layout', 'oci-archive', 'docker-archive', 'rootfs-tar', 'dir', 'debian'];
 
 // The `debian` fields reach mmdebstrap's command line (src/core/image/debian.ts), where a value
 // such as "--setup-hook=…" would be an option that runs on the host. So each has a grammar that

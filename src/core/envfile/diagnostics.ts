@@ -39,6 +39,12 @@ export const Code = {
   DevcontainerMount: 4004,
   DevcontainerUnknown: 4005,
   DevcontainerIgnored: 4006,
+  // 5xxx: the Dockerfile or Compose file a devcontainer.json builds from.
+  DockerfileSyntax: 5001,
+  DockerfileUnsupported: 5002,
+  DockerfileRecorded: 5003,
+  ComposeFile: 5004,
+  ComposeIgnored: 5005,
 } as const;
 export type DiagnosticCode = (typeof Code)[keyof typeof Code];
 
@@ -75,6 +81,11 @@ export const CODE_DOCS: Readonly<Record<DiagnosticCode, string>> = {
   4004: 'a mount Crossroot cannot make (volumes, no target)',
   4005: 'an unknown devcontainer.json property (warning)',
   4006: 'something Crossroot does not need, with what works instead (the debugger idiom SYS_PTRACE, seccomp=unconfined) (info)',
+  5001: 'a Dockerfile that cannot be read: an unknown instruction, no FROM, a bad FROM line or flag',
+  5002: 'a Dockerfile feature Crossroot cannot build (heredocs, RUN --mount other than type=cache, RUN --security)',
+  5003: 'EXPOSE, CMD, ENTRYPOINT, VOLUME, HEALTHCHECK, STOPSIGNAL: recorded in the image config, not run (info)',
+  5004: 'a Compose file that cannot be used: unreadable, no such service, or a service without image or build',
+  5005: 'Compose settings Crossroot does not run: other services, ports, networks, named volumes (warning/info)',
 };
 
 export type Severity = 'error' | 'warning' | 'info';

@@ -1,7 +1,7 @@
 // The one schema of crossroot.toml: every key, its type, allowed values and documentation.
 // Validation, completion, hover and the README reference all read this table, so they agree.
 import { ARCH_NAMES, ARCHES } from '../arch';
-import { DEBIAN_MIRROR, DEBIAN_PACKAGE, DEBIAN_SNAPSHOT, DEBIAN_SUITE, SOURCE_KINDS, type SourceKind } from '../source';
+import { DEBIAN_MIRROR, DEBIAN_PACKAGE, DEBIAN_SNAPSHOT, DEBIAN_SUITE, SOURCE_KINDS, type SourceKind, type TomlSourceKind } from '../source';
 import { ENV_NAME } from './spec';
 
 export type FieldType =
@@ -41,7 +41,7 @@ export interface FieldSchema {
 
 const PATH_KINDS: readonly SourceKind[] = ['oci-layout', 'oci-archive', 'docker-archive', 'rootfs-tar', 'dir'];
 
-const KIND_DOCS: Record<SourceKind, string> = {
+const KIND_DOCS: Record<TomlSourceKind, string> = {
   image: 'A registry image; `ref` names it (same as top-level `image`).',
   'oci-layout': 'An OCI image layout directory (has `oci-layout` and `index.json`), e.g. from `skopeo copy … oci:DIR`.',
   'oci-archive': 'A tar of an OCI image layout (`skopeo copy … oci-archive:FILE`).',

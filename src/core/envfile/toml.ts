@@ -2,7 +2,7 @@
 // only makes sense as a whole (arch, sources, paths, mounts). Every finding has an exact range.
 import path from 'node:path';
 import { ARCHES, type ArchName } from '../arch';
-import type { Source, SourceKind } from '../source';
+import type { Source, TomlSourceKind } from '../source';
 import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, shownValue, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost, type EnvHost } from './host';
@@ -312,7 +312,7 @@ class Reader {
     const t = this.table(root, 'source');
     const kindE = this.str(t, 'kind');
     if (!t || !kindE) return undefined;
-    const kind = kindE.value.value as SourceKind;
+    const kind = kindE.value.value as TomlSourceKind;
     const fields = ENV_SCHEMA.fields!.source!.fields!;
     for (const e of t.entries) {
       const kinds = fields[e.key]?.kinds;

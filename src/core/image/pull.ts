@@ -191,6 +191,9 @@ async function pullLocked(source: Exclude<Source, { kind: 'dir' }>, o: PullState
       });
       return { ...base, source: `debian:${source.suite}`, rootfs: d.rootfs, digest: d.digest, platform: platformName(o.arch), cached };
     }
+    case 'dockerfile':
+      // A build, not a pull: the env builds it (src/core/env/dockerfile.ts), pulling each FROM image.
+      throw new CrossrootError('EUSAGE', `${source.file} is a Dockerfile: it is built by \`crossroot build\`, not pulled`, { fix: 'run `crossroot build` in the project' });
   }
 }
 
