@@ -48,6 +48,6 @@ test('examples/devcontainer: the lifecycle commands ran and the env sees contain
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'created on aarch64\nhello from setup.sh on aarch64\nGREETING=hello\n');
   const starts = await crossrootAsync(['exec', '--file', file, 'cat', '/tmp/demo-starts'], env);
-  assert.equal(starts.stdout, 'started\n', 'postStartCommand ran once for this start');
+  assert.equal(starts.stdout, 'started\n', `postStartCommand ran once for this start (exit ${starts.code}; first exec's stderr:\n${r.stderr}\nthis one's:\n${starts.stderr})`);
 });
 

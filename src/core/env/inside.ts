@@ -61,8 +61,14 @@ export function imageEnv(config: ImageConfig | undefined): Record<string, string
     const eq = kv.indexOf('=');
     if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
+  // Docker and podman give a container whose image sets no PATH this one, so a devcontainer.json
+  // `${containerEnv:PATH}:/extra` means the usual dirs plus /extra there, and must here too.
+  env.PATH ??= DEFAULT_PATH;
   return env;
 }
+
+/** The PATH of a container whose image sets none (Docker's and podman's default). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface Identity {
   account: Account;

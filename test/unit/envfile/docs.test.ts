@@ -32,6 +32,6 @@ test('every key, value and diagnostic code is documented in the reference', () =
 test('hover text for a key is the schema text shown in the README', () => {
   const f = ENV_SCHEMA.fields!.network!.fields!.mode!;
   const hover = fieldMarkdown(['network', 'mode'], f);
-  assert.match(hover, /^\*\*network\.mode\*\* · a string\n\nWhether the env shares the host's network\.\n\nDefault: "host"\.\n\nOne of:\n- `host`: /);
+  assert.match(hover, /^\*\*network\.mode\*\* · a string\n\nWhether the env shares the host's network\. [^\n]+\n\nDefault: "host"\.\n\nOne of:\n- `host`: /);
   assert.ok(referenceMarkdown().includes(f.doc));
 });

@@ -80,7 +80,7 @@ test('[source] key completion follows the kind', () => {
 
 test('completion works in a file that is not valid TOML yet', () => {
   const { d, pos } = cursor('image = \n[network]\nmode = "|');
-  assert.deepEqual(service().complete(d, pos).items.map((i) => i.label), ['host', 'none']);
+  assert.deepEqual(service().complete(d, pos).items.map((i) => i.label), ['host', 'none', 'private']);
 });
 
 test('hover shows the schema text for keys, headers and known values', () => {
