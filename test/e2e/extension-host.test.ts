@@ -5,11 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import { ROOT, tempDir } from '../lib/harness';
 import { codeServerOrSkip, freshWorkspace, SETTINGS } from './fixtures';
 import { startCodeServer } from './lib/codeServer';
-import { artifactsDir, CHROMIUM, closeBrowser, STEP } from './lib/workbench';
+import { artifactsDir, launchBrowser, STEP } from './lib/workbench';
 
 /** Bundles the suite (vscode external) to a CommonJS file the extension host can load. */
 export async function bundleSuite(dir: string): Promise<string> {
@@ -29,12 +28,7 @@ test('the extension-host suite passes inside code-server', async (t) => {
   const remote = (p: string): string => `vscode-remote://127.0.0.1:${server.port}${p}`;
   const payload = JSON.stringify([['extensionDevelopmentPath', remote(ROOT)], ['extensionTestsPath', remote(suite)]]);
 
-  const profile = tempDir(t, 'crossroot-chromium-');
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.after(() => closeBrowser(context, profile));
+  const context = await launchBrowser(t);
   const page = context.pages()[0] ?? await context.newPage();
   const lines: string[] = [];
   page.on('console', (m) => { if (m.text().includes('crossroot-suite:')) lines.push(m.text()); });

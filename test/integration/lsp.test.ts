@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,13 +13,20 @@ import {
 } from 'vscode-languageserver-protocol';
 import { CLI, tempDir } from '../lib/harness';
 
-/** `crossroot lsp --stdio` (or another server command) with a real JSON-RPC client on its pipes. */
-function startServer(t: TestContext, argv = [CLI, 'lsp', '--stdio']) {
+/**
+ * `crossroot lsp --stdio` (or another server command) with a real JSON-RPC client on its pipes.
+ * `forked`: started as VS Code's language client starts a server module (TransportKind.stdio):
+ * child_process.fork, silent, with `--stdio --clientProcessId=PID` appended to the arguments.
+ */
+function startServer(t: TestContext, argv = [CLI, 'lsp', '--stdio'], forked?: { clientPid: number }) {
   assert.ok(existsSync(argv[0]!), `${argv[0]} missing: run node scripts/build.mjs`);
-  const child = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child: ChildProcess = forked
+    ? fork(argv[0]!, [...argv.slice(1), `--clientProcessId=${forked.clientPid}`], { silent: true })
+    : spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
+  if (forked) child.stderr!.pipe(process.stderr);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   t.after(() => conn.dispose());
   const published: PublishDiagnosticsParams[] = [];
   const waiters: (() => void)[] = [];
@@ -111,4 +118,35 @@ test('a crossroot.lock linked to /dev/zero does not hang the server: the pin act
   await conn.sendRequest(ShutdownRequest.type);
   await conn.sendNotification(ExitNotification.type);
   assert.equal(await exited, 0);
+});
+
+test('started as VS Code\'s language client starts it (forked, --stdio --clientProcessId=PID), the server answers and pushes diagnostics', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const uri = pathToFileURL(path.join(dir, 'crossroot.toml')).href;
+  const { conn, exited, nextPublish } = startServer(t, [CLI, 'lsp', '--stdio'], { clientPid: process.pid });
+  const init = await conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: pathToFileURL(dir).href, capabilities: {}, workspaceFolders: null });
+  assert.equal(init.serverInfo?.name, 'crossroot');
+  await conn.sendNotification(InitializedNotification.type, {});
+  await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'crossroot-toml', version: 1, text: 'image = "debian:bookworm"\narch = "arm65"\n' } });
+  const pushed = await nextPublish(1);
+  assert.deepEqual(pushed.diagnostics.map((d) => [d.code, d.message.split(';')[0]]), [[3001, 'unknown arch "arm65"']]);
+  await conn.sendRequest(ShutdownRequest.type);
+  await conn.sendNotification(ExitNotification.type);
+  assert.equal(await exited, 0);
+});
+
+test('the server ends when the client process it was given is gone', { timeout: 60_000 }, async (t) => {
+  // A stand-in for the editor: the server watches its pid (vscode-languageserver checks every 3 s).
+  const editor = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  t.after(() => { if (editor.exitCode === null) editor.kill('SIGKILL'); });
+  const { conn, exited } = startServer(t, [CLI, 'lsp', '--stdio'], { clientPid: editor.pid! });
+  await conn.sendRequest(InitializeRequest.type, { processId: editor.pid!, rootUri: null, capabilities: {}, workspaceFolders: null });
+  editor.kill('SIGKILL');
+  assert.equal(await exited, 1, 'ended without a shutdown request');
+});
+
+test('a server given an option it does not know exits with the usage error instead of hanging on', { timeout: 60_000 }, async (t) => {
+  // Forked with --clientProcessId, as VS Code starts it: the usage error must still end the process.
+  const { exited } = startServer(t, [CLI, 'lsp', '--stdio', '--socket=5007'], { clientPid: process.pid });
+  assert.equal(await exited, 2);
 });

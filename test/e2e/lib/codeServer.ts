@@ -4,10 +4,12 @@
 // user-data-dir, extensions dir, config and XDG dirs, on 127.0.0.1 with a port of its choosing.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { cacheDir, tempDir } from '../../lib/harness';
+import { artifactsDir } from './workbench';
 
 export const CODE_SERVER_VERSION = '4.100.3';
 /** @vscode/ripgrep's postinstall looks for this file before it downloads (GitHub is not reachable). */
@@ -84,10 +86,26 @@ export interface CodeServerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Starts a fresh code-server; stopped (its whole process group) when the test ends. */
+/**
+ * Starts a fresh code-server; when the test ends it is stopped (its whole process group), its
+ * logs (extension host, every output channel: the extension's log, the language server's
+ * stderr) are kept with the screenshots in e2e/logs/TEST-NAME, and its dirs are removed.
+ */
 export async function startCodeServer(t: TestContext, entry: string, o: CodeServerOptions = {}): Promise<CodeServer> {
-  const server = await launchCodeServer(entry, tempDir(t, 'crossroot-e2e-'), o);
-  t.after(() => server.stop());
+  const home = mkdtempSync(path.join(os.tmpdir(), 'crossroot-e2e-'));
+  let server: CodeServer | undefined;
+  t.after(async () => {
+    await server?.stop();
+    const logs = path.join(home, 'user-data', 'logs');
+    if (existsSync(logs)) {
+      const name = t.name.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80);
+      const dest = path.join(artifactsDir('logs'), name);
+      rmSync(dest, { recursive: true, force: true });
+      cpSync(logs, dest, { recursive: true });
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
+  server = await launchCodeServer(entry, home, o);
   return server;
 }
 

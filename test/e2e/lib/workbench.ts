@@ -1,11 +1,12 @@
 // Driving code-server's workbench like a user: Debian's Chromium through playwright-core, a
 // fresh profile per test, commands through the palette, a screenshot per step kept as an
 // artifact. Every wait is on something the page shows, never on time.
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { ROOT, tempDir } from '../../lib/harness';
+import { ROOT } from '../../lib/harness';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -90,13 +91,26 @@ export async function closeBrowser(context: BrowserContext, profile: string): Pr
   await context.close().catch(() => {});
 }
 
-/** Opens `folder` in code-server at `url` in a fresh Chromium profile; closed when the test ends. */
-export async function openWorkbench(t: TestContext, url: string, folder: string, name: string, query = ''): Promise<Workbench> {
-  const profile = tempDir(t, 'crossroot-chromium-');
-  const context = await chromium.launchPersistentContext(profile, {
+/**
+ * Debian's Chromium with a fresh profile. When the test ends the browser is ended first and its
+ * profile removed after (a profile removed under a running browser fails with ENOTEMPTY).
+ */
+export async function launchBrowser(t: TestContext): Promise<BrowserContext> {
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'crossroot-chromium-'));
+  let context: BrowserContext | undefined;
+  t.after(async () => {
+    if (context) await closeBrowser(context, profile);
+    rmSync(profile, { recursive: true, force: true });
+  });
+  context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 900 },
   });
-  t.after(() => closeBrowser(context, profile));
+  return context;
+}
+
+/** Opens `folder` in code-server at `url` in a fresh Chromium profile; closed when the test ends. */
+export async function openWorkbench(t: TestContext, url: string, folder: string, name: string, query = ''): Promise<Workbench> {
+  const context = await launchBrowser(t);
   const page = context.pages()[0] ?? await context.newPage();
   await page.goto(`${url}/?folder=${encodeURIComponent(folder)}${query}`, { timeout: STEP, waitUntil: 'domcontentloaded' });
   await page.locator('.monaco-workbench').waitFor({ timeout: STEP });
