@@ -20,10 +20,22 @@ export interface LockedImage {
   config: string;
 }
 
+/** What one Feature reference resolved to, as the Dev Containers lockfile records it. */
+export interface FeatureLock {
+  /** The Feature's own version (devcontainer-feature.json), for people reading the file. */
+  version?: string;
+  /** `registry/repository@sha256:…` (OCI) or the tarball's URL. */
+  resolved: string;
+  /** Digest of the Feature's tarball. */
+  integrity: string;
+}
+
 export interface Lockfile {
   lockfileVersion: 1;
   /** image reference as written in the env file → Crossroot arch name → resolution. */
   images: Record<string, Record<string, LockedImage>>;
+  /** Feature reference as written in devcontainer.json (or a Feature's dependsOn) → resolution. */
+  features?: Record<string, FeatureLock>;
   /** Keys written by newer parts of Crossroot are kept as they are (bad input loses nothing). */
   [key: string]: unknown;
 }
@@ -96,7 +108,17 @@ export function parseLockfile(text: string, file = LOCKFILE_NAME): Lockfile {
       if (typeof e.platform !== 'string' || !e.platform) throw bad(`${where}.platform must be a string like "linux/arm64/v8"`);
     }
   }
-  return { ...data, lockfileVersion: 1, images: images as Lockfile['images'] };
+  const features = data.features ?? {};
+  if (!isObject(features)) throw bad('"features" must be an object');
+  for (const [ref, e] of Object.entries(features)) {
+    const where = `features["${ref}"]`;
+    if (!isObject(e)) throw bad(`${where} must be an object`);
+    if (typeof e.resolved !== 'string' || !e.resolved) throw bad(`${where}.resolved must be a reference or URL`);
+    if (typeof e.integrity !== 'string' || !DIGEST.test(e.integrity)) throw bad(`${where}.integrity must be a sha256:<64 hex> digest`);
+    if (/^[a-z]+:\/\//i.test(e.resolved) ? false : !/@sha256:[0-9a-f]{64}$/.test(e.resolved)) throw bad(`${where}.resolved must end in @sha256:<64 hex>`);
+    if (e.version !== undefined && typeof e.version !== 'string') throw bad(`${where}.version must be a string`);
+  }
+  return { ...data, lockfileVersion: 1, images: images as Lockfile['images'], ...(data.features !== undefined ? { features: features as Lockfile['features'] } : {}) };
 }
 
 /** The canonical text: fixed key order, two-space indent, trailing newline, so diffs stay small. */
@@ -137,6 +159,18 @@ export function lockedImage(lock: Lockfile | undefined, ref: string, arch: strin
 /** The locked manifest digest of `ref` for `arch`, if any. */
 export function lockedDigest(lock: Lockfile | undefined, ref: string, arch: string): string | undefined {
   return lockedImage(lock, ref, arch)?.manifest;
+}
+
+/** The locked resolution of a Feature reference, if any. */
+export function lockedFeature(lock: Lockfile | undefined, ref: string): FeatureLock | undefined {
+  return lock?.features?.[ref];
+}
+
+/** Returns a copy of `lock` with the Feature `ref` set to `entry`. */
+export function withLockedFeature(lock: Lockfile | undefined, ref: string, entry: FeatureLock): Lockfile {
+  const base = lock ?? emptyLockfile();
+  const clean: FeatureLock = { ...(entry.version ? { version: entry.version } : {}), resolved: entry.resolved, integrity: entry.integrity };
+  return { ...base, features: { ...base.features, [ref]: clean } };
 }
 
 /** Returns a copy of `lock` with `ref`/`arch` set to `entry`. */

@@ -20,7 +20,7 @@ import { execInInstance, readInstance, startInstance, stopInstance, type Instanc
 import type { EnvEvent, EnvEventListener } from './events';
 import { findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
 import { LayerStore, layerKey } from './layers';
-import { detectPackageManager, lifecycleArgv, lifecycleText, planSteps, type Step } from './steps';
+import { detectPackageManager, lifecycleArgv, lifecycleText, planSteps, type FeatureInstall, type Step } from './steps';
 
 /** What `envs/<id>/env.json` records about the last successful build. */
 export interface EnvRecord {
@@ -35,6 +35,8 @@ export interface EnvRecord {
   layers: string[];
   /** Changed by `build --rebuild`, so a forced rebuild makes new layers instead of reusing shared ones. */
   generation: string;
+  /** The image's Env after the Features' containerEnv (devcontainer.json Features only). */
+  featureEnv?: Record<string, string>;
   /** Hash of the env spec and crossroot.lock this build was made from (see inputsKey). */
   inputs: string;
   built: string;
@@ -234,7 +236,8 @@ export class Env {
       const stepEnv = { ...imageEnv(config), ...this.spec.env };
       const pm = detectPackageManager(base.rootfs);
       const cacheDir = path.join(this.store.root, 'cache', 'packages', `${pm ?? 'none'}-${this.spec.arch}-${(base.digest ?? base.rootfs).replace(/[^A-Za-z0-9]/g, '').slice(-16)}`);
-      const steps = planSteps({ spec: this.spec, pm, packageCache: cacheDir, env: stepEnv });
+      const features = this.spec.features?.list.length ? await this.features(o, config) : undefined;
+      const steps = planSteps({ spec: this.spec, pm, packageCache: cacheDir, env: stepEnv, ...(features ? { features: features.installs, users: features.users } : {}) });
       if (steps.some((s) => s.kind === 'packages') && !pm) {
         throw new CrossrootError('ESTEP', `[setup] packages needs a package manager, and ${base.source} has none of apt-get, apk, dnf or microdnf`, {
           fix: 'install the packages with a [setup] run command, or use an image with a package manager',
@@ -266,7 +269,7 @@ export class Env {
       const record: EnvRecord = {
         id: this.id, file: this.spec.file, workspaceFolder: this.spec.workspaceFolder, name: this.spec.name, arch: this.spec.arch,
         base: { rootfs: base.rootfs, source: base.source, ...(base.digest ? { digest: base.digest } : {}), ...(base.configDigest ? { config: base.configDigest } : {}) },
-        layers: keys, generation, inputs: this.inputsKey(),
+        layers: keys, generation, inputs: this.inputsKey(), ...(features ? { featureEnv: features.env } : {}),
         built: previous && sameStack(previous, base.rootfs, keys) ? previous.built : new Date().toISOString(),
       };
       const changed = !previous || !sameStack(previous, base.rootfs, keys);
@@ -287,6 +290,35 @@ export class Env {
       base.inUse?.release();
       storeLock.release();
     }
+  }
+
+  /**
+   * The env's Features fetched (crossroot.lock's digests first) and in install order, with the
+   * users they install for and the image env their containerEnv makes.
+   */
+  private async features(o: BuildOptions, config: ImageConfig | undefined): Promise<{ installs: FeatureInstall[]; users: { remote: string; container: string }; env: Record<string, string> }> {
+    const f = this.spec.features!;
+    const [{ resolveFeatures }, { RegistryClient }, { readLockfile }, { applyContainerEnv }] = await Promise.all([
+      import('../features/resolve'), import('../image/registry'), import('../lockfile'), import('../features/feature'),
+    ]);
+    let client: InstanceType<typeof RegistryClient> | undefined;
+    const resolved = await resolveFeatures(f.list.map((x) => ({ ref: x.value, options: x.options })), f.installOrder, {
+      store: this.store, helper: this.helperPath, baseDir: f.baseDir, lock: readLockfile(path.dirname(this.spec.file)), ignoreLock: !!o.pull,
+      registry: async () => (client ??= new RegistryClient()),
+      onNote: (message) => this.emit({ phase: 'note', message }),
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
+    });
+    let env = imageEnv(config);
+    const installs: FeatureInstall[] = [];
+    for (const r of resolved) {
+      for (const p of r.problems) this.emit({ phase: 'warning', message: `Feature ${r.source.written}: ${p}`, fix: 'fix its options in devcontainer.json' });
+      if (r.requiredBy) this.emit({ phase: 'note', message: `Feature ${r.source.written} is installed because ${r.requiredBy} depends on it` });
+      installs.push({ ref: r.source.written, id: r.meta.id, digest: r.digest, dir: r.dir, options: r.env, containerEnv: r.meta.containerEnv });
+      env = applyContainerEnv(env, r.meta.containerEnv);
+    }
+    // As Dev Containers: containerUser, else the image's User, else root; remoteUser defaults to it.
+    const container = f.containerUser ?? (config?.config?.User?.split(':')[0] || 'root');
+    return { installs, users: { remote: f.remoteUser ?? container, container }, env };
   }
 
   private async runStep(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock): Promise<void> {
@@ -464,7 +496,7 @@ export class Env {
     }
     const shell = this.spec.shell.path ?? account.shell;
     return {
-      env: processEnv(this.spec, config, account, shell, process.env.TERM), cwd: cwd ?? insideCwd(this.spec, hostCwd, config), account, shell,
+      env: processEnv(this.spec, config, account, shell, process.env.TERM, record.featureEnv), cwd: cwd ?? insideCwd(this.spec, hostCwd, config), account, shell,
       ...(account.uid !== 0 ? { user: `${account.uid}:${account.gid}` } : {}),
     };
   }

@@ -86,8 +86,9 @@ export function identity(spec: EnvSpec, config: ImageConfig | undefined, passwd:
 }
 
 /** Variables of every process in the env, in the order they override each other. */
-export function processEnv(spec: EnvSpec, config: ImageConfig | undefined, account: Account, shell: string, term: string | undefined): Record<string, string> {
-  const base = imageEnv(config);
+export function processEnv(spec: EnvSpec, config: ImageConfig | undefined, account: Account, shell: string, term: string | undefined, featureEnv?: Record<string, string>): Record<string, string> {
+  // Features' containerEnv is part of the image's env, as in the image Dev Containers builds.
+  const base = featureEnv ?? imageEnv(config);
   const env: Record<string, string> = {
     ...base,
     HOME: account.home,

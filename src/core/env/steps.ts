@@ -4,9 +4,10 @@
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import type { EnvSpec, LifecycleCommand } from '../envfile/spec';
+import { applyContainerEnv } from '../features/feature';
 import type { Bind } from '../sandbox/helper';
 
-export type StepKind = 'packages' | 'run' | 'onCreate' | 'postCreate';
+export type StepKind = 'packages' | 'run' | 'feature' | 'onCreate' | 'postCreate';
 
 export interface Step {
   kind: StepKind;
@@ -79,6 +80,53 @@ function lifecycleText(c: LifecycleCommand): string {
   return 'shell' in c ? c.shell : JSON.stringify(c.argv);
 }
 
+/** A Feature to install (resolved and in install order): see src/core/features. */
+export interface FeatureInstall {
+  /** The reference as written, for the step's label. */
+  ref: string;
+  id: string;
+  /** The Feature's digest: part of the layer key, so another version is another layer. */
+  digest: string;
+  /** Its folder on the host, bound read-only into the step. */
+  dir: string;
+  /** Its options as env vars. */
+  options: Record<string, string>;
+  /** Its containerEnv, for this step and every later one. */
+  containerEnv: Record<string, string>;
+}
+
+// Where a Feature's folder is bound (read-only) and copied to before install.sh runs, as
+// devcontainers/cli lays them out; the copy is removed afterwards, so the layer holds only what
+// install.sh made.
+export const FEATURE_SOURCE_TARGET = '/tmp/build-features-src';
+const FEATURE_SCRIPT = [
+  'set -e',
+  'rm -rf "$2"; mkdir -p "$2"; cp -R "$1"/. "$2"/; chmod -R 0755 "$2"; cd "$2"',
+  // The users' homes, as the env's /etc/passwd has them now (an earlier Feature may have made the user).
+  'home() { h=; if command -v awk >/dev/null 2>&1; then h=$(awk -F: -v u="$1" \'$1 == u { print $6; exit }\' /etc/passwd); fi;',
+  '  if [ -n "$h" ]; then echo "$h"; elif [ "$1" = root ]; then echo /root; else echo "/home/$1"; fi; }',
+  '_REMOTE_USER_HOME=$(home "$_REMOTE_USER"); _CONTAINER_USER_HOME=$(home "$_CONTAINER_USER")',
+  'export _REMOTE_USER_HOME _CONTAINER_USER_HOME',
+  'chmod +x ./install.sh',
+  './install.sh',
+  'cd /; rm -rf "$2"',
+].join('\n');
+
+/** The step of one Feature: install.sh as root, its options and the users in its environment. */
+export function featureStep(f: FeatureInstall, index: number, env: Record<string, string>, users: { remote: string; container: string }): Step {
+  const safe = f.id.replace(/[^\w.-]/g, '_');
+  return {
+    kind: 'feature',
+    label: `feature ${f.ref}`,
+    text: `${f.ref}\n${f.digest}`,
+    command: ['/bin/sh', '-c', FEATURE_SCRIPT, 'crossroot-feature', `${FEATURE_SOURCE_TARGET}/${safe}`, `/tmp/dev-container-features/${safe}_${index}`],
+    binds: [{ source: f.dir, target: `${FEATURE_SOURCE_TARGET}/${safe}`, readonly: true }],
+    env: { ...env, ...f.options, _REMOTE_USER: users.remote, _CONTAINER_USER: users.container },
+    cwd: '/',
+    perEnv: false,
+  };
+}
+
 export interface PlanContext {
   spec: EnvSpec;
   pm: PackageManager | undefined;
@@ -86,12 +134,24 @@ export interface PlanContext {
   packageCache: string;
   /** Variables of every step: the image's Env plus the env file's. */
   env: Record<string, string>;
+  /** devcontainer.json Features, in install order; they run first, over the base image. */
+  features?: FeatureInstall[];
+  /** _REMOTE_USER / _CONTAINER_USER for the Features. */
+  users?: { remote: string; container: string };
 }
 
 /** The steps of an env, in build order. */
 export function planSteps(c: PlanContext): Step[] {
   const { spec } = c;
   const steps: Step[] = [];
+  // A Feature's containerEnv is ENV in Dev Containers' image: later Features and steps see it.
+  let env = c.env;
+  for (const [i, f] of (c.features ?? []).entries()) {
+    steps.push(featureStep(f, i, env, c.users ?? { remote: 'root', container: 'root' }));
+    env = applyContainerEnv(env, f.containerEnv);
+  }
+  // The env file's own variables still win over the Features' (they are the container's, not the image's).
+  if (c.features?.length) env = { ...env, ...spec.env };
   if (spec.setup.packages.length) {
     const pm = c.pm;
     steps.push({
@@ -100,20 +160,20 @@ export function planSteps(c: PlanContext): Step[] {
       text: `${pm ?? 'none'}\n${spec.setup.packages.join('\n')}`,
       command: pm ? packagesCommand(pm, spec.setup.packages) : [],
       binds: [{ source: c.packageCache, target: PACKAGE_CACHE_TARGET }],
-      env: { ...c.env, DEBIAN_FRONTEND: 'noninteractive' },
+      env: { ...env, DEBIAN_FRONTEND: 'noninteractive' },
       cwd: '/',
       perEnv: false,
     });
   }
   for (const line of spec.setup.run) {
-    steps.push({ kind: 'run', label: `[setup] run: ${line}`, text: line, command: ['/bin/sh', '-c', line], binds: [], env: c.env, cwd: '/', perEnv: false });
+    steps.push({ kind: 'run', label: `[setup] run: ${line}`, text: line, command: ['/bin/sh', '-c', line], binds: [], env, cwd: '/', perEnv: false });
   }
   const workspace: Bind = { source: spec.workspaceFolder, target: spec.workspace.path };
   for (const [kind, list, name] of [['onCreate', spec.lifecycle.onCreate, 'onCreateCommand'], ['postCreate', spec.lifecycle.postCreate, 'postCreateCommand']] as const) {
     for (const cmd of list) {
       steps.push({
         kind, label: `${name}${cmd.name ? ` (${cmd.name})` : ''}: ${lifecycleText(cmd)}`, text: lifecycleText(cmd),
-        command: lifecycleArgv(cmd), binds: [workspace], env: c.env, cwd: spec.workspace.path, perEnv: true,
+        command: lifecycleArgv(cmd), binds: [workspace], env, cwd: spec.workspace.path, perEnv: true,
       });
     }
   }

@@ -3,10 +3,12 @@
 import path from 'node:path';
 // The ESM build: esbuild cannot follow the UMD build's dynamic requires (./impl/format).
 import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
+import { isCrossrootError } from '../errors';
+import { optionEnv, parseFeatureMetadata, parseFeatureRef } from '../features/feature';
 import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, shownValue, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
-import { emptyLifecycle, envNameFrom, resolveContainerEnv, type EnvSpec, type LifecycleCommand, type VscodeCustomizations } from './spec';
+import { emptyLifecycle, envNameFrom, resolveContainerEnv, type EnvFeatures, type EnvSpec, type LifecycleCommand, type VscodeCustomizations } from './spec';
 import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
 import type { EnvFileResult, ReadOptions } from './toml';
 import type { ArchName } from '../arch';
@@ -36,6 +38,8 @@ const HONOURED: Record<string, string> = {
   settings: 'legacy spelling of customizations.vscode.settings (customizations win)',
   extensions: 'legacy spelling of customizations.vscode.extensions',
   $schema: 'for editors only',
+  features: 'Dev Container Features (OCI references, ./local folders, https tarballs): each install.sh runs as root over the image, one cached layer per Feature, in the spec\'s order; their digests go into crossroot.lock',
+  overrideFeatureInstallOrder: 'the Features installed first, as far as their dependsOn allow',
   initializeCommand: 'runs on the host before the env starts',
   onCreateCommand: 'runs inside the env once, after it is created',
   updateContentCommand: 'runs inside the env once, after onCreateCommand',
@@ -55,8 +59,6 @@ const UNSUPPORTED: Record<string, ['error' | 'warning' | 'info', string]> = {
   dockerComposeFile: ['error', 'Crossroot runs one root filesystem without a container engine; Docker Compose needs several containers and their network'],
   service: ['warning', 'Docker Compose is not supported, so "service" has no meaning'],
   runServices: ['warning', 'Docker Compose is not supported, so "runServices" has no meaning'],
-  features: ['warning', 'Dev Container Features are not supported yet; install what you need through a crossroot.toml [setup] (packages, run)'],
-  overrideFeatureInstallOrder: ['warning', 'Dev Container Features are not supported yet'],
   privileged: ['warning', 'the env runs as your own user in a user namespace and cannot be given host privileges'],
   capAdd: ['warning', 'the env runs as your own user in a user namespace; extra capabilities would not reach the host'],
   securityOpt: ['warning', 'there is no container runtime whose security options could apply'],
@@ -385,7 +387,77 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     if (phase === 'initialize') report(Code.DevcontainerHostCommand, 'info', 'initializeCommand runs on the host, outside the env, before it starts', p.key.offset, p.key.offset + p.key.length);
   }
 
-  const user = str('remoteUser')?.value ?? str('containerUser')?.value ?? 'root';
+  // Features: references and option values are checked here; what an OCI or tarball Feature
+  // declares is known once it is fetched (at build), a local one's right away.
+  const featureList: EnvFeatures['list'] = [];
+  const featuresNode = props.get('features')?.value;
+  if (featuresNode && featuresNode.type !== 'object') wrongType(featuresNode, 'features', 'an object of Feature references and their options');
+  for (const p of featuresNode?.type === 'object' ? featuresNode.children ?? [] : []) {
+    const [k, v] = p.children ?? [];
+    if (!k || !v) continue;
+    const ref = String(k.value);
+    const keyAt = span(k);
+    let local: string | undefined;
+    try {
+      const source = parseFeatureRef(ref, fileDir);
+      if (source.kind === 'local') local = source.path;
+    } catch (e) {
+      if (!isCrossrootError(e)) throw e;
+      report(Code.FeatureRef, 'error', e.fix ? `${e.message}; ${e.fix}` : e.message, keyAt.start, keyAt.end);
+      continue;
+    }
+    const options: Record<string, string | boolean> = {};
+    const optionAt = new Map<string, Node>();
+    if (v.type === 'string') {
+      options.version = v.value as string; // the short form: "feature": "version"
+      optionAt.set('version', v);
+    } else if (v.type === 'object') {
+      for (const o of v.children ?? []) {
+        const [ok, ov] = o.children ?? [];
+        if (!ok || !ov) continue;
+        if (ov.type === 'string' || ov.type === 'boolean') {
+          options[String(ok.value)] = ov.value as string | boolean;
+          optionAt.set(String(ok.value), ov);
+        } else wrongType(ov, `option "${String(ok.value)}" of Feature ${ref}`, 'a string or true/false');
+      }
+    } else if (v.type !== 'boolean') {
+      wrongType(v, `Feature ${ref}`, 'an object of options (or a version string)');
+      continue;
+    }
+    if (local !== undefined) {
+      const metaText = host.pathKind(path.join(local, 'devcontainer-feature.json')) === 'file' ? host.readFile?.(path.join(local, 'devcontainer-feature.json')) ?? '' : undefined;
+      if (metaText === undefined || host.pathKind(path.join(local, 'install.sh')) !== 'file') {
+        report(Code.FeatureRef, 'error', `local Feature ${ref} needs a folder ${local} with devcontainer-feature.json and install.sh`, keyAt.start, keyAt.end);
+        continue;
+      }
+      if (metaText) {
+        try {
+          const problems = optionEnv(parseFeatureMetadata(metaText, `${ref}/devcontainer-feature.json`), options).problems;
+          for (const [name, n] of optionAt) {
+            for (const m of problems.filter((x) => x.includes(`"${name}"`))) report(Code.FeatureOption, 'warning', m, n.offset, n.offset + n.length);
+          }
+        } catch (e) {
+          if (!isCrossrootError(e)) throw e;
+          report(Code.FeatureRef, 'error', e.message, keyAt.start, keyAt.end);
+          continue;
+        }
+      }
+    }
+    featureList.push({ value: ref, ...keyAt, options });
+  }
+  const orderNode = props.get('overrideFeatureInstallOrder')?.value;
+  const installOrder: string[] = [];
+  if (orderNode) {
+    if (orderNode.type !== 'array') wrongType(orderNode, 'overrideFeatureInstallOrder', 'an array of Feature references');
+    for (const n of orderNode.type === 'array' ? orderNode.children ?? [] : []) {
+      if (n.type === 'string') installOrder.push(n.value as string);
+      else wrongType(n, 'overrideFeatureInstallOrder items', 'Feature references');
+    }
+  }
+
+  const remoteUser = str('remoteUser')?.value;
+  const containerUser = str('containerUser')?.value;
+  const user = remoteUser ?? containerUser ?? 'root';
   const envArch = arch ?? nativeArch(host);
   const native = host.archSupport(envArch)?.native ?? envArch === nativeArch(host);
   for (const n of debuggerIdioms) {
@@ -410,6 +482,13 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     lifecycle,
     settings,
     vscode: vscodeSpec,
+    ...(featureList.length ? {
+      features: {
+        list: featureList, installOrder, baseDir: fileDir,
+        ...(remoteUser !== undefined ? { remoteUser } : {}),
+        ...(containerUser !== undefined ? { containerUser } : {}),
+      },
+    } : {}),
   };
   return finish(diags, spec);
 }

@@ -39,6 +39,9 @@ export const Code = {
   DevcontainerMount: 4004,
   DevcontainerUnknown: 4005,
   DevcontainerIgnored: 4006,
+  // 41xx: devcontainer.json Features.
+  FeatureRef: 4101,
+  FeatureOption: 4102,
   // 5xxx: the Dockerfile or Compose file a devcontainer.json builds from.
   DockerfileSyntax: 5001,
   DockerfileUnsupported: 5002,
@@ -80,6 +83,8 @@ export const CODE_DOCS: Readonly<Record<DiagnosticCode, string>> = {
   4003: '`initializeCommand` runs on the host (info)',
   4004: 'a mount Crossroot cannot make (volumes, no target)',
   4005: 'an unknown devcontainer.json property (warning)',
+  4101: 'a Feature reference that is not an OCI reference, ./local folder or https URL, or a local Feature without devcontainer-feature.json',
+  4102: 'a Feature option that the Feature does not declare, of the wrong type, or outside its enum (warning)',
   4006: 'something Crossroot does not need, with what works instead (the debugger idiom SYS_PTRACE, seccomp=unconfined) (info)',
   5001: 'a Dockerfile that cannot be read: an unknown instruction, no FROM, a bad FROM line or flag',
   5002: 'a Dockerfile feature Crossroot cannot build (heredocs, RUN --mount other than type=cache, RUN --security)',

@@ -4,6 +4,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { hostArch, type ArchName } from '../arch';
+import { readSmallFile } from '../smallfile';
 import { hostArches, hostArchesIfKnown, type ArchSupport, type HostArches } from '../sandbox/arches';
 import { findHelper } from '../sandbox/helper';
 
@@ -21,6 +22,8 @@ export interface EnvHost {
   archSupport(arch: ArchName): ArchSupport | undefined;
   /** Names in a folder (empty when it is not one); optional, for hosts that only answer paths. */
   listDir?(path: string): string[];
+  /** A small regular file's text (a local Feature's devcontainer-feature.json); undefined when unreadable. */
+  readFile?(path: string): string | undefined;
 }
 
 function helperPath(): string | undefined {
@@ -45,6 +48,13 @@ export const nodeHost: EnvHost = {
       return readdirSync(p).sort();
     } catch {
       return [];
+    }
+  },
+  readFile(p) {
+    try {
+      return readSmallFile(p, 1 << 20).toString('utf8');
+    } catch {
+      return undefined;
     }
   },
   getenv: (name) => process.env[name],

@@ -53,6 +53,20 @@ export interface EnvSpec {
   settings: Record<string, unknown>;
   /** devcontainer.json `customizations.vscode` with where each entry is written (crossroot.toml has none). */
   vscode?: VscodeCustomizations;
+  /** devcontainer.json Features: installed in the spec's order over the base image, one layer each. */
+  features?: EnvFeatures;
+}
+
+export interface EnvFeatures {
+  /** `features` in file order: the reference as written and its options. */
+  list: Array<Located<string> & { options: Record<string, string | boolean> }>;
+  /** `overrideFeatureInstallOrder`. */
+  installOrder: string[];
+  /** The folder local `./feature` references are relative to (devcontainer.json's). */
+  baseDir: string;
+  /** remoteUser / containerUser as written, for the Features' _REMOTE_USER / _CONTAINER_USER. */
+  remoteUser?: string;
+  containerUser?: string;
 }
 
 /** A value and the offsets of its text in the env file, so an editor can point at it. */

@@ -114,21 +114,19 @@ test('customizations: vscode settings and extensions are carried with their posi
 });
 
 test('unsupported properties say why, by how much they matter', () => {
-  const json = JSON.stringify({ build: { dockerfile: 'Dockerfile' }, dockerComposeFile: 'c.yml', features: { 'ghcr.io/devcontainers/features/node:1': {} }, privileged: true, capAdd: ['NET_ADMIN'], forwardPorts: [3000] });
+  const json = JSON.stringify({ build: { dockerfile: 'Dockerfile' }, dockerComposeFile: 'c.yml', privileged: true, capAdd: ['NET_ADMIN'], forwardPorts: [3000] });
   const r = read(json);
   assert.equal(r.spec, undefined);
   assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [
     [Code.DevcontainerUnsupported, 'error', '"build"'],
     [Code.DevcontainerUnsupported, 'error', '"dockerComposeFile"'],
-    [Code.DevcontainerUnsupported, 'warning', '"features"'],
     [Code.DevcontainerUnsupported, 'warning', '"privileged"'],
     [Code.DevcontainerUnsupported, 'warning', '"capAdd"'],
     [Code.DevcontainerUnsupported, 'info', '"forwardPorts"'],
   ]);
   assert.match(r.diagnostics[0]!.message, /does not build images yet/);
-  assert.match(r.diagnostics[2]!.message, /Features are not supported yet; install what you need through a crossroot\.toml \[setup\]/);
-  assert.match(r.diagnostics[3]!.message, /user namespace/);
-  assert.match(r.diagnostics[5]!.message, /shares the host network/);
+  assert.match(r.diagnostics[2]!.message, /user namespace/);
+  assert.match(r.diagnostics[4]!.message, /shares the host network/);
 });
 
 test('a misspelt property gets a did-you-mean; a missing image and JSON errors are errors', () => {
@@ -144,7 +142,7 @@ test('a misspelt property gets a did-you-mean; a missing image and JSON errors a
 });
 
 test('every property Crossroot cannot honour gets 4001 with its reason; honoured ones stay quiet', () => {
-  const unsupported = ['build', 'dockerFile', 'context', 'dockerComposeFile', 'service', 'runServices', 'features', 'overrideFeatureInstallOrder',
+  const unsupported = ['build', 'dockerFile', 'context', 'dockerComposeFile', 'service', 'runServices',
     'privileged', 'capAdd', 'securityOpt', 'init', 'forwardPorts', 'appPort', 'portsAttributes', 'otherPortsAttributes',
     'overrideCommand', 'updateRemoteUserUID', 'userEnvProbe', 'waitFor', 'hostRequirements', 'secrets'];
   for (const name of unsupported) {

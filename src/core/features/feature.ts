@@ -1,0 +1,188 @@
+// Dev Container Features as the env file names them and as their devcontainer-feature.json
+// describes them: references (OCI, local folder, https tarball), metadata, options → env vars.
+import path from 'node:path';
+import { CrossrootError } from '../errors';
+import { isLoopbackHost } from '../image/http';
+import { parseImageRef, type ImageRef } from '../image/ref';
+
+/** The media type of a Feature's one layer in its OCI artifact (the spec's distribution format). */
+export const FEATURE_LAYER_MEDIA_TYPE = 'application/vnd.devcontainers.layer.v1+tar';
+/** The manifest annotation holding the whole devcontainer-feature.json. */
+export const FEATURE_METADATA_ANNOTATION = 'dev.containers.metadata';
+
+export type FeatureSource =
+  | { kind: 'oci'; written: string; ref: ImageRef; /** registry/repository, no tag: what installsAfter and overrides name. */ resource: string }
+  | { kind: 'local'; written: string; path: string; resource: string }
+  | { kind: 'tarball'; written: string; url: string; resource: string };
+
+/** A user's option values: strings and booleans, as devcontainer.json writes them. */
+export type FeatureOptions = Record<string, string | boolean>;
+
+/**
+ * Reads a Feature reference as devcontainer.json (or a Feature's dependsOn) writes it; `baseDir`
+ * is the folder of the devcontainer.json, which local `./name` references are relative to.
+ * Throws EFEATUREREF with the fix for anything else.
+ */
+export function parseFeatureRef(written: string, baseDir: string): FeatureSource {
+  if (written.startsWith('./') || written.startsWith('../')) {
+    const p = path.resolve(baseDir, written);
+    return { kind: 'local', written, path: p, resource: p };
+  }
+  if (/^[a-z]+:\/\//i.test(written)) {
+    let url: URL;
+    try {
+      url = new URL(written);
+    } catch {
+      throw new CrossrootError('EFEATUREREF', `"${written}" is not a valid URL`, { fix: 'write the https URL of the Feature\'s .tgz' });
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.host))) {
+      throw new CrossrootError('EFEATUREREF', `Feature tarball "${written}" is not https`, { fix: 'use an https:// URL (plain http only for a registry on this machine)' });
+    }
+    if (url.username || url.password) throw new CrossrootError('EFEATUREREF', `Feature tarball URL "${url.host}${url.pathname}" holds credentials`, { fix: 'remove the user:password@ part; Crossroot sends no credentials with tarball downloads' });
+    return { kind: 'tarball', written, url: url.href, resource: url.href };
+  }
+  if (path.isAbsolute(written)) {
+    throw new CrossrootError('EFEATUREREF', `local Feature "${written}" must be relative to devcontainer.json`, { fix: 'write it as ./name for a folder next to devcontainer.json' });
+  }
+  // The retired forms: "node" (first-party shorthand) and "owner/repo/feature@v" (GitHub releases).
+  const first = written.split('/')[0]!;
+  if (!written.includes('/') || !(first.includes('.') || first.includes(':') || first === 'localhost')) {
+    throw new CrossrootError('EFEATUREREF', `"${written}" is not an OCI reference, a ./local folder or an https URL (the short and GitHub-release forms are retired)`, {
+      fix: `write the full reference, e.g. "ghcr.io/devcontainers/features/${written.split(/[/@:]/).pop() || 'node'}:1"`,
+    });
+  }
+  let ref: ImageRef;
+  try {
+    ref = parseImageRef(written);
+  } catch (e) {
+    throw new CrossrootError('EFEATUREREF', `"${written}" is not a valid Feature reference: ${(e as Error).message}`, { fix: 'write registry/namespace/feature:version, e.g. ghcr.io/devcontainers/features/node:1' });
+  }
+  return { kind: 'oci', written, ref, resource: ref.name };
+}
+
+/** The Feature id a reference implies (its last path part), before its metadata says otherwise. */
+export function featureIdOf(source: FeatureSource): string {
+  if (source.kind === 'oci') return source.ref.repository.split('/').pop()!;
+  if (source.kind === 'local') return path.basename(source.path);
+  return path.posix.basename(new URL(source.url).pathname).replace(/^devcontainer-feature-/, '').replace(/\.(tgz|tar\.gz|tar)$/, '');
+}
+
+export interface FeatureOption {
+  type: 'string' | 'boolean';
+  default?: string | boolean;
+  enum?: string[];
+  proposals?: string[];
+  description?: string;
+}
+
+/** What Crossroot uses of devcontainer-feature.json. */
+export interface FeatureMetadata {
+  id: string;
+  version?: string;
+  name?: string;
+  options: Record<string, FeatureOption>;
+  containerEnv: Record<string, string>;
+  /** Hard dependencies: reference → options. */
+  dependsOn: Record<string, FeatureOptions>;
+  /** Soft ordering: resources (no version) installed before this one when they are installed at all. */
+  installsAfter: string[];
+  /** Properties Crossroot does not apply (mounts, privileged, entrypoint, …), for a note. */
+  ignored: string[];
+}
+
+const IGNORED = ['mounts', 'privileged', 'capAdd', 'securityOpt', 'entrypoint', 'init', 'customizations', 'onCreateCommand', 'updateContentCommand', 'postCreateCommand', 'postStartCommand', 'postAttachCommand'];
+
+/** Parses devcontainer-feature.json (`what` names it in errors); throws EFEATURE. */
+export function parseFeatureMetadata(text: string, what: string): FeatureMetadata {
+  const bad = (m: string): CrossrootError => new CrossrootError('EFEATURE', `${what}: ${m}`, { fix: 'the Feature is broken; tell its author, or pick another version' });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (e) {
+    throw bad(`not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(doc)) throw bad('expected a JSON object');
+  if (typeof doc.id !== 'string' || !/^[\w.-]+$/.test(doc.id)) throw bad('"id" must be a string of letters, digits, ".", "-" and "_"');
+  const options: Record<string, FeatureOption> = {};
+  for (const [k, v] of Object.entries(isObject(doc.options) ? doc.options : {})) {
+    if (!isObject(v) || (v.type !== 'string' && v.type !== 'boolean')) throw bad(`option "${k}" must have "type": "string" or "boolean"`);
+    const o: FeatureOption = { type: v.type };
+    if (typeof v.default === 'string' || typeof v.default === 'boolean') o.default = v.default;
+    if (Array.isArray(v.enum)) o.enum = v.enum.map(String);
+    if (Array.isArray(v.proposals)) o.proposals = v.proposals.map(String);
+    if (typeof v.description === 'string') o.description = v.description;
+    options[k] = o;
+  }
+  const containerEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(isObject(doc.containerEnv) ? doc.containerEnv : {})) {
+    if (typeof v !== 'string') throw bad(`containerEnv.${k} must be a string`);
+    containerEnv[k] = v;
+  }
+  const dependsOn: Record<string, FeatureOptions> = {};
+  for (const [k, v] of Object.entries(isObject(doc.dependsOn) ? doc.dependsOn : {})) dependsOn[k] = userOptions(v);
+  const installsAfter = Array.isArray(doc.installsAfter) ? doc.installsAfter.filter((x): x is string => typeof x === 'string') : [];
+  return {
+    id: doc.id, options, containerEnv, dependsOn, installsAfter,
+    ...(typeof doc.version === 'string' ? { version: doc.version } : {}),
+    ...(typeof doc.name === 'string' ? { name: doc.name } : {}),
+    ignored: IGNORED.filter((k) => doc[k] !== undefined),
+  };
+}
+
+/** A Feature's value in `features`: `{…}` of options, or a string, which is its "version" option. */
+export function userOptions(v: unknown): FeatureOptions {
+  if (typeof v === 'string') return { version: v };
+  if (!isObject(v)) return {};
+  const out: FeatureOptions = {};
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'string' || typeof x === 'boolean') out[k] = x;
+  return out;
+}
+
+/** An option's env var name, as the reference implementation makes it: `nodeGypDependencies` → `NODEGYPDEPENDENCIES`. */
+export function optionVariable(name: string): string {
+  return name.replace(/[^\w_]/g, '_').replace(/^[\d_]+/g, '_').toUpperCase();
+}
+
+/**
+ * The env vars of a Feature's options: every declared option with the user's value or its
+ * default, and the user's undeclared ones too (as the reference passes them). Problems are
+ * messages for the user: undeclared options, wrong types, values outside an enum.
+ */
+export function optionEnv(meta: FeatureMetadata, given: FeatureOptions): { env: Record<string, string>; problems: string[] } {
+  const env: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const [name, o] of Object.entries(meta.options)) {
+    if (o.default !== undefined) env[optionVariable(name)] = String(o.default);
+  }
+  for (const [name, v] of Object.entries(given)) {
+    const o = meta.options[name];
+    if (!o) {
+      const known = Object.keys(meta.options);
+      problems.push(`"${name}" is not an option of Feature ${meta.id}${known.length ? `; its options: ${known.join(', ')}` : ' (it has none)'}`);
+    } else if (o.type === 'boolean' && typeof v !== 'boolean') {
+      problems.push(`option "${name}" of Feature ${meta.id} is true or false, not ${JSON.stringify(v)}`);
+    } else if (o.type === 'string' && typeof v !== 'string') {
+      problems.push(`option "${name}" of Feature ${meta.id} is a string, not ${JSON.stringify(v)}`);
+    } else if (o.enum && !o.enum.includes(String(v))) {
+      problems.push(`option "${name}" of Feature ${meta.id} must be one of ${o.enum.map((x) => JSON.stringify(x)).join(', ')}, not ${JSON.stringify(v)}`);
+    }
+    env[optionVariable(name)] = String(v);
+  }
+  return { env, problems };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * `env` with a Feature's containerEnv applied, as Docker applies ENV: `${VAR}` and `$VAR` in a
+ * value are the variables so far (`"PATH": "/opt/x/bin:${PATH}"`), unknown ones empty.
+ */
+export function applyContainerEnv(env: Record<string, string>, containerEnv: Record<string, string>): Record<string, string> {
+  const out = { ...env };
+  for (const [k, v] of Object.entries(containerEnv)) {
+    out[k] = v.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => out[(a ?? b)!] ?? '');
+  }
+  return out;
+}
