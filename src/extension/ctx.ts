@@ -9,7 +9,9 @@ import type { EnvBackend, EnvStatus } from './backend';
 import { checkHelper, type Helper } from './bootstrap';
 import { cliCommand, taskShellScript, type CliCommand } from './cli';
 import { EnvController } from './controller';
+import { loadEnvSpec } from '../core/envfile/load';
 import { chooseEnvFile, devcontainerFiles } from './envFiles';
+import { offerExtensions } from './recommend';
 import { createLanguageClient } from './languageClient';
 import { applyRouting } from './routing';
 import { statusView } from './status';
@@ -106,7 +108,21 @@ export class Ctx implements vscode.Disposable {
     // activation budget is 50 ms); both report their own failures.
     this.client = createLanguageClient(this.extension);
     this.client.start().catch((e: unknown) => this.env.fail('the env file language server did not start', e));
-    void this.env.refresh().then(() => this.route());
+    void this.env.refresh().then(() => this.route()).then(() => this.recommendExtensions());
+  }
+
+  /** The env file's customizations.vscode.extensions that VS Code lacks: offered once per env. */
+  private async recommendExtensions(): Promise<void> {
+    const file = this.env.envFile;
+    if (!file || !this.ws.isTrusted()) return;
+    let spec;
+    try {
+      spec = loadEnvSpec(file);
+    } catch {
+      return; // the language server shows what is wrong with the file
+    }
+    const installed = await offerExtensions(spec, this.ui, { has: (id) => vscode.extensions.all.some((e) => e.id.toLowerCase() === id) }, this.extension.workspaceState);
+    if (installed.length) this.log.info(`installed the env's extensions: ${installed.join(', ')}`);
   }
 
   private render(s: EnvStatus | undefined): void {

@@ -9,6 +9,8 @@ export class RecordingUi implements Ui {
   progressTitles: string[] = [];
   reports: ProgressReport[] = [];
   commands: string[] = [];
+  /** The arguments of each command, in the order of `commands`. */
+  commandArgs: unknown[][] = [];
   /** The button the "user" presses on the next message (undefined: dismisses it). */
   answer: string | undefined;
   /** Set to cancel the next progress notification as soon as its first report arrives. */
@@ -34,7 +36,7 @@ export class RecordingUi implements Ui {
   async input(): Promise<string | undefined> { return undefined; }
   async open(): Promise<void> {}
   async showText(): Promise<void> {}
-  async command(id: string): Promise<void> { this.commands.push(id); }
+  async command(id: string, ...args: unknown[]): Promise<void> { this.commands.push(id); this.commandArgs.push(args); }
 }
 
 export class RecordingLog implements Log {
