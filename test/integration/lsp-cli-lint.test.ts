@@ -86,3 +86,17 @@ test('crossroot lsp without --stdio is a usage error that names the flag', (t) =
   assert.equal(r.status, 2);
   assert.match(r.stderr, /only the stdio transport is supported\n  fix: run `crossroot lsp --stdio`/);
 });
+
+test('crossroot lint with several .devcontainer/NAME configs lists them and asks for one; with FILE it reads it, and a BOM is fine', (t) => {
+  const dir = tempDir(t);
+  for (const n of ['node', 'python']) {
+    mkdirSync(path.join(dir, '.devcontainer', n), { recursive: true });
+    writeFileSync(path.join(dir, '.devcontainer', n, 'devcontainer.json'), '\ufeff{ "image": "debian:bookworm", "mounts": [{ "source": 5, "target": "/x", "type": "bind" }] }\n');
+  }
+  const many = lint(dir);
+  assert.equal(many.code, 125);
+  assert.match(many.err, /has 2 dev container configs:\n {2}\.devcontainer\/node\/devcontainer\.json\n {2}\.devcontainer\/python\/devcontainer\.json\n {2}fix: pick one with --file/);
+  const one = lint(dir, '.devcontainer/python/devcontainer.json');
+  assert.equal(one.code, 1);
+  assert.match(one.out, /devcontainer\.json:1:\d+: error 2002: "mounts\[0\]\.source" must be a string/);
+});

@@ -48,7 +48,7 @@ export function parseFeatureRef(written: string, baseDir: string): FeatureSource
   const first = written.split('/')[0]!;
   if (!written.includes('/') || !(first.includes('.') || first.includes(':') || first === 'localhost')) {
     throw new CrossrootError('EFEATUREREF', `"${written}" is not an OCI reference, a ./local folder or an https URL (the short and GitHub-release forms are retired)`, {
-      fix: `write the full reference, e.g. "ghcr.io/devcontainers/features/${written.split(/[/@:]/).pop() || 'node'}:1"`,
+      fix: `write the full reference, e.g. "ghcr.io/devcontainers/features/${written.split('/').pop()!.split(/[@:]/)[0] || 'node'}:1"`,
     });
   }
   let ref: ImageRef;

@@ -22,7 +22,7 @@ test('Feature references: OCI, ./local, https tarballs; the retired forms and pl
   assert.throws(() => parseFeatureRef('http://example.com/f.tgz', '/p'), /is not https/);
   assert.throws(() => parseFeatureRef('https://u:secret@example.com/f.tgz', '/p'), (e: Error) => !e.message.includes('secret') && /holds credentials/.test(e.message));
   assert.throws(() => parseFeatureRef('node', '/p'), (e: Error & { fix?: string }) => /retired/.test(e.message) && /ghcr\.io\/devcontainers\/features\/node:1/.test(e.fix!));
-  assert.throws(() => parseFeatureRef('devcontainers/features/go@v1', '/p'), /retired/);
+  assert.throws(() => parseFeatureRef('devcontainers/features/go@v1', '/p'), (e: Error & { fix?: string }) => /retired/.test(e.message) && /features\/go:1"/.test(e.fix!));
   assert.throws(() => parseFeatureRef('/abs/feature', '/p'), /relative to devcontainer\.json/);
 });
 
