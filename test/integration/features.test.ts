@@ -4,7 +4,7 @@
 // every case (apt under qemu is the slow part).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pushFeature, pushRootfsImage } from '../fixtures/features';
 import { startRegistry } from '../fixtures/registry';
@@ -94,4 +94,47 @@ test('Features: an OCI Feature installs an apt package on arm64 after the Featur
     [`${reg.host}/crossroot-test/features/hello:1`]: { integrity: hello.layer, resolved: `${reg.host}/crossroot-test/features/hello@${hello.manifest}`, version: '1.4.0' },
   });
   assert.ok(existsSync(HELPER));
+});
+
+test('a Feature tarball is fetched without credentials and unpacked only inside its own folder; a hostile one fails, writing nothing outside', async (t) => {
+  if (!need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
+  const { Store } = await import('../../src/core/store/store');
+  const { resolveFeatures } = await import('../../src/core/features/resolve');
+  const { tarArchive } = await import('../fixtures/hostile');
+  const { gzipSync } = await import('node:zlib');
+  const http = await import('node:http');
+  const dir = tempDir(t, 'crossroot-feature-tgz-');
+  const outside = path.join(dir, 'outside');
+  mkdirSync(outside);
+  const good = gzipSync(tarArchive([
+    { name: './devcontainer-feature.json', data: JSON.stringify({ id: 'color', version: '1.0.1', options: { favorite: { type: 'string', default: 'red' } } }) },
+    { name: './install.sh', data: '#!/bin/sh\necho "$FAVORITE" > /etc/color\n', mode: 0o755 },
+  ]));
+  const hostile = gzipSync(tarArchive([
+    { name: './devcontainer-feature.json', data: '{"id":"evil"}' },
+    { name: './install.sh', data: '#!/bin/sh\n', mode: 0o755 },
+    { name: 'link', type: 'symlink', linkname: outside },
+    { name: 'link/planted', data: 'x' },
+    { name: '../../planted-too', data: 'x' },
+  ]));
+  const seen: Array<Record<string, string | string[] | undefined>> = [];
+  const server = http.createServer((req, res) => {
+    seen.push(req.headers);
+    res.end(req.url === '/devcontainer-feature-color.tgz' ? good : hostile);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const store = Store.open(storeDir(t), { helper: HELPER });
+  const o = { store, helper: HELPER, baseDir: dir, registry: async () => { throw new Error('no registry for tarballs'); } };
+
+  const [f] = await resolveFeatures([{ ref: `${base}/devcontainer-feature-color.tgz`, options: { favorite: 'green' } }], [], o);
+  assert.deepEqual([f!.meta.id, f!.env, f!.lock?.version, f!.lock?.integrity.startsWith('sha256:')], ['color', { FAVORITE: 'green' }, '1.0.1', true]);
+  assert.equal(readFileSync(path.join(f!.dir, 'install.sh'), 'utf8'), '#!/bin/sh\necho "$FAVORITE" > /etc/color\n');
+  assert.ok(f!.dir.startsWith(path.join(store.root, 'features') + path.sep));
+  assert.ok(seen.every((h) => h.authorization === undefined && h.cookie === undefined), 'no credentials of any kind');
+
+  await assert.rejects(resolveFeatures([{ ref: `${base}/evil.tgz`, options: {} }], [], o), /unpacking failed/);
+  assert.ok(!existsSync(path.join(outside, 'planted')) && !existsSync(path.join(dir, '..', 'planted-too')) && !existsSync(path.join(store.root, 'planted-too')), 'nothing written outside');
+  assert.deepEqual(readdirSync(path.join(store.root, 'features')).length, 1, 'no half-made Feature folder is left');
 });
