@@ -68,7 +68,9 @@ test('Features: an OCI Feature installs an apt package on arm64 after the Featur
     'builder', '',
   ].join('\n'), 'options, defaults, users, containerEnv (with ${PATH}) and dependsOn options all arrived');
 
-  // Unchanged: every Feature is a cached layer; nothing runs.
+  // Unchanged: every Feature is a cached layer; nothing runs, and nothing needs the registry
+  // (the image and the Features are pinned by what they resolved to last time).
+  await reg.stop();
   r = await cli(['build']);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /step \d+\/\d+ feature/);
@@ -85,7 +87,7 @@ test('Features: an OCI Feature installs an apt package on arm64 after the Featur
   r = await cli(['exec', 'tail', '-n1', '/etc/feature-order']);
   assert.deepEqual([r.code, r.stdout], [0, 'stamp changed\n'], r.stderr);
 
-  // crossroot.lock pins both OCI Features (the dependency too) to what was pushed.
+  // crossroot.lock pins both OCI Features (the dependency too) to what was built: what was pushed.
   r = await cli(['lock']);
   assert.equal(r.code, 0, r.stderr);
   const lock = JSON.parse(readFileSync(path.join(dir, '.devcontainer/crossroot.lock'), 'utf8')) as { features: Record<string, { resolved: string; integrity: string; version?: string }> };

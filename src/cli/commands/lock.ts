@@ -72,7 +72,7 @@ export const lockCommand: Command = {
 async function lockFeatures(spec: EnvSpec, lock: Lockfile | undefined, update: boolean, registry: RegistryClient, store: Store): Promise<Lockfile | undefined> {
   const f = spec.features!;
   const resolved = await resolveFeatures(f.list.map((x) => ({ ref: x.value, options: x.options })), f.installOrder, {
-    store, helper: store.helper(), baseDir: f.baseDir, lock, ignoreLock: update, registry: async () => registry,
+    store, helper: store.helper(), baseDir: f.baseDir, lock, ignoreLock: update, policy: update ? 'always' : 'missing', registry: async () => registry,
   });
   for (const r of resolved) {
     if (!r.lock) continue;

@@ -303,7 +303,7 @@ export class Env {
     ]);
     let client: InstanceType<typeof RegistryClient> | undefined;
     const resolved = await resolveFeatures(f.list.map((x) => ({ ref: x.value, options: x.options })), f.installOrder, {
-      store: this.store, helper: this.helperPath, baseDir: f.baseDir, lock: readLockfile(path.dirname(this.spec.file)), ignoreLock: !!o.pull,
+      store: this.store, helper: this.helperPath, baseDir: f.baseDir, lock: readLockfile(path.dirname(this.spec.file)), policy: o.pull || o.rebuild ? 'always' : 'missing',
       registry: async () => (client ??= new RegistryClient()),
       onNote: (message) => this.emit({ phase: 'note', message }),
       ...(this.o.signal ? { signal: this.o.signal } : {}),

@@ -424,23 +424,28 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       wrongType(v, `Feature ${ref}`, 'an object of options (or a version string)');
       continue;
     }
+    // Options are checked against the Feature's own declaration when it is at hand: a local
+    // folder, or an OCI/tarball Feature a build has fetched into the store.
+    let metaText: string | undefined;
     if (local !== undefined) {
-      const metaText = host.pathKind(path.join(local, 'devcontainer-feature.json')) === 'file' ? host.readFile?.(path.join(local, 'devcontainer-feature.json')) ?? '' : undefined;
+      metaText = host.pathKind(path.join(local, 'devcontainer-feature.json')) === 'file' ? host.readFile?.(path.join(local, 'devcontainer-feature.json')) ?? '' : undefined;
       if (metaText === undefined || host.pathKind(path.join(local, 'install.sh')) !== 'file') {
         report(Code.FeatureRef, 'error', `local Feature ${ref} needs a folder ${local} with devcontainer-feature.json and install.sh`, keyAt.start, keyAt.end);
         continue;
       }
-      if (metaText) {
-        try {
-          const problems = optionEnv(parseFeatureMetadata(metaText, `${ref}/devcontainer-feature.json`), options).problems;
-          for (const [name, n] of optionAt) {
-            for (const m of problems.filter((x) => x.includes(`"${name}"`))) report(Code.FeatureOption, 'warning', m, n.offset, n.offset + n.length);
-          }
-        } catch (e) {
-          if (!isCrossrootError(e)) throw e;
-          report(Code.FeatureRef, 'error', e.message, keyAt.start, keyAt.end);
-          continue;
+    } else {
+      metaText = host.featureMetadata?.(ref);
+    }
+    if (metaText) {
+      try {
+        const problems = optionEnv(parseFeatureMetadata(metaText, `${ref}/devcontainer-feature.json`), options).problems;
+        for (const [name, n] of optionAt) {
+          for (const m of problems.filter((x) => x.includes(`"${name}"`))) report(Code.FeatureOption, 'warning', m, n.offset, n.offset + n.length);
         }
+      } catch (e) {
+        if (!isCrossrootError(e)) throw e;
+        report(Code.FeatureRef, 'error', e.message, keyAt.start, keyAt.end);
+        continue;
       }
     }
     featureList.push({ value: ref, ...keyAt, options });

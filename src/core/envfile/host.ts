@@ -3,6 +3,9 @@
 // real host. The arch answer is the helper's (sandbox/arches.ts), never a lookup of our own.
 import { readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { cachedFeatureDir } from '../features/feature';
+import { defaultStoreRoot } from '../store/store';
 import { hostArch, type ArchName } from '../arch';
 import { readSmallFile } from '../smallfile';
 import { hostArches, hostArchesIfKnown, type ArchSupport, type HostArches } from '../sandbox/arches';
@@ -24,6 +27,8 @@ export interface EnvHost {
   listDir?(path: string): string[];
   /** A small regular file's text (a local Feature's devcontainer-feature.json); undefined when unreadable. */
   readFile?(path: string): string | undefined;
+  /** devcontainer-feature.json of an OCI or tarball Feature, when a build fetched it into the store. */
+  featureMetadata?(ref: string): string | undefined;
 }
 
 function helperPath(): string | undefined {
@@ -56,6 +61,10 @@ export const nodeHost: EnvHost = {
     } catch {
       return undefined;
     }
+  },
+  featureMetadata(ref) {
+    const dir = cachedFeatureDir(defaultStoreRoot(), ref);
+    return dir ? nodeHost.readFile?.(path.join(dir, 'devcontainer-feature.json')) : undefined;
   },
   getenv: (name) => process.env[name],
   homedir: () => os.homedir(),

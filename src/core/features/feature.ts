@@ -1,5 +1,7 @@
 // Dev Container Features as the env file names them and as their devcontainer-feature.json
 // describes them: references (OCI, local folder, https tarball), metadata, options → env vars.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
 import { isLoopbackHost } from '../image/http';
@@ -185,4 +187,26 @@ export function applyContainerEnv(env: Record<string, string>, containerEnv: Rec
     out[k] = v.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => out[(a ?? b)!] ?? '');
   }
   return out;
+}
+
+/** Where a store remembers what a Feature reference resolved to at its last fetch. */
+export function featureRefFile(storeRoot: string, written: string): string {
+  return path.join(storeRoot, 'features', 'refs', `${createHash('sha256').update(written).digest('hex')}.json`);
+}
+
+/** The unpacked folder of a fetched Feature (`features/<hex>/tree`), when the store has it complete. */
+export function unpackedFeatureDir(storeRoot: string, digest: string): string | undefined {
+  const hex = digest.replace(/^sha256:/, '');
+  const dir = path.join(storeRoot, 'features', hex);
+  return /^[0-9a-f]{64}$/.test(hex) && existsSync(path.join(dir, '.complete')) ? path.join(dir, 'tree') : undefined;
+}
+
+/** The folder of the Feature `written` as the store's last fetch of it left it, if any (for editors). */
+export function cachedFeatureDir(storeRoot: string, written: string): string | undefined {
+  try {
+    const r = JSON.parse(readFileSync(featureRefFile(storeRoot, written), 'utf8')) as { ref?: unknown; integrity?: unknown };
+    return r.ref === written && typeof r.integrity === 'string' ? unpackedFeatureDir(storeRoot, r.integrity) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,7 +2,7 @@
 // in the store, and puts them in install order. OCI Features come through our registry client
 // (credentials only for their registry), tarballs over https without any, local ones as they are.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
 import { Http } from '../image/http';
@@ -11,7 +11,7 @@ import { type FeatureLock, type Lockfile, lockedFeature } from '../lockfile';
 import { unpackLayers } from '../store/unpack';
 import type { Store } from '../store/store';
 import {
-  FEATURE_LAYER_MEDIA_TYPE, type FeatureMetadata, type FeatureOptions, type FeatureSource, optionEnv, parseFeatureMetadata, parseFeatureRef,
+  FEATURE_LAYER_MEDIA_TYPE, featureRefFile, unpackedFeatureDir, type FeatureMetadata, type FeatureOptions, type FeatureSource, optionEnv, parseFeatureMetadata, parseFeatureRef,
 } from './feature';
 import { type OrderNode, installOrder } from './order';
 
@@ -51,6 +51,11 @@ export interface ResolveOptions {
   lock?: Lockfile | undefined;
   /** Ask registries what a tag names now, even when crossroot.lock pins it (`crossroot lock --update`). */
   ignoreLock?: boolean;
+  /**
+   * Without a lock entry: 'missing' (default) uses what the reference gave last time when that
+   * Feature is still in the store, so a warm build needs no network; 'always' asks again.
+   */
+  policy?: 'missing' | 'always';
   registry: () => Promise<RegistryClient>;
   signal?: AbortSignal;
   onNote?: (message: string) => void;
@@ -129,8 +134,30 @@ function localFeature(dir: string, written: string): { digest: string; dir: stri
   return { digest: `sha256:${h.digest('hex')}`, dir };
 }
 
+function remembered(o: ResolveOptions, written: string): FeatureLock | undefined {
+  if (o.policy === 'always') return undefined;
+  try {
+    const r = JSON.parse(readFileSync(featureRefFile(o.store.root, written), 'utf8')) as FeatureLock & { ref: string };
+    return r.ref === written ? { ...(r.version ? { version: r.version } : {}), resolved: r.resolved, integrity: r.integrity } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function remember(o: ResolveOptions, written: string, lock: FeatureLock): void {
+  const file = featureRefFile(o.store.root, written);
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = o.store.tempPath('feature-ref');
+  writeFileSync(tmp, JSON.stringify({ ref: written, ...lock }) + '\n');
+  renameSync(tmp, file);
+}
+
 async function ociFeature(source: Extract<FeatureSource, { kind: 'oci' }>, o: ResolveOptions): Promise<{ digest: string; dir: string; lock: FeatureLock }> {
   const locked = o.ignoreLock ? undefined : lockedFeature(o.lock, source.written);
+  // Pinned (by crossroot.lock, or by the last fetch) and unpacked already: no network at all.
+  const pin = locked ?? remembered(o, source.written);
+  const have = pin && unpackedFeatureDir(o.store.root, pin.integrity);
+  if (pin && have) return { digest: pin.resolved.slice(pin.resolved.lastIndexOf('@') + 1), dir: have, lock: pin };
   const client = await o.registry();
   const ref = source.ref;
   const reference = locked ? locked.resolved.slice(locked.resolved.lastIndexOf('@') + 1) : ref.reference;
@@ -145,17 +172,17 @@ async function ociFeature(source: Extract<FeatureSource, { kind: 'oci' }>, o: Re
   if (layer.size > MAX_FEATURE_BYTES) throw new CrossrootError('EFEATURE', `${source.written} is ${layer.size} bytes, more than the ${MAX_FEATURE_BYTES} a Feature may have`);
   const dir = await extracted(o, layer.digest, async () => o.store.putBlob(await client.fetchBlobBytes(ref, layer, MAX_FEATURE_BYTES, o.signal)));
   const version = readVersion(dir);
-  return {
-    digest: m.digest, dir,
-    lock: { ...(version ? { version } : {}), resolved: `${ref.name}@${m.digest}`, integrity: layer.digest },
-  };
+  const lock: FeatureLock = { ...(version ? { version } : {}), resolved: `${ref.name}@${m.digest}`, integrity: layer.digest };
+  remember(o, source.written, lock);
+  return { digest: m.digest, dir, lock };
 }
 
 async function tarballFeature(source: Extract<FeatureSource, { kind: 'tarball' }>, o: ResolveOptions): Promise<{ digest: string; dir: string; lock: FeatureLock }> {
   const locked = o.ignoreLock ? undefined : lockedFeature(o.lock, source.written);
-  if (locked && o.store.hasBlob(locked.integrity)) {
-    const dir = await extracted(o, locked.integrity, async () => locked.integrity);
-    return { digest: locked.integrity, dir, lock: locked };
+  const pin = locked ?? remembered(o, source.written);
+  if (pin && o.store.hasBlob(pin.integrity)) {
+    const dir = await extracted(o, pin.integrity, async () => pin.integrity);
+    return { digest: pin.integrity, dir, lock: pin };
   }
   // No credentials of any kind go with a tarball download: the URL's host gets a plain GET.
   const http = new Http({});
@@ -171,7 +198,9 @@ async function tarballFeature(source: Extract<FeatureSource, { kind: 'tarball' }
   }
   const dir = await extracted(o, digest, async () => o.store.putBlob(bytes));
   const version = readVersion(dir);
-  return { digest, dir, lock: { ...(version ? { version } : {}), resolved: source.url, integrity: digest } };
+  const lock: FeatureLock = { ...(version ? { version } : {}), resolved: source.url, integrity: digest };
+  remember(o, source.written, lock);
+  return { digest, dir, lock };
 }
 
 function readVersion(dir: string): string | undefined {

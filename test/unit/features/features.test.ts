@@ -133,3 +133,15 @@ test('devcontainer.json features: references and options are read with their ran
   ]);
   assert.deepEqual([s.features!.installOrder, s.features!.baseDir, s.features!.remoteUser], [['./tools'], '/p/.devcontainer', 'dev']);
 });
+
+test('options of an OCI Feature a build has fetched are checked in the editor too', () => {
+  const FILE = '/p/.devcontainer/devcontainer.json';
+  const meta = '{"id":"node","options":{"version":{"type":"string","proposals":["lts","20"]},"nvmInstallPath":{"type":"string"}}}';
+  const host = { ...fakeHost(), featureMetadata: (ref: string) => (ref === 'ghcr.io/devcontainers/features/node:1' ? meta : undefined) };
+  const json = JSON.stringify({ image: 'alpine', features: { 'ghcr.io/devcontainers/features/node:1': { version: 'lts', nvmPath: '/opt' }, 'ghcr.io/devcontainers/features/go:1': { anything: 'goes' } } });
+  const r = readDevcontainer(json, { file: FILE, host });
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d), d.message]), [
+    [Code.FeatureOption, 'warning', '"/opt"', '"nvmPath" is not an option of Feature node; its options: version, nvmInstallPath'],
+  ]);
+  assert.equal(r.spec?.features?.list.length, 2, 'a warning does not stop the env');
+});
