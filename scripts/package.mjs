@@ -26,6 +26,7 @@ export const VSIX_FILES = [
   'media/crossroot.png',
   'media/walkthrough/build.md', 'media/walkthrough/check.md', 'media/walkthrough/envfile.md', 'media/walkthrough/terminal.md',
   'native/out/crossroot-helper',
+  'native/out/crossroot-cc',      // the compiler wrapper bound into foreign-arch envs (native compilers)
   'syntaxes/toml.language-configuration.json', 'syntaxes/toml.tmLanguage.json',
 ];
 
@@ -37,9 +38,10 @@ const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
 function stage(target) {
   const { triplet, run } = TARGETS[target];
   const helper = path.join(root, 'native', 'out', triplet, 'crossroot-helper');
-  execFileSync('make', ['-C', 'native', '-s', path.relative(path.join(root, 'native'), helper)], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const wrapper = path.join(root, 'native', 'out', triplet, 'crossroot-cc');
+  execFileSync('make', ['-C', 'native', '-s', ...[helper, wrapper].map((f) => path.relative(path.join(root, 'native'), f))], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   const dir = mkdtempSync(path.join(os.tmpdir(), `crossroot-vsix-${target}-`));
-  for (const f of VSIX_FILES.filter((f) => f !== 'native/out/crossroot-helper')) {
+  for (const f of VSIX_FILES.filter((f) => !f.startsWith('native/out/'))) {
     mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     cpSync(path.join(root, f), path.join(dir, f));
   }
@@ -47,6 +49,7 @@ function stage(target) {
   mkdirSync(path.join(dir, 'native', 'out'), { recursive: true });
   const staged = path.join(dir, 'native', 'out', 'crossroot-helper');
   execFileSync(`${triplet}-strip`, ['-o', staged, helper]);
+  execFileSync(`${triplet}-strip`, ['-o', path.join(dir, 'native', 'out', 'crossroot-cc'), wrapper]);
   // The helper must run on its platform: the arm64 one under qemu-user.
   const [cmd, ...args] = [...run, staged, '--version'];
   const version = execFileSync(cmd, args, { encoding: 'utf8' }).trim();

@@ -30,6 +30,10 @@ export const DEBIAN_PACKAGES = {
     'attr',              // setfattr/getfattr: xattrs in unpack fixtures and the owner record
     'libcap2-bin',       // setcap: the helper's refusal of file capabilities is tested on a copy
     'bubblewrap',        // a seccomp-restricted sandbox simulates AppArmor's user namespace restriction in check tests
+    // Native compilers in foreign envs (issue 11): cross compilers matching bookworm's gcc 12,
+    // run inside the arm64 test env; riscv64 envs are trixie (gcc 14), the mismatch case.
+    'gcc-12-aarch64-linux-gnu', 'g++-12-aarch64-linux-gnu',
+    'gcc-12-riscv64-linux-gnu', 'g++-12-riscv64-linux-gnu',
   ],
   // runc: rootless podman's runtime here (crun fails on this cgroup-v1 hybrid host, PEERS.md).
   bench: ['bubblewrap', 'proot', 'hyperfine', 'podman', 'runc'],

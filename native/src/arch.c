@@ -18,15 +18,15 @@
 #define ELF_HDR(cls, data) "\\x7f\\x45\\x4c\\x46\\x" cls "\\x" data "\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00"
 
 static const struct arch arches[] = {
-  {"amd64", {"x86_64", "x86-64", "x64"}, "x86_64", ELF_HDR("02", "01") "\\x02\\x00\\x3e\\x00", ELF_MASK_X86},
-  {"arm64", {"aarch64", "arm64/v8", "armv8"}, "aarch64", ELF_HDR("02", "01") "\\x02\\x00\\xb7\\x00", ELF_MASK_LE},
-  {"armhf", {"arm", "armv7", "armv7l", "arm/v7"}, "arm", ELF_HDR("01", "01") "\\x02\\x00\\x28\\x00", ELF_MASK_LE},
-  {"riscv64", {"riscv", "rv64"}, "riscv64", ELF_HDR("02", "01") "\\x02\\x00\\xf3\\x00", ELF_MASK_LE},
+  {"amd64", {"x86_64", "x86-64", "x64"}, "x86_64", ELF_HDR("02", "01") "\\x02\\x00\\x3e\\x00", ELF_MASK_X86, "x86_64-linux-gnu"},
+  {"arm64", {"aarch64", "arm64/v8", "armv8"}, "aarch64", ELF_HDR("02", "01") "\\x02\\x00\\xb7\\x00", ELF_MASK_LE, "aarch64-linux-gnu"},
+  {"armhf", {"arm", "armv7", "armv7l", "arm/v7"}, "arm", ELF_HDR("01", "01") "\\x02\\x00\\x28\\x00", ELF_MASK_LE, "arm-linux-gnueabihf"},
+  {"riscv64", {"riscv", "rv64"}, "riscv64", ELF_HDR("02", "01") "\\x02\\x00\\xf3\\x00", ELF_MASK_LE, "riscv64-linux-gnu"},
   {"ppc64el", {"ppc64le", "powerpc64le"}, "ppc64le", ELF_HDR("02", "01") "\\x02\\x00\\x15\\x00",
-   "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfc\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\x00"},
+   "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfc\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\x00", "powerpc64le-linux-gnu"},
   {"s390x", {0}, "s390x", ELF_HDR("02", "02") "\\x00\\x02\\x00\\x16",
-   "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfc\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff"},
-  {"i386", {"x86", "i686", "i586", "386"}, "i386", ELF_HDR("01", "01") "\\x02\\x00\\x03\\x00", ELF_MASK_X86},
+   "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfc\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff", "s390x-linux-gnu"},
+  {"i386", {"x86", "i686", "i586", "386"}, "i386", ELF_HDR("01", "01") "\\x02\\x00\\x03\\x00", ELF_MASK_X86, "i686-linux-gnu"},
 };
 
 const struct arch *arch_lookup(const char *name) {

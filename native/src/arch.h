@@ -10,6 +10,7 @@ struct arch {
   const char *qemu;       /* qemu-<qemu>-static */
   const char *magic;      /* binfmt_misc escapes, as in /usr/lib/binfmt.d/qemu-*.conf */
   const char *mask;
+  const char *triplet; /* GNU triplet of Debian's cross toolchains for it (gcc-N-TRIPLET) */
 };
 
 /* By name or alias (case-insensitive); NULL when unknown. */

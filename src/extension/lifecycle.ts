@@ -18,7 +18,13 @@ export interface LifecycleSettings {
 const STATES: Record<CoreStatus['state'], EnvState> = { 'not-built': 'not built', outdated: 'outdated', ready: 'ready', running: 'running' };
 
 export function statusFrom(s: CoreStatus): EnvStatus {
-  const detail = s.instance ? `${s.instance.processes} process${s.instance.processes === 1 ? '' : 'es'} in it` : undefined;
+  const n = s.nativeCompilers;
+  const parts = [
+    ...(s.instance ? [`${s.instance.processes} process${s.instance.processes === 1 ? '' : 'es'} in it`] : []),
+    // Why gcc in the env is (not) the host's compiler, as `crossroot status` says it.
+    ...(n ? [`native compilers ${n.state}${n.state === 'off' ? `: ${n.reason}${n.fix ? ` (${n.fix})` : ''}` : ''}`] : []),
+  ];
+  const detail = parts.length ? parts.join('\n') : undefined;
   return { name: s.name, arch: s.arch as ArchName, state: STATES[s.state], ...(detail ? { detail } : {}) };
 }
 

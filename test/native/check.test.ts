@@ -17,7 +17,7 @@ function byName(r: HostReport, name: string) {
 test('check passes on this host for arm64 and names every probe', async (t) => {
   if (!need(t, qemuAvailable('arm64'), 'qemu-user-static is not installed')) return;
   const r = await checkHost(HELPER, { arch: 'arm64' });
-  assert.deepEqual(r.checks.map((c) => c.name), ['userns', 'idmap-full', 'overlay', 'binfmt', 'qemu']);
+  assert.deepEqual(r.checks.map((c) => c.name), ['userns', 'idmap-full', 'overlay', 'binfmt', 'qemu', 'compilers']);
   for (const c of r.checks.filter((x) => x.required)) assert.ok(c.ok, `${c.name}: ${c.detail} (fix: ${c.fix})`);
   assert.equal(r.ok, true);
   assert.match(byName(r, 'qemu').detail, /qemu-aarch64/);

@@ -39,6 +39,7 @@ test('only the helper client and a few named host tools start processes', () => 
     'src/core/image/debian.ts': 'mmdebstrap for the debian source',
     'src/core/store/lock.ts': 'util-linux flock',
     'src/core/env/env.ts': 'devcontainer initializeCommand, on the host by design',
+    'src/core/sandbox/host-tools.ts': 'dpkg -S/-L and the host loader\'s --list: the host toolchain closure native compilers bind',
     'src/extension/bootstrap.ts': 'the helper\'s --version check before the client is loaded',
   };
   const starters = sources(path.join(ROOT, 'src')).filter((f) => /node:child_process|['"]execa['"]/.test(readFileSync(f, 'utf8')));

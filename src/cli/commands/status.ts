@@ -17,7 +17,8 @@ export const statusCommand: Command = {
     '',
     'Shows the env: its state (not-built, outdated: the env file changed since the last build,',
     'ready, running), its base image, one line per setup layer with its size, the size of its',
-    'writable layer, and when it runs, its PID 1 and the number of processes in it.',
+    'writable layer, and when it runs, its PID 1 and the number of processes in it. In a',
+    'foreign-arch env, whether gcc & co. run the host\'s cross compiler natively, or why not.',
     '',
     '  --all                  one line per env in the store: name, arch, running or not, env file',
     ENV_OPTIONS_USAGE,
@@ -42,6 +43,7 @@ export const statusCommand: Command = {
       ...(s.record ? [`base:      ${s.record.base.source}${s.record.base.digest ? ` ${s.record.base.digest.slice(0, 19)}` : ''}`] : []),
       ...s.layers.map((l, i) => `layer ${i + 1}:   ${size(l.bytes).padStart(8)}  ${l.step}`),
       ...(s.record ? [`writable:  ${size(s.upperBytes)}`] : []),
+      ...(s.nativeCompilers ? [`compilers: native ${s.nativeCompilers.state}: ${s.nativeCompilers.reason}`, ...(s.nativeCompilers.fix ? [`           fix: ${s.nativeCompilers.fix}`] : [])] : []),
     ];
     console.log(lines.join('\n'));
     return 0;

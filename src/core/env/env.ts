@@ -3,7 +3,7 @@
 // The CLI, `npm start` and the extension are thin callers of Env; nothing here prints.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ARCHES } from '../arch';
 import { CrossrootError } from '../errors';
@@ -20,6 +20,7 @@ import { execInInstance, readInstance, startInstance, stopInstance, type Instanc
 import type { EnvEvent, EnvEventListener } from './events';
 import { findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
 import { LayerStore, layerKey } from './layers';
+import { clearMountPoints, planNativeCompilers, recordMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
 import { detectPackageManager, lifecycleArgv, lifecycleText, planSteps, type FeatureInstall, type Step } from './steps';
 
 /** What `envs/<id>/env.json` records about the last successful build. */
@@ -96,6 +97,8 @@ export interface EnvStatus {
   layers: Array<{ key: string; step: string; bytes: number }>;
   upperBytes: number;
   instance?: { pid: number; processes: number };
+  /** Whether gcc & co. run the host's cross compiler, as decided when the instance last started. */
+  nativeCompilers?: NativeCompilers;
 }
 
 export const DEFAULT_IDLE_TIMEOUT = 15 * 60;
@@ -419,7 +422,7 @@ export class Env {
 
   /** What an instance is started with; a change needs a restart. */
   private runtimeKey(r: EnvRecord): string {
-    return createHash('sha256').update(JSON.stringify([r.base.rootfs, r.layers, this.binds(), this.spec.network, this.spec.limits, this.spec.name])).digest('hex');
+    return createHash('sha256').update(JSON.stringify([r.base.rootfs, r.layers, this.binds(), this.spec.network, this.spec.limits, this.spec.name, this.spec.tools ?? {}])).digest('hex');
   }
 
   private instanceKey(): string | undefined {
@@ -440,9 +443,10 @@ export class Env {
     mkdirSync(this.upper, { recursive: true });
     mkdirSync(this.work, { recursive: true });
     const idle = this.o.idleTimeout ?? this.spec.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
+    const native = await this.nativeCompilers(record);
     const instance = await startInstance(this.helperPath, {
       rootfs: record.base.rootfs, lowers: record.layers.map((k) => this.layers.diff(k)), upper: this.upper, work: this.work,
-      arch: this.spec.arch, binds: this.binds(), hostname: this.spec.name, network: this.spec.network.mode,
+      arch: this.spec.arch, binds: [...this.binds(), ...native], hostname: this.spec.name, network: this.spec.network.mode,
       limits: this.spec.limits, ...(idle > 0 ? { idleExit: idle } : {}),
     }, this.stateDir, {
       onWarning: (w) => this.emit({ phase: 'warning', message: w.message, fix: w.fix }),
@@ -452,6 +456,48 @@ export class Env {
     this.emit({ phase: 'instance', state: 'started', pid: instance.pid });
     for (const cmd of this.spec.lifecycle.postStart) await this.hook('postStart', cmd, record, instance);
     return instance;
+  }
+
+  /**
+   * The binds that make gcc & co. run the host's cross compiler in this instance (none when they
+   * cannot: the reason goes to `status` and a note). Asks the env's gcc for its search dirs the
+   * first time, in a throwaway sandbox over the env's layers (cached per gcc install).
+   */
+  private async nativeCompilers(record: EnvRecord): Promise<Bind[]> {
+    const statusFile = path.join(this.dir, 'native-compilers.json');
+    const mountPoints = path.join(this.dir, 'mount-points.json');
+    clearMountPoints(this.upper, mountPoints);
+    // Never a reason for the env not to start: on any failure its own compilers run.
+    const plan = await planNativeCompilers({
+      spec: this.spec, trees: this.trees(record), helper: this.helperPath,
+      wrapper: path.join(path.dirname(this.helperPath), 'crossroot-cc'),
+      confFile: path.join(this.dir, 'cc.conf'), cacheFile: path.join(this.dir, 'gcc-search-dirs.json'),
+      probe: (script) => this.probe(record, script),
+    }).catch((e: Error): NativePlan => ({ status: { state: 'off', reason: `native compilers could not be set up (${e.message}); the env's own compilers run (emulated)` }, binds: [] }));
+    if (plan?.binds.length) recordMountPoints(mountPoints, plan.binds);
+    if (!plan) {
+      rmSync(statusFile, { force: true });
+      return [];
+    }
+    writeFileSync(statusFile, JSON.stringify(plan.status));
+    this.emit({ phase: 'note', message: `native compilers ${plan.status.state}: ${plan.status.reason}${plan.status.fix ? ` (${plan.status.fix})` : ''}` });
+    return plan.binds;
+  }
+
+  /** A shell line run by the env's own /bin/sh in a one-shot sandbox over its stack (writes go to a throwaway layer). */
+  private async probe(record: EnvRecord, script: string): Promise<string> {
+    const layer = await this.store.runLayer();
+    try {
+      const lines: string[] = [];
+      await runSandbox(this.helperPath, {
+        rootfs: record.base.rootfs, lowers: [...record.layers.map((k) => this.layers.diff(k)), this.upper], upper: layer.upper, work: layer.work,
+        arch: this.spec.arch, hostname: this.spec.name, network: 'none',
+      }, ['/bin/sh', '-c', script], { stdio: 'pipe', onStdout: (l) => lines.push(l), onStderr: () => {} });
+      return lines.join('\n') + '\n';
+    } finally {
+      this.store.removeTree(layer.dir);
+      layer.lock.release();
+    }
   }
 
   private binds(): Bind[] {
@@ -546,7 +592,16 @@ export class Env {
       id: this.id, name: this.spec.name, arch: this.spec.arch, file: this.spec.file, workspaceFolder: this.spec.workspaceFolder, state,
       ...(record ? { record } : {}), layers, upperBytes: treeBytes(this.upper),
       ...(running ? { instance: { pid: running.pid, processes: processesInNamespace(running.pid) } } : {}),
+      ...(record ? nativeStatus(path.join(this.dir, 'native-compilers.json')) : {}),
     };
+  }
+}
+
+function nativeStatus(file: string): { nativeCompilers?: NativeCompilers } {
+  try {
+    return { nativeCompilers: JSON.parse(readFileSync(file, 'utf8')) as NativeCompilers };
+  } catch {
+    return {};
   }
 }
 

@@ -210,6 +210,17 @@ export const ENV_SCHEMA: FieldSchema = {
         },
       },
     },
+    tools: {
+      type: 'table',
+      doc: 'Host tools inside the env.',
+      example: '[tools]\nnative-compilers = false',
+      fields: {
+        'native-compilers': {
+          type: 'boolean', default: 'true',
+          doc: 'In a foreign-arch Debian env, `gcc`, `cc`, `g++`, `c++`, `cpp` and their `<triplet>-` names run the host\'s cross compiler natively (against the env\'s own headers and libraries) when its major version matches the env\'s gcc — `gcc-12-aarch64-linux-gnu` for a bookworm arm64 env. The env\'s own `/usr/bin/gcc` stays there, emulated. `crossroot status` says why when they are not used. `false` always uses the env\'s own compilers.',
+        },
+      },
+    },
     limits: {
       type: 'table',
       doc: 'Resource limits for the env\'s processes, applied through cgroup v2 when the host delegates a cgroup to you; otherwise Crossroot warns and runs without them.',

@@ -46,6 +46,8 @@ export interface EnvSpec {
   shell: { path?: string; user: string };
   network: { mode: 'host' | 'none' | 'private' };
   limits: { memoryBytes?: number; pids?: number };
+  /** `[tools]`: host tools inside the env; unset fields take their defaults. */
+  tools?: { nativeCompilers?: boolean };
   /** Seconds the instance lives on with nothing running in it; 0 = until stopped; unset = the default. */
   idleTimeout?: number;
   lifecycle: Lifecycle;

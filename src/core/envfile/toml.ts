@@ -267,6 +267,9 @@ class Reader {
     const idle = this.str(this.table(root, 'instance'), 'idle-timeout');
     const idleTimeout = idle && !this.invalid.has(idle.value) ? parseDuration(idle.value.value) : undefined;
 
+    const native = this.get(this.table(root, 'tools'), 'native-compilers')?.value;
+    const tools = native?.type === 'boolean' ? { nativeCompilers: native.value } : undefined;
+
     const mounts = this.mounts(root, insideCtx, wsPath);
     if (!source) return undefined;
     return {
@@ -283,6 +286,7 @@ class Reader {
       network: { mode },
       limits,
       ...(idleTimeout !== undefined ? { idleTimeout } : {}),
+      ...(tools ? { tools } : {}),
       lifecycle: emptyLifecycle(),
       settings: {},
     };

@@ -23,6 +23,18 @@ export interface ArchSupport {
   detail: string;
   /** What to do when it cannot run. */
   fix?: string;
+  /** GNU triplet of Debian's cross toolchains for this arch (aarch64-linux-gnu). */
+  triplet?: string;
+  /** The host's cross compilers for it (Debian's gcc-N-TRIPLET), majors ascending; none for the host's own arch. */
+  cross?: CrossCompiler[];
+}
+
+/** One host cross toolchain as the helper found it: the drivers' paths on the host. */
+export interface CrossCompiler {
+  major: number;
+  gcc: string;
+  gxx?: string;
+  cpp?: string;
 }
 
 export interface HostArches {
@@ -33,7 +45,7 @@ export interface HostArches {
 }
 
 /** The variables the helper's answer depends on (arch.c); anything else does not change it. */
-const RELEVANT_ENV = ['CROSSROOT_QEMU_DIRS', 'CROSSROOT_ASSUME_NO_IA32'];
+const RELEVANT_ENV = ['CROSSROOT_QEMU_DIRS', 'CROSSROOT_ASSUME_NO_IA32', 'CROSSROOT_CROSS_DIR'];
 
 const asked = new Map<string, Promise<HostArches>>();
 const known = new Map<string, HostArches>();
@@ -60,6 +72,11 @@ function parse(json: string): HostArches {
       ...(typeof a.qemu === 'string' ? { qemu: a.qemu } : {}),
       ...(typeof a.binfmt === 'string' ? { binfmt: a.binfmt } : {}),
       ...(typeof a.fix === 'string' ? { fix: a.fix } : {}),
+      ...(typeof a.triplet === 'string' ? { triplet: a.triplet } : {}),
+      cross: (Array.isArray(a.cross) ? a.cross as Record<string, unknown>[] : []).filter((c) => typeof c.gcc === 'string' && typeof c.major === 'number').map((c) => ({
+        major: c.major as number, gcc: c.gcc as string,
+        ...(typeof c.gxx === 'string' ? { gxx: c.gxx } : {}), ...(typeof c.cpp === 'string' ? { cpp: c.cpp } : {}),
+      })),
     };
   }
   return { host: ARCH_NAMES.find((n) => n === raw.host), qemuDirs: String(raw.qemuDirs ?? ''), arches };

@@ -113,3 +113,11 @@ test('the core\'s env status maps to the status bar\'s words', () => {
   assert.deepEqual(statusFrom({ ...base, state: 'not-built' }), { name: 'fw', arch: 'arm64', state: 'not built' });
   assert.deepEqual(statusFrom({ ...base, state: 'running', instance: { pid: 5, processes: 2 } }), { name: 'fw', arch: 'arm64', state: 'running', detail: '2 processes in it' });
 });
+
+test('the status tooltip says whether gcc in the env is the host\'s compiler, and why not with the package to install', () => {
+  const base = { id: 'x', name: 'fw', arch: 'riscv64', file: '/w/crossroot.toml', workspaceFolder: '/w', layers: [], upperBytes: 0, state: 'running' as const, instance: { pid: 5, processes: 1 } };
+  const off = statusFrom({ ...base, nativeCompilers: { state: 'off', reason: 'the env\'s gcc is 14 and this host has gcc-12-riscv64-linux-gnu', fix: 'install gcc-14-riscv64-linux-gnu' } });
+  assert.equal(off.detail, '1 process in it\nnative compilers off: the env\'s gcc is 14 and this host has gcc-12-riscv64-linux-gnu (install gcc-14-riscv64-linux-gnu)');
+  assert.match(statusView(off, true).tooltip, /^native compilers off: .*gcc-14-riscv64-linux-gnu\)$/m);
+  assert.equal(statusFrom({ ...base, nativeCompilers: { state: 'on', reason: 'gcc runs the host\'s' } }).detail, '1 process in it\nnative compilers on');
+});
