@@ -102,11 +102,21 @@ test('native compilers in an arm64 Debian env: gcc and g++ run the host cross co
     assert.deepEqual(rest.slice(1), ['ld-linux-x86-64.so.2']);
   });
 
+  // A [setup] run step that records which cc1 compiled in it, and leaves no mount point in its layer.
+  const STEP = `${ARM64_EXTRA.replace(/"\]\n$/, '", ')}"readelf -h \\"$(gcc -print-prog-name=cc1)\\" | grep Machine > /etc/step-cc1"]\n`;
+
+  await t.test('setup steps compile with the host\'s compiler too, and their layer keeps no mount point', async () => {
+    writeFileSync(path.join(work, 'crossroot.toml'), toml('native-cc', 'arm64', 'bookworm', STEP));
+    const r = await sh('cat /etc/step-cc1');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Machine:\s+Advanced Micro Devices X86-64/);
+  });
+
   await t.test('native-compilers = false: gcc is the env\'s own again, and status says why', async () => {
-    writeFileSync(path.join(work, 'crossroot.toml'), toml('native-cc', 'arm64', 'bookworm', `${ARM64_EXTRA}[tools]\nnative-compilers = false\n`));
+    writeFileSync(path.join(work, 'crossroot.toml'), toml('native-cc', 'arm64', 'bookworm', `${STEP}[tools]\nnative-compilers = false\n`));
     const r = await sh('command -v gcc; ls /usr/local/bin | wc -l; test ! -e /lib64 && echo no-lib64');
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, '/usr/bin/gcc\n0\nno-lib64\n', 'the wrappers\' mount points are gone too');
+    assert.equal(r.stdout, '/usr/bin/gcc\n0\nno-lib64\n', 'the wrappers\' mount points are gone too, from the env and from the step\'s layer');
     const status = crossroot(['status', '--file', path.join(work, 'crossroot.toml')], STORE());
     assert.match(status.stdout, /compilers: native off: turned off by \[tools\] native-compilers = false/);
   });

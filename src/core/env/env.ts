@@ -20,7 +20,7 @@ import { execInInstance, readInstance, startInstance, stopInstance, type Instanc
 import type { EnvEvent, EnvEventListener } from './events';
 import { findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
 import { LayerStore, layerKey } from './layers';
-import { clearMountPoints, planNativeCompilers, recordMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
+import { clearMountPoints, planNativeCompilers, recordMountPoints, removeMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
 import { detectPackageManager, lifecycleArgv, lifecycleText, planSteps, type FeatureInstall, type Step } from './steps';
 
 /** What `envs/<id>/env.json` records about the last successful build. */
@@ -336,8 +336,19 @@ export class Env {
   }
 
   private async runStepLocked(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock): Promise<void> {
+    // Setup commands compile at native speed too ([setup] run, onCreate/postCreate); the package
+    // step runs before there is a compiler to speak of. The mount points leave the layer after.
+    const native = step.kind === 'packages' ? [] : await this.stepCompilers(rootfs, lowers, upper);
+    try {
+      await this.runStepSandbox(index, step, rootfs, lowers, upper, work, lock, native);
+    } finally {
+      removeMountPoints(upper, native.map((b) => b.target));
+    }
+  }
+
+  private async runStepSandbox(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock, native: Bind[]): Promise<void> {
     const r = await runSandbox(this.helperPath, {
-      rootfs, lowers, upper, work, arch: this.spec.arch, binds: step.binds, env: step.env, cwd: step.cwd,
+      rootfs, lowers, upper, work, arch: this.spec.arch, binds: [...step.binds, ...native], env: step.env, cwd: step.cwd,
       hostname: this.spec.name, network: this.spec.network.mode,
     }, step.command, {
       stdio: 'pipe',
@@ -463,6 +474,16 @@ export class Env {
    * cannot: the reason goes to `status` and a note). Asks the env's gcc for its search dirs the
    * first time, in a throwaway sandbox over the env's layers (cached per gcc install).
    */
+  private async stepCompilers(rootfs: string, lowers: string[], upper: string): Promise<Bind[]> {
+    const plan = await planNativeCompilers({
+      spec: this.spec, trees: [upper, ...[...lowers].reverse(), rootfs], helper: this.helperPath,
+      wrapper: path.join(path.dirname(this.helperPath), 'crossroot-cc'),
+      confFile: path.join(this.dir, 'cc-step.conf'), cacheFile: path.join(this.dir, 'gcc-search-dirs.json'),
+      probe: (script) => this.probe(rootfs, lowers, script),
+    }).catch(() => undefined);
+    return plan?.binds ?? [];
+  }
+
   private async nativeCompilers(record: EnvRecord): Promise<Bind[]> {
     const statusFile = path.join(this.dir, 'native-compilers.json');
     const mountPoints = path.join(this.dir, 'mount-points.json');
@@ -472,7 +493,7 @@ export class Env {
       spec: this.spec, trees: this.trees(record), helper: this.helperPath,
       wrapper: path.join(path.dirname(this.helperPath), 'crossroot-cc'),
       confFile: path.join(this.dir, 'cc.conf'), cacheFile: path.join(this.dir, 'gcc-search-dirs.json'),
-      probe: (script) => this.probe(record, script),
+      probe: (script) => this.probe(record.base.rootfs, [...record.layers.map((k) => this.layers.diff(k)), this.upper], script),
     }).catch((e: Error): NativePlan => ({ status: { state: 'off', reason: `native compilers could not be set up (${e.message}); the env's own compilers run (emulated)` }, binds: [] }));
     if (plan?.binds.length) recordMountPoints(mountPoints, plan.binds);
     if (!plan) {
@@ -485,12 +506,12 @@ export class Env {
   }
 
   /** A shell line run by the env's own /bin/sh in a one-shot sandbox over its stack (writes go to a throwaway layer). */
-  private async probe(record: EnvRecord, script: string): Promise<string> {
+  private async probe(rootfs: string, lowers: string[], script: string): Promise<string> {
     const layer = await this.store.runLayer();
     try {
       const lines: string[] = [];
       await runSandbox(this.helperPath, {
-        rootfs: record.base.rootfs, lowers: [...record.layers.map((k) => this.layers.diff(k)), this.upper], upper: layer.upper, work: layer.work,
+        rootfs, lowers, upper: layer.upper, work: layer.work,
         arch: this.spec.arch, hostname: this.spec.name, network: 'none',
       }, ['/bin/sh', '-c', script], { stdio: 'pipe', onStdout: (l) => lines.push(l), onStderr: () => {} });
       return lines.join('\n') + '\n';

@@ -189,20 +189,18 @@ function treeEntry(trees: string[], file: string): { path: string; stat: Stats }
 
 /**
  * The helper makes a mount point for each bind inside the env (an empty file or directory in
- * its writable layer). Before an instance starts (under the env lock, none running), those of
- * the last start are removed again while still empty, so an empty /usr/local/bin/gcc never hides
- * the env's own gcc once native compilers are off, and is not taken for a program of the env's.
+ * the writable layer it runs over). They are removed again while still empty: before an
+ * instance starts (those of the last start, under the env lock, none running), so an empty
+ * /usr/local/bin/gcc never hides the env's own gcc once native compilers are off; and after a
+ * setup step, so none lands in its layer.
  */
-export function clearMountPoints(upper: string, recordFile: string): void {
-  let old: string[] = [];
-  try {
-    old = JSON.parse(readFileSync(recordFile, 'utf8')) as string[];
-  } catch { /* none recorded */ }
+export function removeMountPoints(upper: string, targets: string[]): void {
   const dirs = new Set<string>();
-  for (const target of old) {
+  for (const target of targets) {
     const p = path.join(upper, target);
     const st = lstatOrUndefined(p);
     if (st?.isFile() && st.size === 0) unlinkSync(p);
+    else if (st?.isDirectory()) dirs.add(target);
     for (let d = path.dirname(target); d !== '/'; d = path.dirname(d)) dirs.add(d);
   }
   // Deepest first; only directories that are now empty (and were made for these mount points).
@@ -212,6 +210,13 @@ export function clearMountPoints(upper: string, recordFile: string): void {
       rmdirSync(path.join(upper, d));
     } catch { /* not empty, or not there */ }
   }
+}
+
+/** removeMountPoints() for those an instance was last started with (recorded by recordMountPoints). */
+export function clearMountPoints(upper: string, recordFile: string): void {
+  try {
+    removeMountPoints(upper, JSON.parse(readFileSync(recordFile, 'utf8')) as string[]);
+  } catch { /* none recorded */ }
   rmSync(recordFile, { force: true });
 }
 
