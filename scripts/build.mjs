@@ -1,5 +1,5 @@
-// Bundles the two entry points (extension, CLI; the language server is the CLI's `lsp`) and builds
-// the native helper.
+// Bundles the entry points (the extension's activation bundle, the part of the extension it loads
+// on first use, the CLI; the language server is the CLI's `lsp`) and builds the native helper.
 // Used by `npm run build`, `npm start` and `npm test`; each entry point is skipped until its source exists.
 import { build } from 'esbuild';
 import { existsSync, rmSync } from 'node:fs';
@@ -10,10 +10,12 @@ import path from 'node:path';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 // `minify` (npm run package): the VSIX ships minified bundles without source maps (size budget
-// 1.5 MB for the three); development builds keep them readable with maps.
+// 1.5 MB for all of them); development builds keep them readable with maps.
 export async function buildAll({ native = true, quiet = false, minify = false } = {}) {
   const entries = [
     ['src/extension/main.ts', 'dist/extension.cjs'],
+    // Required by the extension at first use (src/extension/lazy.ts), so activation parses only what registers things.
+    ['src/extension/heavy.ts', 'dist/extension-heavy.cjs'],
     ['src/cli/main.ts', 'dist/cli.cjs'],
   ].filter(([src]) => existsSync(path.join(root, src)));
   await Promise.all(entries.map(([src, out]) => build({

@@ -22,7 +22,7 @@ export const TARGETS = {
 export const VSIX_FILES = [
   'CHANGELOG.md', 'LICENSE', 'README.md', 'package.json',
   // The language server is `crossroot lsp --stdio` of cli.cjs.
-  'dist/cli.cjs', 'dist/extension.cjs',
+  'dist/cli.cjs', 'dist/extension.cjs', 'dist/extension-heavy.cjs',
   'media/crossroot.png',
   'media/walkthrough/build.md', 'media/walkthrough/check.md', 'media/walkthrough/envfile.md', 'media/walkthrough/terminal.md',
   'native/out/crossroot-helper',

@@ -9,10 +9,9 @@ import type { EnvBackend, EnvStatus } from './backend';
 import { checkHelper, type Helper } from './bootstrap';
 import { cliCommand, taskShellScript, type CliCommand } from './cli';
 import { EnvController } from './controller';
-import { loadEnvSpec } from '../core/envfile/load';
-import { chooseEnvFile, devcontainerFiles } from './envFiles';
+import { chooseEnvFile, devcontainerFiles, ENV_FILE_SELECTOR } from './envFiles';
+import { heavy } from './lazy';
 import { offerExtensions } from './recommend';
-import { createLanguageClient } from './languageClient';
 import { applyRouting } from './routing';
 import { statusView } from './status';
 import { checkDefinition, taskProcess, TASK_TYPE, type CrossrootTaskDefinition } from './tasks';
@@ -84,7 +83,12 @@ export class Ctx implements vscode.Disposable {
     });
   }
 
-  async start(): Promise<void> {
+  /**
+   * Registers everything and returns (activation budget: 50 ms). The work comes after: the env's
+   * status is read once activation is over, and the language server starts when an env file is
+   * first open in an editor.
+   */
+  start(): void {
     // Not awaited: each is a round trip to the workbench, which is busy while it starts.
     void vscode.commands.executeCommand('setContext', 'crossroot.active', true);
     void vscode.commands.executeCommand('setContext', 'crossroot.hasDevcontainer', devcontainerFiles(this.folders).length > 0);
@@ -104,11 +108,25 @@ export class Ctx implements vscode.Disposable {
       if (e.affectsConfiguration('crossroot.helperPath')) this.helperCheck = undefined;
       if (e.affectsConfiguration('crossroot.defaultTerminal') || e.affectsConfiguration('crossroot.routeTasks')) void this.route();
     }));
-    // Activation returns without waiting on the server's handshake or the env's status (the
-    // activation budget is 50 ms); both report their own failures.
-    this.client = createLanguageClient(this.extension);
-    this.client.start().catch((e: unknown) => this.env.fail('the env file language server did not start', e));
-    void this.env.refresh().then(() => this.route()).then(() => this.recommendExtensions());
+    const envFileOpen = (doc: vscode.TextDocument): boolean => vscode.languages.match(ENV_FILE_SELECTOR, doc) > 0;
+    const opened = this.own(vscode.workspace.onDidOpenTextDocument((doc) => {
+      if (envFileOpen(doc)) this.startLanguageClient();
+    }));
+    this.startLanguageClient = (): void => {
+      opened.dispose();
+      this.startLanguageClient = () => {};
+      // Its failures are reported, not thrown: the rest of the extension works without it.
+      try {
+        this.client = heavy().createLanguageClient(this.extension);
+        this.client.start().catch((e: unknown) => this.env.fail('the env file language server did not start', e));
+      } catch (e) {
+        void this.env.fail('the env file language server did not start', e);
+      }
+    };
+    setImmediate(() => {
+      if (vscode.workspace.textDocuments.some(envFileOpen)) this.startLanguageClient();
+      void this.env.refresh().then(() => this.route()).then(() => this.recommendExtensions());
+    });
   }
 
   /** The env file's customizations.vscode.extensions that VS Code lacks: offered once per env. */
@@ -117,13 +135,16 @@ export class Ctx implements vscode.Disposable {
     if (!file || !this.ws.isTrusted()) return;
     let spec;
     try {
-      spec = loadEnvSpec(file);
+      spec = heavy().loadEnvSpec(file);
     } catch {
       return; // the language server shows what is wrong with the file
     }
     const installed = await offerExtensions(spec, this.ui, { has: (id) => vscode.extensions.all.some((e) => e.id.toLowerCase() === id) }, this.extension.workspaceState);
     if (installed.length) this.log.info(`installed the env's extensions: ${installed.join(', ')}`);
   }
+
+  /** Starts the env file language server (once; later calls do nothing). */
+  startLanguageClient: () => void = () => {};
 
   private render(s: EnvStatus | undefined): void {
     const item = this.statusItem;

@@ -1,8 +1,17 @@
 // Which env file a workspace uses: the one the user chose (Reopen devcontainer.json with
-// Crossroot), else the first folder's crossroot.toml, else its devcontainer.json.
+// Crossroot), else the first folder's crossroot.toml, else its devcontainer.json. Names only:
+// activation calls this, so it parses nothing.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { envFileKind, findEnvFile, findEnvFiles } from '../core/envfile/load';
+import { envFileKind, findEnvFile, findEnvFiles } from '../core/envfile/names';
+
+/** The documents the language server sees: env files by name, whatever language mode they are in. */
+export const ENV_FILE_SELECTOR = [
+  { scheme: 'file', pattern: '**/crossroot.toml' },
+  { scheme: 'untitled', pattern: '**/crossroot.toml' },
+  { scheme: 'file', pattern: '**/.devcontainer/devcontainer.json' },
+  { scheme: 'file', pattern: '**/.devcontainer.json' },
+];
 
 export function chooseEnvFile(folders: readonly string[], chosen: string | undefined): string | undefined {
   if (chosen && existsSync(chosen) && folders.some((f) => chosen.startsWith(f + path.sep))) return chosen;

@@ -1,7 +1,6 @@
 // What reading an env file asks of the machine: files, environment, home, and which arches it
 // runs. Behind an interface so the language service and tests can answer without touching the
 // real host. The arch answer is the helper's (sandbox/arches.ts), never a lookup of our own.
-import { readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cachedFeatureDir } from '../features/feature';
@@ -10,6 +9,7 @@ import { hostArch, type ArchName } from '../arch';
 import { readSmallFile } from '../smallfile';
 import { hostArches, hostArchesIfKnown, type ArchSupport, type HostArches } from '../sandbox/arches';
 import { findHelper } from '../sandbox/helper';
+import { nodeLookup } from './names';
 
 export interface EnvHost {
   /** 'file', 'dir', or undefined when nothing is there. */
@@ -40,21 +40,8 @@ function helperPath(): string | undefined {
 }
 
 export const nodeHost: EnvHost = {
-  pathKind(p) {
-    try {
-      const st = statSync(p);
-      return st.isDirectory() ? 'dir' : 'file';
-    } catch {
-      return undefined;
-    }
-  },
-  listDir(p) {
-    try {
-      return readdirSync(p).sort();
-    } catch {
-      return [];
-    }
-  },
+  pathKind: nodeLookup.pathKind,
+  listDir: nodeLookup.listDir!,
   readFile(p) {
     try {
       return readSmallFile(p, 1 << 20).toString('utf8');

@@ -19,5 +19,5 @@ export const fileCommands: CommandTable = {
     ctx.log.info(`env file: ${file}`);
     if (await ctx.env.trusted('open the devcontainer env')) await ctx.ui.command('crossroot.openTerminal');
   },
-  restartLanguageServer: async (ctx) => { await ctx.client?.restart(); },
+  restartLanguageServer: async (ctx) => { if (ctx.client) await ctx.client.restart(); else ctx.startLanguageClient(); },
 };

@@ -1,7 +1,6 @@
 // Check Host (the helper's probe with its fix-its) and Pin Image (`crossroot lock`).
 import path from 'node:path';
-import { loadEnvSpec } from '../../core/envfile/load';
-import { checkHost, formatReport } from '../../core/sandbox/check';
+import { heavy } from '../lazy';
 import type { CommandTable } from './index';
 
 export const hostCommands: CommandTable = {
@@ -9,6 +8,7 @@ export const hostCommands: CommandTable = {
   checkHost: async (ctx) => {
     const helper = await ctx.helper();
     const arch = ctx.env.status?.arch;
+    const { checkHost, formatReport } = heavy();
     const report = await checkHost(helper.path, { arch });
     const text = formatReport(report);
     ctx.log.info(`check${arch ? ` --arch ${arch}` : ''}:\n${text}`);
@@ -21,7 +21,7 @@ export const hostCommands: CommandTable = {
     const file = ctx.env.envFile;
     if (!file) return;
     if (!(await ctx.env.trusted('pin the image'))) return;
-    const spec = loadEnvSpec(file);
+    const spec = heavy().loadEnvSpec(file);
     if (spec.source.kind !== 'image') {
       await ctx.ui.info(`Crossroot: the env's ${spec.source.kind} source has no registry tag to pin.`);
       return;
