@@ -11,6 +11,8 @@ export const ENV_FILE_SELECTOR = [
   { scheme: 'untitled', pattern: '**/crossroot.toml' },
   { scheme: 'file', pattern: '**/.devcontainer/devcontainer.json' },
   { scheme: 'file', pattern: '**/.devcontainer.json' },
+  // Dockerfiles beside a devcontainer.json: the server reports what Crossroot cannot build.
+  { scheme: 'file', pattern: '**/.devcontainer/**/{Dockerfile,Dockerfile.*,*.Dockerfile}' },
 ];
 
 export function chooseEnvFile(folders: readonly string[], chosen: string | undefined): string | undefined {

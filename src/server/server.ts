@@ -6,6 +6,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { askNodeHost } from '../core/envfile/host';
 import { envFileKind } from '../core/envfile/load';
+import { isDockerfileName } from '../core/envfile/dockerfile';
 import { createLanguageService, documentPath, type LanguageServiceOptions } from '../core/lang/service';
 
 export const SERVER_NAME = 'crossroot';
@@ -39,9 +40,12 @@ export function startServer(connection: Connection, opts: LanguageServiceOptions
     };
   });
 
+  // A Dockerfile a devcontainer.json builds gets diagnostics only (no completion, hover or format).
+  const validated = (uri: string): TextDocument | undefined => ours(uri) ?? (isDockerfileName(documentPath(uri)) ? documents.get(uri) : undefined);
+
   // Diagnostics are pushed to clients without pull and answered on pull; both from one cached validation.
   const publish = (doc: TextDocument): void => {
-    if (!push || !envFileKind(documentPath(doc.uri))) return;
+    if (!push || !validated(doc.uri)) return;
     void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics: service.validate(doc) });
   };
   // Fires on open as well as on every change.
@@ -49,7 +53,7 @@ export function startServer(connection: Connection, opts: LanguageServiceOptions
   documents.onDidClose((e) => { if (push) void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }); });
 
   connection.languages.diagnostics.on((p) => {
-    const doc = ours(p.textDocument.uri);
+    const doc = validated(p.textDocument.uri);
     return { kind: DocumentDiagnosticReportKind.Full, items: doc ? service.validate(doc) : [] };
   });
   connection.onCompletion((p) => {

@@ -38,6 +38,8 @@ export interface EnvRecord {
   generation: string;
   /** The image's Env after the Features' containerEnv (devcontainer.json Features only). */
   featureEnv?: Record<string, string>;
+  /** A Dockerfile build's image config (its ENV, USER, WORKDIR, …), which no registry holds. */
+  imageConfig?: ImageConfig;
   /** Hash of the env spec and crossroot.lock this build was made from (see inputsKey). */
   inputs: string;
   built: string;
@@ -196,6 +198,24 @@ export class Env {
     });
   }
 
+  /** Builds the env's Dockerfile (each instruction a cached layer); FROM images come through pullBase's pipeline. */
+  private async buildDockerfile(source: Extract<EnvSpec['source'], { kind: 'dockerfile' }>, o: BuildOptions, generation: string) {
+    const { buildDockerfile } = await import('./dockerfile');
+    const { pull } = await import('../image/pull');
+    const r = await buildDockerfile({
+      source, store: this.store, layers: this.layers, helper: this.helperPath, arch: this.spec.arch, network: this.spec.network.mode,
+      hostname: this.spec.name, generation, policy: o.pull || o.rebuild ? 'always' : 'missing', emit: (e) => this.emit(e),
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
+      pull: (ref, arch, policy) => pull({ kind: 'image', ref }, {
+        store: this.store, arch: ARCHES[arch], use: true, policy, onProgress: (p) => this.emit({ phase: 'pull', pull: p }),
+        ...(this.o.signal ? { signal: this.o.signal } : {}),
+      }),
+    });
+    // The env holds its base image as for a pulled one: gc leaves it alone while the build runs.
+    const inUse = r.base.digest ? await this.store.useImage(r.base.digest) : undefined;
+    return { ...r, base: { ...r.base, ...(inUse ? { inUse } : {}) } };
+  }
+
   private imageConfig(digest: string | undefined): ImageConfig | undefined {
     if (!digest || !this.store.hasBlob(digest)) return undefined;
     try {
@@ -226,18 +246,22 @@ export class Env {
     // Shared with every other build and pull; `crossroot gc` takes it exclusively, so it never
     // removes a layer this build made but has not pinned yet.
     const storeLock = await this.store.lockStore({ shared: true });
-    const base = await this.pullBase(o).catch((e) => { storeLock.release(); throw e; });
+    const previous = this.record();
+    // Empty unless the user forced a rebuild: then the env gets layers of its own, and the shared
+    // ones stay for the envs (and running instances) that stand on them.
+    const generation = o.rebuild ? randomBytes(8).toString('hex') : previous?.generation ?? '';
+    // A Dockerfile is built first: its final stage's FROM image is the base, its layers the bottom of the stack.
+    const docker = this.spec.source.kind === 'dockerfile'
+      ? await this.buildDockerfile(this.spec.source, o, generation).catch((e) => { storeLock.release(); throw e; })
+      : undefined;
+    const base = docker?.base ?? await this.pullBase(o).catch((e) => { storeLock.release(); throw e; });
     try {
       if (base.tagMoved) {
         this.emit({ phase: 'warning', message: `${base.source} now points at ${base.tagMoved.current}; crossroot.lock keeps ${base.tagMoved.locked} (run \`crossroot lock --update\` to move it)` });
       }
-      const previous = this.record();
-      // Empty unless the user forced a rebuild: then the env gets layers of its own, and the shared
-      // ones stay for the envs (and running instances) that stand on them.
-      const generation = o.rebuild ? randomBytes(8).toString('hex') : previous?.generation ?? '';
-      const config = this.imageConfig(base.configDigest);
+      const config = docker?.config ?? this.imageConfig(base.configDigest);
       const stepEnv = { ...imageEnv(config), ...this.spec.env };
-      const pm = detectPackageManager(base.rootfs);
+      const pm = detectPackageManager(base.rootfs, (docker?.keys ?? []).map((k) => this.layers.diff(k)));
       const cacheDir = path.join(this.store.root, 'cache', 'packages', `${pm ?? 'none'}-${this.spec.arch}-${(base.digest ?? base.rootfs).replace(/[^A-Za-z0-9]/g, '').slice(-16)}`);
       const features = this.spec.features?.list.length ? await this.features(o, config) : undefined;
       const steps = planSteps({ spec: this.spec, pm, packageCache: cacheDir, env: stepEnv, ...(features ? { features: features.installs, users: features.users } : {}) });
@@ -248,9 +272,9 @@ export class Env {
       }
       if (steps.some((s) => s.kind === 'packages')) mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
 
-      const keys: string[] = [];
-      let parent = base.digest ?? `dir:${base.rootfs}`;
-      let ran = 0;
+      const keys: string[] = [...docker?.keys ?? []];
+      let parent = keys[keys.length - 1] ?? base.digest ?? `dir:${base.rootfs}`;
+      let ran = docker?.ran ?? 0;
       for (const [i, step] of steps.entries()) {
         const key = layerKey({
           parent, kind: step.kind, text: step.text, arch: this.spec.arch, env: step.env,
@@ -272,7 +296,7 @@ export class Env {
       const record: EnvRecord = {
         id: this.id, file: this.spec.file, workspaceFolder: this.spec.workspaceFolder, name: this.spec.name, arch: this.spec.arch,
         base: { rootfs: base.rootfs, source: base.source, ...(base.digest ? { digest: base.digest } : {}), ...(base.configDigest ? { config: base.configDigest } : {}) },
-        layers: keys, generation, inputs: this.inputsKey(), ...(features ? { featureEnv: features.env } : {}),
+        layers: keys, generation, inputs: this.inputsKey(), ...(features ? { featureEnv: features.env } : {}), ...(docker ? { imageConfig: docker.config } : {}),
         built: previous && sameStack(previous, base.rootfs, keys) ? previous.built : new Date().toISOString(),
       };
       const changed = !previous || !sameStack(previous, base.rootfs, keys);
@@ -288,7 +312,7 @@ export class Env {
       // gc keeps what the env stands on: its base image and its layers.
       this.store.setRoot(`env-${this.id}`, base.digest ? [base.digest] : [], keys);
       this.writeRecord(record);
-      return { record, ran, steps: steps.length, changed };
+      return { record, ran, steps: steps.length + (docker?.steps ?? 0), changed };
     } finally {
       base.inUse?.release();
       storeLock.release();
@@ -428,7 +452,14 @@ export class Env {
     try {
       lock = readFileSync(path.join(path.dirname(this.spec.file), 'crossroot.lock'), 'utf8');
     } catch { /* no lockfile */ }
-    return createHash('sha256').update(JSON.stringify(this.spec)).update('\0').update(lock).digest('hex');
+    // A Dockerfile is an input too (its context files are hashed by the build itself).
+    let dockerfile = '';
+    if (this.spec.source.kind === 'dockerfile') {
+      try {
+        dockerfile = readFileSync(this.spec.source.file, 'utf8');
+      } catch { /* the build reports it */ }
+    }
+    return createHash('sha256').update(JSON.stringify(this.spec)).update('\0').update(lock).update('\0').update(dockerfile).digest('hex');
   }
 
   /** What an instance is started with; a change needs a restart. */
@@ -552,7 +583,7 @@ export class Env {
    * map: in a single-id map only root exists, so a non-root env user runs as root, with a warning.
    */
   processFor(record: EnvRecord, hostCwd: string | undefined, cwd: string | undefined, instance?: InstanceState): { env: Record<string, string>; cwd: string; account: Account; shell: string; user?: string } {
-    const config = this.imageConfig(record.base.config);
+    const config = record.imageConfig ?? this.imageConfig(record.base.config);
     const passwd = readEnvTreeFile(this.trees(record), 'etc/passwd');
     const who = identity(this.spec, config, passwd);
     if (who.unknownUser) this.emit({ phase: 'warning', message: `user ${who.unknownUser} does not exist in the env's /etc/passwd; running as root`, fix: 'create the user in a [setup] run step, or fix [shell] user' });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
 import { isCrossrootError } from '../errors';
 import { optionEnv, parseFeatureMetadata, parseFeatureRef } from '../features/feature';
+import { readCompose, readDockerBuild, type ComposeService } from './devbuild';
 import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, shownValue, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
@@ -26,6 +27,11 @@ const LIFECYCLE = {
 const HONOURED: Record<string, string> = {
   name: 'the env\'s name (made safe for folders and hostnames: "Python 3" becomes "Python-3")',
   image: 'the registry image used as the env\'s root filesystem, for the env\'s arch',
+  build: 'a Dockerfile (dockerfile, context, args, target) built without Docker, each instruction a cached layer, for the env\'s arch',
+  dockerFile: 'a Dockerfile built without Docker (legacy form of build.dockerfile)',
+  context: 'the build context of dockerFile (legacy form of build.context)',
+  dockerComposeFile: 'the Compose file(s) whose "service" the env is made from: its image or build, environment, bind volumes and working_dir',
+  service: 'the Compose service the env is made from (the other services do not run)',
   containerEnv: 'variables for every process of the env',
   remoteEnv: 'variables for terminals and tasks, over containerEnv; may use ${containerEnv:VAR}',
   remoteUser: 'the user terminals and tasks run as',
@@ -53,12 +59,7 @@ const INIT_NOTE = 'not needed: the env always has an init process that reaps zom
 
 /** Properties Crossroot does not honour: severity and the reason, in users' words. */
 const UNSUPPORTED: Record<string, ['error' | 'warning' | 'info', string]> = {
-  build: ['error', 'Crossroot does not build images yet; build it with docker, podman or buildah, push or save it, and use "image" (or a crossroot.toml [source])'],
-  dockerFile: ['error', 'Crossroot does not build images yet; build it with docker, podman or buildah and use "image"'],
-  context: ['warning', 'Crossroot does not build images yet, so a build context is unused'],
-  dockerComposeFile: ['error', 'Crossroot runs one root filesystem without a container engine; Docker Compose needs several containers and their network'],
-  service: ['warning', 'Docker Compose is not supported, so "service" has no meaning'],
-  runServices: ['warning', 'Docker Compose is not supported, so "runServices" has no meaning'],
+  runServices: ['warning', 'only the devcontainer\'s own "service" runs: Crossroot makes one env without a container engine'],
   privileged: ['warning', 'the env runs as your own user in a user namespace and cannot be given host privileges'],
   capAdd: ['warning', 'the env runs as your own user in a user namespace; extra capabilities would not reach the host'],
   securityOpt: ['warning', 'there is no container runtime whose security options could apply'],
@@ -69,7 +70,7 @@ const UNSUPPORTED: Record<string, ['error' | 'warning' | 'info', string]> = {
   portsAttributes: ['info', 'not used: the env shares the host network and nothing is forwarded'],
   otherPortsAttributes: ['info', 'not used: the env shares the host network and nothing is forwarded'],
   overrideCommand: ['info', 'not used: there is no container entrypoint to override'],
-  updateRemoteUserUID: ['info', 'not needed: inside the user namespace your host uid is already the env user\'s'],
+  updateRemoteUserUID: ['info', 'not needed (a no-op): inside the user namespace your host uid is already the env user\'s, so files in the workspace are always yours'],
   userEnvProbe: ['info', 'not supported yet: terminals start a login shell of their own'],
   waitFor: ['info', 'not supported: Crossroot runs the lifecycle commands in order before the first terminal opens'],
   hostRequirements: ['info', 'not checked: Crossroot runs on this machine as it is'],
@@ -170,13 +171,21 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     }
   }
 
-  // Source: only an image; build/compose were reported above.
+  // Source: an image, a Dockerfile build, or a Compose service's image or build.
   const image = str('image');
   let source: EnvSpec['source'] | undefined;
+  let compose: ComposeService | undefined;
+  const buildCtx = { fileDir, report, subst: (v: string, n: Node) => subst(v, n, ctx), getenv: (n: string) => host.getenv(n) };
   if (image) {
     if (checkImageRef(image.value, span(image.node), report)) source = { kind: 'image', ref: image.value };
-  } else if (!props.has('build') && !props.has('dockerFile') && !props.has('dockerComposeFile')) {
-    report(Code.NoSource, 'error', 'no "image": Crossroot needs an image to use as the env\'s root filesystem', root.offset, root.offset + 1);
+  } else if (props.has('dockerComposeFile')) {
+    compose = readCompose(props.get('dockerComposeFile')!.value, props.get('service')?.value, buildCtx);
+    if (compose?.source.kind === 'image' && !checkImageRef(compose.source.ref, span(props.get('dockerComposeFile')!.value), report)) compose = undefined;
+    source = compose?.source;
+  } else if (props.has('build') || props.has('dockerFile')) {
+    source = readDockerBuild(props.get('build')?.value, { dockerFile: props.get('dockerFile')?.value, context: props.get('context')?.value }, buildCtx);
+  } else {
+    report(Code.NoSource, 'error', 'no "image", "build" or "dockerComposeFile": Crossroot needs an image or a Dockerfile for the env\'s root filesystem', root.offset, root.offset + 1);
   }
 
   // Arch: customizations.crossroot.arch, else runArgs --platform, else the host.
@@ -307,6 +316,9 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       report(Code.DevcontainerMount, 'warning', `workspaceMount source is not the workspace folder: Crossroot always mounts ${workspaceFolder} itself; add another mount for other folders`, wsMount.node.offset, wsMount.node.offset + wsMount.node.length);
     }
   }
+  // A Compose service mounts the workspace itself (`..:/workspaces/app`) or names a working_dir.
+  const composeWs = compose?.binds.find((b) => b.source === workspaceFolder)?.target ?? compose?.workingDir;
+  if (composeWs?.startsWith('/') && !wsMount) wsPath = normalizeInsidePath(composeWs);
   const wsFolder = str('workspaceFolder');
   if (wsFolder) wsPath = subst(wsFolder.value, wsFolder.node, ctx);
   const wsNode = wsFolder?.node ?? wsMount?.node;
@@ -337,6 +349,8 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       env[key] = name === 'remoteEnv' ? resolveContainerEnv({ [key]: value }, containerEnv, true)[key]! : value;
     }
   };
+  // The Compose service's environment, under containerEnv.
+  for (const [k, v] of Object.entries(compose?.env ?? {})) if (!(k in env)) env[k] = v;
   readEnv('containerEnv');
   const containerEnv = { ...env };
   readEnv('remoteEnv');
@@ -374,6 +388,11 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     }
     if (!m.source || !m.target) { report(Code.DevcontainerMount, 'error', 'a mount needs source and target (source=…,target=…,type=bind)', n.offset, n.offset + n.length); continue; }
     list.add(subst(m.source, n, inside, true), span(n), subst(m.target, n, inside), span(n), m.readonly === true, { source: m.source, target: m.target });
+  }
+  const composeAt = props.get('dockerComposeFile')?.value;
+  for (const b of compose?.binds ?? []) {
+    if (b.source === workspaceFolder || !composeAt) continue; // the workspace is always mounted
+    list.add(subst(b.source, composeAt, inside, true), span(composeAt), b.target, span(composeAt), b.readonly, { source: b.source, target: b.target });
   }
   for (const m of runMounts) {
     list.add(subst(m.source, m.sourceAt, inside, true), span(m.sourceAt), subst(m.target, m.sourceAt, inside), span(m.sourceAt), m.readonly, { source: m.source, target: m.target });
@@ -462,7 +481,7 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
 
   const remoteUser = str('remoteUser')?.value;
   const containerUser = str('containerUser')?.value;
-  const user = remoteUser ?? containerUser ?? 'root';
+  const user = remoteUser ?? containerUser ?? compose?.user ?? 'root';
   const envArch = arch ?? nativeArch(host);
   const native = host.archSupport(envArch)?.native ?? envArch === nativeArch(host);
   for (const n of debuggerIdioms) {

@@ -39,6 +39,12 @@ export interface ParsedDockerfile {
   diagnostics: EnvDiagnostic[];
 }
 
+/** A Dockerfile by its name: `Dockerfile`, `Dockerfile.dev`, `app.Dockerfile`. */
+export function isDockerfileName(file: string): boolean {
+  const base = file.split(/[\\/]/).pop() ?? '';
+  return base === 'Dockerfile' || base.startsWith('Dockerfile.') || base.endsWith('.Dockerfile');
+}
+
 /** What each instruction becomes, for the keywords that build nothing. */
 export const RECORDED: Record<string, string> = {
   EXPOSE: 'recorded in the image config; the env shares the host network, so its ports need no publishing',

@@ -59,7 +59,7 @@ export function referenceMarkdown(): string {
     }
     if (f.example) out.push('```toml', f.example, '```', '');
   }
-  out.push(...DEVCONTAINER_DOC, '', '### Diagnostic codes', '', 'Editors and `crossroot lint` report these (source `crossroot`): 1xxx syntax, 2xxx schema, 3xxx meaning, 4xxx devcontainer.json import. Errors unless marked; `crossroot lint` exits 1 when there is an error.', '');
+  out.push(...DEVCONTAINER_DOC, '', ...DOCKERFILE_DOC, '', '### Diagnostic codes', '', 'Editors and `crossroot lint` report these (source `crossroot`): 1xxx syntax, 2xxx schema, 3xxx meaning, 4xxx devcontainer.json import, 5xxx its Dockerfile or Compose file. Errors unless marked; `crossroot lint` exits 1 when there is an error.', '');
   out.push('| code | meaning |', '|---|---|');
   for (const code of Object.values(Code)) out.push(`| ${code} | ${CODE_DOCS[code]} |`);
   return out.join('\n');
@@ -90,8 +90,8 @@ const DEVCONTAINER_DOC = [
   '`/workspaces/<folder name>`, as in Dev Containers. `capAdd: ["SYS_PTRACE"]` /',
   '`seccomp=unconfined` get an info on debugging: natively gdb works without them; in a foreign-arch',
   'env, debug through qemu\'s gdbstub (`QEMU_GDB=1234`, then `gdb-multiarch` with `target remote',
-  ':1234`). Everything else is reported as not supported, with the reason (`build`,',
-  '`dockerComposeFile`, `privileged`, other `capAdd`, other `runArgs`, …).',
+  ':1234`). Everything else is reported as not supported, with the reason (`privileged`, other',
+  '`capAdd`, other `runArgs`, …).',
   '',
   '**Features.** `features` takes OCI references (`ghcr.io/devcontainers/features/node:1`, an OCI',
   'artifact with one `application/vnd.devcontainers.layer.v1+tar` layer, fetched with Crossroot\'s',
@@ -108,6 +108,39 @@ const DEVCONTAINER_DOC = [
   'extractor, which never writes outside the Feature\'s folder. `crossroot lock` records each OCI and',
   'tarball Feature\'s digest in `crossroot.lock` (`features`: `resolved`, `integrity`, `version`, as',
   'the Dev Containers lockfile does), and builds use them.',
+];
+
+const DOCKERFILE_DOC = [
+  '#### Dockerfile builds and Compose',
+  '',
+  '`build.dockerfile` (or the legacy `dockerFile`), `build.context`, `build.args` and `build.target`',
+  'are built without Docker and without root, for the env\'s arch (arm64 on an x86 host through qemu),',
+  'one cached layer per `RUN`, `COPY`, `ADD` and `WORKDIR`, keyed by the layer below, the',
+  'instruction, the build args and variables in effect and, for `COPY`/`ADD`, a hash of the copied',
+  'files (names, modes, owners, contents): a second build runs nothing, editing line k rebuilds from',
+  'line k, and `crossroot build --rebuild` ignores the cache. `FROM` pulls through Crossroot\'s',
+  'registry client (`--platform`, `ARG` before `FROM`, multi-stage `AS`, `FROM stage`), `ARG`/`ENV`',
+  'follow Docker\'s substitution rules (`${VAR:-x}`, `${VAR:+x}`, `${VAR#…}`, quotes, escapes), `RUN`',
+  'runs in the sandbox in shell or exec form (`SHELL` too) with the env\'s network mode; `RUN',
+  '--mount=type=cache` is a persistent host cache dir (other `--mount` kinds are errors); `COPY`/`ADD`',
+  'take `--chown`, `--chmod` (octal), globs, `--from=stage|image` and `.dockerignore` (or',
+  '`Dockerfile.dockerignore`); a source that leaves the build context (`..`, a symlink pointing out)',
+  'is an error, and symlinks inside copied folders are copied as symlinks. `ADD` unpacks a local',
+  'tar (plain or gzip) and fetches an `http(s)` URL (an error when the network is off). The copy is',
+  'applied inside the sandbox by the helper\'s own unpacker, which never writes outside its root.',
+  '`USER`, `ENV`, `WORKDIR` and `LABEL` end in the image config and become the env\'s defaults as for',
+  'a pulled image; `EXPOSE`, `CMD`, `ENTRYPOINT`, `VOLUME`, `HEALTHCHECK` and `STOPSIGNAL` are',
+  'recorded there with an info (nothing runs them). Not yet: heredocs, `FROM scratch`, `COPY --from`',
+  'with a glob, `ADD` of bzip2/xz archives, `--parents`/`--exclude`. `updateRemoteUserUID` is a no-op:',
+  'files the env writes in the workspace are always yours. The language server shows a',
+  'devcontainer\'s Dockerfile problems at their instruction.',
+  '',
+  '`dockerComposeFile` (one file or several, merged) + `service`: that service\'s `image` or `build`',
+  '(context, dockerfile, args, target), `environment`, bind `volumes` (a bind of the project folder',
+  'sets the workspace path) and `working_dir`, with Compose\'s `${VAR}` interpolation. Crossroot runs',
+  'one env without a container engine: the other services get a warning saying they do not start',
+  '(run them with docker compose or podman-compose; the env shares the host network), and named',
+  'volumes, `ports`, `networks` and the like are reported as not used.',
 ];
 
 export const REFERENCE_START = '<!-- envfile-reference:start -->';

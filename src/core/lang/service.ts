@@ -12,6 +12,7 @@ import { getLocation } from 'jsonc-parser/lib/esm/main.js';
 import { parseArch } from '../arch';
 import { devcontainerPropertyDoc } from '../envfile/devcontainer';
 import { DIAGNOSTIC_SOURCE, type EnvDiagnostic } from '../envfile/diagnostics';
+import { isDockerfileName, parseDockerfile } from '../envfile/dockerfile';
 import { fieldMarkdown, valueMarkdown } from '../envfile/docs';
 import { nativeArch, nodeHost, type EnvHost } from '../envfile/host';
 import { envFileKind, readEnvFile } from '../envfile/load';
@@ -63,7 +64,9 @@ export function createLanguageService(opts: LanguageServiceOptions = {}): Langua
   const read = (doc: TextDocument): EnvFileResult => {
     const hit = cache.get(doc.uri);
     if (hit && hit.version === doc.version) return hit.result;
-    const result = readEnvFile(doc.getText(), documentPath(doc.uri), host);
+    // A devcontainer's Dockerfile: its problems at their instruction (what `build` would refuse).
+    const file = documentPath(doc.uri);
+    const result = isDockerfileName(file) ? { diagnostics: parseDockerfile(doc.getText()).diagnostics } : readEnvFile(doc.getText(), file, host);
     cache.set(doc.uri, { version: doc.version, result });
     if (cache.size > 50) cache.delete(cache.keys().next().value!);
     return result;

@@ -176,3 +176,13 @@ test('no key completion inside a multi-line array', () => {
   const after = cursor('image = "x"\n[setup]\npackages = [\n  "gcc",\n]\n|\n');
   assert.deepEqual(service().complete(after.d, after.pos).items.map((i) => i.label), ['run']);
 });
+
+test('a devcontainer\'s Dockerfile gets its problems at the instruction\'s range', () => {
+  const text = 'FROM debian:bookworm\nRUN --mount=type=secret,id=npm npm ci\nEXPOSE 3000\n';
+  const d = service().validate(doc(text, "file:///home/user/proj/.devcontainer/Dockerfile"));
+  assert.deepEqual(d.map((x) => [x.code, x.severity, x.range.start.line, x.range.start.character, x.range.end.line, x.range.end.character]), [
+    [5002, DiagnosticSeverity.Error, 1, 0, 1, 37],
+    [5003, DiagnosticSeverity.Information, 2, 0, 2, 11],
+  ]);
+  assert.match(d[0]!.message, /only type=cache/);
+});

@@ -1,0 +1,221 @@
+// The build context of a Dockerfile: `.dockerignore`, and the files a COPY/ADD names (globs,
+// directories), read without ever leaving the context (a `..` or a symlink that points out is an
+// error), hashed for the layer key and written as the tar the helper applies inside the env.
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, constants, type Stats } from 'node:fs';
+import path from 'node:path';
+import { CrossrootError } from '../errors';
+import { copyFd, type TarHeader, type TarWriter } from '../image/tarwrite';
+
+/** Docker's `filepath.Match` for one path component: `*`, `?`, `[…]`, `\` escapes. */
+function componentRegex(p: string): string {
+  let re = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\' && i + 1 < p.length) re += p[++i]!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    else if (c === '[') {
+      const end = p.indexOf(']', i + 1);
+      if (end < 0) re += '\\[';
+      else { re += `[${p.slice(i + 1, end).replace(/^[!^]/, '^').replace(/\\/g, '\\\\')}]`; i = end; }
+    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return re;
+}
+
+export const hasGlob = (p: string): boolean => /[*?[]/.test(p);
+
+/** `.dockerignore` rules: the last pattern that matches a path (or one of its parent dirs) decides. */
+export class DockerIgnore {
+  private readonly rules: Array<{ re: RegExp; negate: boolean }> = [];
+
+  constructor(text: string) {
+    for (let line of text.split(/\r?\n/)) {
+      line = line.trim();
+      if (!line || line.startsWith('#')) continue;
+      const negate = line.startsWith('!');
+      if (negate) line = line.slice(1).trim();
+      let p = path.posix.normalize(line).replace(/^\/+/, '').replace(/\/+$/, '');
+      if (p === '.' || p === '') p = '**';
+      const parts = p.split('/').map((c) => (c === '**' ? '(?:.*)' : componentRegex(c)));
+      // `**/` may match no directory at all.
+      const re = parts.join('/').replace(/\(\?:\.\*\)\//g, '(?:.*/)?');
+      this.rules.push({ re: new RegExp(`^${re}(?:/.*)?$`, 's'), negate });
+    }
+  }
+
+  get hasExceptions(): boolean {
+    return this.rules.some((r) => r.negate);
+  }
+
+  /** True when `rel` (a context-relative path with `/`) is left out of the build. */
+  excludes(rel: string): boolean {
+    let out = false;
+    for (const r of this.rules) if (r.re.test(rel)) out = !r.negate;
+    return out;
+  }
+
+  /** The context's rules: `<Dockerfile>.dockerignore` beside the Dockerfile wins over `.dockerignore` in the context. */
+  static forContext(context: string, dockerfile: string): { ignore: DockerIgnore; text: string } {
+    for (const f of [`${dockerfile}.dockerignore`, path.join(context, '.dockerignore')]) {
+      try {
+        const text = readFileSync(f, 'utf8');
+        return { ignore: new DockerIgnore(text), text };
+      } catch { /* next */ }
+    }
+    return { ignore: new DockerIgnore(''), text: '' };
+  }
+}
+
+export interface CopyItem {
+  /** Host path (inside the context), or undefined for a directory made only to hold others. */
+  host: string;
+  /** Entry name in the tar (the path inside the env, without the leading /). */
+  name: string;
+  st: Stats;
+  linkname?: string;
+}
+
+/**
+ * Where a source inside the context really is: `..` may not climb out, and a symlink on the way
+ * is followed only while it stays inside the context (as Docker scopes them).
+ */
+function resolveInContext(contextReal: string, rel: string, written: string): string {
+  const joined = path.join(contextReal, rel);
+  let real: string;
+  try {
+    real = realpathSync(joined);
+  } catch {
+    throw new CrossrootError('ECOPY', `${written}: no such file or directory in the build context ${contextReal}`, { fix: 'check the path (it is relative to the build context) and .dockerignore' });
+  }
+  if (real !== contextReal && !real.startsWith(contextReal + path.sep)) {
+    throw new CrossrootError('ECOPY', `${written} resolves outside the build context (${real}); a COPY/ADD source must be inside ${contextReal}`, { fix: 'move the file into the build context, or widen build.context' });
+  }
+  return real;
+}
+
+/** Context-relative paths a source names: itself, or what its glob matches (ignored files left out). */
+function expand(contextReal: string, src: string, ignore: DockerIgnore): string[] {
+  const clean = path.posix.normalize(`/${src}`).slice(1);
+  if (path.posix.normalize(src).startsWith('..')) {
+    throw new CrossrootError('ECOPY', `${src} is outside the build context: a COPY/ADD source cannot use ".." to leave it`, { fix: 'move the file into the build context, or widen build.context' });
+  }
+  if (!hasGlob(clean)) return [clean === '' ? '.' : clean];
+  let found = [''];
+  for (const comp of clean.split('/')) {
+    const next: string[] = [];
+    for (const dir of found) {
+      if (!hasGlob(comp)) { next.push(dir ? `${dir}/${comp}` : comp); continue; }
+      const re = new RegExp(`^${componentRegex(comp)}$`, 's');
+      let names: string[] = [];
+      try {
+        names = readdirSync(path.join(contextReal, dir));
+      } catch { /* not a dir */ }
+      for (const n of names.sort()) if (re.test(n)) next.push(dir ? `${dir}/${n}` : n);
+    }
+    found = next;
+  }
+  return found.filter((r) => !ignore.excludes(r));
+}
+
+/**
+ * The entries a COPY/ADD of local `sources` to `dest` (absolute, inside the env) makes. Docker's
+ * rules: a directory's contents (not the directory itself) go into dest; several sources, or a
+ * dest ending in `/` (or an existing dir, `destIsDir`), take files into dest by their name.
+ */
+export function collectLocal(context: string, sources: string[], dest: string, destIsDir: boolean, ignore: DockerIgnore): CopyItem[] {
+  const contextReal = realpathSync(context);
+  const rels = sources.flatMap((s) => {
+    const r = expand(contextReal, s, ignore);
+    if (r.length === 0) throw new CrossrootError('ECOPY', `${s} matches no file in the build context ${contextReal} (or .dockerignore leaves them out)`, { fix: 'check the pattern and .dockerignore' });
+    return r.map((rel) => ({ rel, written: s }));
+  });
+  const intoDir = destIsDir || dest.endsWith('/') || rels.length > 1;
+  const destClean = path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '');
+  const items: CopyItem[] = [];
+  for (const { rel, written } of rels) {
+    if (rel !== '.' && ignore.excludes(rel)) {
+      throw new CrossrootError('ECOPY', `${written} is excluded by .dockerignore`, { fix: 'remove it from .dockerignore, or do not COPY it' });
+    }
+    const host = resolveInContext(contextReal, rel, written);
+    const st = lstatSync(host);
+    if (st.isDirectory()) {
+      walk(host, destClean, rel === '.' ? '' : rel, ignore, items);
+    } else {
+      const name = intoDir ? path.posix.join(destClean, path.basename(host)) : destClean;
+      items.push({ host, name, st });
+    }
+  }
+  return items;
+}
+
+/** A directory's contents, recursively; symlinks are copied as symlinks, never followed. */
+function walk(dir: string, destName: string, rel: string, ignore: DockerIgnore, out: CopyItem[]): void {
+  for (const n of readdirSync(dir).sort()) {
+    const r = rel ? `${rel}/${n}` : n;
+    const host = path.join(dir, n);
+    const st = lstatSync(host);
+    const excluded = ignore.excludes(r);
+    // An excluded dir is skipped whole unless an exception (`!pattern`) may bring back what is below it.
+    if (excluded && !(st.isDirectory() && ignore.hasExceptions)) continue;
+    const name = path.posix.join(destName, n);
+    if (st.isDirectory()) {
+      if (!excluded) out.push({ host, name, st });
+      walk(host, name, r, ignore, out);
+    } else if (st.isSymbolicLink()) {
+      out.push({ host, name, st, linkname: readlinkSync(host) });
+    } else if (st.isFile()) {
+      out.push({ host, name, st });
+    }
+  }
+}
+
+export interface Ownership {
+  uid?: number;
+  gid?: number;
+  /** --chmod: the mode for every entry. */
+  mode?: number;
+}
+
+function headerFor(item: CopyItem, own: Ownership): TarHeader {
+  const st = item.st;
+  const type = st.isDirectory() ? '5' : st.isSymbolicLink() ? '2' : '0';
+  return {
+    name: item.name, type, mode: own.mode ?? (st.mode & 0o7777), uid: own.uid ?? 0, gid: own.gid ?? 0,
+    mtime: Math.floor(st.mtimeMs / 1000), size: type === '0' ? st.size : 0, ...(item.linkname !== undefined ? { linkname: item.linkname } : {}),
+  };
+}
+
+/** Hash of what a copy puts in the env: names, types, modes, owners, link targets and contents (not times). */
+export function hashItems(items: CopyItem[], own: Ownership): string {
+  const h = createHash('sha256');
+  for (const it of items) {
+    const hd = headerFor(it, own);
+    h.update(JSON.stringify([hd.name, hd.type, hd.mode, hd.uid, hd.gid, hd.linkname ?? '', hd.size]));
+    if (hd.type === '0') {
+      const fd = openSync(it.host, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        copyFd(fd, fstatSync(fd).size, (c) => h.update(c));
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+  return h.digest('hex');
+}
+
+export function writeItems(tar: TarWriter, items: CopyItem[], own: Ownership): void {
+  for (const it of items) {
+    const hd = headerFor(it, own);
+    tar.entry(hd);
+    if (hd.type === '0') {
+      const fd = openSync(it.host, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        tar.body((w) => copyFd(fd, hd.size, w), hd.size);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+}

@@ -1,0 +1,676 @@
+// Builds a Dockerfile without Docker: each FROM through the registry client (or an earlier
+// stage), each RUN/COPY/ADD/WORKDIR one cached layer in the store, keyed like the setup steps
+// (parent, instruction, resolved args and variables, arch, and for COPY/ADD the copied files'
+// hash). RUN runs in the sandbox for the stage's arch; COPY/ADD write a tar that the helper's own
+// `unpack` (which never writes outside its root) applies inside the sandbox, so owners and the
+// overlay's copy-up come out as Docker makes them. ENV/USER/WORKDIR/… end in the image config.
+import { createHash } from 'node:crypto';
+import { createWriteStream, lstatSync, mkdirSync, readFileSync, rmSync, rmdirSync, unlinkSync, openSync, readSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { createReadStream } from 'node:fs';
+import { ARCHES, hostArch, type ArchName } from '../arch';
+import { CrossrootError } from '../errors';
+import { parseDockerfile, mountFields, type DockerInstruction, type DockerStage, type ParsedDockerfile } from '../envfile/dockerfile';
+import { DockerWordError, processWord, processWords, splitRaw } from '../envfile/dockerwords';
+import type { ImageConfig } from '../image/oci';
+import { parseImageConfig } from '../image/oci';
+import type { PulledImage } from '../image/pull';
+import { readTarHeaders, TarWriter, type TarHeader } from '../image/tarwrite';
+import { runSandbox } from '../sandbox/client';
+import type { Bind } from '../sandbox/helper';
+import type { HeldLock } from '../store/lock';
+import type { Store } from '../store/store';
+import type { Source } from '../source';
+import { collectLocal, DockerIgnore, hashItems, hasGlob, writeItems, type Ownership } from './context';
+import type { EnvEvent } from './events';
+import { findAccount, readEnvTreeFile } from './inside';
+import { layerKey, type LayerStore } from './layers';
+
+type DockerfileSource = Extract<Source, { kind: 'dockerfile' }>;
+
+export interface DockerBuildOptions {
+  source: DockerfileSource;
+  store: Store;
+  layers: LayerStore;
+  helper: string;
+  /** The env's arch: TARGETPLATFORM, and every stage without --platform. */
+  arch: ArchName;
+  network: 'host' | 'none' | 'private';
+  hostname: string;
+  /** Renewed by --rebuild: every layer is made again. */
+  generation: string;
+  /** 'always' asks the registry again for each FROM tag (--pull, --rebuild). */
+  policy: 'always' | 'missing';
+  emit: (e: EnvEvent) => void;
+  signal?: AbortSignal;
+  /** Pulls a FROM image (Env passes its pull, with progress events). */
+  pull: (ref: string, arch: ArchName, policy: 'always' | 'missing') => Promise<PulledImage>;
+}
+
+export interface DockerBuildResult {
+  /** The final stage's FROM image (its tree is the bottom of the env's stack). */
+  base: PulledImage;
+  /** Layers of the final stage, bottom first, on that base. */
+  keys: string[];
+  config: ImageConfig;
+  /** How many layers ran (the others were cache hits) and how many there were. */
+  ran: number;
+  steps: number;
+}
+
+/** What a built stage is: a base tree, its layers, its config, its arch. */
+interface StageResult {
+  base: PulledImage;
+  keys: string[];
+  config: ImageConfig;
+  arch: ArchName;
+}
+
+interface StageState {
+  env: Array<[string, string]>;
+  args: Map<string, string>;
+  user: string;
+  workdir: string;
+  shell: string[];
+  config: ImageConfig;
+}
+
+/** Where the helper binary and the files to copy appear inside the sandbox during a COPY/ADD. */
+const COPY_TOOL = '/.crossroot-copy-helper';
+const COPY_IN = '/.crossroot-copy-in';
+
+function dfError(file: string, ins: DockerInstruction | undefined, message: string, fix?: string): CrossrootError {
+  return new CrossrootError('EDOCKERFILE', `${path.basename(file)}${ins ? ` line ${ins.line} (${ins.keyword})` : ''}: ${message}`, fix ? { fix } : {});
+}
+
+function platformArch(platform: string, file: string, ins: DockerInstruction): ArchName {
+  const [os, arch, variant] = platform.split('/');
+  if (os !== 'linux' || !arch) throw dfError(file, ins, `--platform=${platform} is not a linux platform such as linux/arm64`);
+  const found = (Object.keys(ARCHES) as ArchName[]).find((a) => {
+    const p = ARCHES[a].oci;
+    return p.architecture === arch && (!variant || !p.variant || p.variant === variant);
+  });
+  if (!found) throw dfError(file, ins, `--platform=${platform} names an arch Crossroot does not know (it knows ${Object.values(ARCHES).map((a) => `linux/${a.oci.architecture}${a.oci.variant ? `/${a.oci.variant}` : ''}`).join(', ')})`);
+  return found;
+}
+
+function platformString(a: ArchName): string {
+  const p = ARCHES[a].oci;
+  return `linux/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
+/** BuildKit's automatic platform args. */
+function platformArgs(target: ArchName): Record<string, string> {
+  const t = ARCHES[target].oci;
+  const h = ARCHES[hostArch().name].oci;
+  return {
+    TARGETPLATFORM: platformString(target), TARGETOS: 'linux', TARGETARCH: t.architecture, TARGETVARIANT: t.variant ?? '',
+    BUILDPLATFORM: platformString(hostArch().name), BUILDOS: 'linux', BUILDARCH: h.architecture, BUILDVARIANT: h.variant ?? '',
+  };
+}
+
+function envObject(env: Array<[string, string]>): Record<string, string> {
+  return Object.fromEntries(env);
+}
+
+function setEnv(env: Array<[string, string]>, k: string, v: string): void {
+  const i = env.findIndex(([n]) => n === k);
+  if (i >= 0) env[i] = [k, v];
+  else env.push([k, v]);
+}
+
+/** ENV/LABEL/ARG pairs: `k=v k2="v 2"`, or the legacy `ENV k value with spaces`. */
+function pairs(ins: DockerInstruction, vars: Record<string, string>, escape: string, file: string, allowBare = false): Array<[string, string | undefined]> {
+  const words = splitRaw(ins.args, escape);
+  if (!words.length) throw dfError(file, ins, `${ins.keyword} needs name=value`);
+  if (ins.keyword !== 'ARG' && !words[0]!.includes('=')) {
+    const rest = ins.args.trim().slice(words[0]!.length).trim();
+    if (!rest) throw dfError(file, ins, `${ins.keyword} ${words[0]} needs a value`);
+    return [[processWord(words[0]!, vars, escape), processWord(rest, vars, escape)]];
+  }
+  return words.map((w) => {
+    const eq = w.indexOf('=');
+    if (eq < 0) {
+      if (!allowBare) throw dfError(file, ins, `${w} has no "=value"`);
+      return [w, undefined];
+    }
+    return [processWord(w.slice(0, eq), vars, escape), processWord(w.slice(eq + 1), vars, escape)];
+  });
+}
+
+export async function buildDockerfile(o: DockerBuildOptions): Promise<DockerBuildResult> {
+  const file = o.source.file;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CrossrootError('EDOCKERFILE', `cannot read the Dockerfile ${file}: ${(e as Error).message}`, { fix: 'check build.dockerfile in devcontainer.json (relative to its folder)' });
+  }
+  const df = parseDockerfile(text);
+  const firstError = df.diagnostics.find((d) => d.severity === 'error');
+  if (firstError) {
+    throw new CrossrootError('EDOCKERFILE', `${path.basename(file)} line ${text.slice(0, firstError.start).split('\n').length}: ${firstError.message}`, { fix: 'fix the Dockerfile (`crossroot lint` and the editor show every problem)' });
+  }
+  const b = new DockerBuild(o, df, text);
+  return b.run();
+}
+
+class DockerBuild {
+  private readonly file: string;
+  private readonly results = new Map<number, StageResult>();
+  private readonly images = new Map<string, StageResult>();
+  private readonly ignore: DockerIgnore;
+  private index = 0;
+  private total = 0;
+  private ran = 0;
+  private readonly held: HeldLock[] = [];
+
+  constructor(private readonly o: DockerBuildOptions, private readonly df: ParsedDockerfile, text: string) {
+    this.file = o.source.file;
+    void text;
+    this.ignore = DockerIgnore.forContext(o.source.context, o.source.file).ignore;
+  }
+
+  private words(ins: DockerInstruction, vars: Record<string, string>): string[] {
+    try {
+      return ins.json ?? processWords(ins.args, vars, this.df.escape);
+    } catch (e) {
+      throw dfError(this.file, ins, (e as Error).message);
+    }
+  }
+
+  private word(ins: DockerInstruction, s: string, vars: Record<string, string>): string {
+    try {
+      return processWord(s, vars, this.df.escape);
+    } catch (e) {
+      if (e instanceof DockerWordError) throw dfError(this.file, ins, e.message);
+      throw e;
+    }
+  }
+
+  /** Global ARGs (before the first FROM) with build args over their defaults. */
+  private globalArgs(arch: ArchName): Record<string, string> {
+    const vars: Record<string, string> = { ...platformArgs(arch) };
+    for (const ins of this.df.globalArgs) {
+      for (const [k, v] of pairs(ins, vars, this.df.escape, this.file, true)) {
+        const given = this.o.source.args[k] ?? v;
+        if (given !== undefined) vars[k] = given;
+      }
+    }
+    return vars;
+  }
+
+  private stageByName(name: string): DockerStage | undefined {
+    const n = name.toLowerCase();
+    return this.df.stages.find((s) => s.name === n) ?? (/^\d+$/.test(n) ? this.df.stages[Number(n)] : undefined);
+  }
+
+  async run(): Promise<DockerBuildResult> {
+    const target = this.o.source.target ? this.stageByName(this.o.source.target) : this.df.stages[this.df.stages.length - 1];
+    if (!target) throw dfError(this.file, undefined, `build target "${this.o.source.target}" is not a stage (stages: ${this.df.stages.map((s) => s.name ?? s.index).join(', ')})`, 'set build.target to one of them');
+    // The stages the target needs: FROM an earlier stage, COPY --from a stage.
+    const need = new Set<number>();
+    const visit = (s: DockerStage): void => {
+      if (need.has(s.index)) return;
+      need.add(s.index);
+      const vars = this.globalArgs(this.o.arch);
+      const from = this.stageByName(this.word(s.from, s.image, vars));
+      if (from && from.index < s.index) visit(from);
+      for (const ins of s.instructions) {
+        const f = ins.flags.find((x) => x.name === 'from')?.value;
+        const st = f ? this.stageByName(f) : undefined;
+        if (st && st.index < s.index) visit(st);
+      }
+    };
+    visit(target);
+    const order = this.df.stages.filter((s) => need.has(s.index));
+    this.total = order.reduce((n, s) => n + s.instructions.filter((i) => ['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(i.keyword)).length, 0);
+    try {
+      for (const s of order) this.results.set(s.index, await this.stage(s));
+      const r = this.results.get(target.index)!;
+      return { base: r.base, keys: r.keys, config: r.config, ran: this.ran, steps: this.total };
+    } finally {
+      // The env takes its own hold on the final base; the other images may go.
+      for (const h of this.held) h.release();
+    }
+  }
+
+  private async fromImage(ref: string, arch: ArchName): Promise<StageResult> {
+    const k = `${ref}\0${arch}`;
+    const have = this.images.get(k);
+    if (have) return have;
+    const base = await this.o.pull(ref, arch, this.o.policy);
+    if (base.inUse) this.held.push(base.inUse);
+    let config: ImageConfig = { architecture: ARCHES[arch].oci.architecture, os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] } };
+    if (base.configDigest && this.o.store.hasBlob(base.configDigest)) {
+      try {
+        config = parseImageConfig(this.o.store.readBlob(base.configDigest));
+      } catch { /* keep the empty config */ }
+    }
+    const r: StageResult = { base: { ...base, inUse: undefined } as PulledImage, keys: [], config, arch };
+    this.images.set(k, r);
+    return r;
+  }
+
+  private async stage(s: DockerStage): Promise<StageResult> {
+    const gvars = this.globalArgs(this.o.arch);
+    const arch = s.platform ? platformArch(this.word(s.from, s.platform, gvars), this.file, s.from) : this.o.arch;
+    const image = this.word(s.from, s.image, this.globalArgs(arch));
+    const earlier = this.stageByName(image);
+    let start: StageResult;
+    if (earlier && earlier.index < s.index) start = this.results.get(earlier.index)!;
+    else if (image === 'scratch') throw dfError(this.file, s.from, 'FROM scratch is not supported yet: an env needs a root filesystem with a shell', 'start the stage FROM a small image such as busybox or debian');
+    else start = await this.fromImage(image, arch);
+    if (start.arch !== arch) throw dfError(this.file, s.from, `stage ${image} was built for ${start.arch}, but this stage is for ${arch}`);
+
+    const cfg = JSON.parse(JSON.stringify(start.config)) as ImageConfig;
+    cfg.config ??= {};
+    const st: StageState = {
+      env: (cfg.config.Env ?? []).map((kv) => { const eq = kv.indexOf('='); return [kv.slice(0, eq), kv.slice(eq + 1)] as [string, string]; }).filter(([k]) => k),
+      args: new Map(Object.entries(platformArgs(this.o.arch))),
+      user: cfg.config.User ?? '',
+      workdir: cfg.config.WorkingDir || '/',
+      shell: ['/bin/sh', '-c'],
+      config: cfg,
+    };
+    const keys = [...start.keys];
+    const stack = () => ({ rootfs: start.base.rootfs, lowers: keys.map((k) => this.o.layers.diff(k)) });
+    let parent = keys[keys.length - 1] ?? start.base.digest ?? `dir:${start.base.rootfs}`;
+    const vars = () => ({ ...Object.fromEntries(st.args), ...envObject(st.env) });
+
+    for (const ins of s.instructions) {
+      const kw = ins.keyword;
+      const c = st.config.config!;
+      switch (kw) {
+        case 'ARG':
+          for (const [k, v] of pairs(ins, vars(), this.df.escape, this.file, true)) {
+            const global = this.df.globalArgs.length ? this.globalArgs(arch)[k] : undefined;
+            const value = this.o.source.args[k] ?? v ?? global;
+            if (value !== undefined) st.args.set(k, value);
+            else st.args.delete(k);
+          }
+          continue;
+        case 'ENV':
+          for (const [k, v] of pairs(ins, vars(), this.df.escape, this.file)) setEnv(st.env, k, v ?? '');
+          c.Env = st.env.map(([k, v]) => `${k}=${v}`);
+          continue;
+        case 'LABEL':
+        case 'MAINTAINER': {
+          c.Labels ??= {};
+          if (kw === 'MAINTAINER') c.Labels.maintainer = ins.args.trim();
+          else for (const [k, v] of pairs(ins, vars(), this.df.escape, this.file)) c.Labels[k] = v ?? '';
+          continue;
+        }
+        case 'USER':
+          st.user = this.word(ins, ins.args.trim(), vars());
+          c.User = st.user;
+          continue;
+        case 'SHELL':
+          st.shell = ins.json!;
+          continue;
+        case 'EXPOSE': case 'VOLUME': case 'CMD': case 'ENTRYPOINT': case 'HEALTHCHECK': case 'STOPSIGNAL': case 'ONBUILD':
+          this.record(ins, st, vars());
+          continue;
+        case 'WORKDIR': {
+          const dir = path.posix.resolve(st.workdir, this.word(ins, ins.args.trim(), vars()));
+          st.workdir = dir;
+          c.WorkingDir = dir;
+          // Docker makes the directory (owned by USER, as BuildKit does).
+          const argv = ['/bin/sh', '-c', st.user && st.user !== 'root' && st.user !== '0' ? 'mkdir -p -- "$1" && chown -- "$2" "$1"' : 'mkdir -p -- "$1"', 'workdir', dir, st.user.split(':')[0] ?? ''];
+          parent = await this.layer(ins, parent, arch, keys, stack, `WORKDIR ${dir}\nuser ${st.user}`, {}, (upper, work, lock) =>
+            this.runIn(ins, stack(), upper, work, lock, arch, argv, { cwd: '/', env: envObject(st.env), user: '', binds: [], network: 'none' }));
+          continue;
+        }
+        case 'RUN': {
+          const runEnv = vars();
+          const argv = ins.json ?? [...st.shell, ins.args];
+          const binds: Bind[] = [];
+          const caches: string[] = [];
+          let network = this.o.network;
+          for (const f of ins.flags) {
+            if (f.name === 'network') {
+              if (f.value === 'none') network = 'none';
+              else if (f.value !== 'default' && f.value !== 'host') throw dfError(this.file, ins, `RUN --network=${f.value} is not known: use none, host or default`);
+            } else if (f.name === 'mount') {
+              const m = mountFields(this.word(ins, f.value ?? '', runEnv));
+              const target = m.target ?? m.dst ?? m.destination;
+              if (!target) throw dfError(this.file, ins, 'RUN --mount=type=cache needs target=/path');
+              const id = createHash('sha256').update(`${m.id ?? target}\0${arch}`).digest('hex').slice(0, 24);
+              const dir = path.join(this.o.store.root, 'cache', 'dockerfile', id);
+              mkdirSync(dir, { recursive: true, mode: 0o700 });
+              binds.push({ source: dir, target: path.posix.resolve(st.workdir, target), ...(m.readonly === 'true' || m.ro === 'true' ? { readonly: true } : {}) });
+              caches.push(id);
+            }
+          }
+          const keyText = `RUN ${JSON.stringify(argv)}\nuser ${st.user}\nworkdir ${st.workdir}\nnetwork ${network === 'none' ? 'none' : 'on'}\nmounts ${JSON.stringify(binds.map((x) => x.target))}`;
+          parent = await this.layer(ins, parent, arch, keys, stack, keyText, runEnv, async (upper, work, lock) => {
+            // One RUN at a time per cache dir, as BuildKit's sharing=locked does.
+            const cacheLocks = [];
+            for (const id of caches) cacheLocks.push(await this.o.store.lock(`dockerfile-cache-${id}`));
+            try {
+              await this.runIn(ins, stack(), upper, work, lock, arch, argv, { cwd: st.workdir, env: runEnv, user: st.user, binds, network });
+            } finally {
+              for (const l of cacheLocks) l.release();
+            }
+          });
+          continue;
+        }
+        case 'COPY':
+        case 'ADD':
+          parent = await this.copy(ins, st, arch, keys, stack, parent, vars());
+          continue;
+        default:
+          throw dfError(this.file, ins, `${kw} is not supported`);
+      }
+    }
+    return { base: start.base, keys, config: st.config, arch };
+  }
+
+  private record(ins: DockerInstruction, st: StageState, vars: Record<string, string>): void {
+    const c = st.config.config! as NonNullable<ImageConfig['config']> & { ExposedPorts?: Record<string, object>; Volumes?: Record<string, object>; Healthcheck?: { Test: string[] } };
+    const shellForm = (): string[] => ins.json ?? [...st.shell, ins.args];
+    switch (ins.keyword) {
+      case 'EXPOSE': c.ExposedPorts ??= {}; for (const p of this.words(ins, vars)) c.ExposedPorts[p.includes('/') ? p : `${p}/tcp`] = {}; break;
+      case 'VOLUME': c.Volumes ??= {}; for (const v of this.words(ins, vars)) c.Volumes[v] = {}; break;
+      case 'CMD': c.Cmd = shellForm(); break;
+      case 'ENTRYPOINT': c.Entrypoint = shellForm(); break;
+      case 'HEALTHCHECK': c.Healthcheck = { Test: ins.args.trim().toUpperCase() === 'NONE' ? ['NONE'] : ['CMD-SHELL', ins.args.replace(/^\s*CMD\s+/i, '')] }; break;
+      case 'STOPSIGNAL': c.StopSignal = this.word(ins, ins.args.trim(), vars); break;
+      default: break;
+    }
+    this.o.emit({ phase: 'note', message: `${path.basename(this.file)} line ${ins.line}: ${ins.keyword} is recorded in the image config and not run by Crossroot` });
+  }
+
+  /** One cached layer: emits the step events, runs `build` on a miss. Returns the layer's key. */
+  private async layer(ins: DockerInstruction, parent: string, arch: ArchName, keys: string[], _stack: unknown, text: string, env: Record<string, string>,
+    build: (upper: string, work: string, lock: HeldLock) => Promise<void>, extra = ''): Promise<string> {
+    const key = layerKey({ parent, kind: 'dockerfile', text, arch, env, extra: `${this.o.generation}${extra}` });
+    const label = `${path.basename(this.file)}:${ins.line} ${ins.keyword} ${ins.args.replace(/\s+/g, ' ').trim()}`.slice(0, 160);
+    const cached = this.o.layers.has(key);
+    this.index++;
+    this.o.emit({ phase: 'step', index: this.index, total: this.total, label, key, cached });
+    if (!cached) {
+      const started = Date.now();
+      await this.o.layers.ensure(key, { parent, step: label, arch }, build);
+      this.ran++;
+      this.o.emit({ phase: 'step-done', index: this.index, key, ms: Date.now() - started });
+    }
+    keys.push(key);
+    return key;
+  }
+
+  private async runIn(ins: DockerInstruction, stack: { rootfs: string; lowers: string[] }, upper: string, work: string, lock: HeldLock, arch: ArchName,
+    argv: string[], p: { cwd: string; env: Record<string, string>; user: string; binds: Bind[]; network: 'host' | 'none' | 'private'; stdin?: NodeJS.ReadableStream }): Promise<void> {
+    const index = this.index;
+    const go = (user: string) => runSandbox(this.o.helper, {
+      rootfs: stack.rootfs, lowers: stack.lowers, upper, work, arch, binds: p.binds, env: p.env, cwd: p.cwd,
+      hostname: this.o.hostname, network: p.network, ...(user ? { user } : {}),
+    }, argv, {
+      stdio: 'pipe',
+      onStdout: (line) => this.o.emit({ phase: 'step-output', index, stream: 'stdout', line }),
+      onStderr: (line) => this.o.emit({ phase: 'step-output', index, stream: 'stderr', line }),
+      onWarning: (w) => this.o.emit({ phase: 'warning', message: w.message, fix: w.fix }),
+      fds: [lock.fd],
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
+    });
+    let r;
+    try {
+      r = await go(p.user && p.user !== 'root' && p.user !== '0' ? p.user : '');
+    } catch (e) {
+      // A single-id map has only root: run as root, as the env's terminals then do.
+      if ((e as CrossrootError).code !== 'EUSERMAP') throw e;
+      this.o.emit({ phase: 'warning', message: `${path.basename(this.file)} line ${ins.line}: USER ${p.user} cannot exist in a single-id map (no subuid range for you); this step runs as root`, fix: 'add a range for your user to /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)' });
+      r = await go('');
+    }
+    for (const m of p.binds) removeMountPoint(upper, m.target);
+    if (r.code !== 0) {
+      throw new CrossrootError('ESTEP', `${path.basename(this.file)} line ${ins.line} (${ins.keyword}) failed with exit code ${r.code}; its last lines:\n${r.tail.map((l) => `  ${l}`).join('\n')}`, {
+        fix: 'fix the Dockerfile and run `crossroot build` again; the previous build of the env is unchanged',
+      });
+    }
+  }
+
+  /** --chown USER[:GROUP] as numbers, names looked up in the stage's own /etc/passwd and /etc/group. */
+  private owner(ins: DockerInstruction, spec: string | undefined, trees: string[]): Pick<Ownership, 'uid' | 'gid'> {
+    if (!spec) return {};
+    const [u, g] = spec.split(':');
+    const passwd = readEnvTreeFile(trees, 'etc/passwd');
+    const group = readEnvTreeFile(trees, 'etc/group');
+    let uid: number | undefined;
+    let gid: number | undefined;
+    if (/^\d+$/.test(u!)) uid = Number(u);
+    else {
+      const a = findAccount(passwd, u!);
+      if (!a) throw dfError(this.file, ins, `--chown=${spec}: no user "${u}" in the image's /etc/passwd`, 'create the user in an earlier RUN, or use numeric ids');
+      uid = a.uid;
+      gid = a.gid;
+    }
+    if (g !== undefined && g !== '') {
+      if (/^\d+$/.test(g)) gid = Number(g);
+      else {
+        const line = (group ?? '').split('\n').find((l) => l.split(':')[0] === g);
+        if (!line) throw dfError(this.file, ins, `--chown=${spec}: no group "${g}" in the image's /etc/group`, 'create the group in an earlier RUN, or use numeric ids');
+        gid = Number(line.split(':')[2]);
+      }
+    }
+    return { uid, gid: gid ?? uid };
+  }
+
+  private async copy(ins: DockerInstruction, st: StageState, arch: ArchName, keys: string[], stack: () => { rootfs: string; lowers: string[] }, parent: string, vars: Record<string, string>): Promise<string> {
+    const words = this.words(ins, vars);
+    if (words.length < 2) throw dfError(this.file, ins, `${ins.keyword} needs at least one source and a destination`);
+    const sources = words.slice(0, -1);
+    const destWord = words[words.length - 1]!;
+    const dest = path.posix.resolve(st.workdir, destWord) + (destWord.endsWith('/') || destWord === '.' ? '/' : '');
+    const flag = (n: string) => {
+      const v = ins.flags.find((f) => f.name === n)?.value;
+      return v === undefined || v === null ? undefined : this.word(ins, v, vars);
+    };
+    const trees = [...stack().lowers].reverse().concat(stack().rootfs);
+    const own: Ownership = this.owner(ins, flag('chown'), trees);
+    const chmod = flag('chmod');
+    if (chmod !== undefined) {
+      if (!/^[0-7]{3,4}$/.test(chmod)) throw dfError(this.file, ins, `--chmod=${chmod} must be an octal mode such as 755 (symbolic modes are not supported)`);
+      own.mode = parseInt(chmod, 8);
+    }
+    if (ins.flags.some((f) => f.name === 'link')) this.o.emit({ phase: 'note', message: `${path.basename(this.file)} line ${ins.line}: --link makes no difference here (each instruction is its own layer already)` });
+    const destIsDir = isDirIn(trees, dest);
+    const tmpName = `copy-${process.pid}-${this.index}-${Date.now()}`;
+    const from = flag('from');
+    const text = (hash: string) => `${ins.keyword} ${JSON.stringify(sources)} ${dest}\nfrom ${from ?? ''}\nown ${JSON.stringify(own)}\n${hash}`;
+
+    // Each source kind gives the hash of what it copies and a writer of the tar, used on a miss.
+    let hash: string;
+    let write: (tarFile: string, tmp: string) => Promise<void>;
+    if (from !== undefined) {
+      const stage = this.stageByName(from);
+      const src = stage && this.results.get(stage.index) ? this.results.get(stage.index)! : await this.fromImage(from, arch);
+      for (const s of sources) if (hasGlob(s)) throw dfError(this.file, ins, `COPY --from with a pattern (${s}) is not supported yet; name the files or their directory`);
+      // The source stage's layers are content-addressed: its top key names exactly what it holds.
+      hash = `stage ${src.keys[src.keys.length - 1] ?? src.base.digest ?? src.base.rootfs}`;
+      write = (tarFile, tmp) => this.tarFromStage(ins, src, sources, dest, own, tarFile, tmp);
+    } else {
+      const urls = ins.keyword === 'ADD' ? sources.filter((s) => /^https?:\/\//.test(s)) : [];
+      if (urls.length) {
+        if (urls.length !== sources.length) throw dfError(this.file, ins, 'ADD of URLs and local files together is not supported; use one ADD for each');
+        hash = `urls ${JSON.stringify(urls)}`;
+        write = (tarFile, tmp) => this.tarFromUrls(ins, urls, dest, destIsDir, own, tarFile, tmp);
+      } else {
+        let items = collectLocal(this.o.source.context, sources, dest, destIsDir, this.ignore);
+        const archives = ins.keyword === 'ADD' ? items.filter((it) => it.st.isFile() && isArchive(it.host)) : [];
+        if (archives.length) {
+          items = items.filter((it) => !archives.includes(it));
+          hash = `archive ${hashItems(archives, {})} ${hashItems(items, own)}`;
+        } else {
+          hash = hashItems(items, own);
+        }
+        write = async (tarFile, tmp) => {
+          const tw = new TarWriter(tarFile);
+          try {
+            writeItems(tw, items, own);
+            for (const a of archives) await relocateArchive(a.host, path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, ''), tw, tmp);
+          } finally {
+            tw.close();
+          }
+        };
+      }
+    }
+    return this.layer(ins, parent, arch, keys, stack, text(hash), {}, async (upper, work, lock) => {
+      const tmp = this.o.store.tempPath(tmpName);
+      mkdirSync(tmp, { recursive: true, mode: 0o700 });
+      try {
+        const tarFile = path.join(tmp, 'layer.tar');
+        await write(tarFile, tmp);
+        await this.runIn(ins, stack(), upper, work, lock, arch,
+          [COPY_TOOL, 'unpack', '--idmap', 'none', '--compression', 'none', '--target', '/', '--layer', `${COPY_IN}/layer.tar`],
+          { cwd: '/', env: {}, user: '', network: 'none', binds: [{ source: this.o.helper, target: COPY_TOOL, readonly: true }, { source: tmp, target: COPY_IN, readonly: true }] });
+      } finally {
+        this.o.store.removeTree(tmp);
+      }
+    });
+  }
+
+  /** The files of another stage (or image), as tar entries under `dest`, read by `tar` inside that stage. */
+  private async tarFromStage(ins: DockerInstruction, src: StageResult, sources: string[], dest: string, own: Ownership, tarFile: string, tmp: string): Promise<void> {
+    const out = path.join(tmp, 'out');
+    mkdirSync(out, { mode: 0o700 });
+    const scratch = path.join(tmp, 'scratch');
+    mkdirSync(path.join(scratch, 'upper'), { recursive: true });
+    mkdirSync(path.join(scratch, 'work'));
+    const rels = sources.map((s) => `.${path.posix.resolve('/', s)}`);
+    const r = await runSandbox(this.o.helper, {
+      rootfs: src.base.rootfs, lowers: src.keys.map((k) => this.o.layers.diff(k)), upper: path.join(scratch, 'upper'), work: path.join(scratch, 'work'),
+      arch: src.arch, binds: [{ source: out, target: '/.crossroot-copy-out' }], network: 'none', cwd: '/',
+    }, ['tar', '-cf', '/.crossroot-copy-out/from.tar', ...rels], { stdio: 'pipe' });
+    if (r.code !== 0) {
+      throw dfError(this.file, ins, `COPY --from could not read ${sources.join(' ')} from that stage (tar exited ${r.code}):\n${r.tail.map((l) => `  ${l}`).join('\n')}`, 'check the paths exist in the source stage');
+    }
+    const tw = new TarWriter(tarFile);
+    try {
+      const destClean = path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '');
+      const roots = rels.map((r0) => r0.replace(/^\.\//, '').replace(/\/+$/, ''));
+      const intoDir = dest.endsWith('/') || roots.length > 1;
+      // Which source roots are directories (their contents go into dest).
+      const dirs = new Set<string>();
+      readTarHeaders(path.join(out, 'from.tar'), (h) => { if (h.type === '5' && roots.includes(h.name)) dirs.add(h.name); });
+      const rename = (name: string): string | undefined => {
+        for (const root of roots) {
+          if (name === root) return dirs.has(root) ? undefined : (intoDir ? path.posix.join(destClean, path.posix.basename(root)) : destClean);
+          if (name.startsWith(`${root}/`)) return path.posix.join(destClean, name.slice(root.length + 1));
+        }
+        return undefined;
+      };
+      readTarHeaders(path.join(out, 'from.tar'), (h, body) => {
+        const name = rename(h.name);
+        if (name === undefined) return;
+        if (!['0', '1', '2', '5', '6'].includes(h.rawType)) return;
+        const e: TarHeader = { ...h, name, uid: own.uid ?? h.uid, gid: own.gid ?? h.gid, mode: own.mode ?? h.mode };
+        if (h.type === '1' && h.linkname) {
+          const l = rename(h.linkname);
+          if (l === undefined) return;
+          e.linkname = l;
+        }
+        tw.entry(e);
+        if (e.type === '0') tw.body(body, e.size);
+      });
+    } finally {
+      tw.close();
+    }
+  }
+
+  private async tarFromUrls(ins: DockerInstruction, urls: string[], dest: string, destIsDir: boolean, own: Ownership, tarFile: string, tmp: string): Promise<void> {
+    if (this.o.network === 'none') {
+      throw dfError(this.file, ins, `ADD ${urls[0]} needs the network, and the env's network mode is "none"`, 'download the file into the build context and COPY it, or allow the network');
+    }
+    const tw = new TarWriter(tarFile);
+    try {
+      const destClean = path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '');
+      for (const url of urls) {
+        let res: Response;
+        try {
+          res = await fetch(url, this.o.signal ? { signal: this.o.signal } : {});
+        } catch (e) {
+          throw dfError(this.file, ins, `ADD could not fetch ${url}: ${(e as Error).message}`, 'check the URL and the network');
+        }
+        if (!res.ok || !res.body) throw dfError(this.file, ins, `ADD ${url}: the server answered ${res.status} ${res.statusText}`, 'check the URL');
+        const f = path.join(tmp, 'download');
+        await pipeline(res.body as unknown as NodeJS.ReadableStream, createWriteStream(f, { mode: 0o600 }));
+        const base = path.posix.basename(new URL(url).pathname) || 'index.html';
+        const name = destIsDir || dest.endsWith('/') || urls.length > 1 ? path.posix.join(destClean, base) : destClean;
+        const size = lstatSync(f).size;
+        tw.entry({ name, type: '0', mode: own.mode ?? 0o600, uid: own.uid ?? 0, gid: own.gid ?? 0, mtime: Math.floor(Date.now() / 1000), size });
+        const fd = openSync(f, 'r');
+        try {
+          tw.body((w) => { const buf = Buffer.alloc(1 << 20); let n; let pos = 0; while ((n = readSync(fd, buf, 0, buf.length, pos)) > 0) { w(buf.subarray(0, n)); pos += n; } }, size);
+        } finally {
+          closeSync(fd);
+        }
+      }
+    } finally {
+      tw.close();
+    }
+  }
+}
+
+/** A directory at `p` in the stack (top tree first); a symlink or nothing there is not. */
+function isDirIn(trees: string[], p: string): boolean {
+  const rel = p.replace(/^\/+/, '').replace(/\/+$/, '');
+  if (!rel) return true;
+  for (const t of trees) {
+    try {
+      const st = lstatSync(path.join(t, rel));
+      return st.isDirectory();
+    } catch { /* lower */ }
+  }
+  return false;
+}
+
+/** ADD unpacks local archives: a tar, plain or gzip-compressed (Docker also takes bzip2 and xz). */
+function isArchive(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(512);
+    const n = readSync(fd, b, 0, 512, 0);
+    if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
+    if (n >= 6 && b.toString('ascii', 0, 6) === '\xfd7zXZ') return true;
+    if (n >= 3 && b.toString('ascii', 0, 3) === 'BZh') return true;
+    return n === 512 && b.toString('ascii', 257, 262) === 'ustar';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** An archive's entries under `destName`; the helper's unpack then refuses any `..` in them. */
+async function relocateArchive(file: string, destName: string, tw: TarWriter, tmp: string): Promise<void> {
+  const fd = openSync(file, 'r');
+  const magic = Buffer.alloc(6);
+  readSync(fd, magic, 0, 6, 0);
+  closeSync(fd);
+  let plain = file;
+  if (magic[0] === 0x1f && magic[1] === 0x8b) {
+    plain = path.join(tmp, 'archive.tar');
+    await pipeline(createReadStream(file), createGunzip(), createWriteStream(plain, { mode: 0o600 }));
+  } else if (magic.toString('ascii', 0, 3) === 'BZh' || magic.toString('binary', 0, 6) === '\xfd7zXZ\0') {
+    throw new CrossrootError('EDOCKERFILE', `ADD ${path.basename(file)}: bzip2 and xz archives are not unpacked by Crossroot yet`, { fix: 'recompress it with gzip (or keep it plain tar)' });
+  }
+  readTarHeaders(plain, (h, body) => {
+    if (!['0', '1', '2', '5', '6'].includes(h.rawType)) return;
+    const e: TarHeader = { ...h, name: path.posix.join(destName, h.name) };
+    if (h.type === '1' && h.linkname) e.linkname = path.posix.join(destName, h.linkname);
+    tw.entry(e);
+    if (e.type === '0') tw.body(body, e.size);
+  });
+  if (plain !== file) rmSync(plain, { force: true });
+}
+
+/** The empty file or dir the helper made in the layer for a bind's mount point; not part of the layer. */
+function removeMountPoint(upper: string, target: string): void {
+  const p = path.join(upper, target);
+  try {
+    const st = lstatSync(p);
+    if (st.isDirectory()) rmdirSync(p);
+    else if (st.isFile() && st.size === 0) unlinkSync(p);
+  } catch { /* not there, or not empty (the cache dir's parent) */ }
+}
