@@ -86,7 +86,7 @@ test('the Dockerfile fixture builds and runs for arm64; a second build is a cach
   assert.deepEqual(ranLines(first.events), ['5 RUN', '6 COPY', '7 RUN', '12 RUN', '13 RUN', '14 COPY', '15 COPY', '16 ADD', '17 WORKDIR', '19 RUN']);
   assert.ok(first.events.some((e) => e.phase === 'note' && /line 20: EXPOSE is recorded in the image config/.test(e.message)), 'EXPOSE is not silent');
   let r = await run(first.env, CHECK);
-  assert.deepEqual([r.code, r.out], [0, 'aarch64\nHello, world!\nhi from aarch64\ncontext: ./config/app.conf ./tools/make.sh \ndev\n/opt/app\ndev 640\nbundled\nmade by dev\n/opt/app\n'], r.err);
+  assert.deepEqual([r.code, r.out], [0, 'aarch64\nHello, world!\nhi from aarch64\ncontext: ./bundle.tar.gz ./config/app.conf ./tools/make.sh \ndev\n/opt/app\ndev 640\nbundled\nmade by dev\n/opt/app\n'], r.err);
 
   const again = await build(dir, 'arm64', store);
   assert.equal(steps(again.events).length, 10);
@@ -115,7 +115,7 @@ test('the Dockerfile fixture builds and runs for amd64', { timeout: 15 * 60_000 
   const { env } = await build(dir, 'amd64', store);
   t.after(() => env.stop());
   const r = await run(env, CHECK);
-  assert.deepEqual([r.code, r.out], [0, 'x86_64\nHello, world!\nhi from x86_64\ncontext: ./config/app.conf ./tools/make.sh \ndev\n/opt/app\ndev 640\nbundled\nmade by dev\n/opt/app\n'], r.err);
+  assert.deepEqual([r.code, r.out], [0, 'x86_64\nHello, world!\nhi from x86_64\ncontext: ./bundle.tar.gz ./config/app.conf ./tools/make.sh \ndev\n/opt/app\ndev 640\nbundled\nmade by dev\n/opt/app\n'], r.err);
 });
 
 test('a single-service Compose file runs its service\'s build, environment, binds and working dir; the other service gets a diagnostic', { timeout: 10 * 60_000 }, async (t) => {

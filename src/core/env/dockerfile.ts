@@ -58,6 +58,8 @@ export interface DockerBuildResult {
   /** How many layers ran (the others were cache hits) and how many there were. */
   ran: number;
   steps: number;
+  /** Every stage's layers and FROM images: the env pins them all, so gc keeps the builder stages' cache too. */
+  pinned: { layers: string[]; images: string[] };
 }
 
 /** What a built stage is: a base tree, its layers, its config, its arch. */
@@ -230,7 +232,12 @@ class DockerBuild {
     try {
       for (const s of order) this.results.set(s.index, await this.stage(s));
       const r = this.results.get(target.index)!;
-      return { base: r.base, keys: r.keys, config: r.config, ran: this.ran, steps: this.total };
+      const all = [...this.results.values(), ...this.images.values()];
+      const pinned = {
+        layers: [...new Set(all.flatMap((s) => s.keys))],
+        images: [...new Set(all.flatMap((s) => (s.base.digest ? [s.base.digest] : [])))],
+      };
+      return { base: r.base, keys: r.keys, config: r.config, ran: this.ran, steps: this.total, pinned };
     } finally {
       // The env takes its own hold on the final base; the other images may go.
       for (const h of this.held) h.release();

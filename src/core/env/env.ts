@@ -310,7 +310,8 @@ export class Env {
         this.store.removeTree(this.work);
       }
       // gc keeps what the env stands on: its base image and its layers.
-      this.store.setRoot(`env-${this.id}`, base.digest ? [base.digest] : [], keys);
+      const images = [...new Set([...(base.digest ? [base.digest] : []), ...(docker?.pinned.images ?? [])])];
+      this.store.setRoot(`env-${this.id}`, images, [...new Set([...keys, ...(docker?.pinned.layers ?? [])])]);
       this.writeRecord(record);
       return { record, ran, steps: steps.length + (docker?.steps ?? 0), changed };
     } finally {

@@ -197,7 +197,7 @@ export function readCompose(filesNode: Node, serviceNode: Node | undefined, c: B
   if (!svc) { c.report(Code.ComposeFile, 'error', `the Compose file has no service "${name}"`, serviceNode.offset, serviceNode.offset + serviceNode.length); return undefined; }
   others.delete(name);
   if (others.size) {
-    c.report(Code.ComposeIgnored, 'warning', `only the service "${name}" runs: Crossroot makes one env without a container engine, so ${[...others].map((o) => `"${o}"`).join(', ')} ${others.size === 1 ? 'does' : 'do'} not start (run ${others.size === 1 ? 'it' : 'them'} with docker compose or podman-compose; the env shares the host network, so localhost reaches them)`, at.start, at.end);
+    c.report(Code.ComposeIgnored, 'warning', `only the service "${name}" runs: Crossroot makes one env without a container engine, so ${[...others].map((o) => `"${o}"`).join(', ')} ${others.size === 1 ? 'does' : 'do'} not start (run ${others.size === 1 ? 'it' : 'them'} with docker compose or podman-compose; the env shares the host network, so localhost reaches ${others.size === 1 ? 'it' : 'them'})`, at.start, at.end);
   }
   const dir = projectDir!;
   let source: Source | undefined;
