@@ -6,14 +6,14 @@
 // the bench registers qemu-aarch64 there (as root) only around buildah's runs and removes it
 // after; Crossroot never uses it (its helper registers qemu in a private binfmt_misc instance).
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debianImageLayout } from '../test/fixtures/debian-image';
 import { pushImage, startRegistry } from '../test/fixtures/registry';
 import { HELPER, ROOT } from '../test/lib/harness';
-import { median, removeTree, runBench, type BenchResult, type Row } from './lib';
+import { median, removeTree, report, type BenchResult, type Row } from './lib';
 
 const COLD_RUNS = Number(process.env.CROSSROOT_BENCH_COLD_RUNS || 3);
 const WARM_RUNS = Number(process.env.CROSSROOT_BENCH_RUNS || 10);
@@ -43,7 +43,7 @@ function hostBinfmtArm64(): boolean {
   return existsSync(path.join(BINFMT, 'qemu-aarch64'));
 }
 
-async function bench(): Promise<BenchResult> {
+async function bench(side: 'crossroot' | 'buildah' | 'both'): Promise<BenchResult> {
   const res: BenchResult = { rows: [], notes: [] };
   const reg = await startRegistry();
   const work = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'crossroot-df-bench-'));
@@ -59,20 +59,22 @@ async function bench(): Promise<BenchResult> {
     // Crossroot: each cold run in an empty store; warm runs on the last one.
     const cold: number[] = [];
     let store = '';
-    for (let i = 0; i < COLD_RUNS; i++) {
+    for (let i = 0; side !== 'buildah' && i < COLD_RUNS; i++) {
       if (store) removeTree(HELPER, store);
       store = path.join(work, `store-${i}`);
       cold.push(build(store));
     }
     const warm: number[] = [];
-    for (let i = 0; i < WARM_RUNS; i++) warm.push(build(store));
+    for (let i = 0; side !== 'buildah' && i < WARM_RUNS; i++) warm.push(build(store));
     const oursCold: Row = { name: 'crossroot build (empty store)', medianMs: median(cold), runs: cold.length };
     const oursWarm: Row = { name: 'crossroot build (cached)', medianMs: median(warm), runs: warm.length };
 
     let peerCold: Row | undefined;
     let peerWarm: Row | undefined;
     const buildah = spawnSync('buildah', ['--version'], { encoding: 'utf8' });
-    if (buildah.status !== 0) {
+    if (side === 'crossroot') {
+      // buildah's side runs separately, with the host binfmt entry it needs (see main()).
+    } else if (buildah.status !== 0) {
       res.notes.push('buildah is not installed here (apt-get install buildah), so there is no peer column');
     } else if (!hostBinfmtArm64()) {
       res.notes.push('buildah needs a host binfmt_misc entry for qemu-aarch64 to run the arm64 RUN steps, and none was registered (run the bench as root: it registers one only around buildah\'s runs)');
@@ -108,23 +110,68 @@ async function bench(): Promise<BenchResult> {
 }
 
 /**
- * As root: register qemu-aarch64 in the host's binfmt_misc for buildah (F: the interpreter is
- * opened now, so it works inside buildah's chroot), run the bench as the test user, remove it.
+ * As root: the Crossroot side runs as the test user with no host binfmt_misc at all (as on this
+ * machine); then qemu-aarch64 is registered in the host's binfmt_misc (mounted for it when it is
+ * not, F: the interpreter is opened now, so it works inside buildah's chroot) for buildah's side
+ * only, and removed (and unmounted) right after. As the test user: one side, as asked.
  */
 async function main(): Promise<void> {
   const file = fileURLToPath(import.meta.url);
-  if (process.getuid?.() !== 0) return runBench('dockerfile', 'Dockerfile build (arm64) vs buildah', file, bench);
-  const had = hostBinfmtArm64();
-  const qemu = ['/usr/bin/qemu-aarch64-static', '/usr/libexec/qemu-binfmt/aarch64-binfmt-P'].find((p) => existsSync(p));
-  if (!had && qemu && existsSync(path.join(BINFMT, 'register'))) {
-    const magic = '\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00';
-    const mask = '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff';
-    writeFileSync(path.join(BINFMT, 'register'), `:qemu-aarch64:M::${magic}:${mask}:${qemu}:OCF`);
+  const side = process.env.CROSSROOT_BENCH_SIDE as 'crossroot' | 'buildah' | undefined;
+  if (process.getuid?.() !== 0) {
+    const r = await bench(side ?? 'both');
+    if (process.env.CROSSROOT_BENCH_RESULT) writeFileSync(process.env.CROSSROOT_BENCH_RESULT, JSON.stringify(r));
+    else report('dockerfile', TITLE, r.rows, r.notes);
+    return;
   }
+  const ours = asTestUser(file, 'crossroot');
+  const mounted = existsSync(path.join(BINFMT, 'register'));
+  const qemu = '/usr/bin/qemu-aarch64-static';
+  let registered = false;
+  let peer: BenchResult | undefined;
+  let why = '';
   try {
-    await runBench('dockerfile', 'Dockerfile build (arm64) vs buildah', file, bench);
+    if (!mounted) spawnSync('mount', ['-t', 'binfmt_misc', 'binfmt_misc', BINFMT]);
+    if (!existsSync(path.join(BINFMT, 'register'))) why = 'the host\'s binfmt_misc could not be mounted';
+    else if (!existsSync(qemu)) why = `${qemu} is not installed`;
+    else {
+      if (!hostBinfmtArm64()) {
+        const magic = '\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00';
+        const mask = '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff';
+        writeFileSync(path.join(BINFMT, 'register'), `:qemu-aarch64:M::${magic}:${mask}:${qemu}:OCF`);
+        registered = true;
+      }
+      peer = asTestUser(file, 'buildah');
+    }
+  } catch (e) {
+    why = `buildah's side failed: ${(e as Error).message.split('\n').slice(0, 3).join(' ')}`;
   } finally {
-    if (!had && existsSync(path.join(BINFMT, 'qemu-aarch64'))) writeFileSync(path.join(BINFMT, 'qemu-aarch64'), '-1');
+    if (registered) writeFileSync(path.join(BINFMT, 'qemu-aarch64'), '-1');
+    if (!mounted) spawnSync('umount', [BINFMT]);
+  }
+  const rows = ours.rows.map((r, i) => ({ ...r, ...(peer?.rows[i]?.peer ? { peer: peer.rows[i]!.peer } : {}) }));
+  report('dockerfile', TITLE, rows, [...ours.notes, ...(peer ? [] : [`No buildah column: ${why}.`])]);
+}
+
+const TITLE = 'Dockerfile build (arm64): crossroot build vs buildah build --platform linux/arm64';
+
+/** Runs this file as the unprivileged test user for one side and reads its result back. */
+function asTestUser(file: string, side: 'crossroot' | 'buildah'): BenchResult {
+  const user = process.env.CROSSROOT_TEST_USER || 'crossroot-test';
+  const home = spawnSync('getent', ['passwd', user], { encoding: 'utf8' }).stdout.split(':')[5];
+  if (!home) throw new Error(`user ${user} does not exist; run npm test once as root (it creates it)`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'crossroot-bench-'));
+  spawnSync('chmod', ['0777', dir]);
+  const out = path.join(dir, 'result.json');
+  const pass = ['CROSSROOT_BENCH_RUNS', 'CROSSROOT_BENCH_COLD_RUNS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`);
+  try {
+    const r = spawnSync('runuser', ['-u', user, '--', 'env', '-i', `HOME=${home}`, `USER=${user}`, `LOGNAME=${user}`,
+      'PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', `CROSSROOT_ROOT=${ROOT}`, `CROSSROOT_BENCH_RESULT=${out}`, `CROSSROOT_BENCH_SIDE=${side}`, ...pass,
+      process.execPath, '--import', 'tsx', file], { cwd: ROOT, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`the ${side} side failed as ${user} (exit ${r.status})`);
+    return JSON.parse(readFileSync(out, 'utf8')) as BenchResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
