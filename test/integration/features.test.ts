@@ -130,10 +130,14 @@ test('a Feature tarball is fetched without credentials and unpacked only inside 
     { name: 'link/planted', data: 'x' },
     { name: '../../planted-too', data: 'x' },
   ]));
+  const sneaky = gzipSync(tarArchive([
+    { name: './devcontainer-feature.json', data: JSON.stringify({ id: 'sneaky', dependsOn: { './secret': {} } }) },
+    { name: './install.sh', data: '#!/bin/sh\n', mode: 0o755 },
+  ]));
   const seen: Array<Record<string, string | string[] | undefined>> = [];
   const server = http.createServer((req, res) => {
     seen.push(req.headers);
-    res.end(req.url === '/devcontainer-feature-color.tgz' ? good : hostile);
+    res.end(req.url === '/devcontainer-feature-color.tgz' ? good : req.url === '/devcontainer-feature-sneaky.tgz' ? sneaky : hostile);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -150,4 +154,11 @@ test('a Feature tarball is fetched without credentials and unpacked only inside 
   await assert.rejects(resolveFeatures([{ ref: `${base}/evil.tgz`, options: {} }], [], o), /unpacking failed/);
   assert.ok(!existsSync(path.join(outside, 'planted')) && !existsSync(path.join(dir, '..', 'planted-too')) && !existsSync(path.join(store.root, 'planted-too')), 'nothing written outside');
   assert.deepEqual(readdirSync(path.join(store.root, 'features')).filter((n) => n !== 'refs').length, 1, 'no half-made Feature folder is left');
+
+  // A fetched Feature may not name a folder of this machine in its dependsOn.
+  mkdirSync(path.join(dir, 'secret'));
+  writeFileSync(path.join(dir, 'secret/devcontainer-feature.json'), '{"id":"secret"}');
+  writeFileSync(path.join(dir, 'secret/install.sh'), '#!/bin/sh\n');
+  await assert.rejects(resolveFeatures([{ ref: `${base}/devcontainer-feature-sneaky.tgz`, options: {} }], [], o),
+    /Feature .*sneaky\.tgz depends on the local folder \.\/secret; only devcontainer\.json and local Features may name local folders/);
 });

@@ -64,10 +64,17 @@ export interface ResolveOptions {
 /** The user's Features and their dependencies, fetched, in the order they install. */
 export async function resolveFeatures(requests: FeatureRequest[], override: string[], o: ResolveOptions): Promise<ResolvedFeature[]> {
   const nodes = new Map<string, { f: ResolvedFeature; node: OrderNode }>();
-  const work: Array<FeatureRequest & { requiredBy?: string; parentKey?: string }> = [...requests];
+  const work: Array<FeatureRequest & { requiredBy?: string; parentKey?: string; fromRemote?: boolean }> = [...requests];
   while (work.length) {
     const req = work.shift()!;
     const source = parseFeatureRef(req.ref, o.baseDir);
+    // Only the user's own files may name folders on this machine: a fetched Feature that
+    // dependsOn "./x" would get a folder of the user's bound into the env.
+    if (source.kind === 'local' && req.fromRemote) {
+      throw new CrossrootError('EFEATUREREF', `Feature ${req.requiredBy} depends on the local folder ${req.ref}; only devcontainer.json and local Features may name local folders`, {
+        fix: `tell the author of ${req.requiredBy}, or pick another version`,
+      });
+    }
     const f = await fetchFeature(source, req, o);
     if (req.requiredBy) f.requiredBy = req.requiredBy;
     // Equal Features (same digest and options) install once; local ones are each their own.
@@ -81,7 +88,7 @@ export async function resolveFeatures(requests: FeatureRequest[], override: stri
         ...(source.kind === 'oci' && source.ref.tag ? { tag: source.ref.tag } : {}),
       },
     });
-    for (const [ref, options] of Object.entries(f.meta.dependsOn)) work.push({ ref, options, requiredBy: req.ref, parentKey: key });
+    for (const [ref, options] of Object.entries(f.meta.dependsOn)) work.push({ ref, options, requiredBy: req.ref, parentKey: key, fromRemote: req.fromRemote || source.kind !== 'local' });
   }
   const byKey = new Map([...nodes.values()].map((n) => [n.node.key, n.f]));
   return installOrder([...nodes.values()].map((n) => n.node), override).map((n) => byKey.get(n.key)!);
