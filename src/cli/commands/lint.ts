@@ -14,7 +14,8 @@ export const lint: Command = {
   usage: [
     'usage: crossroot lint [FILE] [--format text|json]',
     '',
-    `Without FILE, checks the first of ${ENV_FILE_NAMES.join(', ')} in the current folder.`,
+    `Without FILE, checks the first of ${ENV_FILE_NAMES.join(', ')} in the current folder,`,
+    'else its only .devcontainer/NAME/devcontainer.json (with several, it lists them: name one).',
     'Prints one line per problem (FILE:LINE:COL: SEVERITY CODE: MESSAGE), or with --format json',
     'one JSON object {file, diagnostics: [...], errors, warnings}. Exits 1 when there are errors.',
   ].join('\n'),

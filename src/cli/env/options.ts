@@ -19,7 +19,8 @@ export const ENV_OPTIONS = {
 
 export const ENV_OPTIONS_USAGE = [
   '  -f, --file FILE        the env file (default: crossroot.toml or .devcontainer/devcontainer.json',
-  '                         in the current folder or the nearest folder above it)',
+  '                         in the current folder or the nearest folder above it; a folder with several',
+  '                         .devcontainer/NAME/devcontainer.json lists them, and you name one)',
   '  --store DIR            the image store (default: $CROSSROOT_STORE, else $XDG_CACHE_HOME/crossroot)',
   '  --shared-store         accept a store other users can enter (CROSSROOT_SHARED_STORE=1); see docs/security.md',
   '  --idle-timeout T       stop the env after T with nothing running in it: 90s, 15m, 2h or never',
