@@ -52,10 +52,3 @@ export function hostArch(): ArchInfo {
   if (!name) throw new Error(`unsupported host architecture ${process.arch}`);
   return ARCHES[name];
 }
-
-/** Debian package that ships qemu-<arch>-static, per host distro family. */
-export const QEMU_PACKAGES = {
-  debian: 'qemu-user-static',
-  fedora: 'qemu-user-static',
-  arch: 'qemu-user-static',
-} as const;

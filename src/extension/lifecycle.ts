@@ -37,11 +37,18 @@ export function progressOf(e: EnvEvent): BuildProgress | undefined {
   switch (e.phase) {
     case 'pull': {
       const p = e.pull;
-      const layer = p.layer ? `layer ${p.layer}/${p.layers ?? '?'}` : 'image';
-      if (p.phase === 'download') return { message: `${layer}: ${mb(p.done ?? 0)}${p.total ? ` / ${mb(p.total)}` : ''}`, detail: false };
-      if (p.phase === 'unpack') return { message: p.message ?? `unpacking ${layer}` };
-      if (p.phase === 'done') return { message: p.cached ? 'image ready (cached)' : 'image ready' };
-      return p.message ? { message: p.message } : undefined;
+      switch (p.phase) {
+        case 'resolve': return { message: `resolving ${p.source}` };
+        case 'download': return { message: `${p.blob.layer ? `layer ${p.blob.layer}/${p.blob.layers ?? '?'}` : p.blob.name ?? 'blob'}: ${mb(p.done)}${p.blob.size ? ` / ${mb(p.blob.size)}` : ''}`, detail: false };
+        case 'verify': return undefined;
+        case 'unpack': return { message: `unpacking layer ${p.layer}/${p.layers}` };
+        case 'bootstrap': return { message: `building ${p.what} with mmdebstrap (about a minute)` };
+        case 'wait': case 'note': return { message: p.message };
+        // The env says it as a warning of its own.
+        case 'moved': return undefined;
+        case 'done': return { message: p.cached ? 'image ready (cached)' : 'image ready' };
+      }
+      break;
     }
     case 'step': return { message: `step ${e.index}/${e.total}: ${e.label}${e.cached ? ' (cached)' : ''}`, fraction: (e.index - 1) / e.total };
     case 'step-output': return { message: e.line, detail: true };

@@ -44,8 +44,3 @@ export function taskProcess(cli: CliCommand, def: CrossrootTaskDefinition, folde
   const cwd = def.cwd ? path.resolve(folder, def.cwd) : folder;
   return { process: cli.command, args: execArgs(cli, envFile, [def.command, ...(def.args ?? [])]), cwd, env: cli.env };
 }
-
-/** Label of a task made from a command line (Run Command…). */
-export function taskLabel(command: string[]): string {
-  return command.join(' ');
-}

@@ -8,8 +8,6 @@ import type { TestContext } from 'node:test';
 import { need, ROOT, tempDir } from '../lib/harness';
 import { codeServerEntry, codeServerPrerequisites } from './lib/codeServer';
 
-export const EXTENSION_ID = 'crossroot.crossroot';
-
 /** User settings: DOM terminal rows (readable as text), no startup editors, no auto-closing. */
 export const SETTINGS = {
   'terminal.integrated.gpuAcceleration': 'off',

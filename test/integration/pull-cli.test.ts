@@ -30,17 +30,20 @@ test('a registry pull reports bytes per layer, each verify and unpack, then done
   const got = await pull({ kind: 'image', ref }, { store: Store.open(storeDir(t)), arch: ARCHES.arm64, onProgress: (e) => events.push({ ...e }) });
   assert.equal(got.manifestDigest, img.manifestDigest);
   assert.equal(events[0]!.phase, 'resolve');
-  assert.deepEqual(events.at(-1), { phase: 'done', digest: img.manifestDigest, cached: false, message: got.source });
+  assert.deepEqual(events.at(-1), { phase: 'done', digest: img.manifestDigest, cached: false, source: got.source });
   for (const [i, l] of layers.entries()) {
-    const mine = events.filter((e) => e.layer === i + 1);
-    const downloads = mine.filter((e) => e.phase === 'download');
+    const downloads = events.filter((e) => e.phase === 'download' && e.blob.layer === i + 1);
     assert.ok(downloads.length > 0, `layer ${i + 1} reports its download`);
-    assert.ok(downloads.every((e) => e.digest === l.digest && e.total === l.size && e.layers === layers.length), `layer ${i + 1}: digest, total and layer count`);
-    assert.deepEqual(downloads.map((e) => e.done), downloads.map((e) => e.done).sort((a, b) => a! - b!), 'bytes done only grow');
-    assert.equal(downloads.at(-1)!.done, l.size, 'the last download event has every byte');
-    assert.equal(mine.filter((e) => e.phase === 'verify').length, 1, `layer ${i + 1} is verified once`);
-    assert.equal(mine.filter((e) => e.phase === 'unpack').at(-1)?.done, l.size, `layer ${i + 1} is unpacked to its end`);
+    assert.ok(downloads.every((e) => e.phase === 'download' && e.blob.digest === l.digest && e.blob.size === l.size && e.blob.layers === layers.length), `layer ${i + 1}: digest, size and layer count`);
+    const done = downloads.map((e) => (e.phase === 'download' ? e.done : -1));
+    assert.deepEqual(done, [...done].sort((a, b) => a - b), 'bytes done only grow');
+    assert.equal(done.at(-1), l.size, 'the last download event has every byte');
+    assert.equal(events.filter((e) => e.phase === 'verify' && e.blob.layer === i + 1).length, 1, `layer ${i + 1} is verified once`);
+    const unpacked = events.filter((e) => e.phase === 'unpack' && e.layer === i + 1).at(-1);
+    assert.ok(unpacked?.phase === 'unpack' && unpacked.done === l.size && unpacked.size === l.size, `layer ${i + 1} is unpacked to its end`);
   }
+  // The config is a named blob, not a layer.
+  assert.ok(events.some((e) => e.phase === 'verify' && e.blob.name === 'config' && !e.blob.layer));
 
   const cli = await crossrootAsync(['pull', '--arch', 'arm64', '--store', storeDir(t), ref]);
   assert.equal(cli.code, 0, cli.stderr);

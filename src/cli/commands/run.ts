@@ -9,7 +9,8 @@ import { parseImageConfig } from '../../core/image/oci';
 import { runSandbox } from '../../core/sandbox/client';
 import type { Bind } from '../../core/sandbox/helper';
 import type { Store } from '../../core/store/store';
-import { IMAGE_OPTIONS, archOption, exitWhenWritten, progressRenderer, storeOption } from './pull';
+import { IMAGE_OPTIONS, archOption, exitWhenWritten, storeOption } from './pull';
+import { progressRenderer } from '../progress';
 
 export const WORKSPACE_TARGET = '/workspace';
 

@@ -6,7 +6,8 @@ import { ENV_FILE_NAMES, findEnvFileUpward } from '../../core/envfile/load';
 import { parseDuration } from '../../core/envfile/spec';
 import { Env } from '../../core/env/env';
 import type { EnvEvent } from '../../core/env/events';
-import { progressRenderer, storeOption } from '../commands/pull';
+import { storeOption } from '../commands/pull';
+import { progressRenderer } from '../progress';
 
 export const ENV_OPTIONS = {
   file: { type: 'string', short: 'f' },
@@ -86,7 +87,8 @@ export function stderrEvents(o: { verbose: boolean; quiet: boolean }): { listene
   };
   const listener = (e: EnvEvent) => {
     switch (e.phase) {
-      case 'pull': pull.listener(e.pull); break;
+      // A moved tag also comes as the env's own warning, with its fix.
+      case 'pull': if (e.pull.phase !== 'moved') pull.listener(e.pull); break;
       case 'step': {
         const line = `crossroot: step ${e.index}/${e.total} ${e.label}${e.cached ? ' (cached)' : ''}`;
         if (!e.cached) say(line);

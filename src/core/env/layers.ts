@@ -62,37 +62,29 @@ export class LayerStore {
    * The layer `key`, made by `build` when missing. `build(upper, work, lock)` fills `upper` (an
    * empty dir on the store's filesystem) by running the step over the layers below; `work` is the
    * overlay's work dir. Under the layer's lock, so concurrent builds of one env make it once; made
-   * in tmp/ and renamed into place, so a failed or killed step (even kill -9) leaves no layer.
+   * in tmp/ and renamed into place (Store.ensureEntry), so a failed or killed step (even kill -9)
+   * leaves no layer.
    */
   async ensure(key: string, record: Omit<LayerRecord, 'key' | 'created'>,
     build: (upper: string, work: string, lock: HeldLock) => Promise<void>,
     onWait?: (pid: number | undefined) => void): Promise<{ record: LayerRecord; cached: boolean }> {
-    const have = this.get(key);
-    if (have) return { record: have, cached: true };
-    const name = `layer-${key}`;
-    const lock = await this.store.lock(name, onWait ? { onWait } : {});
-    try {
-      const made = this.get(key);
-      if (made) return { record: made, cached: true };
-      this.store.clearTemp(name);
-      const tmp = this.store.tempPath(name);
-      mkdirSync(path.join(tmp, 'diff'), { recursive: true });
-      mkdirSync(path.join(tmp, 'work'));
-      try {
+    const { value, cached } = await this.store.ensureEntry(`layer-${key}`, {
+      get: () => this.get(key),
+      make: async (tmp, lock) => {
+        mkdirSync(path.join(tmp, 'diff'));
+        mkdirSync(path.join(tmp, 'work'));
         await build(path.join(tmp, 'diff'), path.join(tmp, 'work'), lock);
         // overlayfs leaves its work dir with a mode-000 subdir; it is not part of the layer.
         this.store.removeTree(path.join(tmp, 'work'));
-        const full: LayerRecord = { key, ...record, created: new Date().toISOString() };
+        return { key, ...record, created: new Date().toISOString() };
+      },
+      place: (tmp, full) => {
         writeFileSync(path.join(tmp, 'layer.json'), JSON.stringify(full, null, 2) + '\n');
         this.store.commit(tmp, this.dir(key));
-        return { record: full, cached: false };
-      } catch (e) {
-        this.store.removeTree(tmp);
-        throw e;
-      }
-    } finally {
-      lock.release();
-    }
+      },
+      ...(onWait ? { onWait } : {}),
+    });
+    return { record: value, cached };
   }
 
   /** Marks a layer in use (an env's overlay lower) until released; gc skips it. */

@@ -11,7 +11,7 @@ import { DEBIAN_MIRROR, DEBIAN_PACKAGE, DEBIAN_SNAPSHOT, DEBIAN_SUITE, DEBIAN_VA
 import { requireArch } from '../sandbox/arches';
 import { findHelper } from '../sandbox/helper';
 import type { Store } from '../store/store';
-import type { ProgressListener } from './progress';
+import { type ProgressListener, waitMessage } from './progress';
 
 export interface DebianBootstrap {
   arch: ArchName;
@@ -61,16 +61,16 @@ export async function debianImage(store: Store, o: DebianBootstrap, progress: Pr
   const result = { digest, rootfs: store.rootfsPath(digest) };
   const what = `Debian ${debianSuite(o)} ${o.variant ?? 'minbase'} for ${o.arch}`;
   if (store.image(digest)) {
-    progress({ phase: 'done', digest, cached: true, message: what });
+    progress({ phase: 'done', digest, cached: true, source: what });
     return result;
   }
   const storeLock = await store.lockStore({ shared: true });
   try {
     const arch = ARCHES[o.arch].oci;
     const { cached } = await store.ensureImage(digest, {
-      onWait: (pid) => progress({ phase: 'wait', digest, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is building ${what}` }),
+      onWait: (pid) => progress({ phase: 'wait', digest, ...(pid ? { pid } : {}), message: waitMessage(pid, `building ${what}`) }),
       build: async (rootfs) => {
-        progress({ phase: 'unpack', digest, message: `building ${what} with mmdebstrap (about a minute)` });
+        progress({ phase: 'bootstrap', what });
         await bootstrapDebian(o, rootfs, log, store.helper());
         return {
           source: `debian:${debianSuite(o)} ${debianMirror(o)}`, blobs: [],
@@ -78,7 +78,7 @@ export async function debianImage(store: Store, o: DebianBootstrap, progress: Pr
         };
       },
     });
-    progress({ phase: 'done', digest, cached, message: what });
+    progress({ phase: 'done', digest, cached, source: what });
     return result;
   } finally {
     storeLock.release();

@@ -163,15 +163,16 @@ export async function importLayoutBlobs(store: Store, dir: string, img: Imported
         });
       }
     }
-    const ev = { layer: i + 1, layers: layers.length, digest: l.digest, total: l.size };
-    await store.importBlobFile(l.digest, file, (n) => onProgress({ phase: 'download', ...ev, done: n }));
-    onProgress({ phase: 'verify', ...ev, done: l.size });
+    const blob = { layer: i + 1, layers: layers.length, digest: l.digest, size: l.size };
+    const cached = store.hasBlob(l.digest);
+    await store.importBlobFile(l.digest, file, (n) => onProgress({ phase: 'download', blob, done: n }));
+    onProgress({ phase: 'verify', blob, cached });
   }
 }
 
 /** Imports the chosen image of an OCI layout dir: its manifest, config and layers, verified. */
 export async function importOciLayout(store: Store, dir: string, arch: ArchInfo, o: { ref?: string; onProgress?: ProgressListener } = {}): Promise<ImportedImage> {
-  o.onProgress?.({ phase: 'resolve', message: dir });
+  o.onProgress?.({ phase: 'resolve', source: dir });
   const img = resolveOciLayout(dir, arch, o.ref);
   await importLayoutBlobs(store, dir, img, o.onProgress);
   return img;
@@ -192,7 +193,7 @@ function readJsonFile(file: string, what: string): Buffer {
  */
 export async function importArchive(store: Store, file: string, arch: ArchInfo, o: { ref?: string; onProgress?: ProgressListener } = {}): Promise<ImportedImage> {
   const onProgress = o.onProgress ?? noProgress;
-  onProgress({ phase: 'resolve', message: file });
+  onProgress({ phase: 'resolve', source: file });
   const meta = new Map<string, Buffer>(); // small top-level metadata files
   const files = new Map<string, { digest: string; size: number }>(); // other files by archive path
   const stream = openTar(file);
@@ -234,7 +235,7 @@ function blobSink(store: Store, name: string, size: number, expected: string | u
     digest: expected,
     entry: `${path.resolve(file)}\0${name}`,
     what: `${file}: ${name}`,
-    onBytes: (n) => onProgress({ phase: 'download', digest: expected, done: n, total: size, message: name }),
+    onBytes: (n) => onProgress({ phase: 'download', blob: { ...(expected ? { digest: expected } : {}), size, name }, done: n }),
   });
   done.catch(() => {}); // surfaced by end()
   return {
@@ -244,7 +245,7 @@ function blobSink(store: Store, name: string, size: number, expected: string | u
       pass.end();
       const r = await done;
       files.set(name, r);
-      onProgress({ phase: 'verify', digest: r.digest, done: size, total: size, message: name });
+      onProgress({ phase: 'verify', blob: { digest: r.digest, size, name }, cached: false });
     },
   };
 }
@@ -308,7 +309,7 @@ function dockerArchiveImage(store: Store, file: string, manifestJson: Buffer, fi
 
 /** A rootfs tarball becomes one blob; its digest keys the unpacked tree. */
 export async function importRootfsTarball(store: Store, file: string, onProgress: ProgressListener = noProgress): Promise<string> {
-  onProgress({ phase: 'resolve', message: file });
+  onProgress({ phase: 'resolve', source: file });
   const c = sniffCompression(file);
   if (c !== 'none' && c !== 'gzip' && c !== 'zstd') {
     throw new CrossrootError('EARCHIVE', `${file} is ${c}-compressed; rootfs tarballs are read plain, gzip- or zstd-compressed`, {
@@ -322,8 +323,8 @@ export async function importRootfsTarball(store: Store, file: string, onProgress
   const digest = `sha256:${hash.digest('hex')}`;
   const cached = store.hasBlob(digest);
   if (!cached) {
-    await store.writeBlob(() => createReadStream(file), { digest, onBytes: (n) => onProgress({ phase: 'download', layer: 1, layers: 1, done: n, total }), what: file });
+    await store.writeBlob(() => createReadStream(file), { digest, onBytes: (n) => onProgress({ phase: 'download', blob: { layer: 1, layers: 1, digest, size: total }, done: n }), what: file });
   }
-  onProgress({ phase: 'verify', layer: 1, layers: 1, digest, done: total, total, cached });
+  onProgress({ phase: 'verify', blob: { layer: 1, layers: 1, digest, size: total }, cached });
   return digest;
 }

@@ -18,7 +18,7 @@ import { type LockedImage, type Lockfile, lockedImage, lockfilePath, readLockfil
 import { type Descriptor, MediaType, layerCompression } from './oci';
 import { platformName } from './platform';
 import { inParallel } from './parallel';
-import { noProgress, type ProgressListener } from './progress';
+import { type BlobInfo, waitMessage, noProgress, type ProgressListener } from './progress';
 import { parseImageRef } from './ref';
 import { sniffCompression } from './tar';
 import { RegistryClient, type ResolvedImage } from './registry';
@@ -126,7 +126,7 @@ export async function pull(source: Source, o: PullOptions): Promise<PulledImage>
     if (!existsSync(source.path) || !statSync(source.path).isDirectory()) {
       throw new CrossrootError('ENOSOURCE', `${source.path} is not a directory`, { fix: 'give the path of a root filesystem directory' });
     }
-    progress({ phase: 'done', cached: true, message: source.path });
+    progress({ phase: 'done', cached: true, source: source.path });
     return { source: source.path, kind: 'dir', arch: o.arch.name, rootfs: source.path, cached: true };
   }
   // Shared: many pulls at once; `crossroot gc` takes it exclusively so it never removes what a pull is using.
@@ -139,7 +139,7 @@ export async function pull(source: Source, o: PullOptions): Promise<PulledImage>
     }
     const out = await pullLocked(source, { ...o, heldFds: [storeLock.fd] }, progress);
     if (o.use && out.digest) out.inUse = await o.store.useImage(out.digest);
-    progress({ phase: 'done', digest: out.digest, cached: out.cached, message: out.source });
+    progress({ phase: 'done', ...(out.digest ? { digest: out.digest } : {}), cached: out.cached, source: out.source });
     return out;
   } finally {
     storeLock.release();
@@ -155,7 +155,7 @@ async function pullLocked(source: Exclude<Source, { kind: 'dir' }>, o: PullState
     case 'image':
       return pullRegistry(source.ref, o, progress);
     case 'oci-layout': {
-      progress({ phase: 'resolve', message: source.path });
+      progress({ phase: 'resolve', source: source.path });
       const img = resolveOciLayout(source.path, o.arch, source.ref);
       const made = await unpackImage(o, img.manifestDigest, img.manifest.layers, progress, async () => {
         await importLayoutBlobs(o.store, source.path, img, progress);
@@ -216,23 +216,22 @@ async function unpackImage(o: PullState, key: string, layers: Descriptor[], prog
   fetch: () => Promise<{ rec: Omit<ImageRecord, 'digest' | 'created' | 'blobs' | 'idmap'>; feed?: BlobFeed }>): Promise<{ rootfs: string; digest: string; cached: boolean }> {
   for (const l of layers) layerCompression(l.mediaType);
   const { cached } = await o.store.ensureImage(key, {
-    onWait: (pid) => progress({ phase: 'wait', digest: key, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is preparing this image; waiting for it` }),
+    onWait: (pid) => progress({ phase: 'wait', digest: key, ...(pid ? { pid } : {}), message: waitMessage(pid, 'preparing this image') }),
     build: async (rootfs, entryLock) => {
       const { rec, feed } = await fetch();
       const n = layers.length;
-      progress({ phase: 'unpack', layers: n, done: 0, total: n });
       const options = (first: number) => ({
         idmap: o.idmap ?? 'auto',
         signal: o.signal,
         keepFds: [entryLock.fd, ...(o.heldFds ?? [])],
         onLayer: (j: number, bytesIn: number, finished: boolean) => {
           const l = layers[first + j];
-          progress({ phase: 'unpack', layer: first + j + 1, layers: n, digest: l?.digest, done: finished ? l?.size ?? bytesIn : bytesIn, total: l?.size });
+          progress({ phase: 'unpack', layer: first + j + 1, layers: n, ...(l ? { digest: l.digest, size: l.size } : {}), done: finished ? l?.size ?? bytesIn : bytesIn });
         },
         // The helper's own note goes to its stderr, which is only shown on failure: pass it on.
         onDone: (r: UnpackResult) => {
           const devices = r.skipped.devices ?? 0;
-          if (devices) progress({ phase: 'unpack', message: `skipped ${devices} device node${devices === 1 ? '' : 's'}: a user namespace cannot create them (the env gets /dev from the host)` });
+          if (devices) progress({ phase: 'note', message: `skipped ${devices} device node${devices === 1 ? '' : 's'}: a user namespace cannot create them (the env gets /dev from the host)` });
         },
       });
       const files = () => unpackLayers(o.store.helper(), rootfs, layers.map((l) => o.store.blobPath(l.digest)), options(0));
@@ -260,7 +259,7 @@ async function unpackWhileDownloading(o: PullState, rootfs: string, layers: Desc
   let failure: unknown;
   try {
     for (const [i, l] of layers.entries()) {
-      const input = o.store.hasBlob(l.digest) ? [o.store.blobPath(l.digest)] : followDownload(o.store.blobPath(l.digest), feed.blob(l.digest));
+      const input = o.store.hasBlob(l.digest) ? [o.store.blobPath(l.digest)] : followDownload(o.store.partialBlobPath(l.digest), o.store.blobPath(l.digest), feed.blob(l.digest));
       idmap = (await unpackLayers(o.store.helper(), rootfs, input, options(i))).idmap;
     }
   } catch (e) {
@@ -283,10 +282,10 @@ function isRestart(e: unknown): boolean {
 
 /**
  * The bytes of a blob being downloaded, read from its partial file as it grows (the registry
- * client writes `DEST.partial` and renames it to DEST once verified), ending when `done` settles.
+ * client writes `partial` and renames it to `dest` once verified), ending when `done` settles.
  * Also follows a download made by another process, which holds the blob's lock meanwhile.
  */
-function followDownload(dest: string, done: Promise<void>): Readable {
+function followDownload(partial: string, dest: string, done: Promise<void>): Readable {
   let finished = false;
   let failed: unknown;
   done.then(() => { finished = true; }, (e: unknown) => { failed = e; });
@@ -297,7 +296,7 @@ function followDownload(dest: string, done: Promise<void>): Readable {
       for (;;) {
         if (failed !== undefined) throw failed;
         const complete = finished;
-        fh ??= await openFirst([`${dest}.partial`, dest]);
+        fh ??= await openFirst([partial, dest]);
         if (!fh) {
           if (complete) throw new CrossrootError(RESTART, `${dest} vanished while it was read`);
           await sleep(5);
@@ -339,7 +338,7 @@ async function pullRegistry(refText: string, o: PullState, progress: ProgressLis
   const ref = parseImageRef(refText);
   const registry = o.registry ?? new RegistryClient();
   const locked = lockedImage(o.lock, refText, o.arch.name);
-  progress({ phase: 'resolve', message: ref.familiar() });
+  progress({ phase: 'resolve', source: ref.familiar() });
 
   // With a lock, the build uses the locked digest; the tag is still looked up to say when it moved.
   let tagMoved: PulledImage['tagMoved'];
@@ -355,7 +354,7 @@ async function pullRegistry(refText: string, o: PullState, progress: ProgressLis
     if (m.index) out.indexDigest = m.index;
     if (tagMoved) {
       out.tagMoved = tagMoved;
-      progress({ phase: 'resolve', message: `${ref.familiar()} now points at ${tagMoved.current}; crossroot.lock keeps ${tagMoved.locked} (run \`crossroot lock --update\` to move it)` });
+      progress({ phase: 'moved', source: ref.familiar(), ...tagMoved });
     }
     return out;
   };
@@ -406,21 +405,21 @@ function fetchBlobs(o: PullOptions, registry: RegistryClient, ref: ReturnType<ty
     settled.set(d.digest, { promise, resolve, reject });
   }
   const one = async (d: Descriptor, signal: AbortSignal): Promise<void> => {
-    const ev = { layer: layerNo(d), layers, digest: d.digest, total: d.size, ...(d === descs[0] ? { message: 'config' } : {}) };
+    const blob: BlobInfo = { digest: d.digest, size: d.size, ...(d === descs[0] ? { name: 'config' } : { layer: layerNo(d), layers }) };
     if (!o.store.hasBlob(d.digest)) {
       const lock = await o.store.lock(`blob-${digestHex(d.digest)}`, {
-        onWait: (pid) => progress({ phase: 'wait', ...ev, message: `another crossroot${pid ? ` (pid ${pid})` : ''} is downloading this layer` }),
+        onWait: (pid) => progress({ phase: 'wait', digest: d.digest, ...(pid ? { pid } : {}), message: waitMessage(pid, `downloading ${blob.name ?? `layer ${blob.layer}`}`) }),
       });
       try {
         if (!o.store.hasBlob(d.digest)) {
-          await registry.fetchBlob(ref, d, o.store.blobPath(d.digest), { signal, onProgress: (p) => progress({ phase: 'download', ...ev, done: p.done }) });
-          progress({ phase: 'verify', ...ev, done: d.size });
+          await registry.fetchBlob(ref, d, o.store.blobPath(d.digest), { partial: o.store.partialBlobPath(d.digest), signal, onProgress: (p) => progress({ phase: 'download', blob, done: p.done }) });
+          progress({ phase: 'verify', blob, cached: false });
         }
       } finally {
         lock.release();
       }
     } else {
-      progress({ phase: 'verify', ...ev, done: d.size, cached: true });
+      progress({ phase: 'verify', blob, cached: true });
     }
     settled.get(d.digest)!.resolve();
   };

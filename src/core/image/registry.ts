@@ -53,6 +53,11 @@ export interface FetchOptions {
   signal?: AbortSignal;
 }
 
+export interface BlobFetchOptions extends FetchOptions {
+  /** Where the blob grows until verified (default `DEST.partial`); the store names its own (Store.partialBlobPath). */
+  partial?: string;
+}
+
 /** Distribution's own limit; a bigger "manifest" is not one. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
@@ -208,14 +213,14 @@ export class RegistryClient {
   }
 
   /**
-   * Downloads one blob to `dest`: streams into `dest.partial` while hashing, resumes a partial
+   * Downloads one blob to `dest`: streams into a partial file while hashing, resumes a partial
    * left by an earlier try with a Range request (re-hashing what is there first), and renames to
    * `dest` only when the sha256 matches. A mismatch deletes the partial and throws EDIGEST.
    * The caller makes sure no one else writes the same dest at the same time (the store's lock).
    */
-  async fetchBlob(ref: ImageRef, desc: Descriptor, dest: string, opts: FetchOptions = {}): Promise<void> {
+  async fetchBlob(ref: ImageRef, desc: Descriptor, dest: string, opts: BlobFetchOptions = {}): Promise<void> {
     checkDigest(desc.digest, `layer of ${ref.familiar()}`);
-    const partial = `${dest}.partial`;
+    const partial = opts.partial ?? `${dest}.partial`;
     // A resumed download that ends in a mismatch (a stale partial, a server whose bytes changed
     // between requests) or that the server cannot resume gets one clean start over.
     for (let fresh = false; ; fresh = true) {

@@ -95,10 +95,7 @@ export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResu
       if (!keptBlobs.has(b)) remove.push({ kind: 'blob', id: b, bytes: treeBytes(store.blobPath(b)) });
     }
     // Partial downloads left by a killed pull: only a pull of the same blob could resume them.
-    const blobDir = path.join(store.root, 'blobs', 'sha256');
-    for (const n of readdirSync(blobDir).filter((x) => x.endsWith('.partial'))) {
-      remove.push({ kind: 'temp', id: path.join(blobDir, n), bytes: treeBytes(path.join(blobDir, n)) });
-    }
+    for (const p of store.partialBlobs()) remove.push({ kind: 'temp', id: p, bytes: treeBytes(p) });
     for (const t of store.tempEntries()) {
       const name = path.basename(t);
       if (name.startsWith('run-')) {

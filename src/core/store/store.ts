@@ -154,6 +154,22 @@ export class Store {
     return path.join(this.root, 'blobs', 'sha256', digestHex(digest));
   }
 
+  /**
+   * Where a blob grows while it downloads: the registry client writes here (resuming what a
+   * killed pull left) and renames it to blobPath() once its sha256 matches; a pull that unpacks
+   * while downloading reads it as it grows; gc removes the ones no pull is resuming. The name
+   * is the store's to choose, so no other module spells it.
+   */
+  partialBlobPath(digest: string): string {
+    return `${this.blobPath(digest)}.partial`;
+  }
+
+  /** Partial downloads in the store (see partialBlobPath), as paths. */
+  partialBlobs(): string[] {
+    const dir = path.join(this.root, 'blobs', 'sha256');
+    return readdirSync(dir).filter((n) => /^[0-9a-f]{64}\.partial$/.test(n)).map((n) => path.join(dir, n));
+  }
+
   hasBlob(digest: string): boolean {
     return existsSync(this.blobPath(digest));
   }
@@ -374,37 +390,50 @@ export class Store {
   }
 
   /** Makes a new image entry dir holding `rootfs/` + `image.json`, and returns its tmp path. */
-  newImageEntry(digest: string): { dir: string; rootfs: string } {
-    const dir = this.tempPath(`image-${digestHex(digest)}`);
-    mkdirSync(dir);
-    const rootfs = path.join(dir, 'rootfs');
-    return { dir, rootfs };
+  /**
+   * The image entry `digest`, made by `build` when missing (see ensureEntry).
+   */
+  async ensureImage(digest: string, o: EnsureImageOptions): Promise<{ record: ImageRecord; cached: boolean }> {
+    const { value, cached } = await this.ensureEntry(`image-${digestHex(digest)}`, {
+      get: () => this.image(digest),
+      make: async (tmp, lock) => ({ digest, ...(await o.build(path.join(tmp, 'rootfs'), lock)), created: new Date().toISOString() }),
+      place: (tmp, record) => this.commitImage(tmp, record),
+      ...(o.onWait ? { onWait: o.onWait } : {}),
+    });
+    return { record: value, cached };
   }
 
   /**
-   * The image entry `digest`, made by `build` when missing. Under the entry lock, so concurrent
-   * callers make it once and the others get it cached; built in tmp/ and renamed into place, so
-   * a failure or a kill leaves nothing under images/ (the next maker clears the tmp junk).
+   * The one way anything appears in the store (an image entry, a setup-step layer): look; else
+   * take the entry's lock and look again (another process made it meanwhile); clear what killed
+   * makers left in tmp/; make it in a fresh dir there; move it into place with one rename. So
+   * concurrent makers make it once, and a failure or a kill -9 leaves nothing in place. `make`
+   * gets the entry lock: hand its fd to helper processes so it outlives a killed caller.
    */
-  async ensureImage(digest: string, o: EnsureImageOptions): Promise<{ record: ImageRecord; cached: boolean }> {
-    const have = this.image(digest);
-    if (have) return { record: have, cached: true };
-    const name = `image-${digestHex(digest)}`;
+  async ensureEntry<T>(name: string, o: {
+    get(): T | undefined;
+    make(tmp: string, lock: HeldLock): Promise<T>;
+    /** Moves the made dir into place (after writing its record); the rename is the commit. */
+    place(tmp: string, made: T): void;
+    onWait?: (holderPid: number | undefined) => void;
+  }): Promise<{ value: T; cached: boolean }> {
+    const have = o.get();
+    if (have !== undefined) return { value: have, cached: true };
     const lock = await this.lock(name, o.onWait ? { onWait: o.onWait } : {});
     try {
-      const made = this.image(digest);
-      if (made) return { record: made, cached: true };
+      const made = o.get();
+      if (made !== undefined) return { value: made, cached: true };
       this.clearTemp(name);
-      const entry = this.newImageEntry(digest);
-      let record: ImageRecord;
+      const tmp = this.tempPath(name);
+      mkdirSync(tmp);
       try {
-        record = { digest, ...(await o.build(entry.rootfs, lock)), created: new Date().toISOString() };
-        this.commitImage(entry.dir, record);
+        const value = await o.make(tmp, lock);
+        o.place(tmp, value);
+        return { value, cached: false };
       } catch (e) {
-        this.removeTree(entry.dir);
+        this.removeTree(tmp);
         throw e;
       }
-      return { record, cached: false };
     } finally {
       lock.release();
     }

@@ -153,13 +153,3 @@ export async function launchCodeServer(entry: string, home: string, o: CodeServe
   return { url: `http://127.0.0.1:${port}`, port, userDataDir, extensionsDir, output: () => out, stop, exited };
 }
 
-/** A copy of a fixture folder as a fresh workspace. */
-export function workspaceFrom(t: TestContext, files: Record<string, string>): string {
-  const dir = tempDir(t, 'crossroot-e2e-ws-');
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    writeFileSync(path.join(dir, name), text);
-  }
-  return dir;
-}
-

@@ -102,7 +102,7 @@ test('execArgs puts the command after --, so its options never reach the CLI', (
 });
 
 test('lifecycle events become the lines a build notification shows; step output only goes to the log', () => {
-  assert.deepEqual(progressOf({ phase: 'pull', pull: { phase: 'download', layer: 1, layers: 2, done: 12_500_000, total: 63_100_000 } }), { message: 'layer 1/2: 12.5 MB / 63.1 MB', detail: false });
+  assert.deepEqual(progressOf({ phase: 'pull', pull: { phase: 'download', blob: { layer: 1, layers: 2, digest: 'sha256:ab', size: 63_100_000 }, done: 12_500_000 } }), { message: 'layer 1/2: 12.5 MB / 63.1 MB', detail: false });
   assert.deepEqual(progressOf({ phase: 'step', index: 2, total: 4, label: '[setup] packages: gcc', key: 'k', cached: false }), { message: 'step 2/4: [setup] packages: gcc', fraction: 0.25 });
   assert.equal(progressOf({ phase: 'step-output', index: 2, stream: 'stdout', line: 'Unpacking gcc' })?.detail, true);
   assert.deepEqual(progressOf({ phase: 'warning', message: 'limits not applied', fix: 'delegate a cgroup' }), { message: 'warning: limits not applied (fix: delegate a cgroup)' });

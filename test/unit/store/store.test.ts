@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import path from 'node:path';
 import { ROOT, tempDir } from '../../lib/harness';
@@ -92,23 +92,38 @@ test('leftovers of a blob copied from an archive member are cleared by the next 
   assert.deepEqual(readdirSync(tmp), [`${name('/images/app.tar\0other.tar')}.4242.deadbeef`], 'only the other member\'s leftover stays');
 });
 
-test('an image entry appears whole under images/ or not at all', (t) => {
+test('an image entry appears whole under images/ or not at all', async (t) => {
   const store = Store.open(tempDir(t));
   const digest = sha('manifest');
-  const entry = store.newImageEntry(digest);
-  mkdirSync(entry.rootfs);
-  writeFileSync(path.join(entry.rootfs, 'hello'), 'hi');
-  assert.equal(store.image(digest), undefined, 'nothing is visible while the entry is built');
-  assert.deepEqual(store.images(), []);
-  store.commitImage(entry.dir, { digest, source: 'test', blobs: [digest], created: new Date(0).toISOString() });
+  const made = await store.ensureImage(digest, {
+    build: async (rootfs) => {
+      mkdirSync(rootfs);
+      writeFileSync(path.join(rootfs, 'hello'), 'hi');
+      assert.equal(store.image(digest), undefined, 'nothing is visible while the entry is built');
+      assert.deepEqual(store.images(), []);
+      return { source: 'test', blobs: [digest] };
+    },
+  });
+  assert.equal(made.cached, false);
   assert.equal(readFileSync(path.join(store.rootfsPath(digest), 'hello'), 'utf8'), 'hi');
   assert.equal(store.image(digest)?.source, 'test');
   assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
+  // Asked again: the entry as it is, nothing built.
+  const again = await store.ensureImage(digest, { build: () => assert.fail('built twice') });
+  assert.equal(again.cached, true);
   // A second maker that skipped the lock loses quietly; the first entry stays intact.
-  const again = store.newImageEntry(digest);
-  mkdirSync(again.rootfs);
-  store.commitImage(again.dir, { digest, source: 'other', blobs: [], created: new Date(0).toISOString() });
+  const stray = store.tempPath(`image-${digest.slice(7)}`);
+  mkdirSync(path.join(stray, 'rootfs'), { recursive: true });
+  store.commitImage(stray, { digest, source: 'other', blobs: [], created: new Date(0).toISOString() });
   assert.equal(store.image(digest)?.source, 'test');
+  assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
+  // A build that fails leaves nothing, in place or in tmp/.
+  const other = sha('other');
+  await assert.rejects(store.ensureImage(other, {
+    build: async (rootfs) => { mkdirSync(rootfs); writeFileSync(path.join(rootfs, 'half'), ''); throw new Error('network gone'); },
+  }), /network gone/);
+  assert.equal(store.image(other), undefined);
+  assert.ok(!existsSync(store.imageDir(other)));
   assert.deepEqual(readdirSync(path.join(store.root, 'tmp')), []);
 });
 
