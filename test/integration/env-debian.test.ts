@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { debianRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
+import { debianRootfs, debianRootfsSingleMap, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
 import { HELPER, need, tempDir } from '../lib/harness';
 import { crossroot, crossrootAsync, storeDir } from './image-trees';
 import { existsSync } from 'node:fs';
@@ -30,4 +30,28 @@ test('[setup] packages installs with the env\'s apt for arm64; a rebuild downloa
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /│ Need to get 0 B/, 'every package came from the host cache');
   assert.doesNotMatch(r.stderr, /│ Get:\d+ \S+ \S+ \S+ hello arm64/);
+});
+
+// A host without a subuid range runs envs in a single-id map, where only root exists: apt's
+// switch to `_apt` for downloads cannot work there. The env tells apt so when it starts, so the
+// command a user types in a terminal works unchanged.
+test('in a single-id map, apt-get update as typed in a terminal works; the env says why apt runs as root', { timeout: 20 * 60_000 }, async (t) => {
+  if (!need(t, existsSync(HELPER), 'the helper is not built (make -C native)')
+    || !need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap arch-test)')
+    || !need(t, qemuAvailable('arm64'), 'no qemu-aarch64-static (apt-get install qemu-user-static)')) return;
+  const tree = await debianRootfsSingleMap();
+  const env = { CROSSROOT_STORE: '', CROSSROOT_IDMAP: 'single' };
+  t.after(() => { if (env.CROSSROOT_STORE) crossroot(['stop', '--all'], env, '/'); });
+  env.CROSSROOT_STORE = storeDir(t);
+  const dir = tempDir(t, 'crossroot-project-');
+  writeFileSync(path.join(dir, 'crossroot.toml'), `name = "single"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n`);
+  const cli = (args: string[]) => crossrootAsync(args, env, dir);
+  let r = await cli(['exec', 'sh', '-c', 'cat /proc/self/uid_map; apt-config dump APT::Sandbox::User']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\s*0\s+\d+\s+1\n/, 'one id mapped');
+  assert.match(r.stdout, /APT::Sandbox::User "root";/);
+  r = await cli(['exec', 'apt-get', 'update']);
+  assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+  assert.doesNotMatch(r.stdout + r.stderr, /setgroups|Method http has died|W: /);
+  assert.match(r.stdout, /Reading package lists/);
 });

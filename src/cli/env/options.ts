@@ -62,9 +62,21 @@ export function openEnv(flags: EnvFlags, o: { quiet?: boolean } = {}): { env: En
   const env = Env.open(envFile(flags), {
     store: storeOption(flags),
     ...(flags['idle-timeout'] !== undefined ? { idleTimeout: durationOption(flags['idle-timeout']) } : {}),
+    ...idmapFromEnvironment(),
     onEvent: render.listener,
   });
   return { env, finish: render.finish };
+}
+
+/**
+ * CROSSROOT_IDMAP=single|full|auto: the id map envs run with (default auto). `single` shows what a
+ * host without a subuid range gets; `full` fails with a fix-it where no range exists.
+ */
+function idmapFromEnvironment(): { idmap?: 'auto' | 'single' | 'full' } {
+  const v = process.env.CROSSROOT_IDMAP;
+  if (v === undefined || v === '') return {};
+  if (v !== 'auto' && v !== 'single' && v !== 'full') throw new CrossrootError('EUSAGE', `CROSSROOT_IDMAP=${v} is not an id map mode`, { fix: 'set it to auto, single or full, or unset it' });
+  return { idmap: v };
 }
 
 function jsonEvents(): { listener: (e: EnvEvent) => void; finish(): void } {

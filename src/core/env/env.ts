@@ -16,6 +16,7 @@ import { Store } from '../store/store';
 import { treeBytes } from '../store/size';
 import { type Bind, findHelper } from '../sandbox/helper';
 import { runSandbox } from '../sandbox/client';
+import { idmapConfigFiles } from '../sandbox/idmap-config';
 import { execInInstance, readInstance, startInstance, stopInstance, type InstanceState } from '../sandbox/instance';
 import type { EnvEvent, EnvEventListener } from './events';
 import { findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
@@ -50,6 +51,11 @@ export interface EnvOptions {
   helper?: string;
   /** Seconds an instance with no process but its PID 1 lives on; 0 = never stops on its own. */
   idleTimeout?: number;
+  /**
+   * The id map of the env's instance and steps (default `auto`: a full map with a subuid range,
+   * else a single-id map). `single` is what a host without subordinate ids gets.
+   */
+  idmap?: 'auto' | 'single' | 'full';
   onEvent?: EnvEventListener;
   signal?: AbortSignal;
 }
@@ -374,7 +380,7 @@ export class Env {
   private async runStepSandbox(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock, native: Bind[]): Promise<void> {
     const r = await runSandbox(this.helperPath, {
       rootfs, lowers, upper, work, arch: this.spec.arch, binds: [...step.binds, ...native], env: step.env, cwd: step.cwd,
-      hostname: this.spec.name, network: this.spec.network.mode,
+      hostname: this.spec.name, network: this.spec.network.mode, ...(this.o.idmap ? { idmap: this.o.idmap } : {}),
     }, step.command, {
       stdio: 'pipe',
       onStdout: (line) => this.emit({ phase: 'step-output', index, stream: 'stdout', line }),
@@ -490,13 +496,14 @@ export class Env {
     const instance = await startInstance(this.helperPath, {
       rootfs: record.base.rootfs, lowers: record.layers.map((k) => this.layers.diff(k)), upper: this.upper, work: this.work,
       arch: this.spec.arch, binds: [...this.binds(), ...native], hostname: this.spec.name, network: this.spec.network.mode,
-      limits: this.spec.limits, ...(idle > 0 ? { idleExit: idle } : {}),
+      limits: this.spec.limits, ...(idle > 0 ? { idleExit: idle } : {}), ...(this.o.idmap ? { idmap: this.o.idmap } : {}),
     }, this.stateDir, {
       onWarning: (w) => this.emit({ phase: 'warning', message: w.message, fix: w.fix }),
       onNote: (message) => this.emit({ phase: 'note', message }),
     });
     writeFileSync(path.join(this.dir, 'instance-key'), this.runtimeKey(record));
     this.emit({ phase: 'instance', state: 'started', pid: instance.pid });
+    await this.writeIdmapConfig(record, instance);
     for (const cmd of this.spec.lifecycle.postStart) await this.hook('postStart', cmd, record, instance);
     return instance;
   }
@@ -544,12 +551,33 @@ export class Env {
       const lines: string[] = [];
       await runSandbox(this.helperPath, {
         rootfs, lowers, upper: layer.upper, work: layer.work,
-        arch: this.spec.arch, hostname: this.spec.name, network: 'none',
+        arch: this.spec.arch, hostname: this.spec.name, network: 'none', ...(this.o.idmap ? { idmap: this.o.idmap } : {}),
       }, ['/bin/sh', '-c', script], { stdio: 'pipe', onStdout: (l) => lines.push(l), onStderr: () => {} });
       return lines.join('\n') + '\n';
     } finally {
       this.store.removeTree(layer.dir);
       layer.lock.release();
+    }
+  }
+
+  /**
+   * In a single-id map, tools that switch users must be told there is only root (apt drops to
+   * `_apt` for downloads, which fails there): the files idmapConfigFiles() names are written into
+   * the env's writable layer through the running instance, once, before any client runs, so
+   * `apt-get update` typed in a terminal works unchanged. Setup steps pass the same option on
+   * apt's command line (packagesCommand), so their layers do not carry the file.
+   */
+  private async writeIdmapConfig(record: EnvRecord, instance: InstanceState): Promise<void> {
+    if (mappedIds(instance.pid) > 1) return;
+    const trees = this.trees(record);
+    const has = (p: string) => trees.some((t) => existsSync(path.join(t, p)));
+    for (const f of idmapConfigFiles('single', has)) {
+      if (readEnvTreeFile(trees, f.path) === f.content) continue;
+      const r = await execInInstance(this.helperPath, this.stateDir,
+        ['/bin/sh', '-c', 'umask 022 && cat > "$1"', 'crossroot-idmap-config', `/${f.path}`], { stdio: 'pipe', stdin: f.content });
+      if (r.code !== 0) {
+        this.emit({ phase: 'warning', message: `could not write /${f.path} into the env (exit code ${r.code}): ${r.tail.join(' ')}`, fix: 'tools that switch users (apt) may fail in this single-id map; add a subuid range for your user' });
+      }
     }
   }
 
