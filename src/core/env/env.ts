@@ -1,7 +1,7 @@
 // The env lifecycle: env file → base image (crossroot.lock first) → one cached layer per setup
 // step → the env's own writable layer → one running instance that shells, tasks and `exec` join.
 // The CLI, `npm start` and the extension are thin callers of Env; nothing here prints.
-import { spawn } from 'node:child_process';
+import { execa } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import type { HeldLock } from '../store/lock';
 import { Store } from '../store/store';
 import { treeBytes } from '../store/size';
 import { type Bind, findHelper } from '../sandbox/helper';
-import { runSandbox } from '../sandbox/client';
+import { runSandbox, signalExitCode } from '../sandbox/client';
 import { idmapConfigFiles } from '../sandbox/idmap-config';
 import { execInInstance, readInstance, startInstance, stopInstance, type InstanceState } from '../sandbox/instance';
 import type { EnvEvent, EnvEventListener } from './events';
@@ -238,6 +238,8 @@ export class Env {
    * previous build stays as it was, usable.
    */
   async build(o: BuildOptions = {}): Promise<BuildResult> {
+    const current = this.unchangedBuild(o);
+    if (current) return current;
     this.ensureDirs();
     const lock = await this.lockEnv();
     try {
@@ -442,6 +444,26 @@ export class Env {
     } finally {
       lock.release();
     }
+  }
+
+  /**
+   * A build with nothing to do, told without taking a lock or pulling: the env file and
+   * crossroot.lock are the ones the recorded build was made from, and its base tree and every
+   * layer are still in the store. Each lock is a `flock` process (Node has no flock), and this
+   * path is what `crossroot build` on an unchanged env and every editor start take. Only for
+   * sources that the env file names completely (a tag is resolved as the last pull left it, as
+   * the locked path does without --pull); archives and Dockerfiles are hashed by the full path,
+   * and a devcontainer initializeCommand always takes it.
+   */
+  private unchangedBuild(o: BuildOptions): BuildResult | undefined {
+    if (o.rebuild || o.pull || (o.initialize && this.spec.lifecycle.initialize.length)) return undefined;
+    if (!['image', 'debian', 'dir'].includes(this.spec.source.kind)) return undefined;
+    const record = this.record();
+    if (!record || record.inputs !== this.inputsKey() || !this.upToDate(record)) return undefined;
+    for (const [i, key] of record.layers.entries()) {
+      this.emit({ phase: 'step', index: i + 1, total: record.layers.length, label: this.layers.get(key)?.step ?? key, key, cached: true });
+    }
+    return { record, ran: 0, steps: record.layers.length, changed: false };
   }
 
   /** The running instance and its build, when nothing changed since it started: join it without pulling or hashing steps. */
@@ -691,20 +713,15 @@ function sameStack(r: EnvRecord, rootfs: string, layers: string[]): boolean {
 }
 
 /** Runs a devcontainer host command (initializeCommand), its output as lines. */
-function hostCommand(cmd: LifecycleCommand, cwd: string, out: (stream: 'stdout' | 'stderr', line: string) => void): Promise<number> {
+async function hostCommand(cmd: LifecycleCommand, cwd: string, out: (stream: 'stdout' | 'stderr', line: string) => void): Promise<number> {
   const argv = lifecycleArgv(cmd);
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const [stream, s] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
-      let buf = '';
-      s.setEncoding('utf8').on('data', (d: string) => {
-        buf += d;
-        let nl;
-        while ((nl = buf.indexOf('\n')) >= 0) { out(stream, buf.slice(0, nl)); buf = buf.slice(nl + 1); }
-      }).on('end', () => { if (buf) out(stream, buf); });
-    }
-    child.on('error', (e) => reject(new CrossrootError('ELIFECYCLE', `cannot run initializeCommand ${argv[0]}: ${e.message}`, { cause: e })));
-    child.on('close', (code, sig) => resolve(code ?? 128 + (sig ? 15 : 0)));
+  // execa splits the output into lines (a generator per stream), as the helper client does.
+  const each = (stream: 'stdout' | 'stderr') => [function* (line: unknown) { out(stream, String(line)); }];
+  const r = await execa(argv[0]!, argv.slice(1), { cwd, stdin: 'ignore', stdout: each('stdout'), stderr: each('stderr'), reject: false });
+  if (r.exitCode !== undefined) return r.exitCode;
+  if (r.signal) return signalExitCode(r.signal);
+  throw new CrossrootError('ELIFECYCLE', `cannot run initializeCommand ${argv[0]}: ${r.originalMessage || r.shortMessage}`, {
+    cause: r.cause, fix: 'fix initializeCommand in devcontainer.json (it runs on the host, in the workspace folder)',
   });
 }
 
