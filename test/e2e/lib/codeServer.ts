@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFi
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { cacheDir, tempDir } from '../../lib/harness';
+import { cacheDir } from '../../lib/harness';
 import { artifactsDir } from './workbench';
 
 export const CODE_SERVER_VERSION = '4.100.3';
