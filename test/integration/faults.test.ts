@@ -211,7 +211,7 @@ test('a pull killed at each stage of the unpack never leaves a half-made image',
   const layout = bigImage();
   const store = storeDir(t);
   const source = `${layout}:big`;
-  for (const when of [/unpacking 3 layers/, /layer 2\/3 \S+ +unpacking/, /layer 3\/3 \S+ +unpacking/]) {
+  for (const when of [/layer 1\/3 \S+ +unpacking/, /layer 2\/3 \S+ +unpacking/, /layer 3\/3 \S+ +unpacking/]) {
     await pullKilledAt(store, source, when);
     assertStoreSound(store, manifestOf(layout), false);
   }
