@@ -9,8 +9,6 @@ import { parseImageRef, type ImageRef } from '../image/ref';
 
 /** The media type of a Feature's one layer in its OCI artifact (the spec's distribution format). */
 export const FEATURE_LAYER_MEDIA_TYPE = 'application/vnd.devcontainers.layer.v1+tar';
-/** The manifest annotation holding the whole devcontainer-feature.json. */
-export const FEATURE_METADATA_ANNOTATION = 'dev.containers.metadata';
 
 export type FeatureSource =
   | { kind: 'oci'; written: string; ref: ImageRef; /** registry/repository, no tag: what installsAfter and overrides name. */ resource: string }
