@@ -10,7 +10,7 @@ import { envFileKind, findEnvFile } from './names';
 import type { EnvSpec } from './spec';
 import { readEnvToml, type EnvFileResult } from './toml';
 
-export { ENV_FILE_NAMES, envFileKind, findEnvFile, findEnvFiles, type EnvFileKind } from './names';
+export { ENV_FILE_NAMES, envFileKind, findEnvFile, findEnvFiles } from './names';
 
 /**
  * The env file that applies at `cwd`: the nearest folder at or above it holding one, as git finds
