@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
+import { busyboxRootfs, mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
 import { CLI, HELPER, ROOT, cacheDir, need, tempDir } from '../lib/harness';
 import { crossroot, crossrootAsync } from './image-trees';
 
@@ -138,6 +138,23 @@ test('native compilers in a riscv64 Debian trixie env: gcc 14 vs the host\'s gcc
   const status = crossroot(['status', '--file', path.join(work, 'crossroot.toml')], STORE());
   assert.match(status.stdout, /compilers: native off: the env's gcc is 14 and this host has gcc-12-riscv64-linux-gnu; the versions must match/);
   assert.match(status.stdout, /fix: install gcc-14-riscv64-linux-gnu g\+\+-14-riscv64-linux-gnu on the host/);
+});
+
+test('a non-Debian arm64 env keeps its own tools, and status says why', { timeout: 10 * 60_000 }, async (t) => {
+  if (!need(t, existsSync(HELPER) && existsSync(CLI), 'the helper and CLI are not built (npm run build)')
+    || !need(t, qemuAvailable('arm64'), 'no qemu for arm64 (apt-get install qemu-user-static)')) return;
+  const rootfs = await busyboxRootfs('arm64');
+  let work = '';
+  const env = { CROSSROOT_STORE: '' };
+  t.after(() => { if (work) crossroot(['stop', '--file', path.join(work, 'crossroot.toml')], env, '/'); });
+  env.CROSSROOT_STORE = tempDir(t, 'crossroot-store-');
+  work = tempDir(t, 'crossroot-native-cc-');
+  writeFileSync(path.join(work, 'crossroot.toml'), `name = "bb"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(rootfs)}\n`);
+  const r = await crossrootAsync(['exec', 'sh', '-c', 'ls /usr/local/bin 2>/dev/null | wc -l; test ! -e /lib64 && echo no-lib64'], env, work);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.replace(/^ +/, ''), '0\nno-lib64\n');
+  const status = crossroot(['status', '--file', path.join(work, 'crossroot.toml')], env);
+  assert.match(status.stdout, /compilers: native off: not a Debian env: native compilers need Debian's multiarch layout, so the env's own compilers run \(emulated\)/);
 });
 
 test('crossroot check --arch arm64 reports the host\'s native compilers for arm64 envs', (t) => {
