@@ -62,8 +62,8 @@ export class Workbench {
     return this.page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
   }
 
-  /** Waits until `locator`'s text matches, returning it. */
-  async waitForText(selector: string, pattern: RegExp): Promise<string> {
+  /** Waits until `locator`'s text matches, returning it (at most `timeout` ms, default STEP). */
+  async waitForText(selector: string, pattern: RegExp, timeout = STEP): Promise<string> {
     const handle = await this.page.waitForFunction(({ selector, source, flags }) => {
       const re = new RegExp(source, flags);
       // Runs in the page (no DOM types in this project's lib).
@@ -73,7 +73,7 @@ export class Workbench {
         if (re.test(text)) return text;
       }
       return false;
-    }, { selector, source: pattern.source, flags: pattern.flags }, { timeout: STEP, polling: 200 });
+    }, { selector, source: pattern.source, flags: pattern.flags }, { timeout, polling: 200 });
     return (await handle.jsonValue()) as string;
   }
 }
