@@ -44,10 +44,13 @@ test('in a single-id map, apt-get update as typed in a terminal works; the env s
   t.after(() => { if (env.CROSSROOT_STORE) crossroot(['stop', '--all'], env, '/'); });
   env.CROSSROOT_STORE = storeDir(t);
   const dir = tempDir(t, 'crossroot-project-');
-  writeFileSync(path.join(dir, 'crossroot.toml'), `name = "single"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n`);
+  // A setup step (as a Feature's install.sh would) meets the same apt.
+  writeFileSync(path.join(dir, 'crossroot.toml'), `name = "single"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n[setup]\nrun = ["apt-config dump APT::Sandbox::User > /etc/step-apt-user"]\n`);
   const cli = (args: string[]) => crossrootAsync(args, env, dir);
-  let r = await cli(['exec', 'sh', '-c', 'cat /proc/self/uid_map; apt-config dump APT::Sandbox::User']);
+  let r = await cli(['exec', 'sh', '-c', 'cat /proc/self/uid_map; apt-config dump APT::Sandbox::User; cat /etc/step-apt-user; ls /tmp']);
   assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l.includes('APT::Sandbox::User')), ['APT::Sandbox::User "root";', 'APT::Sandbox::User "root";'], 'the terminal and the setup step');
+  assert.doesNotMatch(r.stdout, /crossroot-apt\.conf/, 'the step\'s apt config stays out of the env');
   assert.match(r.stdout, /^\s*0\s+\d+\s+1\n/, 'one id mapped');
   assert.match(r.stdout, /APT::Sandbox::User "root";/);
   r = await cli(['exec', 'apt-get', 'update']);

@@ -16,7 +16,7 @@ import { Store } from '../store/store';
 import { treeBytes } from '../store/size';
 import { type Bind, findHelper } from '../sandbox/helper';
 import { runSandbox, signalExitCode } from '../sandbox/client';
-import { idmapConfigFiles } from '../sandbox/idmap-config';
+import { APT_SANDBOX_ROOT, idmapConfigFiles } from '../sandbox/idmap-config';
 import { execInInstance, readInstance, startInstance, stopInstance, type InstanceState } from '../sandbox/instance';
 import type { EnvEvent, EnvEventListener } from './events';
 import { findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
@@ -110,6 +110,9 @@ export interface EnvStatus {
 }
 
 export const DEFAULT_IDLE_TIMEOUT = 15 * 60;
+
+/** Where a step's apt finds the config that names root its sandbox user (see stepAptConfig). */
+const STEP_APT_CONFIG = '/tmp/crossroot-apt.conf';
 
 export function envId(spec: EnvSpec): string {
   const h = createHash('sha256').update(`${path.resolve(spec.workspaceFolder)}\0${path.resolve(spec.file)}`).digest('hex').slice(0, 12);
@@ -380,8 +383,9 @@ export class Env {
   }
 
   private async runStepSandbox(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock, native: Bind[]): Promise<void> {
+    const apt = this.stepAptConfig(rootfs, lowers);
     const r = await runSandbox(this.helperPath, {
-      rootfs, lowers, upper, work, arch: this.spec.arch, binds: [...step.binds, ...native], env: step.env, cwd: step.cwd,
+      rootfs, lowers, upper, work, arch: this.spec.arch, binds: [...step.binds, ...native, ...apt.binds], env: { ...step.env, ...apt.env }, cwd: step.cwd,
       hostname: this.spec.name, network: this.spec.network.mode, ...(this.o.idmap ? { idmap: this.o.idmap } : {}),
     }, step.command, {
       stdio: 'pipe',
@@ -396,6 +400,27 @@ export class Env {
         fix: 'fix the step in the env file and run `crossroot build` again; the previous build of the env is unchanged',
       });
     }
+  }
+
+  /**
+   * apt in any step (a Feature's install.sh, a `[setup] run` line, a Dockerfile RUN) must work in
+   * a single-id map too, where it cannot drop to `_apt`: every step of an apt-based tree gets
+   * `APT::Sandbox::User "root"` through APT_CONFIG, a file bound read-only into the step's own
+   * /tmp (a tmpfs of the sandbox, so nothing lands in the layer). Not part of the step's key: it
+   * changes who apt downloads as, not what the step makes.
+   */
+  private stepAptConfig(rootfs: string, lowers: string[]): { binds: Bind[]; env: Record<string, string> } {
+    if (detectPackageManager(rootfs, lowers) !== 'apt') return { binds: [], env: {} };
+    const file = path.join(this.store.root, 'cache', 'apt-sandbox-root.conf');
+    // It stands in for /etc/apt/apt.conf (Debian images ship none; apt.conf.d/ is still read).
+    const text = APT_SANDBOX_ROOT.content;
+    if (!existsSync(file) || readFileSync(file, 'utf8') !== text) {
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      const tmp = `${file}.${process.pid}`;
+      writeFileSync(tmp, text, { mode: 0o644 });
+      renameSync(tmp, file);
+    }
+    return { binds: [{ source: file, target: STEP_APT_CONFIG, readonly: true }], env: { APT_CONFIG: STEP_APT_CONFIG } };
   }
 
   /** devcontainer initializeCommand: on the host, in the workspace folder, when the user builds or opens a shell. */
