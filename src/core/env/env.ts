@@ -564,7 +564,7 @@ export class Env {
     const plan = await planNativeCompilers({
       spec: this.spec, trees: [upper, ...[...lowers].reverse(), rootfs], helper: this.helperPath,
       wrapper: path.join(path.dirname(this.helperPath), 'crossroot-cc'),
-      confFile: path.join(this.dir, 'cc-step.conf'), cacheFile: path.join(this.dir, 'gcc-search-dirs.json'),
+      confFile: path.join(this.dir, 'cc-step.conf'), cacheFile: path.join(this.dir, 'gcc-search-dirs.json'), hostCacheDir: path.join(this.store.root, 'cache', 'host-toolchains'),
       probe: (script) => this.probe(rootfs, lowers, script),
     }).catch(() => undefined);
     return plan?.binds ?? [];
@@ -578,7 +578,7 @@ export class Env {
     const plan = await planNativeCompilers({
       spec: this.spec, trees: this.trees(record), helper: this.helperPath,
       wrapper: path.join(path.dirname(this.helperPath), 'crossroot-cc'),
-      confFile: path.join(this.dir, 'cc.conf'), cacheFile: path.join(this.dir, 'gcc-search-dirs.json'),
+      confFile: path.join(this.dir, 'cc.conf'), cacheFile: path.join(this.dir, 'gcc-search-dirs.json'), hostCacheDir: path.join(this.store.root, 'cache', 'host-toolchains'),
       probe: (script) => this.probe(record.base.rootfs, [...record.layers.map((k) => this.layers.diff(k)), this.upper], script),
     }).catch((e: Error): NativePlan => ({ status: { state: 'off', reason: `native compilers could not be set up (${e.message}); the env's own compilers run (emulated)` }, binds: [] }));
     if (plan?.binds.length) recordMountPoints(mountPoints, plan.binds);

@@ -43,6 +43,8 @@ export interface PlanInput {
   confFile: string;
   /** Cache of the env gcc's search dirs: JSON file on the host. */
   cacheFile: string;
+  /** Where the host toolchain's closure is kept between runs (the store's cache). */
+  hostCacheDir?: string;
   /** Runs a shell line with the env's own tools (emulated) and returns its stdout. */
   probe: (script: string) => Promise<string>;
 }
@@ -72,7 +74,7 @@ export async function planNativeCompilers(o: PlanInput): Promise<NativePlan | un
   if (!existsSync(o.wrapper)) return off(`${o.wrapper} is missing, so the env's own compilers run (emulated)`, 'build it with `make -C native`');
   let tc;
   try {
-    tc = await hostToolchain(cc, triplet);
+    tc = await hostToolchain(cc, triplet, o.hostCacheDir);
   } catch (e) {
     return off(`the files of ${pkg} cannot be listed (${(e as Error).message}); the env's own compilers run (emulated)`);
   }

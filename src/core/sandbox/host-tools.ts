@@ -3,7 +3,9 @@
 // resolves it), plus that loader. Which toolchains exist is the helper's answer (arches.ts); this
 // only turns a driver path into the minimal set of files to bind read-only into an env.
 import { execFile } from 'node:child_process';
-import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import type { CrossCompiler } from './arches';
 
@@ -22,16 +24,48 @@ export interface HostToolchain {
 
 const cache = new Map<string, Promise<HostToolchain>>();
 
-/** The closure of a cross toolchain, computed once per process (dpkg's answer does not change under us often). */
-export function hostToolchain(cc: CrossCompiler, triplet: string): Promise<HostToolchain> {
-  const key = JSON.stringify([cc, triplet]);
+/**
+ * The closure of a cross toolchain, computed once per process, and kept in `cacheDir` (when
+ * given) for as long as dpkg's database and the drivers are unchanged: listing it spawns the
+ * loader once per ELF file, seconds that every instance start would otherwise pay.
+ */
+export function hostToolchain(cc: CrossCompiler, triplet: string, cacheDir?: string): Promise<HostToolchain> {
+  const key = createHash('sha256').update(JSON.stringify([cc, triplet, ...['/var/lib/dpkg/status', cc.gcc, cc.gxx, cc.cpp].map(signature)])).digest('hex');
   let p = cache.get(key);
   if (!p) {
-    p = closure(cc, triplet);
+    p = cached(key, cacheDir, () => closure(cc, triplet));
     p.catch(() => cache.delete(key));
     cache.set(key, p);
   }
   return p;
+}
+
+function signature(file: string | undefined): string {
+  try {
+    const st = statSync(file ?? '');
+    return `${file}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return '';
+  }
+}
+
+async function cached(key: string, dir: string | undefined, make: () => Promise<HostToolchain>): Promise<HostToolchain> {
+  const file = dir ? path.join(dir, `${key.slice(0, 32)}.json`) : undefined;
+  if (file) {
+    try {
+      const hit = JSON.parse(readFileSync(file, 'utf8')) as HostToolchain;
+      // Still there (a package may have been removed behind dpkg's back): else list again.
+      if ([...hit.files, ...hit.libs.map((l) => l.source), hit.loader.source].every((f) => existsSync(f))) return hit;
+    } catch { /* not cached */ }
+  }
+  const tc = await make();
+  if (file) {
+    mkdirSync(dir!, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(tc));
+    renameSync(tmp, file);
+  }
+  return tc;
 }
 
 async function closure(cc: CrossCompiler, triplet: string): Promise<HostToolchain> {
@@ -44,10 +78,11 @@ async function closure(cc: CrossCompiler, triplet: string): Promise<HostToolchai
   const interp = elfInterpreter(cc.gcc);
   if (!interp) throw new Error(`${cc.gcc} has no ELF interpreter`);
   const libs = new Map<string, string>();
-  for (const f of files) {
-    if (!isElf(f)) continue;
-    const list: string = await run(interp, ['--list', f]).then((r) => r.stdout, () => '');
-    for (const line of list.split('\n')) {
+  // Every ELF file, plugins too (dlopened, so no one's NEEDED names them), a few at a time.
+  const elves = files.filter(isElf);
+  for (let i = 0; i < elves.length; i += 8) {
+    const lists: string[] = await Promise.all(elves.slice(i, i + 8).map((f): Promise<string> => run(interp, ['--list', f]).then((r) => r.stdout, () => '')));
+    for (const line of lists.join('\n').split('\n')) {
       const m: RegExpExecArray | null = /=>\s+(\/\S+)\s+\(/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
       if (m && m[1] !== interp) libs.set(m[1]!, realpathSync(m[1]!));
     }
