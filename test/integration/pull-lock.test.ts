@@ -5,6 +5,7 @@ import path from 'node:path';
 import { tempDir } from '../lib/harness';
 import { layeredImage, multiArchImage } from '../fixtures/images';
 import { pushImage, startRegistry } from '../fixtures/registry';
+import { passThrough, startProxy } from '../fixtures/registry-proxy';
 import { ARCHES } from '../../src/core/arch';
 import { parseIndex } from '../../src/core/image/oci';
 import { type Lockfile, readLockfile } from '../../src/core/lockfile';
@@ -86,4 +87,31 @@ test('crossroot lock refuses a crossroot.lock that is not a regular file instead
   assert.equal(r.code, 125, r.stderr);
   assert.match(r.stderr, /crossroot\.lock is not a regular file/);
   assert.match(r.stderr, /fix: delete .*crossroot\.lock and run `crossroot lock`/);
+});
+
+test('with crossroot.lock, a registry that fails the tag lookup is asked once, and the locked image is used', async (t) => {
+  if (!pullReady(t)) return;
+  const multi = await multiArchImage();
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  pushImage(reg, `oci:${multi.layout}:multi`, 'tools:stable', { all: true });
+  // The tag's manifest answers 503 once `down` is set; everything by digest still passes.
+  let down = false;
+  const proxy = await startProxy(t, reg.url, async (req, res, forward) => {
+    if (down && /\/manifests\/stable$/.test(req.url ?? '')) { res.writeHead(503).end(); return; }
+    await passThrough(req, res, forward, 0);
+  });
+  const ref = `${proxy.host}/tools:stable`;
+  const store = storeDir(t);
+  const project = tempDir(t);
+  writeFileSync(path.join(project, 'crossroot.toml'), `name = "locked"\narch = "arm64"\nimage = "${ref}"\n`);
+  const lock = await crossrootAsync(['lock', '--store', store, path.join(project, 'crossroot.toml')]);
+  assert.equal(lock.code, 0, lock.stderr);
+  down = true;
+  const before = proxy.seen.length;
+  const built = await pull({ kind: 'image', ref }, { store: Store.open(store), arch: ARCHES.arm64, lockfileDir: project });
+  assert.equal(built.manifestDigest, (readLockfile(project) as Lockfile).images[ref]!.arm64!.manifest);
+  assert.equal(built.tagMoved, undefined, 'no answer is not a move');
+  const tagLookups = proxy.seen.slice(before).filter((s) => /\/manifests\/stable$/.test(s.url));
+  assert.equal(tagLookups.length, 1, `the tag was looked up once, not retried: ${tagLookups.map((s) => s.url).join(', ')}`);
 });

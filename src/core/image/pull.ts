@@ -343,7 +343,7 @@ async function pullRegistry(refText: string, o: PullState, progress: ProgressLis
   // With a lock, the build uses the locked digest; the tag is still looked up to say when it moved.
   let tagMoved: PulledImage['tagMoved'];
   const tagCheck = locked && !ref.digest
-    ? registry.fetchManifest(ref, ref.reference, o.signal).then((m) => {
+    ? registry.oneShot().fetchManifest(ref, ref.reference, o.signal).then((m) => {
       const pinned = locked.index ?? locked.manifest;
       if (m.digest !== pinned) tagMoved = { locked: pinned, current: m.digest };
     }, () => { /* offline: the lock is enough to build */ })

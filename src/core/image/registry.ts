@@ -135,6 +135,15 @@ export class RegistryClient {
   }
 
   /**
+   * This client for a question whose answer is only news (has a locked tag moved?): one try,
+   * answered within 5 s or not at all, so an offline build with crossroot.lock goes on at once
+   * instead of waiting out the retries a download deserves.
+   */
+  oneShot(): RegistryClient {
+    return new RegistryClient({ ...this.opts, retry: { attempts: 1 }, timeoutMs: 5_000 });
+  }
+
+  /**
    * The manifest and config an env of `arch` runs for `ref`. A multi-arch index is narrowed to
    * the arch (ENOPLATFORM lists what it has); a single manifest must be for the arch.
    */
