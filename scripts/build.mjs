@@ -14,7 +14,8 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export async function buildAll({ native = true, quiet = false, minify = false } = {}) {
   const entries = [
     ['src/extension/main.ts', 'dist/extension.cjs'],
-    // Required by the extension at first use (src/extension/lazy.ts), so activation parses only what registers things.
+    // Required by the extension at first use (src/extension/lazy.ts), so activation parses only what
+    // registers things; the core it drives is cli.cjs, required as a library (src/cli/library.ts).
     ['src/extension/heavy.ts', 'dist/extension-heavy.cjs'],
     ['src/cli/main.ts', 'dist/cli.cjs'],
   ].filter(([src]) => existsSync(path.join(root, src)));

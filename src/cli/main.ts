@@ -2,6 +2,7 @@
 // maps them to exit codes (2 usage, 125 Crossroot's own failure, else the command's code).
 import { isCrossrootError } from '../core/errors';
 import { commands } from './commands/index';
+import { LIBRARY } from './library';
 
 const VERSION = '0.1.0';
 
@@ -53,7 +54,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
-  console.error('crossroot: internal error:', e);
-  process.exitCode = 125;
-});
+// dist/cli.cjs is also the extension's core library (library.ts): required that way, it runs nothing.
+export * from './library';
+if (!(globalThis as Record<symbol, unknown>)[LIBRARY]) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
+    console.error('crossroot: internal error:', e);
+    process.exitCode = 125;
+  });
+}

@@ -10,7 +10,7 @@ import { checkHelper, type Helper } from './bootstrap';
 import { cliCommand, taskShellScript, type CliCommand } from './cli';
 import { EnvController } from './controller';
 import { chooseEnvFile, devcontainerFiles, ENV_FILE_SELECTOR } from './envFiles';
-import { heavy } from './lazy';
+import { core, heavy } from './lazy';
 import { offerExtensions } from './recommend';
 import { applyRouting } from './routing';
 import { statusView } from './status';
@@ -135,7 +135,7 @@ export class Ctx implements vscode.Disposable {
     if (!file || !this.ws.isTrusted()) return;
     let spec;
     try {
-      spec = heavy().loadEnvSpec(file);
+      spec = core().loadEnvSpec(file);
     } catch {
       return; // the language server shows what is wrong with the file
     }

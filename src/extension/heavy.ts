@@ -1,7 +1,5 @@
 // The part of the extension loaded on first use, as a bundle of its own (dist/extension-heavy.cjs):
-// the env lifecycle on src/core, the language client, host checks, reading env files. Activation
-// (main.ts, ctx.ts) only registers things and never parses this (activation budget: 50 ms).
+// the lifecycle glue and the language client. The core they drive is dist/cli.cjs, required as a
+// library (lazy.ts core()). Activation (main.ts, ctx.ts) only registers things and parses neither.
 export { lifecycleBackend } from './lifecycle';
 export { createLanguageClient } from './languageClient';
-export { checkHost, formatReport } from '../core/sandbox/check';
-export { loadEnvSpec } from '../core/envfile/load';

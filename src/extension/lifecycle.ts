@@ -2,12 +2,11 @@
 // Env directly (terminals and tasks run the bundled CLI, which calls the same Env). Also turns
 // the lifecycle's events into the lines a progress notification shows.
 import type { ArchName } from '../core/arch';
-import { Env, type EnvStatus as CoreStatus } from '../core/env/env';
-import { loadEnvSpec } from '../core/envfile/load';
+import type { EnvStatus as CoreStatus, Env } from '../core/env/env';
 import type { EnvEvent } from '../core/env/events';
-import { Store, defaultStoreRoot } from '../core/store/store';
 import type { BuildProgress, EnvBackend, EnvState, EnvStatus } from './backend';
 import type { Helper } from './bootstrap';
+import { core } from './lazy';
 
 export interface LifecycleSettings {
   helper: () => Promise<Helper>;
@@ -64,11 +63,12 @@ export function progressOf(e: EnvEvent): BuildProgress | undefined {
 export function lifecycleBackend(s: LifecycleSettings): EnvBackend {
   const open = async (file: string, extra: { onEvent?: (e: EnvEvent) => void; signal?: AbortSignal } = {}): Promise<Env> => {
     const helper = (await s.helper()).path;
+    const { Env, Store, defaultStoreRoot } = core();
     return Env.open(file, { store: Store.open(s.store() ?? defaultStoreRoot(), { helper }), helper, idleTimeout: s.idleTimeout(), ...extra });
   };
   return {
     describe: (file) => {
-      const spec = loadEnvSpec(file);
+      const spec = core().loadEnvSpec(file);
       return { name: spec.name, arch: spec.arch };
     },
     status: async (file) => statusFrom((await open(file)).status()),

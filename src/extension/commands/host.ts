@@ -1,6 +1,6 @@
 // Check Host (the helper's probe with its fix-its) and Pin Image (`crossroot lock`).
 import path from 'node:path';
-import { heavy } from '../lazy';
+import { core } from '../lazy';
 import type { CommandTable } from './index';
 
 export const hostCommands: CommandTable = {
@@ -8,7 +8,7 @@ export const hostCommands: CommandTable = {
   checkHost: async (ctx) => {
     const helper = await ctx.helper();
     const arch = ctx.env.status?.arch;
-    const { checkHost, formatReport } = heavy();
+    const { checkHost, formatReport } = core();
     const report = await checkHost(helper.path, { arch });
     const text = formatReport(report);
     ctx.log.info(`check${arch ? ` --arch ${arch}` : ''}:\n${text}`);
@@ -21,7 +21,7 @@ export const hostCommands: CommandTable = {
     const file = ctx.env.envFile;
     if (!file) return;
     if (!(await ctx.env.trusted('pin the image'))) return;
-    const spec = heavy().loadEnvSpec(file);
+    const spec = core().loadEnvSpec(file);
     if (spec.source.kind !== 'image') {
       await ctx.ui.info(`Crossroot: the env's ${spec.source.kind} source has no registry tag to pin.`);
       return;
