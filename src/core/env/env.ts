@@ -19,7 +19,7 @@ import { runSandbox, signalExitCode } from '../sandbox/client';
 import { APT_SANDBOX_ROOT, idmapConfigFiles } from '../sandbox/idmap-config';
 import { execInInstance, readInstance, startInstance, stopInstance, type InstanceState } from '../sandbox/instance';
 import type { EnvEvent, EnvEventListener } from './events';
-import { findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
+import { DEFAULT_PATH, configEnv, findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
 import { LayerStore, layerKey } from './layers';
 import { clearMountPoints, planNativeCompilers, recordMountPoints, removeMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
 import { detectPackageManager, lifecycleArgv, lifecycleText, planSteps, type FeatureInstall, type Step } from './steps';
@@ -271,7 +271,9 @@ export class Env {
         this.emit({ phase: 'warning', message: `${base.source} now points at ${base.tagMoved.current}; crossroot.lock keeps ${base.tagMoved.locked} (run \`crossroot lock --update\` to move it)` });
       }
       const config = docker?.config ?? this.imageConfig(base.configDigest);
-      const stepEnv = { ...imageEnv(config), ...this.spec.env };
+      // Keyed by the image's Env as written; the default PATH is added when a step runs, so layers
+      // made before images without PATH got one keep their keys.
+      const stepEnv = { ...configEnv(config), ...this.spec.env };
       const pm = detectPackageManager(base.rootfs, (docker?.keys ?? []).map((k) => this.layers.diff(k)));
       const cacheDir = path.join(this.store.root, 'cache', 'packages', `${pm ?? 'none'}-${this.spec.arch}-${(base.digest ?? base.rootfs).replace(/[^A-Za-z0-9]/g, '').slice(-16)}`);
       const features = this.spec.features?.list.length ? await this.features(o, config) : undefined;
@@ -385,7 +387,7 @@ export class Env {
   private async runStepSandbox(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock, native: Bind[]): Promise<void> {
     const apt = this.stepAptConfig(rootfs, lowers);
     const r = await runSandbox(this.helperPath, {
-      rootfs, lowers, upper, work, arch: this.spec.arch, binds: [...step.binds, ...native, ...apt.binds], env: { ...step.env, ...apt.env }, cwd: step.cwd,
+      rootfs, lowers, upper, work, arch: this.spec.arch, binds: [...step.binds, ...native, ...apt.binds], env: { PATH: DEFAULT_PATH, ...step.env, ...apt.env }, cwd: step.cwd,
       hostname: this.spec.name, network: this.spec.network.mode, ...(this.o.idmap ? { idmap: this.o.idmap } : {}),
     }, step.command, {
       stdio: 'pipe',

@@ -54,13 +54,19 @@ export function findAccount(passwd: string | undefined, user: string): Account |
   return undefined;
 }
 
-/** `Env` of an image config as a map (later entries win, as in Docker). */
-export function imageEnv(config: ImageConfig | undefined): Record<string, string> {
+/** `Env` of an image config as written (later entries win, as in Docker). */
+export function configEnv(config: ImageConfig | undefined): Record<string, string> {
   const env: Record<string, string> = {};
   for (const kv of config?.config?.Env ?? []) {
     const eq = kv.indexOf('=');
     if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
+  return env;
+}
+
+/** The variables an image gives its processes: its `Env`, with a PATH where it sets none. */
+export function imageEnv(config: ImageConfig | undefined): Record<string, string> {
+  const env = configEnv(config);
   // Docker and podman give a container whose image sets no PATH this one, so a devcontainer.json
   // `${containerEnv:PATH}:/extra` means the usual dirs plus /extra there, and must here too.
   env.PATH ??= DEFAULT_PATH;
