@@ -4,10 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
 import { busyboxRootfs } from '../fixtures/rootfs';
+import { waitForExit } from '../lib/harness';
 import { envWorkbench, ready } from './envFixture';
-import { STEP } from './lib/workbench';
 
 /** Command lines of processes that contain every one of `needles`. */
 function processesWith(...needles: string[]): string[] {
@@ -19,18 +18,16 @@ function processesWith(...needles: string[]): string[] {
   });
 }
 
-/** Waits (checking /proc every 100 ms, at most STEP) until no process names all of `needles`. */
+/**
+ * Waits until every process naming all of `needles` has exited (each one's exit, not a time
+ * window: the test's timeout bounds one that never does), then says what is left.
+ */
 async function noProcessWith(...needles: string[]): Promise<string[]> {
-  const end = Date.now() + STEP;
-  let left = processesWith(...needles);
-  while (left.length && Date.now() < end) {
-    await delay(100);
-    left = processesWith(...needles);
-  }
-  return left;
+  for (const p of processesWith(...needles)) await waitForExit(Number(p.split(':')[0]));
+  return processesWith(...needles);
 }
 
-test('the Crossroot terminal is an arm64 shell; the status bar shows arch and state; Stop leaves no process behind', async (t) => {
+test('the Crossroot terminal is an arm64 shell; the status bar shows arch and state; Stop leaves no process behind', { timeout: 15 * 60_000 }, async (t) => {
   if (!ready(t)) return;
   const tree = await busyboxRootfs('arm64');
   const env = await envWorkbench(t, 'terminal', `name = "demo"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n[shell]\npath = "/bin/sh"\n`);

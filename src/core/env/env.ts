@@ -127,6 +127,8 @@ export class Env {
   private readonly layers: LayerStore;
   private readonly helperPath: string;
   private readonly o: EnvOptions;
+  /** The host file stepAptConfig binds into apt-based steps, once written. */
+  private aptConfigFile: string | undefined;
 
   private constructor(spec: EnvSpec, o: EnvOptions) {
     this.spec = spec;
@@ -413,6 +415,12 @@ export class Env {
    */
   private stepAptConfig(rootfs: string, lowers: string[]): { binds: Bind[]; env: Record<string, string> } {
     if (detectPackageManager(rootfs, lowers) !== 'apt') return { binds: [], env: {} };
+    this.aptConfigFile ??= this.writeAptConfig();
+    return { binds: [{ source: this.aptConfigFile, target: STEP_APT_CONFIG, readonly: true }], env: { APT_CONFIG: STEP_APT_CONFIG } };
+  }
+
+  /** The host file of stepAptConfig, written (atomically) when missing or different; once per Env. */
+  private writeAptConfig(): string {
     const file = path.join(this.store.root, 'cache', 'apt-sandbox-root.conf');
     // It stands in for /etc/apt/apt.conf (Debian images ship none; apt.conf.d/ is still read).
     const text = APT_SANDBOX_ROOT.content;
@@ -422,7 +430,7 @@ export class Env {
       writeFileSync(tmp, text, { mode: 0o644 });
       renameSync(tmp, file);
     }
-    return { binds: [{ source: file, target: STEP_APT_CONFIG, readonly: true }], env: { APT_CONFIG: STEP_APT_CONFIG } };
+    return file;
   }
 
   /** devcontainer initializeCommand: on the host, in the workspace folder, when the user builds or opens a shell. */
@@ -486,7 +494,7 @@ export class Env {
     if (o.rebuild || o.pull || (o.initialize && this.spec.lifecycle.initialize.length)) return undefined;
     if (!['image', 'debian', 'dir'].includes(this.spec.source.kind)) return undefined;
     const record = this.record();
-    if (!record || record.inputs !== this.inputsKey() || !this.upToDate(record)) return undefined;
+    if (!record || !this.upToDate(record)) return undefined;
     for (const [i, key] of record.layers.entries()) {
       this.emit({ phase: 'step', index: i + 1, total: record.layers.length, label: this.layers.get(key)?.step ?? key, key, cached: true });
     }
@@ -498,7 +506,7 @@ export class Env {
     const instance = this.running();
     const record = instance && this.record();
     if (!instance || !record) return undefined;
-    if (record.inputs !== this.inputsKey() || !this.upToDate(record) || this.instanceKey() !== this.runtimeKey(record)) return undefined;
+    if (!this.upToDate(record) || this.instanceKey() !== this.runtimeKey(record)) return undefined;
     return { instance, record };
   }
 
@@ -532,8 +540,10 @@ export class Env {
   }
 
   /** The env file still yields the recorded stack (cheap: no pull, no steps). */
+  /** The recorded build is this env file's (same inputs) and its base and layers are all still in the store. */
   private upToDate(r: EnvRecord): boolean {
-    return r.file === this.spec.file && r.arch === this.spec.arch && existsSync(r.base.rootfs) && r.layers.every((k) => this.layers.has(k));
+    return r.inputs === this.inputsKey() && r.file === this.spec.file && r.arch === this.spec.arch
+      && existsSync(r.base.rootfs) && r.layers.every((k) => this.layers.has(k));
   }
 
   private async start(record: EnvRecord): Promise<InstanceState> {
@@ -717,7 +727,7 @@ export class Env {
     const running = this.running();
     const layers = (record?.layers ?? []).map((key) => ({ key, step: this.layers.get(key)?.step ?? '?', bytes: treeBytes(this.layers.diff(key)) }));
     let state: EnvStatus['state'] = 'not-built';
-    if (record) state = running ? 'running' : this.upToDate(record) && record.inputs === this.inputsKey() ? 'ready' : 'outdated';
+    if (record) state = running ? 'running' : this.upToDate(record) ? 'ready' : 'outdated';
     return {
       id: this.id, name: this.spec.name, arch: this.spec.arch, file: this.spec.file, workspaceFolder: this.spec.workspaceFolder, state,
       ...(record ? { record } : {}), layers, upperBytes: treeBytes(this.upper),
