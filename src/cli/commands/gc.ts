@@ -15,10 +15,11 @@ export const gcCommand: Command = {
   usage: [
     'usage: crossroot gc [--dry-run | --force] [--json] [--store DIR [--shared-store]]',
     '',
-    'Keeps every image pinned by a crossroot.lock this store has seen (`crossroot lock`, builds),',
-    'every image an env records, and images in use by a running env or `crossroot run`; lists',
-    'the rest (unpacked images, their blobs, leftovers of interrupted pulls). Nothing is removed',
-    'without --force. Waits for running pulls to finish first.',
+    'Keeps every image and Feature pinned by a crossroot.lock this store has seen (`crossroot',
+    'lock`, builds), every image, setup layer and Feature an env records, and images in use by a',
+    'running env or `crossroot run`; lists the rest (unpacked images, their blobs, setup layers,',
+    'fetched Features, leftovers of interrupted pulls). Nothing is removed without --force.',
+    'Waits for running pulls and builds to finish first.',
   ].join('\n'),
   async run(argv) {
     const { values, positionals } = parseArgs({
@@ -38,12 +39,15 @@ export const gcCommand: Command = {
     }
     const verb = r.dryRun ? 'would remove' : 'removed';
     for (const i of r.remove) {
-      const what = i.kind === 'image' ? `image ${i.id}${i.source ? ` (${i.source})` : ''}` : i.kind === 'blob' ? `blob ${i.id}` : `leftover ${i.id}`;
+      const what = i.kind === 'image' ? `image ${i.id}${i.source ? ` (${i.source})` : ''}`
+        : i.kind === 'feature' ? `Feature ${i.id}${i.source ? ` (${i.source})` : ''}`
+        : i.kind === 'layer' ? `setup layer ${i.id}` : i.kind === 'blob' ? `blob ${i.id}` : `leftover ${i.id}`;
       console.log(`${verb} ${what}  ${size(i.bytes)}`);
     }
     for (const d of r.inUse) console.log(`kept image ${d}: in use by a running env or command`);
     for (const f of r.goneLockfiles) console.log(`${r.dryRun ? 'would forget' : 'forgot'} lockfile ${f} (it no longer exists)`);
-    console.log(`${r.remove.length ? `${verb} ${r.remove.length} entr${r.remove.length === 1 ? 'y' : 'ies'}, ${size(r.bytes)}` : 'nothing to remove'}; kept ${r.kept.images} image${r.kept.images === 1 ? '' : 's'}, ${r.kept.blobs} blob${r.kept.blobs === 1 ? '' : 's'} and ${r.kept.layers} setup layer${r.kept.layers === 1 ? '' : 's'}`);
+    const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+    console.log(`${r.remove.length ? `${verb} ${r.remove.length} entr${r.remove.length === 1 ? 'y' : 'ies'}, ${size(r.bytes)}` : 'nothing to remove'}; kept ${n(r.kept.images, 'image')}, ${n(r.kept.blobs, 'blob')}, ${n(r.kept.layers, 'setup layer')} and ${n(r.kept.features, 'Feature')}`);
     if (r.dryRun && r.remove.length) console.log('run `crossroot gc --force` to remove them');
     return 0;
   },

@@ -23,6 +23,7 @@ import { DEFAULT_PATH, configEnv, findAccount, identity, insideCwd, processEnv, 
 import { LayerStore, layerKey } from './layers';
 import { clearMountPoints, planNativeCompilers, recordMountPoints, removeMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
 import { detectPackageManager, lifecycleArgv, lifecycleText, planSteps, type FeatureInstall, type Step } from './steps';
+import type { FeatureHook, FeatureLifecycle } from '../features/feature';
 
 /** What `envs/<id>/env.json` records about the last successful build. */
 export interface EnvRecord {
@@ -39,11 +40,19 @@ export interface EnvRecord {
   generation: string;
   /** The image's Env after the Features' containerEnv (devcontainer.json Features only). */
   featureEnv?: Record<string, string>;
+  /** The Features' postStart/postAttach commands, in install order: they run before devcontainer.json's own. */
+  featureHooks?: { postStart: FeatureCommand[]; postAttach: FeatureCommand[] };
   /** A Dockerfile build's image config (its ENV, USER, WORKDIR, …), which no registry holds. */
   imageConfig?: ImageConfig;
   /** Hash of the env spec and crossroot.lock this build was made from (see inputsKey). */
   inputs: string;
   built: string;
+}
+
+/** A lifecycle command a Feature contributes, and which Feature (as written in devcontainer.json). */
+export interface FeatureCommand {
+  feature: string;
+  command: LifecycleCommand;
 }
 
 export interface EnvOptions {
@@ -311,7 +320,8 @@ export class Env {
       const record: EnvRecord = {
         id: this.id, file: this.spec.file, workspaceFolder: this.spec.workspaceFolder, name: this.spec.name, arch: this.spec.arch,
         base: { rootfs: base.rootfs, source: base.source, ...(base.digest ? { digest: base.digest } : {}), ...(base.configDigest ? { config: base.configDigest } : {}) },
-        layers: keys, generation, inputs: this.inputsKey(), ...(features ? { featureEnv: features.env } : {}), ...(docker ? { imageConfig: docker.config } : {}),
+        layers: keys, generation, inputs: this.inputsKey(), ...(features ? { featureEnv: features.env } : {}),
+        ...(features && (features.hooks.postStart.length || features.hooks.postAttach.length) ? { featureHooks: features.hooks } : {}), ...(docker ? { imageConfig: docker.config } : {}),
         built: previous && sameStack(previous, base.rootfs, keys) ? previous.built : new Date().toISOString(),
       };
       const changed = !previous || !sameStack(previous, base.rootfs, keys);
@@ -326,7 +336,7 @@ export class Env {
       }
       // gc keeps what the env stands on: its base image and its layers.
       const images = [...new Set([...(base.digest ? [base.digest] : []), ...(docker?.pinned.images ?? [])])];
-      this.store.setRoot(`env-${this.id}`, images, [...new Set([...keys, ...(docker?.pinned.layers ?? [])])]);
+      this.store.setRoot(`env-${this.id}`, images, [...new Set([...keys, ...(docker?.pinned.layers ?? [])])], features?.pinned ?? []);
       this.writeRecord(record);
       return { record, ran, steps: steps.length + (docker?.steps ?? 0), changed };
     } finally {
@@ -339,10 +349,14 @@ export class Env {
    * The env's Features fetched (crossroot.lock's digests first) and in install order, with the
    * users they install for and the image env their containerEnv makes.
    */
-  private async features(o: BuildOptions, config: ImageConfig | undefined): Promise<{ installs: FeatureInstall[]; users: { remote: string; container: string }; env: Record<string, string> }> {
+  private async features(o: BuildOptions, config: ImageConfig | undefined): Promise<{
+    installs: FeatureInstall[]; users: { remote: string; container: string }; env: Record<string, string>; hooks: NonNullable<EnvRecord['featureHooks']>;
+    /** The fetched Features' digests (their store folders), for gc. */
+    pinned: string[];
+  }> {
     const f = this.spec.features!;
-    const [{ resolveFeatures }, { RegistryClient }, { readLockfile }, { applyContainerEnv }] = await Promise.all([
-      import('../features/resolve'), import('../image/registry'), import('../lockfile'), import('../features/feature'),
+    const [{ resolveFeatures }, { RegistryClient }, { readLockfile }, { applyContainerEnv, substituteFeatureValue, FEATURE_HOOKS }, { devcontainerId }] = await Promise.all([
+      import('../features/resolve'), import('../image/registry'), import('../lockfile'), import('../features/feature'), import('../envfile/substitute'),
     ]);
     let client: InstanceType<typeof RegistryClient> | undefined;
     const resolved = await resolveFeatures(f.list.map((x) => ({ ref: x.value, options: x.options })), f.installOrder, {
@@ -353,15 +367,27 @@ export class Env {
     });
     let env = imageEnv(config);
     const installs: FeatureInstall[] = [];
+    const hooks: NonNullable<EnvRecord['featureHooks']> = { postStart: [], postAttach: [] };
+    const vars = { devcontainerId: devcontainerId(this.spec.workspaceFolder, this.spec.file), containerWorkspaceFolder: this.spec.workspace.path, localWorkspaceFolder: this.spec.workspaceFolder };
     for (const r of resolved) {
-      for (const p of r.problems) this.emit({ phase: 'warning', message: `Feature ${r.source.written}: ${p}`, fix: 'fix its options in devcontainer.json' });
-      if (r.requiredBy) this.emit({ phase: 'note', message: `Feature ${r.source.written} is installed because ${r.requiredBy} depends on it` });
-      installs.push({ ref: r.source.written, id: r.meta.id, digest: r.digest, dir: r.dir, options: r.env, containerEnv: r.meta.containerEnv });
+      const what = `Feature ${r.source.written}`;
+      for (const p of r.problems) this.emit({ phase: 'warning', message: `${what}: ${p}`, fix: 'fix its options in devcontainer.json' });
+      if (r.requiredBy) this.emit({ phase: 'note', message: `${what} is installed because ${r.requiredBy} depends on it` });
+      const lifecycle: FeatureLifecycle = {};
+      for (const [hook, list] of Object.entries(r.meta.lifecycle) as Array<[FeatureHook, LifecycleCommand[]]>) {
+        lifecycle[hook] = list.map((c) => ('shell' in c ? { ...c, shell: substituteFeatureValue(c.shell, vars) } : { ...c, argv: c.argv.map((a) => substituteFeatureValue(a, vars)) }));
+        if (lifecycle[hook]!.some((c) => lifecycleText(c).includes('${featureRoot}'))) {
+          this.emit({ phase: 'note', message: `${what}: \${featureRoot} in its ${FEATURE_HOOKS[hook]} is left as written: Crossroot does not keep the Feature's files in the env after install.sh` });
+        }
+      }
+      for (const hook of ['postStart', 'postAttach'] as const) hooks[hook].push(...(lifecycle[hook] ?? []).map((command) => ({ feature: r.source.written, command })));
+      installs.push({ ref: r.source.written, id: r.meta.id, digest: r.digest, dir: r.dir, options: r.env, containerEnv: r.meta.containerEnv, lifecycle });
       env = applyContainerEnv(env, r.meta.containerEnv);
     }
     // As Dev Containers: containerUser, else the image's User, else root; remoteUser defaults to it.
     const container = f.containerUser ?? (config?.config?.User?.split(':')[0] || 'root');
-    return { installs, users: { remote: f.remoteUser ?? container, container }, env };
+    const pinned = resolved.flatMap((r) => (r.lock ? [r.lock.integrity] : []));
+    return { installs, users: { remote: f.remoteUser ?? container, container }, env, hooks, pinned };
   }
 
   private async runStep(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock): Promise<void> {
@@ -563,7 +589,7 @@ export class Env {
     writeFileSync(path.join(this.dir, 'instance-key'), this.runtimeKey(record));
     this.emit({ phase: 'instance', state: 'started', pid: instance.pid });
     await this.writeIdmapConfig(record, instance);
-    for (const cmd of this.spec.lifecycle.postStart) await this.hook('postStart', cmd, record, instance);
+    await this.hooks('postStart', record, instance);
     return instance;
   }
 
@@ -647,18 +673,35 @@ export class Env {
     ];
   }
 
-  /** postStart/postAttach run as the env's user, as Dev Containers runs them as remoteUser. */
-  private async hook(hook: 'postStart' | 'postAttach', cmd: LifecycleCommand, record: EnvRecord, instance: InstanceState): Promise<void> {
-    this.emit({ phase: 'lifecycle', hook, label: lifecycleText(cmd) });
+  /**
+   * postStart/postAttach: the Features' commands (in install order), then devcontainer.json's,
+   * one after the other; the first that fails ends the hook, as in Dev Containers.
+   */
+  private async hooks(hook: 'postStart' | 'postAttach', record: EnvRecord, instance: InstanceState): Promise<void> {
+    const commands: FeatureCommand[] = [...record.featureHooks?.[hook] ?? [], ...this.spec.lifecycle[hook].map((command) => ({ feature: '', command }))];
+    for (const [i, c] of commands.entries()) {
+      if (await this.hook(hook, c, record, instance, commands.length - i - 1)) continue;
+      return;
+    }
+  }
+
+  /** One postStart/postAttach command, as the env's user (Dev Containers runs them as remoteUser); false when it failed. */
+  private async hook(hook: 'postStart' | 'postAttach', c: FeatureCommand, record: EnvRecord, instance: InstanceState, left: number): Promise<boolean> {
+    const cmd = c.command;
+    const of = c.feature ? ` of Feature ${c.feature}` : '';
+    this.emit({ phase: 'lifecycle', hook, label: `${lifecycleText(cmd)}${c.feature ? ` (Feature ${c.feature})` : ''}` });
     const p = this.processFor(record, undefined, undefined, instance);
     const r = await execInInstance(this.helperPath, this.stateDir, lifecycleArgv(cmd), {
       cwd: this.spec.workspace.path, env: p.env, stdio: 'pipe', ...(p.user ? { user: p.user } : {}),
       onStdout: (line) => this.emit({ phase: 'output', stream: 'stdout', line }),
       onStderr: (line) => this.emit({ phase: 'output', stream: 'stderr', line }),
     });
-    if (r.code !== 0) {
-      this.emit({ phase: 'warning', message: `${hook}Command (${lifecycleText(cmd)}) failed with exit code ${r.code}`, fix: `fix ${hook}Command in devcontainer.json` });
-    }
+    if (r.code === 0) return true;
+    this.emit({
+      phase: 'warning', message: `${hook}Command${of} (${lifecycleText(cmd)}) failed with exit code ${r.code}${left ? `; the ${left} ${hook}Command${left > 1 ? 's' : ''} after it did not run` : ''}`,
+      fix: c.feature ? `tell the author of Feature ${c.feature}, or remove it from devcontainer.json` : `fix ${hook}Command in devcontainer.json`,
+    });
+    return false;
   }
 
   /** Trees of the env top-down (its upper first), for reading its /etc/passwd. */
@@ -703,7 +746,7 @@ export class Env {
   /** An interactive login shell on the caller's terminal; postAttachCommand runs first. */
   async shell(o: Pick<ExecOptions, 'hostCwd'> = {}): Promise<number> {
     const { record, instance } = await this.up({ initialize: true });
-    for (const cmd of this.spec.lifecycle.postAttach) await this.hook('postAttach', cmd, record, instance);
+    await this.hooks('postAttach', record, instance);
     const p = this.processFor(record, o.hostCwd, undefined, instance);
     const r = await execInInstance(this.helperPath, this.stateDir, [p.shell, '-l'], { cwd: p.cwd, env: p.env, stdio: 'inherit', ...(p.user ? { user: p.user } : {}) });
     return r.code;

@@ -1,10 +1,11 @@
 // The build plan of an env: which steps run over its base image, in order, each becoming one
 // cached layer: [setup] packages (through the image's own package manager), each [setup] run
-// command, then devcontainer onCreateCommand and postCreateCommand.
+// command, then the devcontainer onCreate, updateContent and postCreate commands (each moment's
+// Features' commands first, in install order, as Dev Containers runs them).
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import type { EnvSpec, LifecycleCommand } from '../envfile/spec';
-import { applyContainerEnv } from '../features/feature';
+import { applyContainerEnv, type FeatureLifecycle } from '../features/feature';
 import type { Bind } from '../sandbox/helper';
 
 export type StepKind = 'packages' | 'run' | 'feature' | 'onCreate' | 'postCreate';
@@ -93,6 +94,8 @@ export interface FeatureInstall {
   options: Record<string, string>;
   /** Its containerEnv, for this step and every later one. */
   containerEnv: Record<string, string>;
+  /** Its lifecycle commands (variables filled in): each moment's run before devcontainer.json's own. */
+  lifecycle: FeatureLifecycle;
 }
 
 // Where a Feature's folder is bound (read-only) and copied to before install.sh runs, as
@@ -169,10 +172,17 @@ export function planSteps(c: PlanContext): Step[] {
     steps.push({ kind: 'run', label: `[setup] run: ${line}`, text: line, command: ['/bin/sh', '-c', line], binds: [], env, cwd: '/', perEnv: false });
   }
   const workspace: Bind = { source: spec.workspaceFolder, target: spec.workspace.path };
-  for (const [kind, list, name] of [['onCreate', spec.lifecycle.onCreate, 'onCreateCommand'], ['postCreate', spec.lifecycle.postCreate, 'postCreateCommand']] as const) {
-    for (const cmd of list) {
+  // Layer kinds stay 'onCreate' for updateContentCommand: both run once, after the env is made,
+  // and the keys of layers built before Features could add commands stay the same.
+  const moments = [['onCreate', 'onCreate', 'onCreateCommand'], ['updateContent', 'onCreate', 'updateContentCommand'], ['postCreate', 'postCreate', 'postCreateCommand']] as const;
+  for (const [moment, kind, name] of moments) {
+    const commands = [
+      ...(c.features ?? []).flatMap((f) => (f.lifecycle[moment] ?? []).map((cmd) => ({ cmd, of: ` of Feature ${f.ref}` }))),
+      ...spec.lifecycle[moment].map((cmd) => ({ cmd, of: '' })),
+    ];
+    for (const { cmd, of } of commands) {
       steps.push({
-        kind, label: `${name}${cmd.name ? ` (${cmd.name})` : ''}: ${lifecycleText(cmd)}`, text: lifecycleText(cmd),
+        kind, label: `${name}${of}${cmd.name ? ` (${cmd.name})` : ''}: ${lifecycleText(cmd)}`, text: lifecycleText(cmd),
         command: lifecycleArgv(cmd), binds: [workspace], env, cwd: spec.workspace.path, perEnv: true,
       });
     }

@@ -17,7 +17,7 @@ import type { ArchName } from '../arch';
 const LIFECYCLE = {
   initializeCommand: 'initialize',
   onCreateCommand: 'onCreate',
-  updateContentCommand: 'onCreate',
+  updateContentCommand: 'updateContent',
   postCreateCommand: 'postCreate',
   postStartCommand: 'postStart',
   postAttachCommand: 'postAttach',

@@ -107,7 +107,16 @@ const DEVCONTAINER_DOC = [
   'layer below, the Feature\'s digest and its options. Archives are unpacked by the helper\'s',
   'extractor, which never writes outside the Feature\'s folder. `crossroot lock` records each OCI and',
   'tarball Feature\'s digest in `crossroot.lock` (`features`: `resolved`, `integrity`, `version`, as',
-  'the Dev Containers lockfile does), and builds use them.',
+  'the Dev Containers lockfile does), and builds use them. A Feature\'s own `onCreateCommand`,',
+  '`updateContentCommand`, `postCreateCommand`, `postStartCommand` and `postAttachCommand` run at',
+  'their moments, each before devcontainer.json\'s own, in install order, once each (the create ones',
+  'as cached steps, postStart once per start, postAttach once per shell); the first one of a moment',
+  'that fails ends that moment. In a Feature\'s commands `${devcontainerId}`,',
+  '`${containerWorkspaceFolder}` and `${localWorkspaceFolder}` (and `…Basename`) are filled in;',
+  '`${localEnv:…}` is not (a fetched Feature gets nothing from your environment) and',
+  '`${featureRoot}` is left as written (the Feature\'s files are not kept in the env after',
+  '`install.sh`). `crossroot gc` removes fetched Features that no env is built with and no',
+  'registered crossroot.lock names (a build fetches them again).',
 ];
 
 const DOCKERFILE_DOC = [

@@ -17,8 +17,9 @@ export type LifecycleCommand = { name?: string; shell: string } | { name?: strin
 export interface Lifecycle {
   /** Runs on the host before anything else (devcontainer `initializeCommand`). */
   initialize: LifecycleCommand[];
-  /** Run inside the env once after it is first created. */
+  /** Run inside the env once after it is first created, in this order. */
   onCreate: LifecycleCommand[];
+  updateContent: LifecycleCommand[];
   postCreate: LifecycleCommand[];
   /** Run inside the env each time an instance starts. */
   postStart: LifecycleCommand[];
@@ -97,7 +98,7 @@ export function envNameFrom(text: string): string {
 }
 
 export function emptyLifecycle(): Lifecycle {
-  return { initialize: [], onCreate: [], postCreate: [], postStart: [], postAttach: [] };
+  return { initialize: [], onCreate: [], updateContent: [], postCreate: [], postStart: [], postAttach: [] };
 }
 
 /**

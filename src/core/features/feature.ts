@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { LifecycleCommand } from '../envfile/spec';
 import { CrossrootError } from '../errors';
 import { isLoopbackHost } from '../image/http';
 import { parseImageRef, type ImageRef } from '../image/ref';
@@ -86,11 +87,20 @@ export interface FeatureMetadata {
   dependsOn: Record<string, FeatureOptions>;
   /** Soft ordering: resources (no version) installed before this one when they are installed at all. */
   installsAfter: string[];
+  /** Its lifecycle commands: each runs before devcontainer.json's own of that moment. */
+  lifecycle: FeatureLifecycle;
   /** Properties Crossroot does not apply (mounts, privileged, entrypoint, …), for a note. */
   ignored: string[];
 }
 
-const IGNORED = ['mounts', 'privileged', 'capAdd', 'securityOpt', 'entrypoint', 'init', 'customizations', 'onCreateCommand', 'updateContentCommand', 'postCreateCommand', 'postStartCommand', 'postAttachCommand'];
+/** The moments a Feature may add commands to, as devcontainer-feature.json names them. */
+export const FEATURE_HOOKS = {
+  onCreate: 'onCreateCommand', updateContent: 'updateContentCommand', postCreate: 'postCreateCommand', postStart: 'postStartCommand', postAttach: 'postAttachCommand',
+} as const;
+export type FeatureHook = keyof typeof FEATURE_HOOKS;
+export type FeatureLifecycle = Partial<Record<FeatureHook, LifecycleCommand[]>>;
+
+const IGNORED = ['mounts', 'privileged', 'capAdd', 'securityOpt', 'entrypoint', 'init', 'customizations'];
 
 /** Parses devcontainer-feature.json (`what` names it in errors); throws EFEATURE. */
 export function parseFeatureMetadata(text: string, what: string): FeatureMetadata {
@@ -121,12 +131,59 @@ export function parseFeatureMetadata(text: string, what: string): FeatureMetadat
   const dependsOn: Record<string, FeatureOptions> = {};
   for (const [k, v] of Object.entries(isObject(doc.dependsOn) ? doc.dependsOn : {})) dependsOn[k] = userOptions(v);
   const installsAfter = Array.isArray(doc.installsAfter) ? doc.installsAfter.filter((x): x is string => typeof x === 'string') : [];
+  const lifecycle: FeatureLifecycle = {};
+  for (const [hook, prop] of Object.entries(FEATURE_HOOKS) as Array<[FeatureHook, string]>) {
+    if (doc[prop] === undefined) continue;
+    const list = lifecycleCommands(doc[prop]);
+    if (!list) throw bad(`"${prop}" must be a string, an array of strings, or an object of those`);
+    if (list.length) lifecycle[hook] = list;
+  }
   return {
-    id: doc.id, options, containerEnv, dependsOn, installsAfter,
+    id: doc.id, options, containerEnv, dependsOn, installsAfter, lifecycle,
     ...(typeof doc.version === 'string' ? { version: doc.version } : {}),
     ...(typeof doc.name === 'string' ? { name: doc.name } : {}),
     ignored: IGNORED.filter((k) => doc[k] !== undefined),
   };
+}
+
+/** The three forms of a lifecycle command, as devcontainer.json has them; undefined when it is none of them. */
+function lifecycleCommands(v: unknown): LifecycleCommand[] | undefined {
+  const one = (x: unknown, name?: string): LifecycleCommand | undefined => {
+    const named = name !== undefined ? { name } : {};
+    if (typeof x === 'string') return { ...named, shell: x };
+    if (Array.isArray(x) && x.every((a) => typeof a === 'string')) return { ...named, argv: x as string[] };
+    return undefined;
+  };
+  if (!isObject(v)) {
+    const c = one(v);
+    return c ? [c] : undefined;
+  }
+  const out: LifecycleCommand[] = [];
+  for (const [name, x] of Object.entries(v)) {
+    const c = one(x, name);
+    if (!c) return undefined;
+    out.push(c);
+  }
+  return out;
+}
+
+/**
+ * The variables a Feature's commands may use, filled in as devcontainers/cli fills them:
+ * `${devcontainerId}`, `${containerWorkspaceFolder}`, `${localWorkspaceFolder}` (and their
+ * `Basename` forms). Anything else stays as written, `${localEnv:…}` included: a fetched Feature
+ * gets no values from the host's environment.
+ */
+export function substituteFeatureValue(text: string, vars: { devcontainerId: string; containerWorkspaceFolder: string; localWorkspaceFolder: string }): string {
+  return text.replace(/\$\{([A-Za-z]+)\}/g, (whole, name: string) => {
+    switch (name) {
+      case 'devcontainerId': return vars.devcontainerId;
+      case 'containerWorkspaceFolder': return vars.containerWorkspaceFolder;
+      case 'containerWorkspaceFolderBasename': return path.posix.basename(vars.containerWorkspaceFolder);
+      case 'localWorkspaceFolder': return vars.localWorkspaceFolder;
+      case 'localWorkspaceFolderBasename': return path.basename(vars.localWorkspaceFolder);
+      default: return whole;
+    }
+  });
 }
 
 /** A Feature's value in `features`: `{…}` of options, or a string, which is its "version" option. */

@@ -187,6 +187,9 @@ async function ociFeature(source: Extract<FeatureSource, { kind: 'oci' }>, o: Re
 async function tarballFeature(source: Extract<FeatureSource, { kind: 'tarball' }>, o: ResolveOptions): Promise<{ digest: string; dir: string; lock: FeatureLock }> {
   const locked = o.ignoreLock ? undefined : lockedFeature(o.lock, source.written);
   const pin = locked ?? remembered(o, source.written);
+  // Unpacked already (gc removes the downloaded tarball, never a Feature an env stands on): no network.
+  const have = pin && unpackedFeatureDir(o.store.root, pin.integrity);
+  if (pin && have) return { digest: pin.integrity, dir: have, lock: pin };
   if (pin && o.store.hasBlob(pin.integrity)) {
     const dir = await extracted(o, pin.integrity, async () => pin.integrity);
     return { digest: pin.integrity, dir, lock: pin };

@@ -1,5 +1,6 @@
 // `crossroot gc`: finds what nothing refers to any more (images no known lockfile or env pins
-// and no running env uses, their blobs, crash leftovers in tmp/) and removes it when asked.
+// and no running env uses, their blobs, fetched Features, crash leftovers in tmp/) and removes
+// it when asked.
 import { existsSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
@@ -9,10 +10,10 @@ import { treeBytes } from './size';
 import { digestHex, type Store } from './store';
 
 export interface GcItem {
-  kind: 'image' | 'blob' | 'layer' | 'temp';
-  /** Digest for images and blobs, path for temp entries. */
+  kind: 'image' | 'blob' | 'layer' | 'feature' | 'temp';
+  /** Digest for images, blobs and Features, path for temp entries. */
   id: string;
-  /** Where an image came from. */
+  /** Where an image came from; the references that last gave a Feature. */
   source?: string;
   bytes: number;
 }
@@ -21,7 +22,7 @@ export interface GcResult {
   /** What was removed (or, on a dry run, would be). */
   remove: GcItem[];
   bytes: number;
-  kept: { images: number; blobs: number; layers: number };
+  kept: { images: number; blobs: number; layers: number; features: number };
   /** Unreferenced images left alone because an env or `crossroot run` is using them. */
   inUse: string[];
   /** Registered lockfiles that are gone (their registration is dropped on a real run). */
@@ -38,6 +39,24 @@ function lockfileDigests(lock: Lockfile): string[] {
   return Object.values(lock.images).flatMap((arches) => Object.values(arches).flatMap((e) => [e.manifest, e.config, ...(e.index ? [e.index] : [])]));
 }
 
+/** The fetched Features in the store (`features/<hex>`), and the reference records (`features/refs/`) that point at each. */
+function storedFeatures(store: Store): { features: string[]; refs: Array<{ file: string; ref: string; digest: string }> } {
+  const dir = path.join(store.root, 'features');
+  if (!existsSync(dir)) return { features: [], refs: [] };
+  const features = readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `sha256:${n}`);
+  const refsDir = path.join(dir, 'refs');
+  const refs = (existsSync(refsDir) ? readdirSync(refsDir) : []).map((n) => {
+    const file = path.join(refsDir, n);
+    try {
+      const r = JSON.parse(readFileSync(file, 'utf8')) as { ref?: unknown; integrity?: unknown };
+      return { file, ref: typeof r.ref === 'string' ? r.ref : '', digest: typeof r.integrity === 'string' ? r.integrity : '' };
+    } catch {
+      return { file, ref: '', digest: '' };
+    }
+  });
+  return { features, refs };
+}
+
 /**
  * Plans (dry run) or performs a collection. Holds the store lock exclusively, so no pull is
  * half-way while it looks, and everything in tmp/ except live `crossroot run` dirs is junk.
@@ -48,6 +67,7 @@ export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResu
   try {
     forgetGoneEnvs(store);
     const keep = new Set<string>(store.pinnedImages());
+    const keepFeatures = new Set<string>(store.pinnedFeatures());
     const goneLockfiles: string[] = [];
     for (const file of store.lockfileRoots()) {
       let lock: Lockfile | undefined;
@@ -59,7 +79,10 @@ export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResu
         });
       }
       if (!lock) goneLockfiles.push(file);
-      else for (const d of lockfileDigests(lock)) keep.add(d);
+      else {
+        for (const d of lockfileDigests(lock)) keep.add(d);
+        for (const f of Object.values(lock.features ?? {})) keepFeatures.add(f.integrity);
+      }
     }
 
     const remove: GcItem[] = [];
@@ -91,6 +114,14 @@ export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResu
       if (keepLayers.has(key)) { keptLayers++; continue; }
       remove.push({ kind: 'layer', id: key, bytes: treeBytes(path.join(store.root, 'layers', key)) });
     }
+    // Fetched Features no env stands on and no lockfile names: a build fetches them again.
+    const stored = storedFeatures(store);
+    let keptFeatures = 0;
+    for (const digest of stored.features) {
+      if (keepFeatures.has(digest)) { keptFeatures++; continue; }
+      const refs = stored.refs.filter((r) => r.digest === digest).map((r) => r.ref).filter(Boolean);
+      remove.push({ kind: 'feature', id: digest, ...(refs.length ? { source: refs.join(', ') } : {}), bytes: treeBytes(featureDir(store, digest)) });
+    }
     for (const b of store.blobs()) {
       if (!keptBlobs.has(b)) remove.push({ kind: 'blob', id: b, bytes: treeBytes(store.blobPath(b)) });
     }
@@ -111,21 +142,28 @@ export async function collectGarbage(store: Store, o: GcOptions): Promise<GcResu
         if (item.kind === 'image') store.removeTree(store.imageDir(item.id));
         else if (item.kind === 'blob') rmSync(store.blobPath(item.id), { force: true });
         else if (item.kind === 'layer') store.removeTree(path.join(store.root, 'layers', item.id));
+        else if (item.kind === 'feature') store.removeTree(featureDir(store, item.id));
         else store.removeTree(item.id);
       }
       for (const file of goneLockfiles) store.forgetLockfile(file);
       // Recorded references whose image is gone would only mislead `run`; they go with it.
       for (const t of store.tags()) if (!/^sha256:[0-9a-f]{64}$/.test(t.manifest) || !store.image(t.manifest)) rmSync(t.file, { force: true });
+      // So do records of what a Feature reference gave, once that Feature is gone.
+      for (const r of stored.refs) if (!/^sha256:[0-9a-f]{64}$/.test(r.digest) || !existsSync(featureDir(store, r.digest))) rmSync(r.file, { force: true });
       await removeIdleLockFiles(store);
     }
     return {
       remove, bytes: remove.reduce((n, i) => n + i.bytes, 0), dryRun: o.dryRun, inUse, goneLockfiles,
-      kept: { images: keptImages, blobs: store.blobs().filter((b) => keptBlobs.has(b)).length, layers: keptLayers },
+      kept: { images: keptImages, blobs: store.blobs().filter((b) => keptBlobs.has(b)).length, layers: keptLayers, features: keptFeatures },
     };
   } finally {
     for (const l of held) l.release();
     storeLock.release();
   }
+}
+
+function featureDir(store: Store, digest: string): string {
+  return path.join(store.root, 'features', digestHex(digest));
 }
 
 /**

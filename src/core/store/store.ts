@@ -466,13 +466,14 @@ export class Store {
   }
 
   /**
-   * Pins images and setup-step layers for `crossroot gc` under a name of the caller's choosing
-   * (an env id): the lifecycle code records what each env is built on here.
+   * Pins images, setup-step layers and fetched Features (their digests, the names of their
+   * `features/` folders) for `crossroot gc` under a name of the caller's choosing (an env id):
+   * the lifecycle code records what each env is built on here.
    */
-  setRoot(name: string, images: string[], layers: string[] = []): void {
+  setRoot(name: string, images: string[], layers: string[] = [], features: string[] = []): void {
     if (!/^[\w.-]+$/.test(name) || name.startsWith('lock-')) throw new CrossrootError('ESTORE', `invalid root name ${JSON.stringify(name)}`);
     const tmp = this.tempPath('root');
-    writeFileSync(tmp, JSON.stringify({ images, layers }) + '\n');
+    writeFileSync(tmp, JSON.stringify({ images, layers, ...(features.length ? { features } : {}) }) + '\n');
     renameSync(tmp, path.join(this.root, 'roots', `${name}.json`));
   }
 
@@ -490,7 +491,12 @@ export class Store {
     return this.pinned('layers');
   }
 
-  private pinned(field: 'images' | 'layers'): string[] {
+  /** Fetched Features (digests) pinned with setRoot. */
+  pinnedFeatures(): string[] {
+    return this.pinned('features');
+  }
+
+  private pinned(field: 'images' | 'layers' | 'features'): string[] {
     const dir = path.join(this.root, 'roots');
     return readdirSync(dir).filter((n) => n.endsWith('.json')).flatMap((n) => {
       try {

@@ -80,7 +80,8 @@ test('lifecycle commands in string, array and object forms; initializeCommand is
   assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [[Code.DevcontainerHostCommand, 'info', '"initializeCommand"']]);
   assert.deepEqual(r.spec!.lifecycle, {
     initialize: [{ shell: 'git submodule update --init' }],
-    onCreate: [{ argv: ['apt-get', 'install', '-y', 'git'] }, { shell: 'make deps' }],
+    onCreate: [{ argv: ['apt-get', 'install', '-y', 'git'] }],
+    updateContent: [{ shell: 'make deps' }],
     postCreate: [{ name: 'deps', shell: 'npm ci' }, { name: 'build', argv: ['make', '-j2'] }],
     postStart: [{ shell: 'echo started' }],
     postAttach: [{ shell: 'echo attached' }],

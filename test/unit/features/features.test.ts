@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyContainerEnv, featureIdOf, optionEnv, optionVariable, parseFeatureMetadata, parseFeatureRef } from '../../../src/core/features/feature';
+import { applyContainerEnv, featureIdOf, optionEnv, optionVariable, parseFeatureMetadata, parseFeatureRef, substituteFeatureValue } from '../../../src/core/features/feature';
 import { installOrder, withoutVersion, type OrderNode } from '../../../src/core/features/order';
 import { formatLockfile, parseLockfile, withLockedFeature } from '../../../src/core/lockfile';
 import { featureStep, planSteps } from '../../../src/core/env/steps';
@@ -91,7 +91,7 @@ test('crossroot.lock records Features as the Dev Containers lockfile does, and r
 });
 
 test('a Feature step runs install.sh as root with its options and the users; its layer key follows digest and options', () => {
-  const f = { ref: 'ghcr.io/x/hello:1', id: 'hello', digest: `sha256:${'b'.repeat(64)}`, dir: '/store/features/b/tree', options: { GREETING: 'hi' }, containerEnv: { HELLO_HOME: '/opt/hello' } };
+  const f = { ref: 'ghcr.io/x/hello:1', id: 'hello', digest: `sha256:${'b'.repeat(64)}`, dir: '/store/features/b/tree', options: { GREETING: 'hi' }, containerEnv: { HELLO_HOME: '/opt/hello' }, lifecycle: {} };
   const s = featureStep(f, 0, { PATH: '/usr/bin' }, { remote: 'dev', container: 'root' });
   assert.equal(s.label, 'feature ghcr.io/x/hello:1');
   assert.deepEqual(s.binds, [{ source: '/store/features/b/tree', target: '/tmp/build-features-src/hello', readonly: true }]);
@@ -105,6 +105,34 @@ test('a Feature step runs install.sh as root with its options and the users; its
   const steps = planSteps({ spec, pm: 'apt', packageCache: '/c', env: { PATH: '/usr/bin' }, features: [f] });
   assert.deepEqual(steps.map((x) => x.kind), ['feature', 'postCreate']);
   assert.equal(steps[1]!.env.HELLO_HOME, '/opt/hello');
+});
+
+test('a Feature\'s lifecycle commands: read in all three forms, and each moment\'s run before devcontainer.json\'s, in install order', () => {
+  const m = parseFeatureMetadata(JSON.stringify({
+    id: 'tool', onCreateCommand: 'echo a', updateContentCommand: ['make', 'deps'], postCreateCommand: { one: 'echo 1', two: ['echo', '2'] },
+    postStartCommand: 'tool-daemon &', postAttachCommand: 'tool --hello',
+  }), 'x');
+  assert.deepEqual(m.lifecycle, {
+    onCreate: [{ shell: 'echo a' }], updateContent: [{ argv: ['make', 'deps'] }], postCreate: [{ name: 'one', shell: 'echo 1' }, { name: 'two', argv: ['echo', '2'] }],
+    postStart: [{ shell: 'tool-daemon &' }], postAttach: [{ shell: 'tool --hello' }],
+  });
+  assert.deepEqual(m.ignored, [], 'lifecycle commands are applied, not noted as ignored');
+  assert.throws(() => parseFeatureMetadata('{"id":"t","postCreateCommand":42}', 'f'), /f: "postCreateCommand" must be a string, an array of strings, or an object of those/);
+  assert.equal(substituteFeatureValue('cd ${containerWorkspaceFolder} && echo ${devcontainerId} ${localEnv:HOME} ${featureRoot}', { devcontainerId: 'ID', containerWorkspaceFolder: '/w', localWorkspaceFolder: '/h/p' }),
+    'cd /w && echo ID ${localEnv:HOME} ${featureRoot}', 'no host environment for a Feature; unknown variables as written');
+
+  const feature = (ref: string, lifecycle: object) => ({ ref, id: ref, digest: `sha256:${'b'.repeat(64)}`, dir: '/d', options: {}, containerEnv: {}, lifecycle });
+  const spec = readDevcontainer(JSON.stringify({ image: 'alpine', onCreateCommand: 'dc-create', updateContentCommand: 'dc-update', postCreateCommand: 'dc-post' }), { file: '/p/.devcontainer/devcontainer.json', host: fakeHost() }).spec!;
+  const steps = planSteps({
+    spec, pm: 'apt', packageCache: '/c', env: {},
+    features: [feature('./a', { postCreate: [{ shell: 'a-post' }], onCreate: [{ shell: 'a-create' }] }), feature('./b', { postCreate: [{ shell: 'b-post' }], updateContent: [{ shell: 'b-update' }] })],
+  });
+  assert.deepEqual(steps.filter((x) => x.kind !== 'feature').map((x) => x.label), [
+    'onCreateCommand of Feature ./a: a-create', 'onCreateCommand: dc-create',
+    'updateContentCommand of Feature ./b: b-update', 'updateContentCommand: dc-update',
+    'postCreateCommand of Feature ./a: a-post', 'postCreateCommand of Feature ./b: b-post', 'postCreateCommand: dc-post',
+  ]);
+  assert.ok(steps.filter((x) => x.kind !== 'feature').every((x) => x.perEnv && x.cwd === '/workspaces/p'), 'in the workspace, once per env');
 });
 
 test('devcontainer.json features: references and options are read with their ranges; bad ones are diagnostics at them', () => {

@@ -4,10 +4,12 @@ import { existsSync, fstatSync, mkdirSync, readFileSync, readdirSync, rmSync, st
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { tempDir } from '../../lib/harness';
 import { Store } from '../../../src/core/store/store';
 import { collectGarbage } from '../../../src/core/store/gc';
-import { lockfilePath, withLockedImage, writeLockfile } from '../../../src/core/lockfile';
+import { lockfilePath, withLockedFeature, withLockedImage, writeLockfile } from '../../../src/core/lockfile';
+import { cachedFeatureDir, featureRefFile } from '../../../src/core/features/feature';
 import { CrossrootError } from '../../../src/core/errors';
 
 /** An image entry made of one layer blob (plus a config blob), as a pull would leave it. */
@@ -79,6 +81,53 @@ test('gc keeps what lockfiles, env roots and running commands use, and lists the
   assert.deepEqual(after.goneLockfiles, [lockfilePath(project)]);
   assert.deepEqual(store.images().map((i) => i.digest), [pinned.digest]);
   assert.deepEqual(store.lockfileRoots(), []);
+});
+
+/** A Feature as a build leaves it in the store: `features/<hex>/{tree,.complete}` and what its reference gave. */
+function fakeFeature(store: Store, name: string, ref: string): string {
+  const hex = createHash('sha256').update(name).digest('hex');
+  const dir = path.join(store.root, 'features', hex);
+  mkdirSync(path.join(dir, 'tree'), { recursive: true });
+  writeFileSync(path.join(dir, 'tree', 'install.sh'), `#!/bin/sh\necho ${name}\n`);
+  writeFileSync(path.join(dir, '.complete'), '');
+  const refFile = featureRefFile(store.root, ref);
+  mkdirSync(path.dirname(refFile), { recursive: true });
+  writeFileSync(refFile, JSON.stringify({ ref, resolved: `${ref.split(':')[0]}@sha256:${'0'.repeat(64)}`, integrity: `sha256:${hex}` }));
+  return `sha256:${hex}`;
+}
+
+test('gc removes fetched Features that no env and no lockfile refers to, with the record of what their reference gave', async (t) => {
+  const dir = tempDir(t);
+  const store = Store.open(path.join(dir, 'store'));
+  const pinned = fakeFeature(store, 'pinned', 'example.com/f/pinned:1');
+  const locked = fakeFeature(store, 'locked', 'example.com/f/locked:1');
+  const stale = fakeFeature(store, 'stale', 'example.com/f/stale:1');
+  store.setRoot('env-abc', [], [], [pinned]);
+  const project = path.join(dir, 'project');
+  mkdirSync(project);
+  writeLockfile(project, withLockedFeature(undefined, 'example.com/f/locked:1', { resolved: `example.com/f/locked@sha256:${'0'.repeat(64)}`, integrity: locked }));
+  store.registerLockfile(lockfilePath(project));
+
+  const plan = await collectGarbage(store, { dryRun: true });
+  assert.deepEqual(plan.remove.filter((i) => i.kind === 'feature').map((i) => [i.id, i.source]), [[stale, 'example.com/f/stale:1']]);
+  assert.ok(plan.remove.find((i) => i.kind === 'feature')!.bytes > 0, 'its size is counted');
+  assert.equal(plan.kept.features, 2);
+  assert.ok(cachedFeatureDir(store.root, 'example.com/f/stale:1'), 'a dry run removes nothing');
+
+  await collectGarbage(store, { dryRun: false });
+  assert.equal(cachedFeatureDir(store.root, 'example.com/f/stale:1'), undefined);
+  assert.equal(existsSync(path.join(store.root, 'features', stale.slice(7))), false);
+  assert.equal(existsSync(featureRefFile(store.root, 'example.com/f/stale:1')), false, 'the stale reference record goes with it');
+  assert.ok(cachedFeatureDir(store.root, 'example.com/f/pinned:1'), 'an env\'s Feature stays');
+  assert.ok(cachedFeatureDir(store.root, 'example.com/f/locked:1'), 'a locked Feature stays');
+
+  // Once the env is gone and the lockfile no longer names it, the rest goes too.
+  store.removeRoot('env-abc');
+  rmSync(lockfilePath(project));
+  const after = await collectGarbage(store, { dryRun: false });
+  assert.deepEqual(after.remove.filter((i) => i.kind === 'feature').map((i) => i.id).sort(), [locked, pinned].sort());
+  assert.deepEqual(readdirSync(path.join(store.root, 'features')).sort(), ['refs']);
+  assert.deepEqual(readdirSync(path.join(store.root, 'features', 'refs')), []);
 });
 
 test('gc refuses to guess when a registered lockfile is damaged', async (t) => {
