@@ -5,7 +5,7 @@
 // `unpack` (which never writes outside its root) applies inside the sandbox, so owners and the
 // overlay's copy-up come out as Docker makes them. ENV/USER/WORKDIR/… end in the image config.
 import { createHash } from 'node:crypto';
-import { createWriteStream, lstatSync, mkdirSync, readFileSync, rmSync, rmdirSync, unlinkSync, openSync, readSync, closeSync } from 'node:fs';
+import { createWriteStream, fstatSync, lstatSync, mkdirSync, readFileSync, rmSync, rmdirSync, unlinkSync, openSync, readSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -17,12 +17,13 @@ import { DockerWordError, processWord, processWords, splitRaw } from '../envfile
 import type { ImageConfig } from '../image/oci';
 import { parseImageConfig } from '../image/oci';
 import type { PulledImage } from '../image/pull';
-import { readTarHeaders, TarWriter, type TarHeader } from '../image/tarwrite';
+import { copyFd, readTarHeaders, TarWriter, type TarHeader } from '../image/tarwrite';
 import { runSandbox } from '../sandbox/client';
 import type { Bind } from '../sandbox/helper';
 import type { HeldLock } from '../store/lock';
 import type { Store } from '../store/store';
 import type { Source } from '../source';
+import { checksumDigest, fetchUrl, urlFileName, type FetchedUrl } from './addurl';
 import { collectLocal, DockerIgnore, hashItems, hasGlob, writeItems, type Ownership } from './context';
 import type { EnvEvent } from './events';
 import { findAccount, readEnvTreeFile } from './inside';
@@ -499,30 +500,52 @@ class DockerBuild {
       hash = `stage ${src.keys[src.keys.length - 1] ?? src.base.digest ?? src.base.rootfs}`;
       write = (tarFile, tmp) => this.tarFromStage(ins, src, sources, dest, own, tarFile, tmp);
     } else {
-      const urls = ins.keyword === 'ADD' ? sources.filter((s) => /^https?:\/\//.test(s)) : [];
-      if (urls.length) {
-        if (urls.length !== sources.length) throw dfError(this.file, ins, 'ADD of URLs and local files together is not supported; use one ADD for each');
-        hash = `urls ${JSON.stringify(urls)}`;
-        write = (tarFile, tmp) => this.tarFromUrls(ins, urls, dest, destIsDir, own, tarFile, tmp);
-      } else {
-        let items = collectLocal(this.o.source.context, sources, dest, destIsDir, this.ignore);
-        const archives = ins.keyword === 'ADD' ? items.filter((it) => it.st.isFile() && isArchive(it.host)) : [];
-        if (archives.length) {
-          items = items.filter((it) => !archives.includes(it));
-          hash = `archive ${hashItems(archives, {})} ${hashItems(items, own)}`;
-        } else {
-          hash = hashItems(items, own);
-        }
-        write = async (tarFile, tmp) => {
-          const tw = new TarWriter(tarFile);
-          try {
-            writeItems(tw, items, own);
-            for (const a of archives) await relocateArchive(a.host, path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, ''), tw, tmp);
-          } finally {
-            tw.close();
-          }
-        };
+      const urls = ins.keyword === 'ADD' ? sources.filter(isUrl) : [];
+      const locals = sources.filter((s) => !urls.includes(s));
+      const checksum = flag('checksum');
+      if (checksum !== undefined && (urls.length !== 1 || locals.length)) throw dfError(this.file, ins, '--checksum is only for ADD of one URL (BuildKit\'s rule)', 'put the URL in an ADD of its own, or drop --checksum');
+      if (checksum !== undefined && !checksumDigest(checksum)) throw dfError(this.file, ins, `--checksum=${checksum} must be sha256:<64 hex digits>`, 'write the file\'s digest as sha256:… (sha256sum prints the hex part)');
+      // Several sources always go into dest as a directory, whatever their kind.
+      const intoDir = destIsDir || dest.endsWith('/') || sources.length > 1;
+      const fetched: Array<{ url: string; got: FetchedUrl }> = [];
+      for (const url of urls) {
+        fetched.push({ url, got: await fetchUrl(this.o.store, url, {
+          network: this.o.network, ...(checksum ? { checksum } : {}), ...(this.o.signal ? { signal: this.o.signal } : {}),
+          fail: (message, fix) => dfError(this.file, ins, message, fix),
+        }) });
       }
+      let items = locals.length ? collectLocal(this.o.source.context, locals, dest, intoDir, this.ignore) : [];
+      const archives = ins.keyword === 'ADD' ? items.filter((it) => it.st.isFile() && isArchive(it.host)) : [];
+      items = items.filter((it) => !archives.includes(it));
+      const destClean = path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '');
+      // A download's entry: Docker names it after the URL's path, mode 0600 unless --chmod, the
+      // mtime from Last-Modified; it is never unpacked. Its key part is the content's digest
+      // (and that mtime, as BuildKit's http source keys it), so a changed file rebuilds the step.
+      const downloads = fetched.map(({ url, got }) => ({
+        url, digest: got.digest,
+        header: { name: intoDir ? path.posix.join(destClean, urlFileName(url)) : destClean, type: '0' as const, mode: own.mode ?? 0o600, uid: own.uid ?? 0, gid: own.gid ?? 0, mtime: got.mtime ?? Math.floor(Date.now() / 1000), size: 0 },
+      }));
+      hash = `${archives.length ? `archive ${hashItems(archives, {})} ` : ''}${hashItems(items, own)}${downloads.map((d) => ` url ${JSON.stringify([d.header.name, d.digest, d.header.mode, d.header.uid, d.header.gid, fetched.find((f) => f.url === d.url)!.got.mtime ?? null])}`).join('')}`;
+      write = async (tarFile, tmp) => {
+        const tw = new TarWriter(tarFile);
+        try {
+          writeItems(tw, items, own);
+          for (const a of archives) await relocateArchive(a.host, destClean, tw, tmp);
+          for (const d of downloads) {
+            const blob = this.o.store.blobPath(d.digest);
+            const fd = openSync(blob, 'r');
+            try {
+              const size = fstatSync(fd).size;
+              tw.entry({ ...d.header, size });
+              tw.body((w) => copyFd(fd, size, w), size);
+            } finally {
+              closeSync(fd);
+            }
+          }
+        } finally {
+          tw.close();
+        }
+      };
     }
     return this.layer(ins, parent, arch, keys, stack, text(hash), {}, async (upper, work, lock) => {
       const tmp = this.o.store.tempPath(tmpName);
@@ -586,39 +609,11 @@ class DockerBuild {
       tw.close();
     }
   }
+}
 
-  private async tarFromUrls(ins: DockerInstruction, urls: string[], dest: string, destIsDir: boolean, own: Ownership, tarFile: string, tmp: string): Promise<void> {
-    if (this.o.network === 'none') {
-      throw dfError(this.file, ins, `ADD ${urls[0]} needs the network, and the env's network mode is "none"`, 'download the file into the build context and COPY it, or allow the network');
-    }
-    const tw = new TarWriter(tarFile);
-    try {
-      const destClean = path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '');
-      for (const url of urls) {
-        let res: Response;
-        try {
-          res = await fetch(url, this.o.signal ? { signal: this.o.signal } : {});
-        } catch (e) {
-          throw dfError(this.file, ins, `ADD could not fetch ${url}: ${(e as Error).message}`, 'check the URL and the network');
-        }
-        if (!res.ok || !res.body) throw dfError(this.file, ins, `ADD ${url}: the server answered ${res.status} ${res.statusText}`, 'check the URL');
-        const f = path.join(tmp, 'download');
-        await pipeline(res.body as unknown as NodeJS.ReadableStream, createWriteStream(f, { mode: 0o600 }));
-        const base = path.posix.basename(new URL(url).pathname) || 'index.html';
-        const name = destIsDir || dest.endsWith('/') || urls.length > 1 ? path.posix.join(destClean, base) : destClean;
-        const size = lstatSync(f).size;
-        tw.entry({ name, type: '0', mode: own.mode ?? 0o600, uid: own.uid ?? 0, gid: own.gid ?? 0, mtime: Math.floor(Date.now() / 1000), size });
-        const fd = openSync(f, 'r');
-        try {
-          tw.body((w) => { const buf = Buffer.alloc(1 << 20); let n; let pos = 0; while ((n = readSync(fd, buf, 0, buf.length, pos)) > 0) { w(buf.subarray(0, n)); pos += n; } }, size);
-        } finally {
-          closeSync(fd);
-        }
-      }
-    } finally {
-      tw.close();
-    }
-  }
+/** An ADD source that is downloaded rather than read from the build context. */
+function isUrl(s: string): boolean {
+  return /^https?:\/\//i.test(s);
 }
 
 /** A directory at `p` in the stack (top tree first); a symlink or nothing there is not. */

@@ -1,0 +1,134 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { buildDockerfile, type DockerBuildOptions, type DockerBuildResult } from '../../src/core/env/dockerfile';
+import type { EnvEvent } from '../../src/core/env/events';
+import { LayerStore } from '../../src/core/env/layers';
+import { runSandbox } from '../../src/core/sandbox/client';
+import { Store } from '../../src/core/store/store';
+import { busyboxRootfs, mmdebstrapAvailable } from '../fixtures/rootfs';
+import { HELPER, need, tempDir } from '../lib/harness';
+import { storeDir } from './image-trees';
+
+// Dockerfile instructions one by one, built by buildDockerfile() on a busybox tree (FROM answers
+// with it, no registry), and checked by looking at the result from inside the built stack.
+
+function ready(t: TestContext): boolean {
+  return need(t, existsSync(HELPER), 'the helper is not built (make -C native)')
+    && need(t, mmdebstrapAvailable(), 'mmdebstrap makes the busybox tree (apt-get install mmdebstrap)');
+}
+
+interface Project { dir: string; store: Store; layers: LayerStore; base: string }
+
+async function project(t: TestContext, files: Record<string, string>): Promise<Project> {
+  const dir = tempDir(t, 'crossroot-df-');
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  const store = Store.open(storeDir(t), { helper: HELPER });
+  return { dir, store, layers: new LayerStore(store), base: await busyboxRootfs('amd64') };
+}
+
+async function build(p: Project, dockerfile: string, o: Partial<DockerBuildOptions> = {}): Promise<DockerBuildResult & { events: EnvEvent[] }> {
+  writeFileSync(path.join(p.dir, 'Dockerfile'), dockerfile);
+  const events: EnvEvent[] = [];
+  const r = await buildDockerfile({
+    source: { kind: 'dockerfile', file: path.join(p.dir, 'Dockerfile'), context: p.dir, args: {} },
+    store: p.store, layers: p.layers, helper: HELPER, arch: 'amd64', network: 'host', hostname: 'df-test',
+    generation: 'g1', policy: 'missing', emit: (e) => events.push(e),
+    pull: async (ref, arch) => ({ source: ref, kind: 'dir', arch, rootfs: p.base, cached: true }),
+    ...o,
+  });
+  return { ...r, events };
+}
+
+/** Runs `script` in a throwaway sandbox over the built stack; its stdout. */
+async function inside(p: Project, r: DockerBuildResult, script: string): Promise<string> {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'crossroot-df-look-'));
+  mkdirSync(path.join(scratch, 'upper'));
+  mkdirSync(path.join(scratch, 'work'));
+  const res = await runSandbox(HELPER, {
+    rootfs: r.base.rootfs, lowers: r.keys.map((k) => p.layers.diff(k)), upper: path.join(scratch, 'upper'), work: path.join(scratch, 'work'), network: 'none',
+  }, ['/bin/sh', '-c', script], { stdio: 'pipe' });
+  p.store.removeTree(scratch);
+  assert.equal(res.code, 0, res.tail.join('\n'));
+  return res.stdout;
+}
+
+const ranLines = (events: EnvEvent[]) => events.filter((e): e is Extract<EnvEvent, { phase: 'step' }> => e.phase === 'step' && !e.cached).map((s) => Number(/:(\d+) /.exec(s.label)![1]));
+
+/** A local file server: ETag and Last-Modified, 304 for a matching conditional request. */
+async function fileServer(t: TestContext, files: Map<string, Buffer>) {
+  const seen: Array<{ path: string; status: number }> = [];
+  const modified = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const body = files.get(req.url ?? '');
+    if (!body) { seen.push({ path: req.url ?? '', status: 404 }); res.writeHead(404).end('no such file'); return; }
+    const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
+    if (req.headers['if-none-match'] === etag) { seen.push({ path: req.url!, status: 304 }); res.writeHead(304, { etag }).end(); return; }
+    seen.push({ path: req.url!, status: 200 });
+    res.writeHead(200, { etag, 'last-modified': modified.toUTCString(), 'content-length': body.length, 'content-type': 'application/octet-stream' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, mtime: modified.getTime() / 1000 };
+}
+
+test('ADD of a URL downloads it: named after the URL, mode 0600 or --chmod, mtime from Last-Modified, never unpacked; asked again with ETag each build; --checksum checked', { timeout: 5 * 60_000 }, async (t) => {
+  if (!ready(t)) return;
+  const p = await project(t, {});
+  const tool = Buffer.from('#!/bin/sh\necho tool v1\n');
+  const checked = Buffer.from('checked content\n');
+  const gz = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // an empty gzip
+  const files = new Map([['/files/tool.sh', tool], ['/files/pkg.tar.gz', gz], ['/files/checked.txt', checked]]);
+  const srv = await fileServer(t, files);
+  const sum = `sha256:${createHash('sha256').update(checked).digest('hex')}`;
+  const dockerfile = (checksum: string) => [
+    'FROM base',
+    `ADD ${srv.url}/files/tool.sh /opt/`,
+    `ADD --chmod=755 ${srv.url}/files/tool.sh /usr/local/bin/tool`,
+    `ADD ${srv.url}/files/pkg.tar.gz /opt/`,
+    `ADD --checksum=${checksum} ${srv.url}/files/checked.txt /opt/checked`,
+    '',
+  ].join('\n');
+  const first = await build(p, dockerfile(sum));
+  assert.deepEqual(ranLines(first.events), [2, 3, 4, 5]);
+  assert.equal(await inside(p, first, 'stat -c "%n %a %Y %s" /opt/tool.sh /usr/local/bin/tool /opt/pkg.tar.gz /opt/checked; /usr/local/bin/tool; cat /opt/checked'),
+    `/opt/tool.sh 600 ${srv.mtime} ${tool.length}\n/usr/local/bin/tool 755 ${srv.mtime} ${tool.length}\n/opt/pkg.tar.gz 600 ${srv.mtime} ${gz.length}\n/opt/checked 600 ${srv.mtime} ${checked.length}\ntool v1\nchecked content\n`);
+
+  // Unchanged on the server: every step is a cache hit; tool.sh and pkg.tar.gz were asked about
+  // (304), checked.txt not at all (its --checksum names the content).
+  srv.seen.length = 0;
+  const again = await build(p, dockerfile(sum));
+  assert.deepEqual(ranLines(again.events), []);
+  assert.deepEqual(srv.seen, [{ path: '/files/tool.sh', status: 304 }, { path: '/files/tool.sh', status: 304 }, { path: '/files/pkg.tar.gz', status: 304 }]);
+
+  // Changed on the server: the steps that download it run again, and the env gets the new file.
+  files.set('/files/tool.sh', Buffer.from('#!/bin/sh\necho tool v2\n'));
+  const changed = await build(p, dockerfile(sum));
+  assert.deepEqual(ranLines(changed.events), [2, 3, 4, 5]);
+  assert.equal(await inside(p, changed, '/usr/local/bin/tool'), 'tool v2\n');
+
+  // A wrong --checksum fails at its line, saying what the file's digest is.
+  const wrong = `sha256:${'0'.repeat(64)}`;
+  await assert.rejects(build(p, dockerfile(wrong)), (e: Error) => {
+    assert.match(e.message, new RegExp(`Dockerfile line 5 \\(ADD\\): ADD --checksum=${wrong}: ${srv.url}/files/checked.txt does not have that checksum \\(got ${sum}`));
+    return true;
+  });
+  await assert.rejects(build(p, dockerfile('md5:abc')), /line 5 \(ADD\): --checksum=md5:abc must be sha256:<64 hex digits>/);
+
+  // No network: a clear error at the first download's line, with the way out.
+  await assert.rejects(build(p, dockerfile(sum), { network: 'none' }), (e: Error & { fix?: string }) => {
+    assert.match(e.message, new RegExp(`Dockerfile line 2 \\(ADD\\): ADD ${srv.url}/files/tool.sh downloads a file, and the env's network mode is "none"`));
+    assert.match(e.fix ?? '', /download the file into the build context and COPY it/);
+    return true;
+  });
+  // A missing file is the server's answer, at its line.
+  await assert.rejects(build(p, `FROM base\nADD ${srv.url}/nothing /x\n`), /line 2 \(ADD\): ADD .*\/nothing: the server answered HTTP 404/);
+});
