@@ -14,6 +14,7 @@ export const DEBIAN_PACKAGES = {
     'gcc', 'make', 'libc6-dev',
     'zlib1g-dev',        // static libz.a for the helper's gzip layers
     'libzstd-dev',       // static libzstd.a for zstd layers
+    'liblzma-dev', 'libbz2-dev', // static liblzma.a / libbz2.a: Dockerfile ADD of .tar.xz / .tar.bz2
   ],
   run: [
     'qemu-user-static',  // foreign-arch interpreters registered in the private binfmt_misc
@@ -26,7 +27,7 @@ export const DEBIAN_PACKAGES = {
     'docker-registry',   // a real Distribution registry on loopback
     'apache2-utils',     // htpasswd -B for the basic-auth registry
     'skopeo', 'umoci', 'buildah', // fixture images made by real tools
-    'zstd', 'xz-utils',
+    'zstd', 'xz-utils', 'bzip2',
     'attr',              // setfattr/getfattr: xattrs in unpack fixtures and the owner record
     'libcap2-bin',       // setcap: the helper's refusal of file capabilities is tested on a copy
     'bubblewrap',        // a seccomp-restricted sandbox simulates AppArmor's user namespace restriction in check tests
@@ -42,6 +43,7 @@ export const DEBIAN_PACKAGES = {
   package: [
     'gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross', // cross compiler, arm64 libc for -static
     'libzstd-dev:arm64', 'zlib1g-dev:arm64', // arm64 libzstd.a / libz.a for the helper's layers
+    'liblzma-dev:arm64', 'libbz2-dev:arm64', // arm64 liblzma.a / libbz2.a for ADD archives
     'unzip', 'file',     // tests read the VSIX's file list and the helper's ELF machine
   ],
   // The VS Code E2E tests: code-server from npm (its native modules build against Kerberos

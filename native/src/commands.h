@@ -7,4 +7,5 @@ int cmd_stop(int argc, char **argv);    /* instance.c: stop an instance and ever
 int cmd_check(int argc, char **argv);   /* check.c: host probe, JSON with fix-its */
 int cmd_arches(int argc, char **argv);  /* arches.c: per arch, native or which qemu (and its binfmt line) */
 int cmd_unpack(int argc, char **argv);  /* unpack.c: safe streaming layer extraction */
+int cmd_decompress(int argc, char **argv); /* decompress.c: a Dockerfile ADD archive to a plain file */
 int cmd_remove(int argc, char **argv);  /* remove.c: rm -rf inside the user namespace */

@@ -1,10 +1,15 @@
-/* Streaming decompression of a layer (zlib inflate, libzstd streaming, or plain). Compressed
+/* Streaming decompression of a layer (zlib inflate, libzstd streaming, or plain; liblzma and
+ * libbz2 for the xz and bzip2 archives a Dockerfile ADDs, which no OCI layer may be). Compressed
  * layers are decompressed by a second thread into a ring of 1 MiB chunks, so inflating overlaps
  * with writing files. A stream that ends before its compressed end marker is an error, never a
  * short tar. */
 #include "decompress.h"
+#include "commands.h"
 #include "tar.h"
 #include "util.h"
+#include <bzlib.h>
+#include <fcntl.h>
+#include <lzma.h>
 #include <pthread.h>
 #include <string.h>
 #include <zlib.h>
@@ -46,6 +51,10 @@ struct layer_stream {
   bool z_member_done;
   ZSTD_DStream *zs;
   size_t zstd_left; /* last ZSTD_decompressStream result: 0 = at a frame boundary */
+  lzma_stream xz;
+  bool xz_done;
+  bz_stream bz;
+  bool bz_open, bz_member_done;
   stream_progress_fn progress;
   void *progress_ctx;
 };
@@ -69,6 +78,8 @@ const char *compression_name(enum compression c) {
   case COMPRESSION_GZIP: return "gzip";
   case COMPRESSION_ZSTD: return "zstd";
   case COMPRESSION_NONE: return "none";
+  case COMPRESSION_XZ: return "xz";
+  case COMPRESSION_BZIP2: return "bzip2";
   default: return "auto";
   }
 }
@@ -114,7 +125,7 @@ static const struct {
     {"compress (.Z)", "\x1f\x9d", 2, "uncompress"},
 };
 
-static enum compression sniff(struct layer_stream *s) {
+static enum compression sniff(struct layer_stream *s, bool archive) {
   while (s->in_len < 512 && read_input(s) > 0) {}
   const uint8_t *b = s->in;
   size_t n = s->in_len;
@@ -122,6 +133,9 @@ static enum compression sniff(struct layer_stream *s) {
   if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) return COMPRESSION_ZSTD;
   /* A tar whose first name starts like a magic ("BZh", "LZIP…") is still a tar. */
   if (n >= 512 && tar_header_ok(b)) return COMPRESSION_NONE;
+  if (archive && n >= 6 && !memcmp(b, "\xfd" "7zXZ\0", 6)) return COMPRESSION_XZ;
+  if (archive && n >= 4 && !memcmp(b, "BZh", 3) && b[3] >= '1' && b[3] <= '9') return COMPRESSION_BZIP2;
+  if (archive) return COMPRESSION_NONE; /* anything else is copied as it is */
   for (size_t i = 0; i < N_ELEMENTS(other_compressions); i++) {
     if (n < other_compressions[i].len || memcmp(b, other_compressions[i].magic, other_compressions[i].len)) continue;
     cleanup_free char *fix = xasprintf("recompress it with gzip or zstd, e.g. %s -dc LAYER | zstd -o LAYER.tar.zst "
@@ -140,7 +154,7 @@ struct layer_stream *layer_stream_open(int fd, enum compression c, const char *l
   s->in = xmalloc(IN_CAP);
   s->progress = progress;
   s->progress_ctx = progress_ctx;
-  s->kind = c == COMPRESSION_AUTO ? sniff(s) : c;
+  s->kind = c == COMPRESSION_AUTO || c == COMPRESSION_ARCHIVE ? sniff(s, c == COMPRESSION_ARCHIVE) : c;
   if (s->kind == COMPRESSION_GZIP) {
     /* 16 + MAX_WBITS: gzip framing only, so a zlib or raw stream is reported as corrupt. */
     if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK) die_oom();
@@ -148,6 +162,13 @@ struct layer_stream *layer_stream_open(int fd, enum compression c, const char *l
     s->zs = ZSTD_createDStream();
     if (!s->zs) die_oom();
     s->zstd_left = 1; /* an empty input is a truncated stream, not an empty layer */
+  } else if (s->kind == COMPRESSION_XZ) {
+    /* Concatenated .xz streams are one file, as xz -dc reads them; no memory limit beyond xz's own. */
+    s->xz = (lzma_stream)LZMA_STREAM_INIT;
+    if (lzma_stream_decoder(&s->xz, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) die_oom();
+  } else if (s->kind == COMPRESSION_BZIP2) {
+    if (BZ2_bzDecompressInit(&s->bz, 0, 0) != BZ_OK) die_oom();
+    s->bz_open = true;
   }
   if (s->kind == COMPRESSION_NONE) {
     s->out = xmalloc(OUT_CAP);
@@ -181,6 +202,8 @@ void layer_stream_close(struct layer_stream *s) {
   }
   if (s->kind == COMPRESSION_GZIP) inflateEnd(&s->z);
   if (s->zs) ZSTD_freeDStream(s->zs);
+  if (s->kind == COMPRESSION_XZ) lzma_end(&s->xz);
+  if (s->bz_open) BZ2_bzDecompressEnd(&s->bz);
   close(s->fd);
   free(s->in);
   free(s);
@@ -252,6 +275,63 @@ static size_t fill_zstd(struct layer_stream *s, uint8_t *dst, size_t room) {
   }
 }
 
+static size_t fill_xz(struct layer_stream *s, uint8_t *dst, size_t room) {
+  if (s->xz_done) return 0;
+  for (;;) {
+    bool eof = s->in_pos == s->in_len && read_input(s) == 0;
+    s->xz.next_in = s->in + s->in_pos;
+    s->xz.avail_in = s->in_len - s->in_pos;
+    s->xz.next_out = dst;
+    s->xz.avail_out = room;
+    lzma_ret r = lzma_code(&s->xz, eof ? LZMA_FINISH : LZMA_RUN);
+    s->in_pos = s->in_len - s->xz.avail_in;
+    size_t produced = room - s->xz.avail_out;
+    if (r == LZMA_STREAM_END) s->xz_done = true;
+    else if (eof && r == LZMA_BUF_ERROR)
+      die_code("ETRUNCATED", compression_fix, "layer %s: the xz stream is truncated (it ends after %llu bytes)", s->label,
+               (unsigned long long)s->bytes_in);
+    else if (r != LZMA_OK)
+      die_code("ECORRUPT", compression_fix, "layer %s: corrupt xz data after %llu bytes (liblzma error %d)", s->label,
+               (unsigned long long)s->bytes_in, (int)r);
+    if (produced || s->xz_done) return produced;
+  }
+}
+
+static size_t fill_bzip2(struct layer_stream *s, uint8_t *dst, size_t room) {
+  for (;;) {
+    if (s->in_pos == s->in_len && read_input(s) == 0) {
+      if (!s->bz_member_done)
+        die_code("ETRUNCATED", compression_fix, "layer %s: the bzip2 stream is truncated (it ends after %llu bytes)",
+                 s->label, (unsigned long long)s->bytes_in);
+      return 0;
+    }
+    if (s->bz_member_done) {
+      /* Another stream may follow (pbzip2 writes several); anything else after the end is padding. */
+      if (s->in[s->in_pos] != 'B') {
+        s->in_eof = true;
+        s->in_pos = s->in_len;
+        return 0;
+      }
+      BZ2_bzDecompressEnd(&s->bz);
+      s->bz = (bz_stream){0};
+      if (BZ2_bzDecompressInit(&s->bz, 0, 0) != BZ_OK) die_oom();
+      s->bz_member_done = false;
+    }
+    s->bz.next_in = (char *)s->in + s->in_pos;
+    s->bz.avail_in = (unsigned)(s->in_len - s->in_pos);
+    s->bz.next_out = (char *)dst;
+    s->bz.avail_out = (unsigned)room;
+    int r = BZ2_bzDecompress(&s->bz);
+    s->in_pos = s->in_len - s->bz.avail_in;
+    size_t produced = room - s->bz.avail_out;
+    if (r == BZ_STREAM_END) s->bz_member_done = true;
+    else if (r != BZ_OK)
+      die_code("ECORRUPT", compression_fix, "layer %s: corrupt bzip2 data after %llu bytes (libbz2 error %d)", s->label,
+               (unsigned long long)s->bytes_in, r);
+    if (produced) return produced;
+  }
+}
+
 /* The producer thread: fills free chunks until the end of the stream (or close). Errors in the
  * stream end the process from here, like any die(). */
 static void *produce(void *arg) {
@@ -266,7 +346,12 @@ static void *produce(void *arg) {
     size_t len = 0, n = 1;
     while (len < OUT_CAP && n > 0) {
       uint8_t *dst = c->mem + MAX_PEEK + len;
-      n = s->kind == COMPRESSION_GZIP ? fill_gzip(s, dst, OUT_CAP - len) : fill_zstd(s, dst, OUT_CAP - len);
+      switch (s->kind) {
+      case COMPRESSION_GZIP: n = fill_gzip(s, dst, OUT_CAP - len); break;
+      case COMPRESSION_XZ: n = fill_xz(s, dst, OUT_CAP - len); break;
+      case COMPRESSION_BZIP2: n = fill_bzip2(s, dst, OUT_CAP - len); break;
+      default: n = fill_zstd(s, dst, OUT_CAP - len); break;
+      }
       len += n;
     }
     c->len = len;
@@ -350,4 +435,40 @@ void layer_stream_consume(struct layer_stream *s, size_t n) { s->out_pos += n; }
 void layer_stream_drain(struct layer_stream *s) {
   s->out_pos = s->out_len;
   while (fill(s) > 0) s->out_pos = s->out_len;
+}
+
+/* `crossroot-helper decompress`: a Dockerfile ADD archive (gzip, zstd, xz, bzip2 or plain, by
+ * content as Docker detects it) to a plain file the caller then reads as a tar, or copies as it is
+ * when it is none. Runs as the caller, in no namespace: it writes one new file and reads one. */
+int cmd_decompress(int argc, char **argv) {
+  const char *input = NULL, *output = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (i + 1 >= argc)
+      die_code("EUSAGE", "usage: crossroot-helper decompress --input FILE --output FILE [--status-fd N]", "%s needs a value", a);
+    if (!strcmp(a, "--input")) input = argv[++i];
+    else if (!strcmp(a, "--output")) output = argv[++i];
+    else if (!strcmp(a, "--status-fd")) set_status_fd_arg(a, argv[++i]);
+    else die_code("EUSAGE", "usage: crossroot-helper decompress --input FILE --output FILE [--status-fd N]", "unknown option '%s'", a);
+  }
+  if (!input || !output)
+    die_code("EUSAGE", "usage: crossroot-helper decompress --input FILE --output FILE [--status-fd N]", "--input and --output are required");
+  int in = open(input, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (in < 0) die_code("ENOLAYER", "check the path passed with --input", "cannot open %s: %s", input, strerror(errno));
+  /* A new file only: never through a symlink, never over something that is there. */
+  int out = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (out < 0) die_with_error("creating %s", output);
+  struct layer_stream *s = layer_stream_open(in, COMPRESSION_ARCHIVE, input, NULL, NULL);
+  uint64_t bytes_out = 0;
+  const uint8_t *p;
+  size_t n;
+  while ((n = layer_stream_read(s, MAX_PEEK, &p)) > 0) {
+    if (write_all(out, p, n) < 0) die_with_error("writing %s", output);
+    bytes_out += n;
+  }
+  if (close(out) < 0) die_with_error("writing %s", output);
+  status_event("{\"event\":\"done\",\"compression\":\"%s\",\"bytesIn\":%llu,\"bytesOut\":%llu}", compression_name(layer_stream_compression(s)),
+               (unsigned long long)layer_stream_bytes_in(s), (unsigned long long)bytes_out);
+  layer_stream_close(s);
+  return 0;
 }

@@ -1,10 +1,11 @@
 /* A layer as a stream of tar bytes: reads a file or pipe, detects gzip/zstd/plain by magic and
- * decompresses into one large buffer that the tar reader consumes in place (no temp copies). */
+ * decompresses into one large buffer that the tar reader consumes in place (no temp copies).
+ * COMPRESSION_ARCHIVE also takes xz and bzip2 (Dockerfile ADD archives), never OCI layers. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
-enum compression { COMPRESSION_AUTO, COMPRESSION_GZIP, COMPRESSION_ZSTD, COMPRESSION_NONE };
+enum compression { COMPRESSION_AUTO, COMPRESSION_GZIP, COMPRESSION_ZSTD, COMPRESSION_NONE, COMPRESSION_XZ, COMPRESSION_BZIP2, COMPRESSION_ARCHIVE };
 
 enum compression parse_compression(const char *s);
 const char *compression_name(enum compression c);

@@ -26,6 +26,7 @@ static const struct {
   {"arches", cmd_arches, false, "arches [--json]"},
   {"unpack", cmd_unpack, true,
    "unpack --target DIR [--layer FILE]... [--compression auto|gzip|zstd|none] [--idmap auto|single|full|none] [--status-fd N]"},
+  {"decompress", cmd_decompress, false, "decompress --input FILE --output FILE [--status-fd N]"},
   {"remove", cmd_remove, true, "remove --target DIR [--idmap auto|single|full|none] [--status-fd N]"},
 };
 

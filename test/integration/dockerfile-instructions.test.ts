@@ -1,7 +1,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -131,4 +132,20 @@ test('ADD of a URL downloads it: named after the URL, mode 0600 or --chmod, mtim
   });
   // A missing file is the server's answer, at its line.
   await assert.rejects(build(p, `FROM base\nADD ${srv.url}/nothing /x\n`), /line 2 \(ADD\): ADD .*\/nothing: the server answered HTTP 404/);
+});
+
+const has = (tool: string) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0;
+
+test('ADD unpacks local tar archives compressed with xz, bzip2 or zstd (by content, whatever the name); a compressed file that is not a tar is copied as it is', { timeout: 5 * 60_000 }, async (t) => {
+  if (!ready(t) || !need(t, has('xz') && has('bzip2') && has('zstd'), 'xz, bzip2 and zstd make the archives (apt-get install xz-utils bzip2 zstd)')) return;
+  const p = await project(t, { 'tree/inner/file.txt': 'from the archive\n', 'note.txt': 'just a note\n' });
+  const sh = (cmd: string) => { const r = spawnSync('sh', ['-c', cmd], { cwd: p.dir, encoding: 'utf8' }); assert.equal(r.status, 0, r.stderr); };
+  sh('tar -cf a.tar -C tree . && xz -k a.tar && bzip2 -k a.tar && zstd -q a.tar -o data.bin && xz -c note.txt > note.xz && head -c 60 a.tar.xz > cut.tar.xz');
+  const r = await build(p, ['FROM base', 'ADD a.tar.xz /x/', 'ADD a.tar.bz2 /b', 'ADD data.bin /z/', 'ADD note.xz /n/', ''].join('\n'));
+  assert.deepEqual(ranLines(r.events), [2, 3, 4, 5]);
+  const size = String(readFileSync(path.join(p.dir, 'note.xz')).length);
+  assert.equal(await inside(p, r, 'cat /x/inner/file.txt /b/inner/file.txt /z/inner/file.txt; ls /n; stat -c %s /n/note.xz'),
+    `from the archive\nfrom the archive\nfrom the archive\nnote.xz\n${size}\n`);
+  // A damaged archive fails at its line, saying what is wrong with it.
+  await assert.rejects(build(p, 'FROM base\nADD cut.tar.xz /c/\n'), /Dockerfile line 2 \(ADD\): cut\.tar\.xz cannot be decompressed: .*xz stream is truncated/);
 });

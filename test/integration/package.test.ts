@@ -8,8 +8,8 @@ import { need, ROOT, tempDir } from '../lib/harness';
 // `npm run package` as a user runs it: both platform VSIX files, only the files they should
 // hold, and a helper in each that runs on its platform (arm64: under qemu-user).
 test('npm run package writes linux-x64 and linux-arm64 VSIX files holding only the extension and its helper', async (t) => {
-  const cross = existsSync('/usr/bin/aarch64-linux-gnu-gcc') && existsSync('/usr/lib/aarch64-linux-gnu/libzstd.a');
-  if (!need(t, cross, 'gcc-aarch64-linux-gnu and libzstd-dev:arm64 (node scripts/provision.mjs package)')) return;
+  const cross = existsSync('/usr/bin/aarch64-linux-gnu-gcc') && ['libzstd.a', 'libz.a', 'liblzma.a', 'libbz2.a'].every((a) => existsSync(`/usr/lib/aarch64-linux-gnu/${a}`));
+  if (!need(t, cross, 'gcc-aarch64-linux-gnu and libzstd-dev:arm64 zlib1g-dev:arm64 liblzma-dev:arm64 libbz2-dev:arm64 (node scripts/provision.mjs package)')) return;
   if (!need(t, existsSync('/usr/bin/qemu-aarch64-static') && existsSync('/usr/bin/unzip'), 'qemu-user-static and unzip')) return;
   const out = tempDir(t);
   const { packageAll, VSIX_FILES } = await import(path.join(ROOT, 'scripts/package.mjs'));

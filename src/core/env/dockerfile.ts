@@ -5,11 +5,8 @@
 // `unpack` (which never writes outside its root) applies inside the sandbox, so owners and the
 // overlay's copy-up come out as Docker makes them. ENV/USER/WORKDIR/… end in the image config.
 import { createHash } from 'node:crypto';
-import { createWriteStream, fstatSync, lstatSync, mkdirSync, readFileSync, rmSync, rmdirSync, unlinkSync, openSync, readSync, closeSync } from 'node:fs';
+import { fstatSync, lstatSync, mkdirSync, readFileSync, rmSync, rmdirSync, unlinkSync, openSync, readSync, closeSync } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { createReadStream } from 'node:fs';
 import { ARCHES, hostArch, type ArchName } from '../arch';
 import { CrossrootError } from '../errors';
 import { parseDockerfile, mountFields, type DockerInstruction, type DockerStage, type ParsedDockerfile } from '../envfile/dockerfile';
@@ -18,7 +15,7 @@ import type { ImageConfig } from '../image/oci';
 import { parseImageConfig } from '../image/oci';
 import type { PulledImage } from '../image/pull';
 import { copyFd, readTarHeaders, TarWriter, type TarHeader } from '../image/tarwrite';
-import { runSandbox } from '../sandbox/client';
+import { callHelper, runSandbox } from '../sandbox/client';
 import type { Bind } from '../sandbox/helper';
 import type { HeldLock } from '../store/lock';
 import type { Store } from '../store/store';
@@ -530,7 +527,11 @@ class DockerBuild {
         const tw = new TarWriter(tarFile);
         try {
           writeItems(tw, items, own);
-          for (const a of archives) await relocateArchive(a.host, destClean, tw, tmp);
+          for (const a of archives) {
+            const unpacked = await relocateArchive(a.host, destClean, tw, tmp, this.o.helper, (m) => dfError(this.file, ins, m, 'check the archive (or COPY it, which never unpacks)'));
+            // Not a tar inside: copied as it is, as a file of its own under dest (Docker's rule).
+            if (!unpacked) writeItems(tw, [a], own);
+          }
           for (const d of downloads) {
             const blob = this.o.store.blobPath(d.digest);
             const fd = openSync(blob, 'r');
@@ -629,33 +630,62 @@ function isDirIn(trees: string[], p: string): boolean {
   return false;
 }
 
-/** ADD unpacks local archives: a tar, plain or gzip-compressed (Docker also takes bzip2 and xz). */
-function isArchive(file: string): boolean {
+/** The compressions Docker's ADD detects by content (gzip, bzip2, xz, zstd), by their magic numbers. */
+function compressedMagic(b: Buffer, n: number): boolean {
+  return (n >= 2 && b[0] === 0x1f && b[1] === 0x8b)
+    || (n >= 6 && b.toString('latin1', 0, 6) === '\xfd7zXZ\0')
+    || (n >= 4 && b.toString('latin1', 0, 3) === 'BZh' && b[3]! >= 0x31 && b[3]! <= 0x39)
+    || (n >= 4 && b.readUInt32LE(0) === 0xfd2fb528);
+}
+
+/** A tar header block: its checksum (the sum of its bytes, the checksum field read as spaces) matches. */
+function tarHeaderOk(b: Buffer, n: number): boolean {
+  if (n < 512) return false;
+  const field = b.toString('latin1', 148, 156).replace(/[\0 ]+$/, '').trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i]!;
+  return sum === parseInt(field, 8);
+}
+
+function head(file: string): { b: Buffer; n: number } {
   const fd = openSync(file, 'r');
   try {
     const b = Buffer.alloc(512);
-    const n = readSync(fd, b, 0, 512, 0);
-    if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
-    if (n >= 6 && b.toString('ascii', 0, 6) === '\xfd7zXZ') return true;
-    if (n >= 3 && b.toString('ascii', 0, 3) === 'BZh') return true;
-    return n === 512 && b.toString('ascii', 257, 262) === 'ustar';
+    return { b, n: readSync(fd, b, 0, 512, 0) };
   } finally {
     closeSync(fd);
   }
 }
 
-/** An archive's entries under `destName`; the helper's unpack then refuses any `..` in them. */
-async function relocateArchive(file: string, destName: string, tw: TarWriter, tmp: string): Promise<void> {
-  const fd = openSync(file, 'r');
-  const magic = Buffer.alloc(6);
-  readSync(fd, magic, 0, 6, 0);
-  closeSync(fd);
+/** What ADD may unpack: a tar, or a file compressed with one of Docker's compressions (whether that holds a tar is seen after decompressing). */
+function isArchive(file: string): boolean {
+  const { b, n } = head(file);
+  return compressedMagic(b, n) || tarHeaderOk(b, n);
+}
+
+/**
+ * An ADD archive's entries under `destName`; the helper's unpack then refuses any `..` in them.
+ * Compressed ones are decompressed by the helper (`decompress`: zlib, libzstd, liblzma, libbz2,
+ * the same static code that reads image layers). Returns false when the content is not a tar:
+ * Docker then copies the file as it is.
+ */
+async function relocateArchive(file: string, destName: string, tw: TarWriter, tmp: string, helper: string, fail: (message: string) => Error): Promise<boolean> {
   let plain = file;
-  if (magic[0] === 0x1f && magic[1] === 0x8b) {
+  const first = head(file);
+  if (compressedMagic(first.b, first.n)) {
     plain = path.join(tmp, 'archive.tar');
-    await pipeline(createReadStream(file), createGunzip(), createWriteStream(plain, { mode: 0o600 }));
-  } else if (magic.toString('ascii', 0, 3) === 'BZh' || magic.toString('binary', 0, 6) === '\xfd7zXZ\0') {
-    throw new CrossrootError('EDOCKERFILE', `ADD ${path.basename(file)}: bzip2 and xz archives are not unpacked by Crossroot yet`, { fix: 'recompress it with gzip (or keep it plain tar)' });
+    rmSync(plain, { force: true });
+    try {
+      await callHelper(helper, { argv: ['decompress', '--input', file, '--output', plain] });
+    } catch (e) {
+      throw fail(`${path.basename(file)} cannot be decompressed: ${(e as Error).message}`);
+    }
+    const h = head(plain);
+    if (!tarHeaderOk(h.b, h.n)) {
+      rmSync(plain, { force: true });
+      return false;
+    }
   }
   readTarHeaders(plain, (h, body) => {
     if (!['0', '1', '2', '5', '6'].includes(h.rawType)) return;
@@ -665,6 +695,7 @@ async function relocateArchive(file: string, destName: string, tw: TarWriter, tm
     if (e.type === '0') tw.body(body, e.size);
   });
   if (plain !== file) rmSync(plain, { force: true });
+  return true;
 }
 
 /** The empty file or dir the helper made in the layer for a bind's mount point; not part of the layer. */

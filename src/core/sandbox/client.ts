@@ -32,7 +32,7 @@ export type HelperEvent =
   | { event: 'error'; code: string; message: string; fix: string }
   | { event: 'progress'; layer: number; bytesIn: number }
   | { event: 'layer-done'; layer: number; entries: number; bytesIn: number; compression: string; skipped: SkipCounts }
-  | { event: 'done'; layers?: number; entries?: number; idmap?: string; skipped?: SkipCounts };
+  | { event: 'done'; layers?: number; entries?: number; idmap?: string; skipped?: SkipCounts; compression?: string; bytesIn?: number; bytesOut?: number };
 
 export type HelperWarning = Extract<HelperEvent, { event: 'warning' }>;
 
