@@ -149,3 +149,52 @@ test('ADD unpacks local tar archives compressed with xz, bzip2 or zstd (by conte
   // A damaged archive fails at its line, saying what is wrong with it.
   await assert.rejects(build(p, 'FROM base\nADD cut.tar.xz /c/\n'), /Dockerfile line 2 \(ADD\): cut\.tar\.xz cannot be decompressed: .*xz stream is truncated/);
 });
+
+test('heredocs run and copy as BuildKit does: RUN <<EOF, <<-, quoted delimiters, several on one line, a #! script, COPY <<EOF with variables', { timeout: 5 * 60_000 }, async (t) => {
+  if (!ready(t)) return;
+  const p = await project(t, {});
+  const dockerfile = [
+    'FROM base',
+    'ARG NAME=world',
+    'RUN <<EOF',
+    'echo "hello $NAME" > /one',
+    'echo second >> /one',
+    'EOF',
+    'RUN <<-EOT sh',
+    '\techo tabbed > /two',
+    '\tEOT',
+    'RUN cat > /three <<\'EOF\'',
+    '$NAME stays',
+    'EOF',
+    'RUN cat > /four <<A && cat > /five <<B',
+    'first $NAME',
+    'A',
+    'second',
+    'B',
+    'RUN <<EOF',
+    '#!/bin/sh',
+    'echo "script as $0" > /six',
+    'EOF',
+    'COPY <<EOF /etc/app.conf',
+    'name=$NAME',
+    'quoted="$NAME" path=\\$HOME literal=\\n kept',
+    'EOF',
+    'COPY <<\'EOF\' <<-EOT /dir/',
+    'raw $NAME',
+    'EOF',
+    '\ttab-stripped',
+    '\tEOT',
+    'RUN echo after > /seven',
+    '',
+  ].join('\n');
+  const r = await build(p, dockerfile);
+  assert.deepEqual(ranLines(r.events), [3, 7, 10, 13, 18, 22, 26, 31]);
+  assert.equal(await inside(p, r, 'cat /one /two /three /four /five /six /etc/app.conf /dir/EOF /dir/EOT /seven; stat -c %a /etc/app.conf; ls -a / | grep crossroot | wc -l'),
+    'hello world\nsecond\ntabbed\n$NAME stays\nfirst world\nsecond\nscript as /.crossroot-heredoc/EOF\nname=world\nquoted="world" path=$HOME literal=\\n kept\nraw $NAME\ntab-stripped\nafter\n644\n0\n');
+  // Editing a heredoc's body is editing its instruction: that step and the later ones run again.
+  const edited = await build(p, dockerfile.replace('echo second >> /one', 'echo changed >> /one'));
+  assert.deepEqual(ranLines(edited.events), [3, 7, 10, 13, 18, 22, 26, 31]);
+  const copyEdited = await build(p, dockerfile.replace('echo second >> /one', 'echo changed >> /one').replace('raw $NAME', 'raw edited'));
+  assert.deepEqual(ranLines(copyEdited.events), [26, 31]);
+  assert.equal(await inside(p, copyEdited, 'cat /one /dir/EOF'), 'hello world\nchanged\nraw edited\n');
+});

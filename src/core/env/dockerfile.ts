@@ -5,12 +5,12 @@
 // `unpack` (which never writes outside its root) applies inside the sandbox, so owners and the
 // overlay's copy-up come out as Docker makes them. ENV/USER/WORKDIR/… end in the image config.
 import { createHash } from 'node:crypto';
-import { fstatSync, lstatSync, mkdirSync, readFileSync, rmSync, rmdirSync, unlinkSync, openSync, readSync, closeSync } from 'node:fs';
+import { fstatSync, lstatSync, mkdirSync, readFileSync, writeFileSync, rmSync, rmdirSync, unlinkSync, openSync, readSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { ARCHES, hostArch, type ArchName } from '../arch';
 import { CrossrootError } from '../errors';
-import { parseDockerfile, mountFields, type DockerInstruction, type DockerStage, type ParsedDockerfile } from '../envfile/dockerfile';
-import { DockerWordError, processWord, processWords, splitRaw } from '../envfile/dockerwords';
+import { chompHeredoc, parseDockerfile, mountFields, type DockerHeredoc, type DockerInstruction, type DockerStage, type ParsedDockerfile } from '../envfile/dockerfile';
+import { DockerWordError, expandHeredoc, processWord, processWords, splitRaw } from '../envfile/dockerwords';
 import type { ImageConfig } from '../image/oci';
 import { parseImageConfig } from '../image/oci';
 import type { PulledImage } from '../image/pull';
@@ -80,6 +80,8 @@ interface StageState {
 /** Where the helper binary and the files to copy appear inside the sandbox during a COPY/ADD. */
 const COPY_TOOL = '/.crossroot-copy-helper';
 const COPY_IN = '/.crossroot-copy-in';
+/** Where a `RUN <<EOF` script that starts with `#!` is bound, read-only, while it runs. */
+const HEREDOC_DIR = '/.crossroot-heredoc';
 
 function dfError(file: string, ins: DockerInstruction | undefined, message: string, fix?: string): CrossrootError {
   return new CrossrootError('EDOCKERFILE', `${path.basename(file)}${ins ? ` line ${ins.line} (${ins.keyword})` : ''}: ${message}`, fix ? { fix } : {});
@@ -330,8 +332,24 @@ class DockerBuild {
         }
         case 'RUN': {
           const runEnv = vars();
-          const argv = ins.json ?? [...st.shell, ins.args];
+          let argv = ins.json ?? [...st.shell, ins.args];
           const binds: Bind[] = [];
+          // Heredocs as BuildKit runs them: `RUN <<EOF` alone runs the lines with the SHELL (a
+          // `#!` first line makes them a script file that is executed); anything else on the line
+          // (`RUN python3 <<EOF`, several heredocs) is handed to the SHELL as the shell's own heredoc.
+          let script: { name: string; data: string } | undefined;
+          const docs = ins.heredocs ?? [];
+          if (docs.length === 1 && heredocOf(ins, ins.args.trim()) === docs[0]) {
+            const data = docs[0]!.chomp ? chompHeredoc(docs[0]!.content) : docs[0]!.content;
+            if (data.startsWith('#!')) {
+              script = { name: /^[A-Za-z0-9_.-]+$/.test(docs[0]!.name) ? docs[0]!.name : 'script', data };
+              argv = [`${HEREDOC_DIR}/${script.name}`];
+            } else {
+              argv = [...st.shell, data];
+            }
+          } else if (docs.length) {
+            argv = [...st.shell, ins.args + docs.map((h) => `\n${h.content}${h.name}`).join('')];
+          }
           const caches: string[] = [];
           let network = this.o.network;
           for (const f of ins.flags) {
@@ -349,14 +367,21 @@ class DockerBuild {
               caches.push(id);
             }
           }
-          const keyText = `RUN ${JSON.stringify(argv)}\nuser ${st.user}\nworkdir ${st.workdir}\nnetwork ${network === 'none' ? 'none' : 'on'}\nmounts ${JSON.stringify(binds.map((x) => x.target))}`;
+          const keyText = `RUN ${JSON.stringify(argv)}\nuser ${st.user}\nworkdir ${st.workdir}\nnetwork ${network === 'none' ? 'none' : 'on'}\nmounts ${JSON.stringify(binds.map((x) => x.target))}${script ? `\nscript ${JSON.stringify(script.data)}` : ''}`;
           parent = await this.layer(ins, parent, arch, keys, stack, keyText, runEnv, async (upper, work, lock) => {
             // One RUN at a time per cache dir, as BuildKit's sharing=locked does.
             const cacheLocks = [];
             for (const id of caches) cacheLocks.push(await this.o.store.lock(`dockerfile-cache-${id}`));
+            const dir = script ? this.o.store.tempPath(`heredoc-${process.pid}-${this.index}-${Date.now()}`) : undefined;
             try {
-              await this.runIn(ins, stack(), upper, work, lock, arch, argv, { cwd: st.workdir, env: runEnv, user: st.user, binds, network });
+              if (script && dir) {
+                mkdirSync(dir, { mode: 0o700 });
+                writeFileSync(path.join(dir, script.name), script.data, { mode: 0o755 });
+              }
+              await this.runIn(ins, stack(), upper, work, lock, arch, argv, { cwd: st.workdir, env: runEnv, user: st.user, network,
+                binds: dir ? [...binds, { source: dir, target: HEREDOC_DIR, readonly: true }] : binds });
             } finally {
+              if (dir) this.o.store.removeTree(dir);
               for (const l of cacheLocks) l.release();
             }
           });
@@ -492,13 +517,15 @@ class DockerBuild {
     if (from !== undefined) {
       const stage = this.stageByName(from);
       const src = stage && this.results.get(stage.index) ? this.results.get(stage.index)! : await this.fromImage(from, arch);
+      if (sources.some((s) => heredocOf(ins, s))) throw dfError(this.file, ins, 'COPY --from cannot take a heredoc: the heredoc is the file, there is nothing to read from the stage', 'drop --from for the heredoc, or use a COPY of its own');
       for (const s of sources) if (hasGlob(s)) throw dfError(this.file, ins, `COPY --from with a pattern (${s}) is not supported yet; name the files or their directory`);
       // The source stage's layers are content-addressed: its top key names exactly what it holds.
       hash = `stage ${src.keys[src.keys.length - 1] ?? src.base.digest ?? src.base.rootfs}`;
       write = (tarFile, tmp) => this.tarFromStage(ins, src, sources, dest, own, tarFile, tmp);
     } else {
       const urls = ins.keyword === 'ADD' ? sources.filter(isUrl) : [];
-      const locals = sources.filter((s) => !urls.includes(s));
+      const docs = sources.map((s) => heredocOf(ins, s)).filter((h): h is DockerHeredoc => h !== undefined);
+      const locals = sources.filter((s) => !urls.includes(s) && !heredocOf(ins, s));
       const checksum = flag('checksum');
       if (checksum !== undefined && (urls.length !== 1 || locals.length)) throw dfError(this.file, ins, '--checksum is only for ADD of one URL (BuildKit\'s rule)', 'put the URL in an ADD of its own, or drop --checksum');
       if (checksum !== undefined && !checksumDigest(checksum)) throw dfError(this.file, ins, `--checksum=${checksum} must be sha256:<64 hex digits>`, 'write the file\'s digest as sha256:… (sha256sum prints the hex part)');
@@ -522,7 +549,17 @@ class DockerBuild {
         url, digest: got.digest,
         header: { name: intoDir ? path.posix.join(destClean, urlFileName(url)) : destClean, type: '0' as const, mode: own.mode ?? 0o600, uid: own.uid ?? 0, gid: own.gid ?? 0, mtime: got.mtime ?? Math.floor(Date.now() / 1000), size: 0 },
       }));
-      hash = `${archives.length ? `archive ${hashItems(archives, {})} ` : ''}${hashItems(items, own)}${downloads.map((d) => ` url ${JSON.stringify([d.header.name, d.digest, d.header.mode, d.header.uid, d.header.gid, fetched.find((f) => f.url === d.url)!.got.mtime ?? null])}`).join('')}`;
+      // A heredoc's file: named after its delimiter in a directory, mode 0644 unless --chmod
+      // (BuildKit's Mkfile), its content with `<<-` tabs removed and, for an unquoted delimiter,
+      // the build's variables substituted.
+      const texts = docs.map((h) => {
+        let content = h.chomp ? chompHeredoc(h.content) : h.content;
+        if (h.expand) content = expandHeredoc(content, vars, this.df.escape);
+        const bytes = Buffer.from(content);
+        return { bytes, header: { name: intoDir ? path.posix.join(destClean, h.name) : destClean, type: '0' as const, mode: own.mode ?? 0o644, uid: own.uid ?? 0, gid: own.gid ?? 0, mtime: Math.floor(Date.now() / 1000), size: bytes.length } };
+      });
+      hash = `${archives.length ? `archive ${hashItems(archives, {})} ` : ''}${hashItems(items, own)}${downloads.map((d) => ` url ${JSON.stringify([d.header.name, d.digest, d.header.mode, d.header.uid, d.header.gid, fetched.find((f) => f.url === d.url)!.got.mtime ?? null])}`).join('')}`
+        + texts.map((x) => ` heredoc ${JSON.stringify([x.header.name, x.header.mode, x.header.uid, x.header.gid])} ${createHash('sha256').update(x.bytes).digest('hex')}`).join('');
       write = async (tarFile, tmp) => {
         const tw = new TarWriter(tarFile);
         try {
@@ -531,6 +568,10 @@ class DockerBuild {
             const unpacked = await relocateArchive(a.host, destClean, tw, tmp, this.o.helper, (m) => dfError(this.file, ins, m, 'check the archive (or COPY it, which never unpacks)'));
             // Not a tar inside: copied as it is, as a file of its own under dest (Docker's rule).
             if (!unpacked) writeItems(tw, [a], own);
+          }
+          for (const x of texts) {
+            tw.entry(x.header);
+            tw.body((w) => w(x.bytes), x.bytes.length);
           }
           for (const d of downloads) {
             const blob = this.o.store.blobPath(d.digest);
@@ -610,6 +651,12 @@ class DockerBuild {
       tw.close();
     }
   }
+}
+
+/** The heredoc a word (`<<EOF`, `<<-EOF`, quotes already removed or not) stands for on this instruction. */
+function heredocOf(ins: DockerInstruction, word: string): DockerHeredoc | undefined {
+  const m = /^<<-?(["']?)(.+)\1$/.exec(word);
+  return m ? ins.heredocs?.find((h) => h.name === m[2]) : undefined;
 }
 
 /** An ADD source that is downloaded rather than read from the build context. */

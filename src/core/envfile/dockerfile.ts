@@ -1,14 +1,28 @@
 // Reads a Dockerfile (through dockerfile-ast, the parser of VS Code's Docker tooling) into stages
 // of instructions with their ranges, and finds what Crossroot cannot build, at the instruction.
 // Building it is src/core/env/dockerfile.ts; words and variables follow dockerwords.ts.
-import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { DockerfileParser, type Heredoc, type Instruction } from 'dockerfile-ast';
 import { Code, type EnvDiagnostic } from './diagnostics';
+
+/** A here-document (BuildKit syntax): `RUN <<EOF` … `EOF`, `COPY <<EOF /path`. */
+export interface DockerHeredoc {
+  /** The delimiter (`EOF`): a COPY into a directory names the file after it. */
+  name: string;
+  /** The lines between the instruction's line and the delimiter, each ending in "\n", as written. */
+  content: string;
+  /** `<<-`: leading tabs are removed from each line. */
+  chomp: boolean;
+  /** An unquoted delimiter: COPY/ADD substitute the build's variables in the content. */
+  expand: boolean;
+}
 
 export interface DockerInstruction {
   /** Upper-case keyword: RUN, COPY, … */
   keyword: string;
-  /** The arguments after the flags, continuation lines joined (as Docker reads them). */
+  /** The arguments after the flags, continuation lines joined (as Docker reads them); with heredocs only the instruction's own line. */
   args: string;
+  /** Its here-documents, in the order of their `<<` on the line (dockerfile-ast finds them). */
+  heredocs?: DockerHeredoc[];
   /** `--name=value` flags before the arguments. */
   flags: Array<{ name: string; value: string | null }>;
   /** The exec (JSON array) form, when the arguments are one. */
@@ -66,6 +80,20 @@ const FLAGS: Record<string, string[]> = {
   HEALTHCHECK: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
 };
 
+const HEREDOC_KEYWORDS = ['RUN', 'COPY', 'ADD'];
+
+function heredoc(h: Heredoc, text: string, offset: (p: { line: number; character: number }) => number): DockerHeredoc {
+  const op = text.slice(offset(h.getStartRange().start), offset(h.getStartRange().end));
+  const c = h.getContentRange();
+  const body = c ? text.slice(offset({ line: c.start.line, character: 0 }), offset(c.end)).replace(/\r$/gm, '') : '';
+  return { name: h.getName(), content: c && body !== '' ? `${body.replace(/\n$/, '')}\n` : '', chomp: op.startsWith('<<-'), expand: !/["']/.test(op) };
+}
+
+/** Leading tabs off each line, as `<<-` asks. */
+export function chompHeredoc(content: string): string {
+  return content.replace(/^\t+/gm, '');
+}
+
 /** Splits Docker's `type=cache,target=/x,id=y` mount syntax into its fields. */
 export function mountFields(value: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -104,19 +132,25 @@ export function parseDockerfile(text: string): ParsedDockerfile {
   for (const i of df.getInstructions()) {
     const range = i.getRange();
     const flags = 'getFlags' in i ? (i as Instruction & { getFlags(): Array<{ getName(): string; getValue(): string | null }> }).getFlags().map((f) => ({ name: f.getName(), value: f.getValue() })) : [];
-    const args = i.getArgumentsContent() ?? '';
+    let args = i.getArgumentsContent() ?? '';
+    const keyword = i.getKeyword().toUpperCase();
+    const found = HEREDOC_KEYWORDS.includes(keyword) ? (i as unknown as { getHeredocs(): Heredoc[] }).getHeredocs() : [];
+    const heredocs = found.map((h) => heredoc(h, text, offset));
+    // The bodies follow the instruction's line: its words are on that line alone.
+    if (found.length && args.includes('\n')) args = args.slice(0, args.indexOf('\n'));
     const json = execForm(args);
     const ins: DockerInstruction = {
-      keyword: i.getKeyword().toUpperCase(), args, flags, ...(json ? { json } : {}),
+      keyword, args, flags, ...(json ? { json } : {}), ...(heredocs.length ? { heredocs } : {}),
       start: offset(range.start), end: offset(range.end), line: range.start.line + 1,
     };
     const kw = ins.keyword;
+    for (const h of found) {
+      if (!h.getDelimiterRange()) report(ins, 'error', `the heredoc <<${h.getName()} has no closing "${h.getName()}" line`, Code.DockerfileSyntax);
+    }
+    if (found.length && json) report(ins, 'error', `${kw} in the exec form (JSON array) cannot take a heredoc: use the shell form`, Code.DockerfileSyntax);
     if (!BUILDS.includes(kw) && !(kw in RECORDED)) {
       report(ins, 'error', `unknown instruction ${i.getKeyword()}`, Code.DockerfileSyntax);
       continue;
-    }
-    if (/<<-?["']?[A-Za-z_]/.test(args) && (kw === 'RUN' || kw === 'COPY' || kw === 'ADD')) {
-      report(ins, 'error', `${kw} with a heredoc (<<EOF) is not supported yet: write the lines as a script file in the build context and COPY it, or join them with &&`);
     }
     for (const f of flags) {
       if (!(FLAGS[kw] ?? []).includes(f.name)) report(ins, 'error', `${kw} has no --${f.name} flag`, Code.DockerfileSyntax);

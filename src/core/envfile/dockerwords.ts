@@ -21,6 +21,15 @@ export function processWord(text: string, vars: Record<string, string>, escape =
 }
 
 /**
+ * A COPY heredoc's content with an unquoted delimiter: `$VAR` and `${VAR…}` substituted, quotes
+ * and every other character kept as written (BuildKit expands heredocs without processing
+ * quotes), the escape character only escaping a `$` (so `\n` in a config file stays `\n`).
+ */
+export function expandHeredoc(text: string, vars: Record<string, string>, escape = '\\'): string {
+  return new Lexer(text, vars, escape).heredoc();
+}
+
+/**
  * Splits on unquoted whitespace only, keeping quotes, escapes and `$` as written: how ENV and
  * LABEL find their `key=value` pairs before each value is processed on its own.
  */
@@ -84,6 +93,17 @@ class Lexer {
       }
     }
     if (has) out.push(cur);
+    return out;
+  }
+
+  heredoc(): string {
+    let out = '';
+    while (this.i < this.s.length) {
+      const c = this.s[this.i]!;
+      if (c === this.esc && this.s[this.i + 1] === '$') { out += '$'; this.i += 2; }
+      else if (c === '$') out += this.dollar();
+      else { out += c; this.i++; }
+    }
     return out;
   }
 

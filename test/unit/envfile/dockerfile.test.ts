@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { processWord, processWords, splitRaw } from '../../../src/core/envfile/dockerwords';
-import { parseDockerfile } from '../../../src/core/envfile/dockerfile';
+import { expandHeredoc, processWord, processWords, splitRaw } from '../../../src/core/envfile/dockerwords';
+import { chompHeredoc, parseDockerfile } from '../../../src/core/envfile/dockerfile';
 import { Code } from '../../../src/core/envfile/diagnostics';
 
 const vars = { A: 'one', EMPTY: '', PATHV: '/usr/local/bin:/usr/bin', FILE: 'archive.tar.gz' };
@@ -60,4 +60,25 @@ test('Dockerfile problems point at their instruction', () => {
   assert.match(p.diagnostics[0]!.message, /only type=cache/);
   assert.match(parseDockerfile('RUN echo\n').diagnostics[0]!.message, /RUN before the first FROM/);
   assert.match(parseDockerfile('# just a comment\n').diagnostics[0]!.message, /no FROM/);
+});
+
+test('heredocs: each body with its delimiter, <<- and quoting noted, the instruction keeps only its own line', () => {
+  const p = parseDockerfile('FROM b\nRUN <<EOF\necho one\nEOF\nCOPY <<-\'A\' <<"B" /dir/\n\tx\n\tA\ny\nB\nRUN <<EOF\nEOF\nRUN echo after\n');
+  const [run, copy, empty, after] = p.stages[0]!.instructions;
+  assert.deepEqual([run!.args, run!.heredocs], ['<<EOF', [{ name: 'EOF', content: 'echo one\n', chomp: false, expand: true }]]);
+  assert.deepEqual([copy!.args, copy!.line, copy!.heredocs], ['<<-\'A\' <<"B" /dir/', 5, [
+    { name: 'A', content: '\tx\n', chomp: true, expand: false }, { name: 'B', content: 'y\n', chomp: false, expand: false }]]);
+  assert.deepEqual(empty!.heredocs, [{ name: 'EOF', content: '', chomp: false, expand: true }]);
+  assert.deepEqual([after!.args, after!.heredocs, after!.line], ['echo after', undefined, 12]);
+  assert.deepEqual(p.diagnostics, []);
+  assert.equal(chompHeredoc('\t\ta\n\tb\n c\n'), 'a\nb\n c\n');
+});
+
+test('a heredoc without its closing line, or in the exec form, is an error at the instruction', () => {
+  const open = parseDockerfile('FROM b\nRUN <<EOF\necho never closed\n');
+  assert.deepEqual(open.diagnostics.map((d) => [d.code, d.message]), [[Code.DockerfileSyntax, 'the heredoc <<EOF has no closing "EOF" line']]);
+});
+
+test('a COPY heredoc with an unquoted delimiter substitutes variables and keeps quotes and other escapes', () => {
+  assert.equal(expandHeredoc('a=$A "b=${A}" \\$HOME \\n ${UNSET:-d}\n', vars), 'a=one "b=one" $HOME \\n d\n');
 });
