@@ -42,6 +42,15 @@ export class Ctx implements vscode.Disposable {
     this.statusItem.name = 'Crossroot env';
     this.statusItem.command = 'crossroot.showActions';
     this.env.onDidChange((s) => this.render(s));
+    // A build fetches the env's Features, whose customizations.vscode join its extension list
+    // (the env file is read again): offer what they added once the env is built. Asks only
+    // about extensions it has not asked about (see offerExtensions).
+    let built = false;
+    this.env.onDidChange((s) => {
+      const now = s?.state === 'ready' || s?.state === 'running';
+      if (now && !built) void this.recommendExtensions();
+      built = now;
+    });
   }
 
   /** Registers a disposable to be disposed with the extension. */
@@ -129,8 +138,16 @@ export class Ctx implements vscode.Disposable {
     });
   }
 
-  /** The env file's customizations.vscode.extensions that VS Code lacks: offered once per env. */
-  private async recommendExtensions(): Promise<void> {
+  /** One offer at a time: activation and a finished build may both ask. */
+  private offering: Promise<void> = Promise.resolve();
+
+  private recommendExtensions(): Promise<void> {
+    this.offering = this.offering.then(() => this.offerMissingExtensions(), () => this.offerMissingExtensions());
+    return this.offering;
+  }
+
+  /** The env file's customizations.vscode.extensions (its Features' included) that VS Code lacks: offered once per env. */
+  private async offerMissingExtensions(): Promise<void> {
     const file = this.env.envFile;
     if (!file || !this.ws.isTrusted()) return;
     let spec;

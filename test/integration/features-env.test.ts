@@ -1,13 +1,17 @@
 // What a Feature adds to an env besides its install.sh, end to end through the CLI on a busybox
 // image from a local registry (fast; the apt-under-qemu Feature project is features.test.ts):
-// its lifecycle commands, run at their moments before devcontainer.json's own.
+// its lifecycle commands, run at their moments before devcontainer.json's own; its mounts and
+// what it asks of a container runtime; gc of the Features an env was built with.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { HELPER, need, tempDir } from '../lib/harness';
 import { multiArchImage } from '../fixtures/images';
 import { pushImage, startRegistry } from '../fixtures/registry';
+import { tarArchive } from '../fixtures/hostile';
 import { crossroot, crossrootAsync, pullReady, storeDir } from './image-trees';
 
 /** A private store whose running envs are all stopped when the test ends, before the store goes. */
@@ -77,4 +81,61 @@ test('a Feature\'s lifecycle commands run once each at their moment, before devc
   r = await cli(['exec', 'true']);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(lines().slice(11), ['a-postStart set-by-a', 'b-postStart', 'postStart'], 'a new start runs the postStart commands again, not the create ones');
+});
+
+test('a Feature\'s volumes persist per env, a local Feature binds host folders and a fetched one may not; runtime asks get a note; gc keeps the env\'s Features until the env is gone', async (t) => {
+  if (!pullReady(t) || !need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  const image = pushImage(reg, `oci:${(await multiArchImage()).layout}:multi`, 'bb:multi', { all: true });
+  // A fetched Feature (a tarball on this machine's loopback: plain http is allowed there only).
+  const tgz = gzipSync(tarArchive([
+    { name: './devcontainer-feature.json', data: JSON.stringify({
+      id: 'fetched', version: '1.0.0', privileged: true, entrypoint: '/usr/local/share/fetched-init.sh',
+      mounts: [{ type: 'bind', source: '/etc', target: '/host-etc' }, { type: 'volume', source: 'fetched-${devcontainerId}', target: '/var/lib/fetched' }],
+    }) },
+    { name: './install.sh', data: '#!/bin/sh\ntrue\n', mode: 0o755 },
+  ]));
+  const server = http.createServer((_req, res) => res.end(tgz));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const tarball = `http://127.0.0.1:${(server.address() as { port: number }).port}/devcontainer-feature-fetched.tgz`;
+  const store = envStore(t);
+  const dir = tempDir(t, 'crossroot-project-');
+  mkdirSync(path.join(dir, 'shared'));
+  writeFileSync(path.join(dir, 'shared', 'hello'), 'from the host\n');
+  localFeature(dir, 'mounter', {
+    init: true,
+    mounts: ['source=${localWorkspaceFolder}/shared,target=/shared,type=bind,readonly', { type: 'volume', source: 'cache', target: '/var/cache/mounter' }],
+  });
+  writeFileSync(path.join(dir, '.devcontainer', 'devcontainer.json'), JSON.stringify({ name: 'fm', image, workspaceFolder: '/workspace', features: { './mounter': {}, [tarball]: {} } }));
+  const env = { CROSSROOT_STORE: store };
+  const cli = (args: string[]) => crossrootAsync(args, env, dir);
+
+  let r = await cli(['build']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Feature http:\S+: its bind mount of \/etc at \/host-etc is not made: only devcontainer\.json and local Features may bind folders of this machine/);
+  assert.match(r.stderr, /Feature http:\S+: "privileged" cannot be given/);
+  assert.match(r.stderr, /Feature http:\S+: its entrypoint \/usr\/local\/share\/fetched-init\.sh is not run: .*"postStartCommand": "\/usr\/local\/share\/fetched-init\.sh true"/);
+  assert.match(r.stderr, /Feature \.\/mounter: "init" is not needed/);
+
+  r = await cli(['exec', 'sh', '-c', 'cat /shared/hello; echo kept > /var/cache/mounter/f; echo also > /var/lib/fetched/f; test -e /host-etc/passwd && echo LEAK; touch /shared/x 2>/dev/null || echo read-only']);
+  assert.deepEqual([r.code, r.stdout], [0, 'from the host\nread-only\n'], r.stderr);
+  // A rebuild starts the env's writable layer afresh; its volumes stay, as Docker's do.
+  r = await cli(['build', '--rebuild']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await cli(['exec', 'cat', '/var/cache/mounter/f', '/var/lib/fetched/f']);
+  assert.deepEqual([r.code, r.stdout], [0, 'kept\nalso\n'], r.stderr);
+
+  // gc keeps the fetched Feature this env is built with; once the project is gone, it goes.
+  let gc = await crossrootAsync(['gc', '--force', '--json'], env, '/');
+  assert.equal(gc.code, 0, gc.stderr);
+  assert.deepEqual((JSON.parse(gc.stdout) as { remove: Array<{ kind: string }> }).remove.filter((i) => i.kind === 'feature'), []);
+  assert.equal((JSON.parse(gc.stdout) as { kept: { features: number } }).kept.features, 1);
+  crossroot(['stop', '--all'], env, '/');
+  rmSync(path.join(dir, '.devcontainer'), { recursive: true });
+  gc = await crossrootAsync(['gc', '--force'], env, '/');
+  assert.equal(gc.code, 0, gc.stderr);
+  assert.match(gc.stdout, new RegExp(`removed Feature sha256:[0-9a-f]{64} \\(${tarball.replace(/[.]/g, '\\.')}\\)`));
+  assert.match(gc.stdout, /kept .* and 0 Features/);
 });

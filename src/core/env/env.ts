@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ARCHES } from '../arch';
+import { ARCHES, hostArch } from '../arch';
 import { CrossrootError } from '../errors';
 import { loadEnvSpec } from '../envfile/load';
 import type { EnvSpec, LifecycleCommand } from '../envfile/spec';
@@ -24,6 +24,7 @@ import { LayerStore, layerKey } from './layers';
 import { clearMountPoints, planNativeCompilers, recordMountPoints, removeMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
 import { detectPackageManager, lifecycleArgv, lifecycleText, planSteps, type FeatureInstall, type Step } from './steps';
 import type { FeatureHook, FeatureLifecycle } from '../features/feature';
+import type { ResolvedFeature } from '../features/resolve';
 
 /** What `envs/<id>/env.json` records about the last successful build. */
 export interface EnvRecord {
@@ -42,6 +43,8 @@ export interface EnvRecord {
   featureEnv?: Record<string, string>;
   /** The Features' postStart/postAttach commands, in install order: they run before devcontainer.json's own. */
   featureHooks?: { postStart: FeatureCommand[]; postAttach: FeatureCommand[] };
+  /** The Features' mounts: host folders (local Features only) and volumes (`envs/<id>/volumes/<name>`). */
+  featureMounts?: FeatureMountRecord[];
   /** A Dockerfile build's image config (its ENV, USER, WORKDIR, …), which no registry holds. */
   imageConfig?: ImageConfig;
   /** Hash of the env spec and crossroot.lock this build was made from (see inputsKey). */
@@ -53,6 +56,15 @@ export interface EnvRecord {
 export interface FeatureCommand {
   feature: string;
   command: LifecycleCommand;
+}
+
+/** A mount a Feature asked for: a host folder, or a volume kept as a folder of the env in the store. */
+export interface FeatureMountRecord {
+  feature: string;
+  target: string;
+  readonly: boolean;
+  source?: string;
+  volume?: string;
 }
 
 export interface EnvOptions {
@@ -321,7 +333,8 @@ export class Env {
         id: this.id, file: this.spec.file, workspaceFolder: this.spec.workspaceFolder, name: this.spec.name, arch: this.spec.arch,
         base: { rootfs: base.rootfs, source: base.source, ...(base.digest ? { digest: base.digest } : {}), ...(base.configDigest ? { config: base.configDigest } : {}) },
         layers: keys, generation, inputs: this.inputsKey(), ...(features ? { featureEnv: features.env } : {}),
-        ...(features && (features.hooks.postStart.length || features.hooks.postAttach.length) ? { featureHooks: features.hooks } : {}), ...(docker ? { imageConfig: docker.config } : {}),
+        ...(features && (features.hooks.postStart.length || features.hooks.postAttach.length) ? { featureHooks: features.hooks } : {}),
+        ...(features?.mounts.length ? { featureMounts: features.mounts } : {}), ...(docker ? { imageConfig: docker.config } : {}),
         built: previous && sameStack(previous, base.rootfs, keys) ? previous.built : new Date().toISOString(),
       };
       const changed = !previous || !sameStack(previous, base.rootfs, keys);
@@ -353,9 +366,10 @@ export class Env {
     installs: FeatureInstall[]; users: { remote: string; container: string }; env: Record<string, string>; hooks: NonNullable<EnvRecord['featureHooks']>;
     /** The fetched Features' digests (their store folders), for gc. */
     pinned: string[];
+    mounts: FeatureMountRecord[];
   }> {
     const f = this.spec.features!;
-    const [{ resolveFeatures }, { RegistryClient }, { readLockfile }, { applyContainerEnv, substituteFeatureValue, FEATURE_HOOKS }, { devcontainerId }] = await Promise.all([
+    const [{ resolveFeatures }, { RegistryClient }, { readLockfile }, { applyContainerEnv, substituteFeatureValue, runtimeNotes, FEATURE_HOOKS }, { devcontainerId }] = await Promise.all([
       import('../features/resolve'), import('../image/registry'), import('../lockfile'), import('../features/feature'), import('../envfile/substitute'),
     ]);
     let client: InstanceType<typeof RegistryClient> | undefined;
@@ -368,6 +382,7 @@ export class Env {
     let env = imageEnv(config);
     const installs: FeatureInstall[] = [];
     const hooks: NonNullable<EnvRecord['featureHooks']> = { postStart: [], postAttach: [] };
+    const mounts: FeatureMountRecord[] = [];
     const vars = { devcontainerId: devcontainerId(this.spec.workspaceFolder, this.spec.file), containerWorkspaceFolder: this.spec.workspace.path, localWorkspaceFolder: this.spec.workspaceFolder };
     for (const r of resolved) {
       const what = `Feature ${r.source.written}`;
@@ -381,13 +396,59 @@ export class Env {
         }
       }
       for (const hook of ['postStart', 'postAttach'] as const) hooks[hook].push(...(lifecycle[hook] ?? []).map((command) => ({ feature: r.source.written, command })));
+      for (const n of runtimeNotes(r.meta, this.spec.arch === hostArch().name)) this.emit({ phase: n.severity === 'warning' ? 'warning' : 'note', message: `${what}: ${n.message}` });
+      mounts.push(...this.featureMounts(r, (x) => substituteFeatureValue(x, vars), mounts));
       installs.push({ ref: r.source.written, id: r.meta.id, digest: r.digest, dir: r.dir, options: r.env, containerEnv: r.meta.containerEnv, lifecycle });
       env = applyContainerEnv(env, r.meta.containerEnv);
     }
     // As Dev Containers: containerUser, else the image's User, else root; remoteUser defaults to it.
     const container = f.containerUser ?? (config?.config?.User?.split(':')[0] || 'root');
     const pinned = resolved.flatMap((r) => (r.lock ? [r.lock.integrity] : []));
-    return { installs, users: { remote: f.remoteUser ?? container, container }, env, hooks, pinned };
+    return { installs, users: { remote: f.remoteUser ?? container, container }, env, hooks, pinned, mounts };
+  }
+
+  /**
+   * A Feature's mounts as the env makes them: a volume is a folder of this env in the store (kept
+   * across rebuilds, as Docker keeps a volume); a bind of a host folder only from a local Feature
+   * (a fetched one must not reach into this machine). devcontainer.json's own mount of the same
+   * target wins, as in Dev Containers; so does a later Feature's. What is not made gets a warning.
+   */
+  private featureMounts(r: ResolvedFeature, substitute: (text: string) => string, earlier: FeatureMountRecord[]): FeatureMountRecord[] {
+    const what = `Feature ${r.source.written}`;
+    const out: FeatureMountRecord[] = [];
+    const skip = (message: string, fix?: string) => this.emit({ phase: 'warning', message: `${what}: ${message}`, ...(fix ? { fix } : {}) });
+    for (const m of r.meta.mounts) {
+      const target = path.posix.normalize(substitute(m.target));
+      const source = m.source === undefined ? undefined : substitute(m.source);
+      if (!target.startsWith('/') || ['/', '/proc', '/sys', '/dev'].includes(target.replace(/\/$/, '') || '/')) { skip(`its mount target "${m.target}" is not mounted: it must be an absolute path other than /, /proc, /sys and /dev`); continue; }
+      if (target === this.spec.workspace.path || this.spec.mounts.some((x) => x.target === target)) {
+        this.emit({ phase: 'note', message: `${what}: its mount at ${target} is not made: devcontainer.json mounts something else there` });
+        continue;
+      }
+      const i = earlier.findIndex((x) => x.target === target);
+      if (i >= 0) earlier.splice(i, 1); // a later Feature's mount of the same target wins
+      if (m.type === 'volume') {
+        // Docker names volumes freely; a folder name must stay one path component.
+        const name = source ? source.replace(/[^\w.-]/g, '_').replace(/^\.+/, '_') : `anonymous-${createHash('sha256').update(target).digest('hex').slice(0, 12)}`;
+        out.push({ feature: r.source.written, target, readonly: m.readonly, volume: name });
+        continue;
+      }
+      if (r.source.kind !== 'local') {
+        skip(`its bind mount of ${source ?? '(no source)'} at ${target} is not made: only devcontainer.json and local Features may bind folders of this machine`, `if you want it, add it to "mounts" in devcontainer.json: "source=${source ?? '/host/path'},target=${target},type=bind"`);
+        continue;
+      }
+      if (!source || !path.isAbsolute(source) || !existsSync(source)) {
+        skip(`its bind mount at ${target} is not made: its source ${source ?? '(none)'} is not an existing absolute path on this machine`, 'fix the Feature\'s "mounts"');
+        continue;
+      }
+      out.push({ feature: r.source.written, target, readonly: m.readonly, source });
+    }
+    return out;
+  }
+
+  /** The folder of a Feature's volume `name`: the env's, in the store (it goes when the env does). */
+  private volumeDir(name: string): string {
+    return path.join(this.dir, 'volumes', name);
   }
 
   private async runStep(index: number, step: Step, rootfs: string, lowers: string[], upper: string, work: string, lock: HeldLock): Promise<void> {
@@ -554,7 +615,7 @@ export class Env {
 
   /** What an instance is started with; a change needs a restart. */
   private runtimeKey(r: EnvRecord): string {
-    return createHash('sha256').update(JSON.stringify([r.base.rootfs, r.layers, this.binds(), this.spec.network, this.spec.limits, this.spec.name, this.spec.tools ?? {}])).digest('hex');
+    return createHash('sha256').update(JSON.stringify([r.base.rootfs, r.layers, this.binds(r), this.spec.network, this.spec.limits, this.spec.name, this.spec.tools ?? {}])).digest('hex');
   }
 
   private instanceKey(): string | undefined {
@@ -576,11 +637,12 @@ export class Env {
     this.emit({ phase: 'instance', state: 'starting' });
     mkdirSync(this.upper, { recursive: true });
     mkdirSync(this.work, { recursive: true });
+    for (const m of record.featureMounts ?? []) if (m.volume !== undefined) mkdirSync(this.volumeDir(m.volume), { recursive: true, mode: 0o755 });
     const idle = this.o.idleTimeout ?? this.spec.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
     const native = await this.nativeCompilers(record);
     const instance = await startInstance(this.helperPath, {
       rootfs: record.base.rootfs, lowers: record.layers.map((k) => this.layers.diff(k)), upper: this.upper, work: this.work,
-      arch: this.spec.arch, binds: [...this.binds(), ...native], hostname: this.spec.name, network: this.spec.network.mode,
+      arch: this.spec.arch, binds: [...this.binds(record), ...native], hostname: this.spec.name, network: this.spec.network.mode,
       limits: this.spec.limits, ...(idle > 0 ? { idleExit: idle } : {}), ...(this.o.idmap ? { idmap: this.o.idmap } : {}),
     }, this.stateDir, {
       onWarning: (w) => this.emit({ phase: 'warning', message: w.message, fix: w.fix }),
@@ -666,10 +728,12 @@ export class Env {
     }
   }
 
-  private binds(): Bind[] {
+  /** The workspace, devcontainer.json's mounts and the Features' (their volumes made when missing). */
+  private binds(record: EnvRecord): Bind[] {
     return [
       { source: this.spec.workspaceFolder, target: this.spec.workspace.path },
       ...this.spec.mounts.map((m) => ({ source: m.source, target: m.target, readonly: m.readonly })),
+      ...(record.featureMounts ?? []).map((m) => ({ source: m.volume !== undefined ? this.volumeDir(m.volume) : m.source!, target: m.target, readonly: m.readonly })),
     ];
   }
 

@@ -4,12 +4,12 @@ import path from 'node:path';
 // The ESM build: esbuild cannot follow the UMD build's dynamic requires (./impl/format).
 import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
 import { isCrossrootError } from '../errors';
-import { optionEnv, parseFeatureMetadata, parseFeatureRef } from '../features/feature';
+import { optionEnv, parseFeatureMetadata, parseFeatureRef, runtimeNotes, type FeatureMetadata } from '../features/feature';
 import { readCompose, readDockerBuild, type ComposeService } from './devbuild';
 import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, shownValue, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
-import { emptyLifecycle, envNameFrom, resolveContainerEnv, type EnvFeatures, type EnvSpec, type LifecycleCommand, type VscodeCustomizations } from './spec';
+import { emptyLifecycle, envNameFrom, parseMountString, resolveContainerEnv, type EnvFeatures, type EnvSpec, type LifecycleCommand, type VscodeCustomizations } from './spec';
 import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
 import type { EnvFileResult, ReadOptions } from './toml';
 import type { ArchName } from '../arch';
@@ -107,6 +107,9 @@ export function devcontainerWorkspaceFolder(file: string): string {
   if (path.basename(path.dirname(dir)) === '.devcontainer' && path.basename(file) === 'devcontainer.json') return path.dirname(path.dirname(dir));
   return dir;
 }
+
+/** "publisher.name", optionally @version; a leading "-" removes an extension something else asked for. */
+const EXTENSION_ID = /^-?[A-Za-z0-9][\w-]*\.[A-Za-z0-9][\w.-]*(@[\w.+-]+)?$/;
 
 // Docker's -v option list: access, SELinux relabelling, consistency, propagation, copy.
 const VOLUME_OPTIONS = new Set(['ro', 'readonly', 'rw', 'z', 'Z', 'consistent', 'cached', 'delegated', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'nocopy']);
@@ -280,7 +283,7 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       if (e.type !== 'string') { wrongType(e, `${name} items`, 'extension ids ("publisher.name")'); continue; }
       const id = e.value as string;
       // A leading "-" removes an extension an image's metadata asked for.
-      if (!/^-?[A-Za-z0-9][\w-]*\.[A-Za-z0-9][\w.-]*(@[\w.+-]+)?$/.test(id)) {
+      if (!EXTENSION_ID.test(id)) {
         report(Code.BadFormat, 'warning', `"${id}" is not an extension id; write "publisher.name", as the Marketplace shows it (e.g. "ms-python.python")`, e.offset, e.offset + e.length);
         continue;
       }
@@ -303,7 +306,6 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       else wrongType(a, 'customizations.crossroot.arch', 'a string');
     }
   }
-  const settings: Record<string, unknown> = Object.fromEntries(vscodeSpec.settings.map((e) => [e.key, e.value]));
 
   // Workspace: workspaceFolder, else workspaceMount's target, else where Dev Containers puts it.
   let wsPath = `/workspaces/${path.basename(workspaceFolder)}`;
@@ -409,6 +411,35 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   // Features: references and option values are checked here; what an OCI or tarball Feature
   // declares is known once it is fetched (at build), a local one's right away.
   const featureList: EnvFeatures['list'] = [];
+  // A Feature's customizations.vscode (and those of the Features it depends on, when at hand)
+  // go before devcontainer.json's own, as Dev Containers merges them: extension lists add up
+  // (devcontainer.json's "-id" removes one), devcontainer.json's settings win. They point at the
+  // Feature's key in this file.
+  const fromFeatures: VscodeCustomizations = { extensions: [], settings: [] };
+  const seenFeatures = new Set<string>();
+  const featureVscode = (ref: string, at: { start: number; end: number }, meta: FeatureMetadata, isLocal: boolean): void => {
+    if (seenFeatures.has(ref)) return;
+    seenFeatures.add(ref);
+    for (const [dep] of Object.entries(meta.dependsOn)) {
+      let text: string | undefined;
+      try {
+        const src = parseFeatureRef(dep, fileDir);
+        // Only the user's own (local) Features may name local folders (as the build enforces).
+        text = src.kind === 'local' ? (isLocal ? host.readFile?.(path.join(src.path, 'devcontainer-feature.json')) : undefined) : host.featureMetadata?.(dep);
+        if (text) featureVscode(dep, at, parseFeatureMetadata(text, `${dep}/devcontainer-feature.json`), isLocal && src.kind === 'local');
+      } catch (e) {
+        if (!isCrossrootError(e)) throw e; // the build reports a broken dependency
+      }
+    }
+    for (const id of meta.vscode.extensions) {
+      if (EXTENSION_ID.test(id)) fromFeatures.extensions.push({ value: id, ...at, from: ref });
+    }
+    for (const [key, value] of Object.entries(meta.vscode.settings)) {
+      const i = fromFeatures.settings.findIndex((x) => x.key === key);
+      const entry = { key, value, ...at, from: ref };
+      if (i >= 0) fromFeatures.settings[i] = entry; else fromFeatures.settings.push(entry);
+    }
+  };
   const featuresNode = props.get('features')?.value;
   if (featuresNode && featuresNode.type !== 'object') wrongType(featuresNode, 'features', 'an object of Feature references and their options');
   for (const p of featuresNode?.type === 'object' ? featuresNode.children ?? [] : []) {
@@ -457,10 +488,15 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     }
     if (metaText) {
       try {
-        const problems = optionEnv(parseFeatureMetadata(metaText, `${ref}/devcontainer-feature.json`), options).problems;
+        const meta = parseFeatureMetadata(metaText, `${ref}/devcontainer-feature.json`);
+        const problems = optionEnv(meta, options).problems;
         for (const [name, n] of optionAt) {
           for (const m of problems.filter((x) => x.includes(`"${name}"`))) report(Code.FeatureOption, 'warning', m, n.offset, n.offset + n.length);
         }
+        for (const n of runtimeNotes(meta, host.archSupport(arch ?? nativeArch(host))?.native ?? (arch ?? nativeArch(host)) === nativeArch(host))) {
+          report(Code.FeatureRuntime, n.severity, `Feature ${ref}: ${n.message}`, keyAt.start, keyAt.end);
+        }
+        featureVscode(ref, keyAt, meta, local !== undefined);
       } catch (e) {
         if (!isCrossrootError(e)) throw e;
         report(Code.FeatureRef, 'error', e.message, keyAt.start, keyAt.end);
@@ -469,6 +505,9 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     }
     featureList.push({ value: ref, ...keyAt, options });
   }
+  vscodeSpec.extensions.unshift(...fromFeatures.extensions);
+  vscodeSpec.settings.unshift(...fromFeatures.settings.filter((x) => !vscodeSpec.settings.some((y) => y.key === x.key)));
+  const settings: Record<string, unknown> = Object.fromEntries(vscodeSpec.settings.map((e) => [e.key, e.value]));
   const orderNode = props.get('overrideFeatureInstallOrder')?.value;
   const installOrder: string[] = [];
   if (orderNode) {
@@ -520,21 +559,6 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
 function finish(diags: EnvDiagnostic[], spec?: EnvSpec): EnvFileResult {
   diags.sort((a, b) => a.start - b.start || a.code - b.code);
   return hasErrors(diags) || !spec ? { diagnostics: diags } : { spec, diagnostics: diags };
-}
-
-/** "source=/a,target=/b,type=bind,readonly" → fields (Docker's --mount syntax). */
-export function parseMountString(s: string): { type?: string; source?: string; target?: string; readonly?: boolean } {
-  const out: { type?: string; source?: string; target?: string; readonly?: boolean } = {};
-  for (const part of s.split(',')) {
-    const eq = part.indexOf('=');
-    const k = (eq < 0 ? part : part.slice(0, eq)).trim();
-    const v = eq < 0 ? undefined : part.slice(eq + 1).trim();
-    if (k === 'type') out.type = v;
-    else if (k === 'source' || k === 'src') out.source = v;
-    else if (k === 'target' || k === 'destination' || k === 'dst') out.target = v;
-    else if (k === 'readonly' || k === 'ro') out.readonly = v === undefined || v === 'true' || v === '1';
-  }
-  return out;
 }
 
 /** The three forms: "cmd" (shell), ["argv", …] (no shell), { name: "cmd" | [argv] } (Dev Containers runs these in parallel). */

@@ -42,6 +42,7 @@ export const Code = {
   // 41xx: devcontainer.json Features.
   FeatureRef: 4101,
   FeatureOption: 4102,
+  FeatureRuntime: 4103,
   // 5xxx: the Dockerfile or Compose file a devcontainer.json builds from.
   DockerfileSyntax: 5001,
   DockerfileUnsupported: 5002,
@@ -85,6 +86,7 @@ export const CODE_DOCS: Readonly<Record<DiagnosticCode, string>> = {
   4005: 'an unknown devcontainer.json property (warning)',
   4101: 'a Feature reference that is not an OCI reference, ./local folder or https URL, or a local Feature without devcontainer-feature.json',
   4102: 'a Feature option that the Feature does not declare, of the wrong type, or outside its enum (warning)',
+  4103: 'a Feature that asks for what a rootless env has not got (privileged, capAdd, securityOpt, init, entrypoint), with what Crossroot does instead (warning/info)',
   4006: 'something Crossroot does not need, with what works instead (the debugger idiom SYS_PTRACE, seccomp=unconfined) (info)',
   5001: 'a Dockerfile that cannot be read: an unknown instruction, no FROM, a bad FROM line or flag',
   5002: 'a Dockerfile feature Crossroot cannot build (RUN --mount other than type=cache, RUN --security, COPY --parents)',

@@ -116,7 +116,20 @@ const DEVCONTAINER_DOC = [
   '`${localEnv:…}` is not (a fetched Feature gets nothing from your environment) and',
   '`${featureRoot}` is left as written (the Feature\'s files are not kept in the env after',
   '`install.sh`). `crossroot gc` removes fetched Features that no env is built with and no',
-  'registered crossroot.lock names (a build fetches them again).',
+  'registered crossroot.lock names (a build fetches them again). A Feature\'s `mounts`: a',
+  '`type=volume` mount is a folder of the env in the store (`envs/<id>/volumes/<name>`, empty and',
+  'root-owned at first, kept across rebuilds, removed with the env); a bind of a host folder is made',
+  'for local Features only (a fetched Feature\'s is not, with a warning saying how to add it to',
+  '`mounts` in devcontainer.json); devcontainer.json\'s own mount of the same target wins. A',
+  'Feature\'s `containerEnv` reaches every process: later steps, lifecycle commands, terminals,',
+  'tasks and `crossroot exec`. `privileged`, `capAdd`, `securityOpt`, `init` and `entrypoint` have',
+  'no container runtime to go to; each gets a note (code 4103) saying what happens instead. An',
+  '`entrypoint` is not run: to start what it starts, add `"postStartCommand": "<entrypoint> true"`',
+  'to devcontainer.json (it runs rootless: docker-in-docker\'s `dockerd` still cannot). A',
+  'Feature\'s `customizations.vscode` `extensions` and `settings` join the env\'s before',
+  'devcontainer.json\'s own (whose settings win and whose `"-id"` removes an extension), for the',
+  'Features whose devcontainer-feature.json is at hand: local ones, and fetched ones once a build',
+  'has fetched them; the extension\'s install offer includes them.',
 ];
 
 const DOCKERFILE_DOC = [

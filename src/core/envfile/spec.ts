@@ -80,10 +80,13 @@ export interface Located<T> {
 }
 
 export interface VscodeCustomizations {
-  /** Extension ids ("publisher.name"; "-publisher.name" removes one), in file order. */
-  extensions: Array<Located<string>>;
-  /** Settings in file order; `start`/`end` span the whole `"key": value` pair. */
-  settings: Array<Located<unknown> & { key: string }>;
+  /**
+   * Extension ids ("publisher.name"; "-publisher.name" removes one): the Features' first (`from`
+   * names the Feature; the position is its key in `features`), then the file's, in file order.
+   */
+  extensions: Array<Located<string> & { from?: string }>;
+  /** Settings, the Features' first; `start`/`end` span the whole `"key": value` pair (a Feature's: its key). */
+  settings: Array<Located<unknown> & { key: string; from?: string }>;
 }
 
 export const DEFAULT_WORKSPACE_PATH = '/workspace';
@@ -110,6 +113,21 @@ export function resolveContainerEnv(env: Record<string, string>, imageEnv: Recor
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     out[k] = v.replace(/\$\{containerEnv:([^}:]+)(?::([^}]*))?\}/g, (whole, name: string, dflt?: string) => imageEnv[name] ?? (keepUnknown ? whole : dflt ?? ''));
+  }
+  return out;
+}
+
+/** "source=/a,target=/b,type=bind,readonly" → fields (Docker's --mount syntax). */
+export function parseMountString(s: string): { type?: string; source?: string; target?: string; readonly?: boolean } {
+  const out: { type?: string; source?: string; target?: string; readonly?: boolean } = {};
+  for (const part of s.split(',')) {
+    const eq = part.indexOf('=');
+    const k = (eq < 0 ? part : part.slice(0, eq)).trim();
+    const v = eq < 0 ? undefined : part.slice(eq + 1).trim();
+    if (k === 'type') out.type = v;
+    else if (k === 'source' || k === 'src') out.source = v;
+    else if (k === 'target' || k === 'destination' || k === 'dst') out.target = v;
+    else if (k === 'readonly' || k === 'ro') out.readonly = v === undefined || v === 'true' || v === '1';
   }
   return out;
 }

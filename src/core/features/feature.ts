@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { LifecycleCommand } from '../envfile/spec';
+import { parseMountString, type LifecycleCommand } from '../envfile/spec';
 import { CrossrootError } from '../errors';
 import { isLoopbackHost } from '../image/http';
 import { parseImageRef, type ImageRef } from '../image/ref';
@@ -89,8 +89,21 @@ export interface FeatureMetadata {
   installsAfter: string[];
   /** Its lifecycle commands: each runs before devcontainer.json's own of that moment. */
   lifecycle: FeatureLifecycle;
-  /** Properties Crossroot does not apply (mounts, privileged, entrypoint, …), for a note. */
-  ignored: string[];
+  /** Mounts it asks the container to have, as written (variables not filled in yet). */
+  mounts: FeatureMount[];
+  /** What it asks of a container runtime, which Crossroot has not got: see runtimeNotes(). */
+  runtime: { privileged: boolean; init: boolean; capAdd: string[]; securityOpt: string[]; entrypoint?: string };
+  /** customizations.vscode: merged into the env's lists before devcontainer.json's own. */
+  vscode: { extensions: string[]; settings: Record<string, unknown> };
+}
+
+/** A Feature's mount: a host folder (bind), or a named volume, which Crossroot keeps as a folder per env. */
+export interface FeatureMount {
+  type: 'bind' | 'volume';
+  /** Host path (bind) or volume name; an anonymous volume has none. */
+  source?: string;
+  target: string;
+  readonly: boolean;
 }
 
 /** The moments a Feature may add commands to, as devcontainer-feature.json names them. */
@@ -100,7 +113,6 @@ export const FEATURE_HOOKS = {
 export type FeatureHook = keyof typeof FEATURE_HOOKS;
 export type FeatureLifecycle = Partial<Record<FeatureHook, LifecycleCommand[]>>;
 
-const IGNORED = ['mounts', 'privileged', 'capAdd', 'securityOpt', 'entrypoint', 'init', 'customizations'];
 
 /** Parses devcontainer-feature.json (`what` names it in errors); throws EFEATURE. */
 export function parseFeatureMetadata(text: string, what: string): FeatureMetadata {
@@ -138,11 +150,34 @@ export function parseFeatureMetadata(text: string, what: string): FeatureMetadat
     if (!list) throw bad(`"${prop}" must be a string, an array of strings, or an object of those`);
     if (list.length) lifecycle[hook] = list;
   }
+  const mounts: FeatureMount[] = [];
+  if (doc.mounts !== undefined && !Array.isArray(doc.mounts)) throw bad('"mounts" must be an array');
+  for (const [i, m] of (Array.isArray(doc.mounts) ? doc.mounts : []).entries()) {
+    const o = typeof m === 'string' ? parseMountString(m) : isObject(m) ? m : undefined;
+    const type = o?.type ?? 'bind';
+    if (!o || typeof o.target !== 'string' || !o.target || (o.source !== undefined && typeof o.source !== 'string') || (type !== 'bind' && type !== 'volume')) {
+      throw bad(`mounts[${i}] must be { "type": "bind" | "volume", "source": "…", "target": "/path" } or "type=…,source=…,target=…"`);
+    }
+    mounts.push({ type, target: o.target, readonly: o.readonly === true || o.readonly === 'true', ...(typeof o.source === 'string' && o.source ? { source: o.source } : {}) });
+  }
+  const strings = (v: unknown, name: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad(`"${name}" must be an array of strings`);
+    return v as string[];
+  };
+  const runtime: FeatureMetadata['runtime'] = {
+    privileged: doc.privileged === true, init: doc.init === true, capAdd: strings(doc.capAdd, 'capAdd'), securityOpt: strings(doc.securityOpt, 'securityOpt'),
+    ...(typeof doc.entrypoint === 'string' && doc.entrypoint ? { entrypoint: doc.entrypoint } : {}),
+  };
+  const vscodeDoc = isObject(doc.customizations) && isObject(doc.customizations.vscode) ? doc.customizations.vscode : {};
+  const vscode = {
+    extensions: Array.isArray(vscodeDoc.extensions) ? vscodeDoc.extensions.filter((x): x is string => typeof x === 'string') : [],
+    settings: isObject(vscodeDoc.settings) ? vscodeDoc.settings : {},
+  };
   return {
-    id: doc.id, options, containerEnv, dependsOn, installsAfter, lifecycle,
+    id: doc.id, options, containerEnv, dependsOn, installsAfter, lifecycle, mounts, runtime, vscode,
     ...(typeof doc.version === 'string' ? { version: doc.version } : {}),
     ...(typeof doc.name === 'string' ? { name: doc.name } : {}),
-    ignored: IGNORED.filter((k) => doc[k] !== undefined),
   };
 }
 
@@ -184,6 +219,38 @@ export function substituteFeatureValue(text: string, vars: { devcontainerId: str
       default: return whole;
     }
   });
+}
+
+/**
+ * What a Feature asks of a container runtime that a rootless env has not got, each with what
+ * Crossroot does instead, for the build's notes and the editor's diagnostics. `native`: the env's
+ * arch runs without qemu (debuggers trace it directly).
+ */
+export function runtimeNotes(meta: FeatureMetadata, native: boolean): Array<{ severity: 'warning' | 'info'; message: string }> {
+  const r = meta.runtime;
+  const out: Array<{ severity: 'warning' | 'info'; message: string }> = [];
+  if (r.privileged) {
+    out.push({ severity: 'warning', message: '"privileged" cannot be given: the env runs as your own user in a user namespace, so what needs host privileges (dockerd of docker-in-docker, loading kernel modules, mounting host devices) does not work in it' });
+  }
+  if (r.capAdd.length) {
+    const ptrace = r.capAdd.some((c) => /^(CAP_)?SYS_PTRACE$/i.test(c));
+    out.push({
+      severity: ptrace && r.capAdd.length === 1 ? 'info' : 'warning',
+      message: `"capAdd" ${r.capAdd.join(', ')} is not applied: root in the env already holds every capability over what the env's own namespaces hold, and none over the host's`
+        + (ptrace ? (native ? '; debuggers (SYS_PTRACE) work without it' : '; debug programs under qemu through its gdbstub (QEMU_GDB=1234, then gdb-multiarch `target remote :1234`)') : ''),
+    });
+  }
+  if (r.securityOpt.length) {
+    out.push({ severity: 'info', message: `"securityOpt" ${r.securityOpt.join(', ')} is not applied: there is no Docker seccomp or AppArmor profile to relax (Crossroot's only filter stops terminal-injection ioctls)` });
+  }
+  if (r.init) out.push({ severity: 'info', message: '"init" is not needed: the env always has an init process that reaps zombies' });
+  if (r.entrypoint) {
+    out.push({
+      severity: 'warning',
+      message: `its entrypoint ${r.entrypoint} is not run: a Crossroot env starts no container entrypoint. To start what it starts, add "postStartCommand": "${r.entrypoint} true" to devcontainer.json (it runs as the env's user, in a rootless env: daemons that need real root, such as docker-in-docker's dockerd, still cannot run)`,
+    });
+  }
+  return out;
 }
 
 /** A Feature's value in `features`: `{…}` of options, or a string, which is its "version" option. */

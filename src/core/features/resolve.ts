@@ -108,7 +108,6 @@ async function fetchFeature(source: FeatureSource, req: FeatureRequest, o: Resol
   if (lstatSync(metaFile).size > MAX_METADATA_BYTES) throw new CrossrootError('EFEATURE', `${what}: devcontainer-feature.json is bigger than 1 MiB`);
   const meta = parseFeatureMetadata(readFileSync(metaFile, 'utf8'), `${what}: devcontainer-feature.json`);
   const { env, problems } = optionEnv(meta, req.options);
-  for (const k of meta.ignored) o.onNote?.(`${what}: "${k}" in its devcontainer-feature.json is not applied by Crossroot`);
   return { source, digest: got.digest, dir: got.dir, meta, options: req.options, env, problems, ...(got.lock ? { lock: got.lock } : {}) };
 }
 

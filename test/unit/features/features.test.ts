@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyContainerEnv, featureIdOf, optionEnv, optionVariable, parseFeatureMetadata, parseFeatureRef, substituteFeatureValue } from '../../../src/core/features/feature';
+import { applyContainerEnv, featureIdOf, optionEnv, optionVariable, parseFeatureMetadata, parseFeatureRef, runtimeNotes, substituteFeatureValue } from '../../../src/core/features/feature';
 import { installOrder, withoutVersion, type OrderNode } from '../../../src/core/features/order';
 import { formatLockfile, parseLockfile, withLockedFeature } from '../../../src/core/lockfile';
 import { featureStep, planSteps } from '../../../src/core/env/steps';
@@ -8,6 +8,7 @@ import { layerKey } from '../../../src/core/env/layers';
 import { readDevcontainer } from '../../../src/core/envfile/devcontainer';
 import { Code } from '../../../src/core/envfile/diagnostics';
 import { at, fakeHost } from '../envfile/fake-host';
+import { wantedExtensions } from '../../../src/extension/recommend';
 
 test('Feature references: OCI, ./local, https tarballs; the retired forms and plain http are refused with the fix', () => {
   const oci = parseFeatureRef('ghcr.io/devcontainers/features/node:1', '/p/.devcontainer');
@@ -39,7 +40,7 @@ test('devcontainer-feature.json: options become upper-case variables with defaul
   const m = parseFeatureMetadata(META, 'x');
   assert.deepEqual(m.dependsOn, { 'ghcr.io/x/common:1': { user: 'dev' }, 'ghcr.io/x/short:2': { version: 'lts' } });
   assert.deepEqual(m.installsAfter, ['ghcr.io/x/node']);
-  assert.deepEqual(m.ignored, ['mounts']);
+  assert.deepEqual(m.mounts, []);
   assert.equal(optionVariable('install-extra'), 'INSTALL_EXTRA');
   assert.equal(optionVariable('nodeGypDependencies'), 'NODEGYPDEPENDENCIES');
   assert.equal(optionVariable('2x'), '_X');
@@ -107,6 +108,28 @@ test('a Feature step runs install.sh as root with its options and the users; its
   assert.equal(steps[1]!.env.HELLO_HOME, '/opt/hello');
 });
 
+test('a Feature\'s mounts, runtime asks and vscode customizations are read; each runtime ask gets a note saying what Crossroot does instead', () => {
+  const m = parseFeatureMetadata(JSON.stringify({
+    id: 'dind', entrypoint: '/usr/local/share/docker-init.sh', privileged: true, init: true, capAdd: ['SYS_PTRACE', 'NET_ADMIN'], securityOpt: ['seccomp=unconfined'],
+    mounts: [{ source: 'dind-var-lib-docker-${devcontainerId}', target: '/var/lib/docker', type: 'volume' }, 'source=/var/run/docker.sock,target=/var/run/docker-host.sock,type=bind,readonly'],
+    customizations: { vscode: { extensions: ['ms-azuretools.vscode-docker'], settings: { 'docker.host': 'unix:///x' } }, other: {} },
+  }), 'x');
+  assert.deepEqual(m.mounts, [
+    { type: 'volume', source: 'dind-var-lib-docker-${devcontainerId}', target: '/var/lib/docker', readonly: false },
+    { type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker-host.sock', readonly: true },
+  ]);
+  assert.deepEqual(m.vscode, { extensions: ['ms-azuretools.vscode-docker'], settings: { 'docker.host': 'unix:///x' } });
+  const notes = runtimeNotes(m, true);
+  assert.deepEqual(notes.map((n) => [n.severity, n.message.split(' ').slice(0, 2).join(' ')]), [
+    ['warning', '"privileged" cannot'], ['warning', '"capAdd" SYS_PTRACE,'], ['info', '"securityOpt" seccomp=unconfined'], ['info', '"init" is'], ['warning', 'its entrypoint'],
+  ]);
+  assert.match(notes[4]!.message, /add "postStartCommand": "\/usr\/local\/share\/docker-init\.sh true" to devcontainer\.json .*docker-in-docker's dockerd, still cannot run/);
+  assert.match(runtimeNotes({ ...m, runtime: { ...m.runtime, capAdd: ['SYS_PTRACE'] } }, false).find((n) => n.message.startsWith('"capAdd"'))!.message, /gdbstub/);
+  assert.deepEqual(runtimeNotes(parseFeatureMetadata('{"id":"plain"}', 'x'), true), [], 'nothing to say about a plain Feature');
+  assert.throws(() => parseFeatureMetadata('{"id":"t","mounts":[{"type":"tmpfs","target":"/t"}]}', 'f'), /f: mounts\[0\] must be/);
+  assert.throws(() => parseFeatureMetadata('{"id":"t","capAdd":"NET_ADMIN"}', 'f'), /"capAdd" must be an array of strings/);
+});
+
 test('a Feature\'s lifecycle commands: read in all three forms, and each moment\'s run before devcontainer.json\'s, in install order', () => {
   const m = parseFeatureMetadata(JSON.stringify({
     id: 'tool', onCreateCommand: 'echo a', updateContentCommand: ['make', 'deps'], postCreateCommand: { one: 'echo 1', two: ['echo', '2'] },
@@ -116,7 +139,6 @@ test('a Feature\'s lifecycle commands: read in all three forms, and each moment\
     onCreate: [{ shell: 'echo a' }], updateContent: [{ argv: ['make', 'deps'] }], postCreate: [{ name: 'one', shell: 'echo 1' }, { name: 'two', argv: ['echo', '2'] }],
     postStart: [{ shell: 'tool-daemon &' }], postAttach: [{ shell: 'tool --hello' }],
   });
-  assert.deepEqual(m.ignored, [], 'lifecycle commands are applied, not noted as ignored');
   assert.throws(() => parseFeatureMetadata('{"id":"t","postCreateCommand":42}', 'f'), /f: "postCreateCommand" must be a string, an array of strings, or an object of those/);
   assert.equal(substituteFeatureValue('cd ${containerWorkspaceFolder} && echo ${devcontainerId} ${localEnv:HOME} ${featureRoot}', { devcontainerId: 'ID', containerWorkspaceFolder: '/w', localWorkspaceFolder: '/h/p' }),
     'cd /w && echo ID ${localEnv:HOME} ${featureRoot}', 'no host environment for a Feature; unknown variables as written');
@@ -172,4 +194,33 @@ test('options of an OCI Feature a build has fetched are checked in the editor to
     [Code.FeatureOption, 'warning', '"/opt"', '"nvmPath" is not an option of Feature node; its options: version, nvmInstallPath'],
   ]);
   assert.equal(r.spec?.features?.list.length, 2, 'a warning does not stop the env');
+});
+
+test('a Feature\'s customizations.vscode join the env\'s lists before devcontainer.json\'s: extensions add up, devcontainer.json\'s settings and "-id" win; runtime asks are diagnostics at the Feature', () => {
+  const FILE = '/p/.devcontainer/devcontainer.json';
+  const metas: Record<string, string> = {
+    'ghcr.io/x/docker:2': JSON.stringify({
+      id: 'docker', privileged: true, dependsOn: { 'ghcr.io/x/common:1': {} },
+      customizations: { vscode: { extensions: ['ms-azuretools.vscode-docker', 'not an id'], settings: { 'docker.host': 'feature', 'files.eol': '\n' } } },
+    }),
+    'ghcr.io/x/common:1': JSON.stringify({ id: 'common', customizations: { vscode: { extensions: ['editorconfig.editorconfig', 'ms-vscode.makefile-tools'] } } }),
+  };
+  const host = { ...fakeHost(), featureMetadata: (ref: string) => metas[ref] };
+  const json = JSON.stringify({
+    image: 'alpine', features: { 'ghcr.io/x/docker:2': {}, 'ghcr.io/x/unfetched:1': {} },
+    customizations: { vscode: { extensions: ['ms-python.python', '-ms-vscode.makefile-tools'], settings: { 'docker.host': 'mine' } } },
+  });
+  const r = readDevcontainer(json, { file: FILE, host });
+  const spec = r.spec!;
+  assert.deepEqual(spec.vscode!.extensions.map((e) => [e.value, e.from, at(json, e)]), [
+    ['editorconfig.editorconfig', 'ghcr.io/x/common:1', '"ghcr.io/x/docker:2"'],
+    ['ms-vscode.makefile-tools', 'ghcr.io/x/common:1', '"ghcr.io/x/docker:2"'],
+    ['ms-azuretools.vscode-docker', 'ghcr.io/x/docker:2', '"ghcr.io/x/docker:2"'],
+    ['ms-python.python', undefined, '"ms-python.python"'],
+    ['-ms-vscode.makefile-tools', undefined, '"-ms-vscode.makefile-tools"'],
+  ], 'a dependency\'s first, then the Feature\'s, then the file\'s; each points where it comes from');
+  assert.deepEqual(wantedExtensions(spec), ['editorconfig.editorconfig', 'ms-azuretools.vscode-docker', 'ms-python.python'], 'the install offer includes them, minus the removed one');
+  assert.deepEqual(spec.settings, { 'files.eol': '\n', 'docker.host': 'mine' });
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [[Code.FeatureRuntime, 'warning', '"ghcr.io/x/docker:2"']]);
+  assert.match(r.diagnostics[0]!.message, /^Feature ghcr\.io\/x\/docker:2: "privileged" cannot be given/);
 });
