@@ -20,7 +20,7 @@ import { median, removeTree, report, type BenchResult, type Row } from './lib';
 
 const COLD_RUNS = Number(process.env.CROSSROOT_BENCH_COLD_RUNS || 3);
 const WARM_RUNS = Number(process.env.CROSSROOT_BENCH_RUNS || 10);
-const CROSSROOT = path.join(ROOT, 'bin/crossroot');
+const CROSSROOT = path.join(ROOT, 'bin/crossroot.cjs');
 const BINFMT = '/proc/sys/fs/binfmt_misc';
 
 function timed(argv: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv }): number {

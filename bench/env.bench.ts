@@ -12,7 +12,7 @@ import { HELPER, ROOT } from '../test/lib/harness';
 import { measure, median, removeTree, runBench, sh, type BenchResult, type Contender, type Row } from './lib';
 
 const RUNS = Number(process.env.CROSSROOT_BENCH_RUNS || 20);
-const CROSSROOT = path.join(ROOT, 'bin/crossroot');
+const CROSSROOT = path.join(ROOT, 'bin/crossroot.cjs');
 const IMAGE = 'localhost/crossroot-bench/busybox:amd64';
 const ENV_IMAGE = 'localhost/crossroot-bench/env:amd64';
 const CONTAINER = 'crossroot-bench-env';
@@ -136,7 +136,7 @@ async function bench(): Promise<BenchResult> {
 
     res.notes.push(
       `Same image on both sides: the busybox-static amd64 tree of test/fixtures/rootfs.ts (crossroot: \`[source] kind = "dir"\`; podman: \`podman import\` of a tar of it), plus one setup step (\`${STEP}\`: crossroot.toml \`[setup] run\`, a Containerfile \`RUN\`); stores on ${base === '/dev/shm' ? 'tmpfs (/dev/shm)' : base}.`,
-      `Crossroot is timed as users run it (\`bin/crossroot\` in the project folder, Node ${process.version} startup included; \`node -e 0\` alone took ${nodeFloor!.medianMs.toFixed(0)} ms in the same run); its instance was started once before timing, as podman's container (\`podman run -d … sleep\`).`,
+      `Crossroot is timed as users run it (\`bin/crossroot.cjs\` in the project folder, Node ${process.version} startup included; \`node -e 0\` alone took ${nodeFloor!.medianMs.toFixed(0)} ms in the same run); its instance was started once before timing, as podman's container (\`podman run -d … sleep\`).`,
       `podman ${podman(['--version']).trim().replace(/^podman version /, '')} rootless, ${runtime} ${sh([runtime, '--version']).split('\n')[0]!.replace(/^\S+ version /, '')}, \`cgroup_manager = "cgroupfs"\`, overlay storage, \`--network none\`; configured for this benchmark only, in private HOME/XDG_CONFIG_HOME/XDG_DATA_HOME/XDG_RUNTIME_DIR dirs (nothing system-wide).`,
       `First byte: bench/first-byte.py starts each side on a new pty and times until its first output byte (for crossroot the shell's banner, \`${fb.first[0]!.trim().split(/\r?\n/)[0]!.slice(0, 32)}…\`, then its prompt), then types \`exit\` and waits for it to end.`,
       `${os.cpus().length} CPUs, Linux ${os.release()}, uid ${process.getuid?.()} (unprivileged); medians of ${RUNS} interleaved runs (the helper join: ${RUNS * 5}) after 2 warm-ups; load average (1/5/15 min) ${loadBefore} before, ${loadavg()} after: other work shares this machine, so absolute times run long and the ratios are the fairer figures.`,

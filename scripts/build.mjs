@@ -15,11 +15,14 @@ export async function buildAll({ native = true, quiet = false, minify = false } 
   const entries = [
     ['src/extension/main.ts', 'dist/extension.cjs'],
     // Required by the extension at first use (src/extension/lazy.ts), so activation parses only what
-    // registers things; the core it drives is cli.cjs, required as a library (src/cli/library.ts).
+    // registers things; the core it drives is core.cjs, required as a library (src/cli/library.ts).
     ['src/extension/heavy.ts', 'dist/extension-heavy.cjs'],
-    ['src/cli/main.ts', 'dist/cli.cjs'],
+    ['src/cli/main.ts', 'dist/core.cjs'],
+    // What `crossroot` runs: the warm path of exec/shell/build (src/cli/quick.ts), else core.cjs.
+    // It starts the helper on the user's terminal only, so execa (≈290 KiB to parse) stays out.
+    ['src/cli/entry.ts', 'dist/cli.cjs', { alias: { execa: './src/cli/no-execa.ts' } }],
   ].filter(([src]) => existsSync(path.join(root, src)));
-  await Promise.all(entries.map(([src, out]) => build({
+  await Promise.all(entries.map(([src, out, extra = {}]) => build({
     absWorkingDir: root,
     entryPoints: [src],
     outfile: out,
@@ -31,6 +34,7 @@ export async function buildAll({ native = true, quiet = false, minify = false } 
     minify,
     external: ['vscode'],
     logLevel: quiet ? 'error' : 'warning',
+    ...extra,
   })));
   // A map left from a development build would describe other code.
   if (minify) for (const [, out] of entries) rmSync(path.join(root, `${out}.map`), { force: true });

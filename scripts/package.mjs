@@ -21,8 +21,8 @@ export const TARGETS = {
 /** What a VSIX may hold besides vsce's own manifest files, as `vsce ls` prints it. */
 export const VSIX_FILES = [
   'CHANGELOG.md', 'LICENSE', 'README.md', 'package.json',
-  // The language server is `crossroot lsp --stdio` of cli.cjs.
-  'dist/cli.cjs', 'dist/extension.cjs', 'dist/extension-heavy.cjs',
+  // The language server is `crossroot lsp --stdio` of cli.cjs (which loads core.cjs for it).
+  'dist/cli.cjs', 'dist/core.cjs', 'dist/extension.cjs', 'dist/extension-heavy.cjs',
   'media/crossroot.png',
   'media/walkthrough/build.md', 'media/walkthrough/check.md', 'media/walkthrough/envfile.md', 'media/walkthrough/terminal.md',
   'native/out/crossroot-helper',

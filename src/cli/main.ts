@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// dist/cli.cjs is also the extension's core library (library.ts): required that way, it runs nothing.
+// dist/core.cjs is also the extension's core library (library.ts): required that way, it runs nothing.
 export * from './library';
 if (!(globalThis as Record<symbol, unknown>)[LIBRARY]) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {

@@ -1,6 +1,6 @@
 // What the extension loads on first use, never at activation: heavy.ts's bundle
 // (dist/extension-heavy.cjs: the lifecycle glue, the language client) and the core itself, which
-// is dist/cli.cjs required as a library (src/cli/library.ts), so the VSIX holds one copy of it.
+// is dist/core.cjs required as a library (src/cli/library.ts), so the VSIX holds one copy of it.
 import path from 'node:path';
 import type * as Core from '../cli/library';
 import type * as Heavy from './heavy';
@@ -19,7 +19,7 @@ export function heavy(): typeof Heavy {
 export function core(): typeof Core {
   if (!coreLoaded) {
     (globalThis as Record<symbol, unknown>)[Symbol.for('crossroot.library')] = true;
-    coreLoaded = require(path.join(__dirname, 'cli.cjs')) as typeof Core;
+    coreLoaded = require(path.join(__dirname, 'core.cjs')) as typeof Core;
   }
   return coreLoaded;
 }

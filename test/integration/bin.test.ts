@@ -7,7 +7,7 @@ import { existsSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { CLI, ROOT, need, tempDir } from '../lib/harness';
 
-const BIN = path.join(ROOT, 'bin/crossroot');
+const BIN = path.join(ROOT, 'bin/crossroot.cjs');
 
 function run(bin: string, args: string[], cwd?: string) {
   return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', ...(cwd ? { cwd } : {}) });

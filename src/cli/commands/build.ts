@@ -2,7 +2,8 @@
 // setup step; an unchanged env file runs nothing.
 import { parseArgs } from 'node:util';
 import type { Command } from '../command';
-import { ENV_OPTIONS, ENV_OPTIONS_USAGE, openEnv } from '../env/options';
+import { BUILD_OPTIONS, ENV_OPTIONS_USAGE } from '../env/flags';
+import { openEnv } from '../env/options';
 
 export const buildCommand: Command = {
   name: 'build',
@@ -29,7 +30,7 @@ export const buildCommand: Command = {
   async run(argv) {
     const { values } = parseArgs({
       args: argv, strict: true,
-      options: { ...ENV_OPTIONS, rebuild: { type: 'boolean', default: false }, pull: { type: 'boolean', default: false } },
+      options: BUILD_OPTIONS,
     });
     const { env, finish } = openEnv(values);
     try {

@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import type { Command } from '../command';
 import { CrossrootError } from '../../core/errors';
-import { ENV_OPTIONS, ENV_OPTIONS_USAGE, openEnv } from '../env/options';
+import { ENV_OPTIONS_USAGE, EXEC_OPTIONS, commandStart } from '../env/flags';
+import { openEnv } from '../env/options';
 
 export const execCommand: Command = {
   name: 'exec',
@@ -28,7 +29,7 @@ export const execCommand: Command = {
   async run(argv) {
     // Options end at `--` or at the first word that is not one, as with `docker exec`: in
     // `crossroot exec sh -c 'exit 7'` the -c is the command's.
-    const options = { ...ENV_OPTIONS, cwd: { type: 'string' as const }, env: { type: 'string' as const, multiple: true, default: [] as string[] } };
+    const options = EXEC_OPTIONS;
     const end = commandStart(argv, options);
     const { values } = parseArgs({ args: argv.slice(0, end), strict: true, options });
     const command = argv[end] === '--' ? argv.slice(end + 1) : argv.slice(end);
@@ -48,16 +49,3 @@ export const execCommand: Command = {
   },
 };
 
-/** Index of the first word of the command: after `--`, or the first word that is not an option (or an option's value). */
-export function commandStart(argv: string[], options: Record<string, { type: string; short?: string }>): number {
-  const takesValue = new Set<string>();
-  for (const [name, o] of Object.entries(options)) {
-    if (o.type === 'string') { takesValue.add(`--${name}`); if (o.short) takesValue.add(`-${o.short}`); }
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--' || !a.startsWith('-') || a === '-') return i;
-    if (takesValue.has(a)) i++;
-  }
-  return argv.length;
-}

@@ -8,35 +8,9 @@ import { Env } from '../../core/env/env';
 import type { EnvEvent } from '../../core/env/events';
 import { storeOption } from '../commands/pull';
 import { progressRenderer } from '../progress';
+import type { EnvFlags } from './flags';
 
-export const ENV_OPTIONS = {
-  file: { type: 'string', short: 'f' },
-  store: { type: 'string' },
-  'shared-store': { type: 'boolean', default: false },
-  json: { type: 'boolean', default: false },
-  verbose: { type: 'boolean', short: 'v', default: false },
-  'idle-timeout': { type: 'string' },
-} as const;
-
-export const ENV_OPTIONS_USAGE = [
-  '  -f, --file FILE        the env file (default: crossroot.toml or .devcontainer/devcontainer.json',
-  '                         in the current folder or the nearest folder above it; a folder with several',
-  '                         .devcontainer/NAME/devcontainer.json lists them, and you name one)',
-  '  --store DIR            the image store (default: $CROSSROOT_STORE, else $XDG_CACHE_HOME/crossroot)',
-  '  --shared-store         accept a store other users can enter (CROSSROOT_SHARED_STORE=1); see docs/security.md',
-  '  --idle-timeout T       stop the env after T with nothing running in it: 90s, 15m, 2h or never',
-  '                         (default: [instance] idle-timeout, else 15m)',
-  '  -v, --verbose          show every step, also cached ones',
-].join('\n');
-
-export interface EnvFlags {
-  file?: string | undefined;
-  store?: string | undefined;
-  'shared-store'?: boolean | undefined;
-  json?: boolean | undefined;
-  verbose?: boolean | undefined;
-  'idle-timeout'?: string | undefined;
-}
+export { ENV_OPTIONS, ENV_OPTIONS_USAGE } from './flags';
 
 /** --idle-timeout: the env file's duration syntax. */
 export function durationOption(text: string): number {

@@ -8,6 +8,9 @@ import path from 'node:path';
 import { ARCHES, hostArch } from '../arch';
 import { CrossrootError } from '../errors';
 import { loadEnvSpec } from '../envfile/load';
+import { nodeHost } from '../envfile/host';
+import { featureMetadataFiles } from '../features/feature';
+import { defaultStoreRoot } from '../store/root';
 import type { EnvSpec, LifecycleCommand } from '../envfile/spec';
 import { parseImageConfig, type ImageConfig } from '../image/oci';
 import type { PulledImage } from '../image/pull';
@@ -19,6 +22,7 @@ import { runSandbox, signalExitCode } from '../sandbox/client';
 import { APT_SANDBOX_ROOT, idmapConfigFiles } from '../sandbox/idmap-config';
 import { execInInstance, readInstance, startInstance, stopInstance, type InstanceState } from '../sandbox/instance';
 import type { EnvEvent, EnvEventListener } from './events';
+import { recordingHost, stampFile, writePlan, type FileStamp, type HostAnswer, type JoinPlan } from './plan';
 import { DEFAULT_PATH, configEnv, findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
 import { LayerStore, layerKey } from './layers';
 import { clearMountPoints, planNativeCompilers, recordMountPoints, removeMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
@@ -130,6 +134,9 @@ export interface EnvStatus {
   nativeCompilers?: NativeCompilers;
 }
 
+/** Sources the env file names completely, so an unchanged env file means an unchanged base (see unchangedBuild). */
+const UNCHANGED_KINDS: readonly string[] = ['image', 'debian', 'dir'];
+
 export const DEFAULT_IDLE_TIMEOUT = 15 * 60;
 
 /** Where a step's apt finds the config that names root its sandbox user (see stepAptConfig). */
@@ -150,6 +157,8 @@ export class Env {
   private readonly o: EnvOptions;
   /** The host file stepAptConfig binds into apt-based steps, once written. */
   private aptConfigFile: string | undefined;
+  /** What the env file was read from (Env.open only): the join plan's inputs (plan.ts). */
+  private planInputs: { written: number; inputs: FileStamp[]; host: HostAnswer[] } | undefined;
 
   private constructor(spec: EnvSpec, o: EnvOptions) {
     this.spec = spec;
@@ -163,7 +172,16 @@ export class Env {
 
   /** Loads the env file (throws EENVFILE with every error and its position). */
   static open(file: string, o: EnvOptions = {}): Env {
-    return new Env(loadEnvSpec(path.resolve(file)), o);
+    const abs = path.resolve(file);
+    // Stamped before they are read, so an edit while this command runs makes the join plan
+    // stale (the next command takes the full path), never wrong.
+    const written = Date.now();
+    const inputs = [stampFile(abs), stampFile(path.join(path.dirname(abs), 'crossroot.lock'))];
+    const rec = recordingHost(nodeHost, (ref) => featureMetadataFiles(defaultStoreRoot(), ref));
+    const env = new Env(loadEnvSpec(abs, rec.host), o);
+    if (env.spec.source.kind === 'dockerfile') inputs.push(stampFile(env.spec.source.file));
+    env.planInputs = { written, inputs, host: rec.answers };
+    return env;
   }
 
   static fromSpec(spec: EnvSpec, o: EnvOptions = {}): Env {
@@ -265,13 +283,65 @@ export class Env {
    */
   async build(o: BuildOptions = {}): Promise<BuildResult> {
     const current = this.unchangedBuild(o);
-    if (current) return current;
+    if (current) {
+      this.savePlan(current.record, this.running());
+      return current;
+    }
     this.ensureDirs();
     const lock = await this.lockEnv();
+    let r: BuildResult;
     try {
-      return await this.buildLocked(o);
+      r = await this.buildLocked(o);
     } finally {
       lock.release();
+    }
+    this.savePlan(r.record, this.running());
+    return r;
+  }
+
+  /**
+   * Writes the join plan (plan.ts) of this build and, when given, of its running instance: what
+   * the warm `exec`, `shell` and `build` of dist/cli.cjs replay without loading the core. Only
+   * what was decided for this very record and instance goes in; a join that had something to
+   * say (a warning) is left to the full path, which says it every time.
+   */
+  private savePlan(record: EnvRecord, instance: InstanceState | undefined): void {
+    const p = this.planInputs;
+    if (!p) return;
+    try {
+      const onDisk = this.record();
+      if (!onDisk || onDisk.built !== record.built || onDisk.inputs !== record.inputs || !this.upToDate(record)) return;
+      const recordStamp = stampFile(path.join(this.dir, 'env.json'));
+      let join: JoinPlan['join'];
+      const key = instance && this.instanceKey();
+      const now = instance && readInstance(this.stateDir);
+      if (instance && now && now.pid === instance.pid && now.starttime === instance.starttime && key !== undefined && key === this.runtimeKey(record)) {
+        const warnings: EnvEvent[] = [];
+        const proc = this.processFor(record, undefined, undefined, instance, { term: undefined, warn: (e) => warnings.push(e) });
+        const config = record.imageConfig ?? this.imageConfig(record.base.config);
+        const workingDir = config?.config?.WorkingDir;
+        if (!warnings.length) {
+          join = {
+            instance: { pid: instance.pid, starttime: instance.starttime }, instanceKey: key,
+            env: proc.env, termFromEnvFile: Object.prototype.hasOwnProperty.call(this.spec.env, 'TERM'),
+            ...(proc.user ? { user: proc.user } : {}), shell: proc.shell,
+            workspaceFolder: this.spec.workspaceFolder, workspacePath: this.spec.workspace.path, ...(workingDir ? { workingDir } : {}),
+            postAttach: this.spec.lifecycle.postAttach.length > 0,
+          };
+        }
+      }
+      writePlan(this.store.root, {
+        file: this.spec.file, helper: this.helperPath, stateDir: this.stateDir, inputs: p.inputs, host: p.host, record: recordStamp,
+        trees: [record.base.rootfs, ...record.layers.map((k) => this.layers.diff(k))],
+        build: {
+          name: record.name, arch: record.arch, steps: record.layers.length, initialize: this.spec.lifecycle.initialize.length > 0,
+          // What unchangedBuild answers without hashing: archives and Dockerfile contexts are not in the plan's inputs.
+          answers: UNCHANGED_KINDS.includes(this.spec.source.kind),
+        },
+        ...(join ? { join } : {}),
+      }, p.written);
+    } catch {
+      // A plan only saves time: without one the next command takes the full path.
     }
   }
 
@@ -579,7 +649,7 @@ export class Env {
    */
   private unchangedBuild(o: BuildOptions): BuildResult | undefined {
     if (o.rebuild || o.pull || (o.initialize && this.spec.lifecycle.initialize.length)) return undefined;
-    if (!['image', 'debian', 'dir'].includes(this.spec.source.kind)) return undefined;
+    if (!UNCHANGED_KINDS.includes(this.spec.source.kind)) return undefined;
     const record = this.record();
     if (!record || !this.upToDate(record)) return undefined;
     for (const [i, key] of record.layers.entries()) {
@@ -777,19 +847,21 @@ export class Env {
    * Who runs, with which variables and where, for a process of the env. `instance` tells the id
    * map: in a single-id map only root exists, so a non-root env user runs as root, with a warning.
    */
-  processFor(record: EnvRecord, hostCwd: string | undefined, cwd: string | undefined, instance?: InstanceState): { env: Record<string, string>; cwd: string; account: Account; shell: string; user?: string } {
+  processFor(record: EnvRecord, hostCwd: string | undefined, cwd: string | undefined, instance?: InstanceState,
+    o: { term?: string | undefined; warn?: (e: EnvEvent) => void } = { term: process.env.TERM }): { env: Record<string, string>; cwd: string; account: Account; shell: string; user?: string } {
+    const warn = o.warn ?? ((e: EnvEvent) => this.emit(e));
     const config = record.imageConfig ?? this.imageConfig(record.base.config);
     const passwd = readEnvTreeFile(this.trees(record), 'etc/passwd');
     const who = identity(this.spec, config, passwd);
-    if (who.unknownUser) this.emit({ phase: 'warning', message: `user ${who.unknownUser} does not exist in the env's /etc/passwd; running as root`, fix: 'create the user in a [setup] run step, or fix [shell] user' });
+    if (who.unknownUser) warn({ phase: 'warning', message: `user ${who.unknownUser} does not exist in the env's /etc/passwd; running as root`, fix: 'create the user in a [setup] run step, or fix [shell] user' });
     let account = who.account;
     if (account.uid !== 0 && instance && mappedIds(instance.pid) <= 1) {
-      this.emit({ phase: 'warning', message: `the env runs with a single-id map (no subuid range for you), where only root exists; running as root instead of ${account.name}`, fix: 'add a range for your user to /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)' });
+      warn({ phase: 'warning', message: `the env runs with a single-id map (no subuid range for you), where only root exists; running as root instead of ${account.name}`, fix: 'add a range for your user to /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)' });
       account = findAccount(passwd, 'root') ?? { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh' };
     }
     const shell = this.spec.shell.path ?? account.shell;
     return {
-      env: processEnv(this.spec, config, account, shell, process.env.TERM, record.featureEnv), cwd: cwd ?? insideCwd(this.spec, hostCwd, config), account, shell,
+      env: processEnv(this.spec, config, account, shell, o.term, record.featureEnv), cwd: cwd ?? insideCwd(this.spec, hostCwd, config), account, shell,
       ...(account.uid !== 0 ? { user: `${account.uid}:${account.gid}` } : {}),
     };
   }
@@ -798,6 +870,7 @@ export class Env {
   async exec(command: string[], o: ExecOptions = {}): Promise<number> {
     const { record, instance } = await this.up();
     const p = this.processFor(record, o.hostCwd, o.cwd, instance);
+    this.savePlan(record, instance);
     const r = await execInInstance(this.helperPath, this.stateDir, command, {
       cwd: p.cwd, env: { ...p.env, ...o.env }, stdio: o.stdio ?? 'inherit', ...(p.user ? { user: p.user } : {}),
       ...(o.stdin !== undefined ? { stdin: o.stdin as never } : {}),
@@ -812,6 +885,7 @@ export class Env {
     const { record, instance } = await this.up({ initialize: true });
     await this.hooks('postAttach', record, instance);
     const p = this.processFor(record, o.hostCwd, undefined, instance);
+    this.savePlan(record, instance);
     const r = await execInInstance(this.helperPath, this.stateDir, [p.shell, '-l'], { cwd: p.cwd, env: p.env, stdio: 'inherit', ...(p.user ? { user: p.user } : {}) });
     return r.code;
   }

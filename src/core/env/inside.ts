@@ -4,6 +4,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { resolveContainerEnv, type EnvSpec } from '../envfile/spec';
 import type { ImageConfig } from '../image/oci';
+import { mapCwd } from './plan';
 
 export interface Account {
   name: string;
@@ -112,9 +113,5 @@ export function processEnv(spec: EnvSpec, config: ImageConfig | undefined, accou
  * inside the workspace folder, else the image's WorkingDir, else the workspace path.
  */
 export function insideCwd(spec: EnvSpec, hostCwd: string | undefined, config: ImageConfig | undefined): string {
-  if (hostCwd) {
-    const rel = path.relative(spec.workspaceFolder, path.resolve(hostCwd));
-    if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) return path.posix.join(spec.workspace.path, ...rel.split(path.sep));
-  }
-  return config?.config?.WorkingDir || spec.workspace.path;
+  return mapCwd({ workspaceFolder: spec.workspaceFolder, workspacePath: spec.workspace.path, workingDir: config?.config?.WorkingDir }, hostCwd);
 }

@@ -1,28 +1,15 @@
 // Finding and loading a workspace's env file: crossroot.toml first, then devcontainer.json.
 // Callers that need a runnable env use loadEnvSpec(); editors and `lint` use readEnvFile().
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { CrossrootError } from '../errors';
 import { readDevcontainer } from './devcontainer';
 import { lineColumn, type EnvDiagnostic } from './diagnostics';
 import { nodeHost, type EnvHost } from './host';
-import { envFileKind, findEnvFile } from './names';
+import { envFileKind } from './names';
 import type { EnvSpec } from './spec';
 import { readEnvToml, type EnvFileResult } from './toml';
 
-export { ENV_FILE_NAMES, envFileKind, findEnvFile, findEnvFiles } from './names';
-
-/**
- * The env file that applies at `cwd`: the nearest folder at or above it holding one, as git finds
- * `.git`. Undefined when no folder up to the root has one.
- */
-export function findEnvFileUpward(cwd: string, host: EnvHost = nodeHost): string | undefined {
-  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
-    const f = findEnvFile(dir, host);
-    if (f) return f;
-    if (path.dirname(dir) === dir) return undefined;
-  }
-}
+export { ENV_FILE_NAMES, envFileKind, findEnvFile, findEnvFileUpward, findEnvFiles } from './names';
 
 /** Reads env file text (saved or not) by its name. Files of another name are read as crossroot.toml. */
 export function readEnvFile(text: string, file: string, host: EnvHost = nodeHost): EnvFileResult {

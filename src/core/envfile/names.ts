@@ -65,3 +65,15 @@ export function findEnvFile(folder: string, host: EnvFileLookup = nodeLookup): s
     fix: `pick one with --file, e.g. --file ${path.relative(process.cwd(), all[0]!) || all[0]}`,
   });
 }
+
+/**
+ * The env file that applies at `cwd`: the nearest folder at or above it holding one, as git finds
+ * `.git`. Undefined when no folder up to the root has one.
+ */
+export function findEnvFileUpward(cwd: string, host: EnvFileLookup = nodeLookup): string | undefined {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const f = findEnvFile(dir, host);
+    if (f) return f;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}

@@ -323,6 +323,12 @@ export function unpackedFeatureDir(storeRoot: string, digest: string): string | 
   return /^[0-9a-f]{64}$/.test(hex) && existsSync(path.join(dir, '.complete')) ? path.join(dir, 'tree') : undefined;
 }
 
+/** The files cachedFeatureDir's answer (and the metadata read from it) comes from, for the join plan (env/plan.ts). */
+export function featureMetadataFiles(storeRoot: string, written: string): string[] {
+  const dir = cachedFeatureDir(storeRoot, written);
+  return [featureRefFile(storeRoot, written), ...(dir ? [path.join(dir, 'devcontainer-feature.json')] : [])];
+}
+
 /** The folder of the Feature `written` as the store's last fetch of it left it, if any (for editors). */
 export function cachedFeatureDir(storeRoot: string, written: string): string | undefined {
   try {

@@ -1,50 +1,24 @@
 // The content-addressed store: verified blobs, unpacked images shared by every env of an image,
 // and the tmp/ + locks/ machinery that makes each entry appear whole or not at all.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, chmodSync, readFileSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, chmodSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
-import os from 'node:os';
 import path from 'node:path';
 import { CrossrootError } from '../errors';
 import type { LockedImage } from '../lockfile';
 import { callHelperSync } from '../sandbox/client';
 import { findHelper } from '../sandbox/helper';
 import { waitForLock, type HeldLock, type LockOptions } from './lock';
+import { checkPrivate, defaultStoreRoot, sharedStoreFromEnv } from './root';
+
+export { defaultStoreRoot } from './root';
 
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
 
 type BlobSource = Readable | AsyncIterable<Uint8Array>;
 
-/** `$CROSSROOT_STORE`, else `$XDG_CACHE_HOME/crossroot`, else `~/.cache/crossroot`. */
-export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.CROSSROOT_STORE) return path.resolve(env.CROSSROOT_STORE);
-  const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
-  return path.join(cache, 'crossroot');
-}
 
-/**
- * Refuses a store root that is not a directory of ours closed to everyone else, unless `shared`;
- * then returns the warning to show when others can enter it.
- */
-function checkPrivate(dir: string, st: Stats, shared: boolean): string | undefined {
-  if (!st.isDirectory()) {
-    throw new CrossrootError('ESTORE', `the image store ${dir} is not a directory`, { fix: 'choose another store with --store DIR or CROSSROOT_STORE' });
-  }
-  const uid = process.getuid?.();
-  const foreign = uid !== undefined && st.uid !== uid;
-  // Group bits count too: a group holds other users, and with an ACL they show its mask.
-  const open = (st.mode & 0o077) !== 0;
-  if (!foreign && !open) return undefined;
-  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-  const what = foreign ? `belongs to uid ${st.uid}, not to you (uid ${uid})` : `can be entered by other users (mode ${mode})`;
-  if (shared) return `the image store ${dir} is shared: it ${what}; ${EXPOSES}`;
-  throw new CrossrootError('ESTORE', `the image store ${dir} ${what}; ${EXPOSES}`, {
-    fix: foreign
-      ? `use a store of your own (--store DIR or CROSSROOT_STORE), or, to share this one on purpose, pass --shared-store (CROSSROOT_SHARED_STORE=1)`
-      : `chmod 700 ${dir}; or, to share it on purpose, pass --shared-store (CROSSROOT_SHARED_STORE=1)`,
-  });
-}
 
 /** The hex part of a sha256 digest; throws on anything else (digests become path names). */
 export function digestHex(digest: string): string {
@@ -89,14 +63,7 @@ export interface StoreOptions {
   shared?: boolean;
 }
 
-/** CROSSROOT_SHARED_STORE=1 (or any value but "" and "0"): the env var form of `--shared-store`. */
-export function sharedStoreFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const v = env.CROSSROOT_SHARED_STORE;
-  return v !== undefined && v !== '' && v !== '0';
-}
 
-/** What a store others can enter gives them, for the refusal and for the opt-in's warning. */
-const EXPOSES = 'other users who can enter it can read every image and blob in it, and run its images\' setuid programs as the user who unpacked them';
 
 export class Store {
   readonly root: string;
