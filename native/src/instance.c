@@ -374,7 +374,15 @@ int cmd_exec(int argc, char **argv) {
    * until its execve: not dumpable, no process of the env may ptrace it or open /proc/N/fd
    * (as for run's PID 1). The execve makes the command dumpable again. */
   if (prctl(PR_SET_DUMPABLE, 0) < 0) die_with_error("prctl(PR_SET_DUMPABLE)");
-  pid_t child = fork();
+  /* vfork when nothing must happen between the child's start and its execve: no copy of our page
+   * tables to make and free again, the largest part of a join's cost in the helper (issue 7's
+   * benchmark holds a join to half a bwrap start). exec_command() only _exits or execs, allocates
+   * from a heap we do not touch until it is done, and of our globals sets only `environ` (put
+   * back below). A cgroup to join first (the child waits for us) or a chown supervisor to hand a
+   * listener to need fork. */
+  char **our_environ = environ;
+  pid_t child = !in.cgroup[0] && sv[0] < 0 ? vfork() : fork();
+  if (child > 0) environ = our_environ;
   if (child < 0) {
     if (errno == ENOMEM) die_code("ENOINSTANCE", "start it again", "instance %d stopped while joining it", in.pid);
     die_with_error("fork");

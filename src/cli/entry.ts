@@ -7,7 +7,7 @@ import { quick } from './quick';
 quick(process.argv.slice(2)).then((code) => {
   if (code === undefined) require(path.join(__dirname, 'core.cjs'));
   else process.exitCode = code;
-}, (e) => {
+}).catch((e: unknown) => {
   console.error('crossroot: internal error:', e);
   process.exitCode = 125;
 });
