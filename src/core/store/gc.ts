@@ -202,4 +202,15 @@ function forgetGoneEnvs(store: Store): void {
     store.removeRoot(`env-${id}`);
     if (!existsSync(path.join(dir, id, 'state', 'instance.json'))) store.removeTree(path.join(dir, id));
   }
+  // The warm path's join plans (core/env/plan.ts), one per env file, go with their env file.
+  const plans = path.join(store.root, 'plans');
+  for (const name of existsSync(plans) ? readdirSync(plans) : []) {
+    let file: unknown;
+    try {
+      file = (JSON.parse(readFileSync(path.join(plans, name), 'utf8')) as { file?: unknown }).file;
+    } catch {
+      file = undefined; // a torn or foreign file: nothing trusts it, so it goes too
+    }
+    if (typeof file !== 'string' || !existsSync(file)) unlinkSync(path.join(plans, name));
+  }
 }
