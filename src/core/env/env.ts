@@ -326,7 +326,7 @@ export class Env {
             env: proc.env, termFromEnvFile: Object.prototype.hasOwnProperty.call(this.spec.env, 'TERM'),
             ...(proc.user ? { user: proc.user } : {}), shell: proc.shell,
             workspaceFolder: this.spec.workspaceFolder, workspacePath: this.spec.workspace.path, ...(workingDir ? { workingDir } : {}),
-            postAttach: this.spec.lifecycle.postAttach.length > 0,
+            postAttach: this.spec.lifecycle.postAttach.length + (record.featureHooks?.postAttach.length ?? 0) > 0,
           };
         }
       }
