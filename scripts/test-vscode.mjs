@@ -1,7 +1,7 @@
 // `npm run test:vscode`: the extension-host suite (test/vscode/suite.ts) in VS Code desktop
 // through @vscode/test-electron, on machines that can download VS Code (here it cannot: the same
 // suite runs inside code-server in test/e2e/extension-host.test.ts, part of `npm test`).
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,18 +18,29 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'crossroot-test-vscode-'));
 try {
   const suite = path.join(dir, 'suite.cjs');
   await build({ entryPoints: [path.join(root, 'test/vscode/suite.ts')], outfile: suite, bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode'], logLevel: 'error' });
-  const workspace = path.join(dir, 'workspace');
-  cpSync(path.join(root, 'test/vscode/workspace-fixture'), workspace, { recursive: true });
   // The suite exports run(), which @vscode/test-electron calls through extensionTestsPath.
   // CROSSROOT_VSCODE_PATH: a VS Code already installed (no download).
   const installed = process.env.CROSSROOT_VSCODE_PATH;
-  const code = await runTests({
-    ...(installed ? { vscodeExecutablePath: installed } : { version: '1.100.3' }),
-    extensionDevelopmentPath: root,
-    extensionTestsPath: suite,
-    launchArgs: [workspace, '--disable-extensions', '--disable-workspace-trust', `--user-data-dir=${path.join(dir, 'user-data')}`],
-  });
-  process.exitCode = code;
+  // Twice, as in code-server: a trusted folder (every scenario; the fixture's env pulls
+  // debian:bookworm for arm64) and an untrusted one (Restricted Mode: nothing runs).
+  for (const trusted of [true, false]) {
+    const run = path.join(dir, trusted ? 'trusted' : 'untrusted');
+    const workspace = path.join(run, 'workspace');
+    cpSync(path.join(root, 'test/vscode/workspace-fixture'), workspace, { recursive: true });
+    const userData = path.join(run, 'user-data');
+    mkdirSync(path.join(userData, 'User'), { recursive: true });
+    writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
+      'crossroot.storeDir': path.join(run, 'store'),
+      ...(trusted ? {} : { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' }),
+    }));
+    const code = await runTests({
+      ...(installed ? { vscodeExecutablePath: installed } : { version: '1.100.3' }),
+      extensionDevelopmentPath: root,
+      extensionTestsPath: suite,
+      launchArgs: [workspace, '--disable-extensions', ...(trusted ? ['--disable-workspace-trust'] : []), `--user-data-dir=${userData}`],
+    });
+    if (code !== 0) process.exitCode = code;
+  }
 } catch (e) {
   const message = e instanceof Error ? e.message : String(e);
   // Not a pass: the suite did not run. Say why, and where it does run.

@@ -12,6 +12,12 @@ export interface EnvStatus {
   state: EnvState;
   /** Why, for 'error' (and anything else worth a tooltip line). */
   detail?: string;
+  /** Processes in the running env besides its PID 1 (terminals, tasks and their children). */
+  processes?: number;
+  /** Seconds the running env waits with no process in it before it exits on its own; 0: never. */
+  idleExit?: number;
+  /** Where the env's state lands on disk (Env.stateDirs()): watched, so other processes' changes show. */
+  dirs?: string[];
 }
 
 /** One progress event of a build: the layer, bytes or setup step now under way. */

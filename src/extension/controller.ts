@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { isCrossrootError } from '../core/errors';
 import type { EnvBackend, EnvStatus } from './backend';
+import { StateFollower, type WatchDir } from './follow';
 import type { Log, Ui, Workspace } from './ui';
 
 export const SHOW_LOG = 'Show Log';
@@ -20,6 +21,11 @@ export class EnvController {
   private building: AbortController | undefined;
   private rebuildOffered = false;
   private readonly listeners: ((s: EnvStatus | undefined) => void)[] = [];
+  /** The status read under way, and the one queued behind it (see refresh). */
+  private reading: Promise<void> | undefined;
+  private again: Promise<void> | undefined;
+  private follower: StateFollower | undefined;
+  private idleCheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ui: Ui,
@@ -28,14 +34,17 @@ export class EnvController {
     private readonly backend: EnvBackend,
     /** The env file this workspace uses; undefined when it has none. */
     public envFile: string | undefined,
+    /** How the env's state dirs are watched (fs.watch; tests pass their own). */
+    private readonly watchDir?: WatchDir,
   ) {}
 
   get status(): EnvStatus | undefined {
     return this.current;
   }
 
-  onDidChange(listener: (s: EnvStatus | undefined) => void): void {
+  onDidChange(listener: (s: EnvStatus | undefined) => void): { dispose(): void } {
     this.listeners.push(listener);
+    return { dispose: () => { const i = this.listeners.indexOf(listener); if (i >= 0) this.listeners.splice(i, 1); } };
   }
 
   private set(s: EnvStatus | undefined): void {
@@ -46,27 +55,85 @@ export class EnvController {
   /**
    * True when the workspace is trusted; otherwise says why nothing runs (with a button to the
    * trust editor) and returns false. Every action that builds or runs anything calls this first.
+   * It does not wait for the user to answer: the action is refused at once, and the command that
+   * asked ends (a notification left open in the notification center would otherwise hold it).
    */
   async trusted(action: string): Promise<boolean> {
     if (this.ws.isTrusted()) return true;
     this.log.warn(untrustedMessage(action));
-    const choice = await this.ui.warn(untrustedMessage(action), MANAGE_TRUST);
-    if (choice === MANAGE_TRUST) await this.ui.command('workbench.trust.manage');
+    void this.ui.warn(untrustedMessage(action), MANAGE_TRUST).then(async (choice) => {
+      if (choice === MANAGE_TRUST) await this.ui.command('workbench.trust.manage');
+    });
     return false;
   }
 
-  /** Reads the env's status again (after a build, a stop, an env file change, trust granted). */
-  async refresh(): Promise<void> {
-    if (!this.envFile) return this.set(undefined);
+  /**
+   * Reads the env's status again (after a build, a stop, a change in its state dirs, an env file
+   * change, trust granted, window focus). Reads never overlap: one asked for while another is
+   * under way runs once after it, for all who asked meanwhile, so a burst of file events costs
+   * two reads and an older read never lands after a newer one.
+   */
+  refresh(): Promise<void> {
+    if (this.reading) {
+      this.again ??= this.reading.then(() => {
+        this.again = undefined;
+        return this.refresh();
+      });
+      return this.again;
+    }
+    this.reading = this.read().finally(() => { this.reading = undefined; });
+    return this.reading;
+  }
+
+  private async read(): Promise<void> {
+    if (!this.envFile) {
+      this.follow(undefined);
+      return this.set(undefined);
+    }
     if (this.building) return;
     try {
       // Untrusted: what the file says, without starting the helper or touching the store.
-      if (!this.ws.isTrusted()) return this.set({ ...this.backend.describe(this.envFile), state: 'not built' });
-      this.set(await this.backend.status(this.envFile));
+      if (!this.ws.isTrusted()) {
+        this.follow(undefined);
+        return this.set({ ...this.backend.describe(this.envFile), state: 'not built' });
+      }
+      const s = await this.backend.status(this.envFile);
+      // A build started meanwhile shows 'building' until it ends (and reads again then).
+      if (this.building) return;
+      this.follow(s);
+      if (s.state !== this.current?.state) this.log.info(`env ${s.arch} · ${s.name}: ${s.state}`);
+      this.set(s);
     } catch (e) {
       this.log.error(`status of ${this.envFile}: ${describe(e)}`);
       this.set({ ...(this.current ?? { name: path.basename(path.dirname(this.envFile)), arch: 'amd64' }), state: 'error', detail: firstLine(e) });
     }
+  }
+
+  /**
+   * Watches where the status just read lives (its dirs change with the env file's name or the
+   * store setting, so this follows every read), and schedules one more read for when a running
+   * env with nothing in it would exit on its own: an idle exit is the one change that leaves no
+   * file behind (see Env.stateDirs). Window focus and terminal/task ends read again too (ctx.ts).
+   */
+  private follow(s: EnvStatus | undefined): void {
+    const dirs = s?.dirs ?? [];
+    if (this.follower?.dirs.join('\0') !== dirs.join('\0')) {
+      this.follower?.dispose();
+      this.follower = dirs.length && this.watchDir ? new StateFollower(dirs, () => { void this.refresh(); }, this.watchDir) : undefined;
+      if (this.follower) this.log.info(`following the env's state in ${dirs[0]}`);
+    }
+    clearTimeout(this.idleCheck);
+    this.idleCheck = undefined;
+    if (s?.state === 'running' && s.processes === 0 && s.idleExit) {
+      this.idleCheck = setTimeout(() => { void this.refresh(); }, (s.idleExit + 1) * 1000);
+      this.idleCheck.unref?.();
+    }
+  }
+
+  dispose(): void {
+    this.follower?.dispose();
+    this.follower = undefined;
+    clearTimeout(this.idleCheck);
   }
 
   /** Builds (or rebuilds from scratch) with a cancellable progress notification. True when built. */

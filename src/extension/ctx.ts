@@ -10,6 +10,7 @@ import { checkHelper, type Helper } from './bootstrap';
 import { cliCommand, taskShellScript, type CliCommand } from './cli';
 import { EnvController } from './controller';
 import { chooseEnvFile, devcontainerFiles, ENV_FILE_SELECTOR } from './envFiles';
+import { fsWatchDir } from './follow';
 import { core, heavy } from './lazy';
 import { offerExtensions } from './recommend';
 import { applyRouting } from './routing';
@@ -37,7 +38,8 @@ export class Ctx implements vscode.Disposable {
     this.log = vscodeLog(this.channel);
     this.ui = vscodeUi();
     this.ws = vscodeWorkspace();
-    this.env = new EnvController(this.ui, this.log, this.ws, makeBackend(this), this.findEnvFile());
+    this.env = new EnvController(this.ui, this.log, this.ws, makeBackend(this), this.findEnvFile(), fsWatchDir);
+    this.own(this.env);
     this.statusItem = this.own(vscode.window.createStatusBarItem('crossroot.env', vscode.StatusBarAlignment.Left, 50));
     this.statusItem.name = 'Crossroot env';
     this.statusItem.command = 'crossroot.showActions';
@@ -88,7 +90,7 @@ export class Ctx implements vscode.Disposable {
     return cliCommand(this.extension.extensionPath, process.execPath, {
       helper: this.ws.setting('helperPath', '') || undefined,
       store: this.ws.setting('storeDir', '') || undefined,
-      idleTimeout: this.ws.setting('idleTimeout', 900),
+      idleTimeout: this.ws.setting<number | null>('idleTimeout', null) ?? undefined,
     });
   }
 
@@ -115,6 +117,8 @@ export class Ctx implements vscode.Disposable {
     this.own(vscode.workspace.onDidGrantWorkspaceTrust(() => { void this.trustGranted(); }));
     this.own(vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('crossroot.helperPath')) this.helperCheck = undefined;
+      // Another store is another env dir to follow; another idle timeout another idle check.
+      if (e.affectsConfiguration('crossroot.storeDir') || e.affectsConfiguration('crossroot.idleTimeout')) void this.env.refresh();
       if (e.affectsConfiguration('crossroot.defaultTerminal') || e.affectsConfiguration('crossroot.routeTasks')) void this.route();
     }));
     const envFileOpen = (doc: vscode.TextDocument): boolean => vscode.languages.match(ENV_FILE_SELECTOR, doc) > 0;
@@ -239,9 +243,10 @@ export class Ctx implements vscode.Disposable {
   }
 
   /**
-   * The env starts and stops outside this process (a terminal's `crossroot shell` starts it, its
-   * idle timeout stops it), so while a Crossroot terminal or task is open the status is read
-   * again every 2 s, and once more when the last one closes.
+   * What the state-dir watch (controller.ts, follow.ts) cannot see: the number of processes in
+   * the env (the tooltip's "N processes in it") changes as Crossroot terminals and tasks come
+   * and go, and an env that ended on its own while this window was in the background is noticed
+   * when the window gets focus again. Each is one cheap status read, never a timer.
    */
   private followActivity(): void {
     const cli = this.cli().args[0]!;
@@ -249,19 +254,13 @@ export class Ctx implements vscode.Disposable {
       const o = t.creationOptions as vscode.TerminalOptions;
       return Array.isArray(o.shellArgs) && o.shellArgs.includes(cli);
     };
-    let tasks = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const update = (): void => {
-      const active = tasks > 0 || vscode.window.terminals.some(ours);
-      if (active && !timer) timer = setInterval(() => { void this.env.refresh(); }, 2000);
-      if (!active && timer) { clearInterval(timer); timer = undefined; }
-      void this.env.refresh();
-    };
-    this.own({ dispose: () => { if (timer) clearInterval(timer); } });
-    this.own(vscode.window.onDidOpenTerminal(update));
-    this.own(vscode.window.onDidCloseTerminal(update));
-    this.own(vscode.tasks.onDidStartTaskProcess((e) => { if (e.execution.task.definition.type === TASK_TYPE) { tasks++; update(); } }));
-    this.own(vscode.tasks.onDidEndTaskProcess((e) => { if (e.execution.task.definition.type === TASK_TYPE) { tasks = Math.max(0, tasks - 1); update(); } }));
+    const refresh = (): void => { void this.env.refresh(); };
+    this.own(vscode.window.onDidOpenTerminal((t) => { if (ours(t)) refresh(); }));
+    this.own(vscode.window.onDidCloseTerminal((t) => { if (ours(t)) refresh(); }));
+    // Every task: with crossroot.routeTasks a shell task runs in the env too.
+    this.own(vscode.tasks.onDidStartTaskProcess(refresh));
+    this.own(vscode.tasks.onDidEndTaskProcess(refresh));
+    this.own(vscode.window.onDidChangeWindowState((w) => { if (w.focused) refresh(); }));
   }
 
   private watchEnvFiles(): void {

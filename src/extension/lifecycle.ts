@@ -11,12 +11,13 @@ import { core } from './lazy';
 export interface LifecycleSettings {
   helper: () => Promise<Helper>;
   store: () => string | undefined;
-  idleTimeout: () => number;
+  /** The crossroot.idleTimeout setting; undefined: the env file's, else 15 minutes. */
+  idleTimeout: () => number | undefined;
 }
 
 const STATES: Record<CoreStatus['state'], EnvState> = { 'not-built': 'not built', outdated: 'outdated', ready: 'ready', running: 'running' };
 
-export function statusFrom(s: CoreStatus): EnvStatus {
+export function statusFrom(s: Pick<CoreStatus, 'name' | 'arch' | 'state' | 'instance' | 'nativeCompilers'>): EnvStatus {
   const n = s.nativeCompilers;
   const parts = [
     ...(s.instance ? [`${s.instance.processes} process${s.instance.processes === 1 ? '' : 'es'} in it`] : []),
@@ -24,7 +25,7 @@ export function statusFrom(s: CoreStatus): EnvStatus {
     ...(n ? [`native compilers ${n.state}${n.state === 'off' ? `: ${n.reason}${n.fix ? ` (${n.fix})` : ''}` : ''}`] : []),
   ];
   const detail = parts.length ? parts.join('\n') : undefined;
-  return { name: s.name, arch: s.arch as ArchName, state: STATES[s.state], ...(detail ? { detail } : {}) };
+  return { name: s.name, arch: s.arch as ArchName, state: STATES[s.state], ...(detail ? { detail } : {}), ...(s.instance ? { processes: s.instance.processes } : {}) };
 }
 
 function mb(n: number): string {
@@ -64,14 +65,19 @@ export function lifecycleBackend(s: LifecycleSettings): EnvBackend {
   const open = async (file: string, extra: { onEvent?: (e: EnvEvent) => void; signal?: AbortSignal } = {}): Promise<Env> => {
     const helper = (await s.helper()).path;
     const { Env, Store, defaultStoreRoot } = core();
-    return Env.open(file, { store: Store.open(s.store() ?? defaultStoreRoot(), { helper }), helper, idleTimeout: s.idleTimeout(), ...extra });
+    const idleTimeout = s.idleTimeout();
+    return Env.open(file, { store: Store.open(s.store() ?? defaultStoreRoot(), { helper }), helper, ...(idleTimeout !== undefined ? { idleTimeout } : {}), ...extra });
   };
   return {
     describe: (file) => {
       const spec = core().loadEnvSpec(file);
       return { name: spec.name, arch: spec.arch };
     },
-    status: async (file) => statusFrom((await open(file)).status()),
+    // state(), not status(): the sizes walk every layer tree, and this runs on every change.
+    status: async (file) => {
+      const env = await open(file);
+      return { ...statusFrom(env.state()), idleExit: env.idleTimeout, dirs: env.stateDirs() };
+    },
     build: async (file, o) => {
       const env = await open(file, {
         signal: o.signal,

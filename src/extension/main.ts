@@ -15,7 +15,7 @@ function lazyBackend(c: Ctx): EnvBackend {
   const get = (): EnvBackend => backend ??= heavy().lifecycleBackend({
     helper: () => c.helper(),
     store: () => c.ws.setting('storeDir', '') || undefined,
-    idleTimeout: () => c.ws.setting('idleTimeout', 900),
+    idleTimeout: () => c.ws.setting<number | null>('idleTimeout', null) ?? undefined,
   });
   return {
     describe: (file) => get().describe(file),
@@ -25,15 +25,29 @@ function lazyBackend(c: Ctx): EnvBackend {
   };
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  ctx = new Ctx(context, lazyBackend);
-  context.subscriptions.push(ctx);
-  registerCommands(ctx);
+/**
+ * What activate() returns to other extensions (`getExtension(...).exports`): what the status bar
+ * shows, and when it changes. The extension-host suite (test/vscode/suite.ts) reads it.
+ */
+export interface CrossrootApi {
+  statusBarText(): string;
+  onDidChangeStatus(listener: (text: string) => void): vscode.Disposable;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<CrossrootApi> {
+  const c = ctx = new Ctx(context, lazyBackend);
+  context.subscriptions.push(c);
+  registerCommands(c);
   try {
-    ctx.start();
+    c.start();
   } catch (e) {
-    await ctx.env.fail('the extension did not start', e);
+    await c.env.fail('the extension did not start', e);
   }
+  return {
+    statusBarText: () => c.statusItem.text,
+    // Registered after the status item's own listener, so the text is already the new one.
+    onDidChangeStatus: (listener) => c.env.onDidChange(() => listener(c.statusItem.text)),
+  };
 }
 
 export async function deactivate(): Promise<void> {

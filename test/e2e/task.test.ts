@@ -41,7 +41,8 @@ test('a crossroot task compiling C in the arm64 env puts the compiler error in t
     keybindings: [{ key: 'ctrl+alt+t', command: 'workbench.action.tasks.runTask', args: 'compile' }],
   });
   const wb = await openWorkbench(t, server.url, ws, 'task');
-  await wb.waitForText('.statusbar-item', /arm64 · arm64-c/);
+  // A fresh workspace is a new env (its layers are cached in the shared store, the env is not).
+  await wb.waitForText('.statusbar-item', /arm64 · arm64-c: not built/);
   // The task by its label through a keybinding (the palette's fuzzy order may put "Restart
   // Running Task" first).
   await wb.page.keyboard.press('Control+Alt+T');
@@ -49,6 +50,10 @@ test('a crossroot task compiling C in the arm64 env puts the compiler error in t
   // qemu: minutes), then gcc (aarch64) reports the missing semicolon of line 4.
   await wb.waitForText('.xterm-rows', /error: expected ';'/, 30 * 60_000);
   await wb.shot('task-output');
+  // The task's CLI built and started the env out of the extension's process; the status bar
+  // follows it all the same (the env's state dirs are watched).
+  await wb.waitForText('.statusbar-item', /arm64 · arm64-c: running/);
+  await wb.shot('task-status-running');
   await wb.command('Problems: Focus on Problems View');
   const problem = await wb.waitForText('.markers-panel .monaco-list-row', /expected ';'/);
   assert.match(problem, /\[Ln 4, Col 17\]/);

@@ -708,7 +708,7 @@ export class Env {
     mkdirSync(this.upper, { recursive: true });
     mkdirSync(this.work, { recursive: true });
     for (const m of record.featureMounts ?? []) if (m.volume !== undefined) mkdirSync(this.volumeDir(m.volume), { recursive: true, mode: 0o755 });
-    const idle = this.o.idleTimeout ?? this.spec.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
+    const idle = this.idleTimeout;
     const native = await this.nativeCompilers(record);
     const instance = await startInstance(this.helperPath, {
       rootfs: record.base.rootfs, lowers: record.layers.map((k) => this.layers.diff(k)), upper: this.upper, work: this.work,
@@ -904,17 +904,41 @@ export class Env {
   }
 
   status(): EnvStatus {
+    const s = this.state();
+    const layers = (s.record?.layers ?? []).map((key) => ({ key, step: this.layers.get(key)?.step ?? '?', bytes: treeBytes(this.layers.diff(key)) }));
+    return { ...s, layers, upperBytes: treeBytes(this.upper) };
+  }
+
+  /**
+   * status() without the sizes, which walk every layer tree: cheap enough to read again on every
+   * change of the files stateDirs() names (the extension's status bar does).
+   */
+  state(): Omit<EnvStatus, 'layers' | 'upperBytes'> {
     const record = this.record();
     const running = this.running();
-    const layers = (record?.layers ?? []).map((key) => ({ key, step: this.layers.get(key)?.step ?? '?', bytes: treeBytes(this.layers.diff(key)) }));
     let state: EnvStatus['state'] = 'not-built';
     if (record) state = running ? 'running' : this.upToDate(record) ? 'ready' : 'outdated';
     return {
       id: this.id, name: this.spec.name, arch: this.spec.arch, file: this.spec.file, workspaceFolder: this.spec.workspaceFolder, state,
-      ...(record ? { record } : {}), layers, upperBytes: treeBytes(this.upper),
+      ...(record ? { record } : {}),
       ...(running ? { instance: { pid: running.pid, processes: processesInNamespace(running.pid) } } : {}),
       ...(record ? nativeStatus(path.join(this.dir, 'native-compilers.json')) : {}),
     };
+  }
+
+  /**
+   * The directories whose entries change with the env's state, whoever changes it (this process,
+   * a CLI, a terminal): a finished build renames env.json into the env dir; a start writes
+   * state/instance.json and `stop` removes it. An instance that ends on its own (idle timeout,
+   * killed) changes neither: its instance.json stays until the next start or stop checks it.
+   */
+  stateDirs(): string[] {
+    return [this.dir, this.stateDir];
+  }
+
+  /** Seconds an instance of this env started now would wait with nothing in it before it exits; 0: never. */
+  get idleTimeout(): number {
+    return this.o.idleTimeout ?? this.spec.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
   }
 }
 

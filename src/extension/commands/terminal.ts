@@ -4,6 +4,9 @@ import type { CommandTable } from './index';
 
 export const terminalCommands: CommandTable = {
   openTerminal: async (ctx) => {
+    // Refused here with the one notification that says why (terminalOptions throws, for the
+    // profile provider, whose error VS Code shows itself).
+    if (!(await ctx.env.trusted('open a terminal in the env'))) return;
     const terminal = vscode.window.createTerminal(await ctx.terminalOptions());
     terminal.show();
   },

@@ -117,7 +117,14 @@ export async function launchCodeServer(entry: string, home: string, o: CodeServe
   const userDataDir = path.join(home, 'user-data'), extensionsDir = path.join(home, 'extensions'), config = path.join(home, 'config.yaml');
   mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
-  if (o.settings) writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(o.settings, null, 2));
+  if (o.settings) {
+    writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(o.settings, null, 2));
+    // Settings of "machine" scope (crossroot.storeDir, crossroot.helperPath) are read from the
+    // server's Machine settings, as under Remote-SSH: a User value shows only until the remote
+    // configuration has loaded, then the setting falls back to its default.
+    mkdirSync(path.join(userDataDir, 'Machine'), { recursive: true });
+    writeFileSync(path.join(userDataDir, 'Machine', 'settings.json'), JSON.stringify(o.settings, null, 2));
+  }
   if (o.keybindings) writeFileSync(path.join(userDataDir, 'User', 'keybindings.json'), JSON.stringify(o.keybindings, null, 2));
   writeFileSync(config, 'auth: none\ncert: false\n');
   const xdg = Object.fromEntries(['CONFIG', 'DATA', 'STATE', 'CACHE'].map((k) => [`XDG_${k}_HOME`, path.join(home, `xdg-${k.toLowerCase()}`)]));

@@ -111,7 +111,7 @@ test('lifecycle events become the lines a build notification shows; step output 
 test('the core\'s env status maps to the status bar\'s words', () => {
   const base = { id: 'x', name: 'fw', arch: 'arm64', file: '/w/crossroot.toml', workspaceFolder: '/w', layers: [], upperBytes: 0 };
   assert.deepEqual(statusFrom({ ...base, state: 'not-built' }), { name: 'fw', arch: 'arm64', state: 'not built' });
-  assert.deepEqual(statusFrom({ ...base, state: 'running', instance: { pid: 5, processes: 2 } }), { name: 'fw', arch: 'arm64', state: 'running', detail: '2 processes in it' });
+  assert.deepEqual(statusFrom({ ...base, state: 'running', instance: { pid: 5, processes: 2 } }), { name: 'fw', arch: 'arm64', state: 'running', detail: '2 processes in it', processes: 2 });
 });
 
 test('the status tooltip says whether gcc in the env is the host\'s compiler, and why not with the package to install', () => {
