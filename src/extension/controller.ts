@@ -221,11 +221,16 @@ export class EnvController {
     }
   }
 
-  /** Logs the whole error (cause included) and shows its first line with "Show Log". */
+  /**
+   * Logs the whole error (cause included) and shows its first line with "Show Log". Does not
+   * wait for the answer: a failed build leaves "building" at once, whether or not the user has
+   * closed the notification yet.
+   */
   async fail(what: string, e: unknown): Promise<void> {
     this.log.error(`${what}: ${describe(e)}`);
-    const choice = await this.ui.error(`Crossroot: ${what}: ${firstLine(e)}`, SHOW_LOG);
-    if (choice === SHOW_LOG) this.log.show();
+    void this.ui.error(`Crossroot: ${what}: ${firstLine(e)}`, SHOW_LOG).then((choice) => {
+      if (choice === SHOW_LOG) this.log.show();
+    });
   }
 }
 

@@ -106,7 +106,9 @@ export class Ctx implements vscode.Disposable {
     this.statusItem.show();
     this.render(undefined);
     this.own(vscode.window.registerTerminalProfileProvider(PROFILE_ID, {
-      provideTerminalProfile: async () => new vscode.TerminalProfile(await this.terminalOptions()),
+      // No cwd: VS Code's own applies (it prefers the profile's), so a folder's "Open in
+      // Integrated Terminal" or a split starts there, mapped into the env by the CLI.
+      provideTerminalProfile: async () => new vscode.TerminalProfile(await this.terminalOptions(undefined)),
     }));
     this.own(vscode.tasks.registerTaskProvider(TASK_TYPE, {
       provideTasks: () => [],
@@ -188,14 +190,14 @@ export class Ctx implements vscode.Disposable {
   }
 
   /** Terminal options for the env: untrusted, none (says why); else the CLI's `shell`. */
-  async terminalOptions(cwd?: string): Promise<TerminalSpec> {
+  async terminalOptions(cwd: string | undefined): Promise<TerminalSpec> {
     const file = this.env.envFile;
     if (!file) throw new Error('Crossroot: this workspace has no crossroot.toml or devcontainer.json');
     if (!(await this.env.trusted('open a terminal in the env'))) throw new Error('Crossroot: this folder is not trusted; the env runs nothing');
     await this.helper();
     if (!this.env.status) await this.env.refresh();
     const s = this.env.status ?? { name: path.basename(path.dirname(file)), arch: 'amd64' as const };
-    return terminalSpec(this.cli(), file, s, cwd ?? this.folders[0] ?? path.dirname(file));
+    return terminalSpec(this.cli(), file, s, cwd);
   }
 
   private async resolveTask(task: vscode.Task): Promise<vscode.Task | undefined> {

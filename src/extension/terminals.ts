@@ -12,8 +12,11 @@ export interface TerminalSpec {
   shellPath: string;
   shellArgs: string[];
   env: Record<string, string>;
-  /** Host folder; the CLI maps it to the same place under the env's workspace path. */
-  cwd: string;
+  /**
+   * Host folder; the CLI maps it to the same place under the env's workspace path. Absent: the
+   * one VS Code asks for (a folder's "Open in Integrated Terminal", a split's), else its default.
+   */
+  cwd?: string;
 }
 
 /** "arm64 · firmware": the arch first, since that is what differs from a host terminal. */
@@ -21,6 +24,6 @@ export function terminalName(s: Pick<EnvStatus, 'name' | 'arch'>): string {
   return `${s.arch} · ${s.name}`;
 }
 
-export function terminalSpec(cli: CliCommand, envFile: string, env: Pick<EnvStatus, 'name' | 'arch'>, cwd: string): TerminalSpec {
-  return { name: terminalName(env), shellPath: cli.command, shellArgs: shellArgs(cli, envFile), env: cli.env, cwd };
+export function terminalSpec(cli: CliCommand, envFile: string, env: Pick<EnvStatus, 'name' | 'arch'>, cwd: string | undefined): TerminalSpec {
+  return { name: terminalName(env), shellPath: cli.command, shellArgs: shellArgs(cli, envFile), env: cli.env, ...(cwd ? { cwd } : {}) };
 }

@@ -70,7 +70,7 @@ test('the extension-host suite passes inside code-server in a trusted folder: te
   if (!ready(t)) return;
   const lines = await runSuite(t, true);
   if (!lines.length) return;
-  assert.ok(lines.some((l) => /crossroot-suite: 7 passed, 0 failed \(trusted\)/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => /crossroot-suite: 9 passed, 0 failed \(trusted\)/.test(l)), lines.join('\n'));
 });
 
 test('the extension-host suite passes inside code-server in an untrusted folder: nothing runs', { timeout: 10 * 60_000 }, async (t) => {

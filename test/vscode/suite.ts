@@ -143,6 +143,48 @@ const trusted: Case[] = [
     assert.equal(terminal.exitStatus?.code, 0);
     assert.equal(readFileSync(path.join(folder().uri.fsPath, 'uname.txt'), 'utf8'), 'aarch64\n');
   }],
+  ['Make Crossroot the Default Terminal: a plain New Terminal opens "arm64 · demo"', async () => {
+    await vscode.commands.executeCommand('crossroot.makeDefaultTerminal');
+    const profile = vscode.workspace.getConfiguration('terminal.integrated').inspect('defaultProfile.linux');
+    assert.equal(profile?.workspaceValue, 'Crossroot');
+    const opened = new Promise<vscode.Terminal>((resolve) => {
+      const sub = vscode.window.onDidOpenTerminal((t) => { sub.dispose(); resolve(t); });
+    });
+    // VS Code 1.100's New Terminal rejects when the default profile is an extension's (it reads
+    // the instance it expected back) after asking that extension for the terminal, which opens.
+    await vscode.commands.executeCommand('workbench.action.terminal.new').then(undefined, () => undefined);
+    const terminal = await opened;
+    assert.equal(terminal.name, 'arm64 · demo');
+    const closed = new Promise<void>((resolve) => {
+      const sub = vscode.window.onDidCloseTerminal((t) => { if (t === terminal) { sub.dispose(); resolve(); } });
+    });
+    // VS Code's own cwd (the folder) reaches the CLI, which maps it to the env's /workspace.
+    terminal.sendText('pwd > pwd.txt; exit');
+    await closed;
+    assert.equal(terminal.exitStatus?.code, 0);
+    assert.equal(readFileSync(path.join(folder().uri.fsPath, 'pwd.txt'), 'utf8'), '/workspace\n');
+  }],
+  ['crossroot.routeTasks runs a plain shell task inside the env (automation profile)', async () => {
+    const routed = new Promise<void>((resolve) => {
+      const sub = vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('terminal.integrated.automationProfile.linux')) { sub.dispose(); resolve(); }
+      });
+    });
+    await vscode.workspace.getConfiguration('crossroot').update('routeTasks', true, vscode.ConfigurationTarget.Workspace);
+    await routed;
+    // tasks.json's own tasks come with the unfiltered list.
+    const tasks = await vscode.tasks.fetchTasks();
+    const task = tasks.find((t) => t.name === 'routed');
+    assert.ok(task, `tasks: ${tasks.map((t) => t.name).join(', ')}`);
+    const ended = new Promise<number | undefined>((resolve) => {
+      const sub = vscode.tasks.onDidEndTaskProcess((e) => { if (e.execution.task.name === 'routed') { sub.dispose(); resolve(e.exitCode); } });
+    });
+    await vscode.tasks.executeTask(task);
+    assert.equal(await ended, 0);
+    // Only inside the env is the folder at /workspace (the task fails on the host), and it is arm64.
+    assert.equal(readFileSync(path.join(folder().uri.fsPath, 'routed.txt'), 'utf8'), 'aarch64\n');
+    await vscode.workspace.getConfiguration('crossroot').update('routeTasks', false, vscode.ConfigurationTarget.Workspace);
+  }],
   ['a crossroot task\'s compiler-style errors from inside the env land in Problems at their file and line', async () => {
     const tasks = await vscode.tasks.fetchTasks({ type: 'crossroot' });
     const task = tasks.find((t) => t.name === 'diagnose');
@@ -202,7 +244,9 @@ class PrefixReporter {
 
 /** Entry point VS Code calls with extensionTestsPath; rejects when a test failed. */
 export function run(): Promise<void> {
-  const mocha = new Mocha({ ui: 'bdd', reporter: PrefixReporter as unknown as string, timeout: 20 * 60_000, color: false });
+  // Bounded per test, so one that waits for an event that never comes fails instead of hanging
+  // (the first env test builds the env: seconds from a local tree, a minute or two pulling Debian).
+  const mocha = new Mocha({ ui: 'bdd', reporter: PrefixReporter as unknown as string, timeout: 5 * 60_000, color: false });
   // The folder's trust decides the run: the runner opens it trusted once and untrusted once.
   const suite = Mocha.Suite.create(mocha.suite, vscode.workspace.isTrusted ? 'trusted folder' : 'untrusted folder');
   for (const [name, fn] of vscode.workspace.isTrusted ? trusted : untrusted) suite.addTest(new Mocha.Test(name, fn));

@@ -6,13 +6,13 @@ export const fileCommands: CommandTable = {
   showLog: async (ctx) => { ctx.log.show(); },
   openEnvFile: async (ctx) => {
     if (ctx.env.envFile) await ctx.ui.open(ctx.env.envFile);
-    else await ctx.ui.info('Crossroot: this workspace has no crossroot.toml or devcontainer.json.');
+    else void ctx.ui.info('Crossroot: this workspace has no crossroot.toml or devcontainer.json.');
   },
   reopenDevcontainer: async (ctx) => {
     const files = devcontainerFiles(ctx.folders);
     const file = files.length > 1 ? await ctx.ui.pick(files.map((f) => ({ label: f, value: f })), 'Which devcontainer.json?') : files[0];
     if (!file) {
-      await ctx.ui.info('Crossroot: this workspace has no devcontainer.json.');
+      void ctx.ui.info('Crossroot: this workspace has no devcontainer.json.');
       return;
     }
     await ctx.chooseEnvFile(file);

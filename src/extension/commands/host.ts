@@ -14,7 +14,7 @@ export const hostCommands: CommandTable = {
     ctx.log.info(`check${arch ? ` --arch ${arch}` : ''}:\n${text}`);
     const failed = report.checks.filter((c) => !c.ok && c.required).length;
     await ctx.ui.showText(`# crossroot check${arch ? ` --arch ${arch}` : ''}\n\n${report.ok ? 'This machine can run' : 'This machine cannot run yet'} ${arch ?? report.arch} envs.\n\n\`\`\`\n${text}\n\`\`\`\n`, 'markdown');
-    if (!report.ok) await ctx.ui.warn(`Crossroot: ${failed} host check${failed === 1 ? '' : 's'} failed; each has a fix in the report.`);
+    if (!report.ok) void ctx.ui.warn(`Crossroot: ${failed} host check${failed === 1 ? '' : 's'} failed; each has a fix in the report.`);
   },
   // The CLI's `lock` resolves and writes crossroot.lock; run as a task so its output shows.
   pinImage: async (ctx) => {
@@ -23,7 +23,7 @@ export const hostCommands: CommandTable = {
     if (!(await ctx.env.trusted('pin the image'))) return;
     const spec = core().loadEnvSpec(file);
     if (spec.source.kind !== 'image') {
-      await ctx.ui.info(`Crossroot: the env's ${spec.source.kind} source has no registry tag to pin.`);
+      void ctx.ui.info(`Crossroot: the env's ${spec.source.kind} source has no registry tag to pin.`);
       return;
     }
     await ctx.runCli(`lock ${path.basename(file)}`, ['lock', file]);

@@ -1,4 +1,5 @@
 // Open Terminal, Run Command… and making the env the workspace's default terminal.
+import path from 'node:path';
 import * as vscode from 'vscode';
 import type { CommandTable } from './index';
 
@@ -7,7 +8,8 @@ export const terminalCommands: CommandTable = {
     // Refused here with the one notification that says why (terminalOptions throws, for the
     // profile provider, whose error VS Code shows itself).
     if (!(await ctx.env.trusted('open a terminal in the env'))) return;
-    const terminal = vscode.window.createTerminal(await ctx.terminalOptions());
+    const file = ctx.env.envFile;
+    const terminal = vscode.window.createTerminal(await ctx.terminalOptions(ctx.folders[0] ?? (file && path.dirname(file))));
     terminal.show();
   },
   runCommand: async (ctx) => {
@@ -20,6 +22,6 @@ export const terminalCommands: CommandTable = {
     if (!(await ctx.env.trusted('make the env the default terminal'))) return;
     await vscode.workspace.getConfiguration('crossroot').update('defaultTerminal', true, vscode.ConfigurationTarget.Workspace);
     await ctx.route();
-    await ctx.ui.info('Crossroot: New Terminal now opens in the env in this workspace (setting crossroot.defaultTerminal).');
+    void ctx.ui.info('Crossroot: New Terminal now opens in the env in this workspace (setting crossroot.defaultTerminal).');
   },
 };

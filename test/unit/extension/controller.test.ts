@@ -70,6 +70,24 @@ test('a failed build shows its first line with Show Log, and the log has the fix
   assert.equal(c.status?.state, 'not built');
 });
 
+test('a failed build is over at once, while its error is still on screen', async () => {
+  const { ui, backend, c } = setup();
+  await c.refresh();
+  backend.buildError = new Error('step 2 failed');
+  // The user has not closed the notification (VS Code's promise is still pending).
+  ui.error = (m: string, ...a: string[]) => { ui.shown.push({ kind: 'error', message: m, actions: a }); return new Promise(() => {}); };
+  assert.equal(await c.build(false), false);
+  assert.equal(c.status?.state, 'not built');
+  assert.equal(ui.shown.length, 1);
+});
+
+test('an untrusted refusal does not wait for its notification to close', async () => {
+  const { ui, c } = setup(false);
+  ui.warn = (m: string, ...a: string[]) => { ui.shown.push({ kind: 'warn', message: m, actions: a }); return new Promise(() => {}); };
+  assert.equal(await c.build(true), false);
+  assert.match(ui.shown[0]!.message, /did not rebuild the env: this folder is not trusted/);
+});
+
 test('cancelling a build shows no error', async () => {
   const { ui, c } = setup();
   await c.refresh();

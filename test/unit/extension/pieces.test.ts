@@ -28,6 +28,8 @@ test('the Crossroot terminal is named "arch · name" and runs `crossroot shell -
   assert.equal(t.shellPath, '/vscode/node');
   assert.deepEqual(t.shellArgs, ['/ext/dist/cli.cjs', 'shell', '--file', '/w/crossroot.toml', '--idle-timeout', '60']);
   assert.equal(t.cwd, '/w');
+  // From the profile provider: no cwd, so VS Code's own (e.g. a subfolder's "Open in Integrated Terminal") applies.
+  assert.equal('cwd' in terminalSpec(cli, '/w/crossroot.toml', { name: 'firmware', arch: 'arm64' }, undefined), false);
 });
 
 test('a crossroot task runs `crossroot exec` from its host cwd (the CLI maps it) with its args untouched', () => {
