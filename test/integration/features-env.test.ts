@@ -23,11 +23,12 @@ function envStore(t: TestContext): string {
 }
 
 /** A local Feature folder `.devcontainer/NAME` with this devcontainer-feature.json and install.sh. */
-function localFeature(dir: string, name: string, meta: object, install = 'true'): void {
+function localFeature(dir: string, name: string, meta: object, files: Record<string, string> = {}): void {
   const f = path.join(dir, '.devcontainer', name);
   mkdirSync(f, { recursive: true });
   writeFileSync(path.join(f, 'devcontainer-feature.json'), JSON.stringify({ id: name, version: '1.0.0', ...meta }));
-  writeFileSync(path.join(f, 'install.sh'), `#!/bin/sh\nset -e\n${install}\n`, { mode: 0o755 });
+  writeFileSync(path.join(f, 'install.sh'), '#!/bin/sh\ntrue\n', { mode: 0o755 });
+  for (const [n, text] of Object.entries(files)) writeFileSync(path.join(f, n), text);
 }
 
 test('a Feature\'s lifecycle commands run once each at their moment, before devcontainer.json\'s own, in install order, with its containerEnv', async (t) => {
@@ -39,7 +40,7 @@ test('a Feature\'s lifecycle commands run once each at their moment, before devc
   const dir = tempDir(t, 'crossroot-project-');
   const log = (what: string) => `echo ${what} >> /workspace/log`;
   // Installed a, then b (the spec's order sorts a round by resource); b's commands use the
-  // spec's variables, a's its own containerEnv.
+  // spec's variables and scripts of its own (${featureRoot}), a's its own containerEnv.
   localFeature(dir, 'hooks-a', {
     containerEnv: { FROM_A: 'set-by-a' },
     postCreateCommand: 'echo "a-postCreate $FROM_A" >> /workspace/log',
@@ -47,10 +48,10 @@ test('a Feature\'s lifecycle commands run once each at their moment, before devc
   });
   localFeature(dir, 'hooks-b', {
     onCreateCommand: log('b-onCreate'),
-    postCreateCommand: { first: 'echo b-postCreate-1 >> ${containerWorkspaceFolder}/log', second: ['sh', '-c', log('b-postCreate-2')] },
+    postCreateCommand: { first: 'echo b-postCreate-1 >> ${containerWorkspaceFolder}/log', second: ['sh', '${featureRoot}/create.sh'] },
     postStartCommand: log('b-postStart'),
-    postAttachCommand: log('b-postAttach'),
-  });
+    postAttachCommand: 'sh ${featureRoot}/attach.sh',
+  }, { 'create.sh': `${log('b-postCreate-2')}\n`, 'attach.sh': `${log('b-postAttach')}\n` });
   writeFileSync(path.join(dir, '.devcontainer', 'devcontainer.json'), JSON.stringify({
     name: 'fh', image, workspaceFolder: '/workspace',
     features: { './hooks-b': {}, './hooks-a': {} },
@@ -81,9 +82,19 @@ test('a Feature\'s lifecycle commands run once each at their moment, before devc
   r = await cli(['exec', 'true']);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(lines().slice(11), ['a-postStart set-by-a', 'b-postStart', 'postStart'], 'a new start runs the postStart commands again, not the create ones');
+
+  // Editing a local Feature (devcontainer.json unchanged) is a new build: the steps from its layer
+  // on run again and the env restarts with its new postStartCommand.
+  const meta = path.join(dir, '.devcontainer', 'hooks-a', 'devcontainer-feature.json');
+  writeFileSync(meta, readFileSync(meta, 'utf8').replace('a-postStart', 'a-postStart-edited'));
+  r = await cli(['exec', 'true']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lines().slice(14), [
+    'b-onCreate', 'onCreate', 'a-postCreate set-by-a', 'b-postCreate-1', 'b-postCreate-2', 'postCreate', 'a-postStart-edited set-by-a', 'b-postStart', 'postStart',
+  ]);
 });
 
-test('a Feature\'s volumes persist per env, a local Feature binds host folders and a fetched one may not; runtime asks get a note; gc keeps the env\'s Features until the env is gone', async (t) => {
+test('a Feature\'s volumes (and devcontainer.json\'s) persist per env, a local Feature binds host folders and a fetched one may not; runtime asks get a note; gc keeps the env\'s Features until the env is gone', async (t) => {
   if (!pullReady(t) || !need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
   const reg = await startRegistry();
   t.after(() => reg.stop());
@@ -108,7 +119,7 @@ test('a Feature\'s volumes persist per env, a local Feature binds host folders a
     init: true,
     mounts: ['source=${localWorkspaceFolder}/shared,target=/shared,type=bind,readonly', { type: 'volume', source: 'cache', target: '/var/cache/mounter' }],
   });
-  writeFileSync(path.join(dir, '.devcontainer', 'devcontainer.json'), JSON.stringify({ name: 'fm', image, workspaceFolder: '/workspace', features: { './mounter': {}, [tarball]: {} } }));
+  writeFileSync(path.join(dir, '.devcontainer', 'devcontainer.json'), JSON.stringify({ name: 'fm', image, workspaceFolder: '/workspace', features: { './mounter': {}, [tarball]: {} }, mounts: ['source=dc-${devcontainerId},target=/var/dc,type=volume'] }));
   const env = { CROSSROOT_STORE: store };
   const cli = (args: string[]) => crossrootAsync(args, env, dir);
 
@@ -119,13 +130,13 @@ test('a Feature\'s volumes persist per env, a local Feature binds host folders a
   assert.match(r.stderr, /Feature http:\S+: its entrypoint \/usr\/local\/share\/fetched-init\.sh is not run: .*"postStartCommand": "\/usr\/local\/share\/fetched-init\.sh true"/);
   assert.match(r.stderr, /Feature \.\/mounter: "init" is not needed/);
 
-  r = await cli(['exec', 'sh', '-c', 'cat /shared/hello; echo kept > /var/cache/mounter/f; echo also > /var/lib/fetched/f; test -e /host-etc/passwd && echo LEAK; touch /shared/x 2>/dev/null || echo read-only']);
+  r = await cli(['exec', 'sh', '-c', 'cat /shared/hello; echo kept > /var/cache/mounter/f; echo also > /var/lib/fetched/f; echo dc > /var/dc/f; test -e /host-etc/passwd && echo LEAK; touch /shared/x 2>/dev/null || echo read-only']);
   assert.deepEqual([r.code, r.stdout], [0, 'from the host\nread-only\n'], r.stderr);
   // A rebuild starts the env's writable layer afresh; its volumes stay, as Docker's do.
   r = await cli(['build', '--rebuild']);
   assert.equal(r.code, 0, r.stderr);
-  r = await cli(['exec', 'cat', '/var/cache/mounter/f', '/var/lib/fetched/f']);
-  assert.deepEqual([r.code, r.stdout], [0, 'kept\nalso\n'], r.stderr);
+  r = await cli(['exec', 'cat', '/var/cache/mounter/f', '/var/lib/fetched/f', '/var/dc/f']);
+  assert.deepEqual([r.code, r.stdout], [0, 'kept\nalso\ndc\n'], r.stderr);
 
   // gc keeps the fetched Feature this env is built with; once the project is gone, it goes.
   let gc = await crossrootAsync(['gc', '--force', '--json'], env, '/');

@@ -11,7 +11,7 @@ import { loadEnvSpec } from '../envfile/load';
 import { nodeHost } from '../envfile/host';
 import { featureMetadataFiles } from '../features/feature';
 import { defaultStoreRoot } from '../store/root';
-import type { EnvSpec, LifecycleCommand } from '../envfile/spec';
+import { volumeName, type EnvSpec, type LifecycleCommand } from '../envfile/spec';
 import { parseImageConfig, type ImageConfig } from '../image/oci';
 import type { PulledImage } from '../image/pull';
 import type { HeldLock } from '../store/lock';
@@ -26,8 +26,8 @@ import { recordingHost, stampFile, writePlan, type FileStamp, type HostAnswer, t
 import { DEFAULT_PATH, configEnv, findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
 import { LayerStore, layerKey } from './layers';
 import { clearMountPoints, planNativeCompilers, recordMountPoints, removeMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
-import { detectPackageManager, lifecycleArgv, lifecycleText, planSteps, type FeatureInstall, type Step } from './steps';
-import type { FeatureHook, FeatureLifecycle } from '../features/feature';
+import { FEATURE_SOURCE_TARGET, detectPackageManager, lifecycleArgv, lifecycleText, planSteps, type FeatureInstall, type Step } from './steps';
+import { localFeaturesStamp, type FeatureHook, type FeatureLifecycle } from '../features/feature';
 import type { ResolvedFeature } from '../features/resolve';
 
 /** What `envs/<id>/env.json` records about the last successful build. */
@@ -439,7 +439,7 @@ export class Env {
     mounts: FeatureMountRecord[];
   }> {
     const f = this.spec.features!;
-    const [{ resolveFeatures }, { RegistryClient }, { readLockfile }, { applyContainerEnv, substituteFeatureValue, runtimeNotes, FEATURE_HOOKS }, { devcontainerId }] = await Promise.all([
+    const [{ resolveFeatures }, { RegistryClient }, { readLockfile }, { applyContainerEnv, substituteFeatureValue, runtimeNotes }, { devcontainerId }] = await Promise.all([
       import('../features/resolve'), import('../image/registry'), import('../lockfile'), import('../features/feature'), import('../envfile/substitute'),
     ]);
     let client: InstanceType<typeof RegistryClient> | undefined;
@@ -454,21 +454,24 @@ export class Env {
     const hooks: NonNullable<EnvRecord['featureHooks']> = { postStart: [], postAttach: [] };
     const mounts: FeatureMountRecord[] = [];
     const vars = { devcontainerId: devcontainerId(this.spec.workspaceFolder, this.spec.file), containerWorkspaceFolder: this.spec.workspace.path, localWorkspaceFolder: this.spec.workspaceFolder };
-    for (const r of resolved) {
+    for (const [i, r] of resolved.entries()) {
       const what = `Feature ${r.source.written}`;
       for (const p of r.problems) this.emit({ phase: 'warning', message: `${what}: ${p}`, fix: 'fix its options in devcontainer.json' });
       if (r.requiredBy) this.emit({ phase: 'note', message: `${what} is installed because ${r.requiredBy} depends on it` });
+      // `${featureRoot}`: the Feature's folder, bound read-only (into the sandbox's /tmp, a tmpfs,
+      // so nothing of it lands in a layer) for the steps and the instance that run its commands.
+      const usesRoot = Object.values(r.meta.lifecycle).flat().some((c) => lifecycleText(c).includes('${featureRoot}'));
+      const root = usesRoot ? { source: r.dir, target: `${FEATURE_SOURCE_TARGET}/${r.meta.id.replace(/[^\w.-]/g, '_')}_${i}`, readonly: true } : undefined;
       const lifecycle: FeatureLifecycle = {};
       for (const [hook, list] of Object.entries(r.meta.lifecycle) as Array<[FeatureHook, LifecycleCommand[]]>) {
-        lifecycle[hook] = list.map((c) => ('shell' in c ? { ...c, shell: substituteFeatureValue(c.shell, vars) } : { ...c, argv: c.argv.map((a) => substituteFeatureValue(a, vars)) }));
-        if (lifecycle[hook]!.some((c) => lifecycleText(c).includes('${featureRoot}'))) {
-          this.emit({ phase: 'note', message: `${what}: \${featureRoot} in its ${FEATURE_HOOKS[hook]} is left as written: Crossroot does not keep the Feature's files in the env after install.sh` });
-        }
+        const subst = (x: string) => substituteFeatureValue(x, { ...vars, ...(root ? { featureRoot: root.target } : {}) });
+        lifecycle[hook] = list.map((c) => ('shell' in c ? { ...c, shell: subst(c.shell) } : { ...c, argv: c.argv.map(subst) }));
       }
       for (const hook of ['postStart', 'postAttach'] as const) hooks[hook].push(...(lifecycle[hook] ?? []).map((command) => ({ feature: r.source.written, command })));
+      if (root && (lifecycle.postStart || lifecycle.postAttach)) mounts.push({ feature: r.source.written, ...root });
       for (const n of runtimeNotes(r.meta, this.spec.arch === hostArch().name)) this.emit({ phase: n.severity === 'warning' ? 'warning' : 'note', message: `${what}: ${n.message}` });
       mounts.push(...this.featureMounts(r, (x) => substituteFeatureValue(x, vars), mounts));
-      installs.push({ ref: r.source.written, id: r.meta.id, digest: r.digest, dir: r.dir, options: r.env, containerEnv: r.meta.containerEnv, lifecycle });
+      installs.push({ ref: r.source.written, id: r.meta.id, digest: r.digest, dir: r.dir, options: r.env, containerEnv: r.meta.containerEnv, lifecycle, ...(root ? { root } : {}) });
       env = applyContainerEnv(env, r.meta.containerEnv);
     }
     // As Dev Containers: containerUser, else the image's User, else root; remoteUser defaults to it.
@@ -498,9 +501,7 @@ export class Env {
       const i = earlier.findIndex((x) => x.target === target);
       if (i >= 0) earlier.splice(i, 1); // a later Feature's mount of the same target wins
       if (m.type === 'volume') {
-        // Docker names volumes freely; a folder name must stay one path component.
-        const name = source ? source.replace(/[^\w.-]/g, '_').replace(/^\.+/, '_') : `anonymous-${createHash('sha256').update(target).digest('hex').slice(0, 12)}`;
-        out.push({ feature: r.source.written, target, readonly: m.readonly, volume: name });
+        out.push({ feature: r.source.written, target, readonly: m.readonly, volume: volumeName(source, target) });
         continue;
       }
       if (r.source.kind !== 'local') {
@@ -680,7 +681,10 @@ export class Env {
         dockerfile = readFileSync(this.spec.source.file, 'utf8');
       } catch { /* the build reports it */ }
     }
-    return createHash('sha256').update(JSON.stringify(this.spec)).update('\0').update(lock).update('\0').update(dockerfile).digest('hex');
+    // So are local Features' files: an edited install.sh or devcontainer-feature.json is a new build.
+    const features = this.spec.features ? localFeaturesStamp(this.spec.features.list.map((f) => f.value), this.spec.features.baseDir) : '';
+    return createHash('sha256').update(JSON.stringify(this.spec)).update('\0').update(lock).update('\0').update(dockerfile)
+      .update(features ? `\0${features}` : '').digest('hex');
   }
 
   /** What an instance is started with; a change needs a restart. */
@@ -707,7 +711,7 @@ export class Env {
     this.emit({ phase: 'instance', state: 'starting' });
     mkdirSync(this.upper, { recursive: true });
     mkdirSync(this.work, { recursive: true });
-    for (const m of record.featureMounts ?? []) if (m.volume !== undefined) mkdirSync(this.volumeDir(m.volume), { recursive: true, mode: 0o755 });
+    for (const m of [...this.spec.mounts, ...record.featureMounts ?? []]) if (m.volume !== undefined) mkdirSync(this.volumeDir(m.volume), { recursive: true, mode: 0o755 });
     const idle = this.idleTimeout;
     const native = await this.nativeCompilers(record);
     const instance = await startInstance(this.helperPath, {
@@ -798,12 +802,11 @@ export class Env {
     }
   }
 
-  /** The workspace, devcontainer.json's mounts and the Features' (their volumes made when missing). */
+  /** The workspace, the env file's mounts and the Features' (volumes are folders of the env: volumeDir). */
   private binds(record: EnvRecord): Bind[] {
     return [
       { source: this.spec.workspaceFolder, target: this.spec.workspace.path },
-      ...this.spec.mounts.map((m) => ({ source: m.source, target: m.target, readonly: m.readonly })),
-      ...(record.featureMounts ?? []).map((m) => ({ source: m.volume !== undefined ? this.volumeDir(m.volume) : m.source!, target: m.target, readonly: m.readonly })),
+      ...[...this.spec.mounts, ...record.featureMounts ?? []].map((m) => ({ source: m.volume !== undefined ? this.volumeDir(m.volume) : m.source!, target: m.target, readonly: m.readonly })),
     ];
   }
 

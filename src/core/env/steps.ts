@@ -96,6 +96,8 @@ export interface FeatureInstall {
   containerEnv: Record<string, string>;
   /** Its lifecycle commands (variables filled in): each moment's run before devcontainer.json's own. */
   lifecycle: FeatureLifecycle;
+  /** Its folder bound read-only where `${featureRoot}` says, when its commands use it. */
+  root?: Bind;
 }
 
 // Where a Feature's folder is bound (read-only) and copied to before install.sh runs, as
@@ -177,13 +179,13 @@ export function planSteps(c: PlanContext): Step[] {
   const moments = [['onCreate', 'onCreate', 'onCreateCommand'], ['updateContent', 'onCreate', 'updateContentCommand'], ['postCreate', 'postCreate', 'postCreateCommand']] as const;
   for (const [moment, kind, name] of moments) {
     const commands = [
-      ...(c.features ?? []).flatMap((f) => (f.lifecycle[moment] ?? []).map((cmd) => ({ cmd, of: ` of Feature ${f.ref}` }))),
-      ...spec.lifecycle[moment].map((cmd) => ({ cmd, of: '' })),
+      ...(c.features ?? []).flatMap((f) => (f.lifecycle[moment] ?? []).map((cmd) => ({ cmd, of: ` of Feature ${f.ref}`, root: f.root }))),
+      ...spec.lifecycle[moment].map((cmd) => ({ cmd, of: '', root: undefined })),
     ];
-    for (const { cmd, of } of commands) {
+    for (const { cmd, of, root } of commands) {
       steps.push({
         kind, label: `${name}${of}${cmd.name ? ` (${cmd.name})` : ''}: ${lifecycleText(cmd)}`, text: lifecycleText(cmd),
-        command: lifecycleArgv(cmd), binds: [workspace], env, cwd: spec.workspace.path, perEnv: true,
+        command: lifecycleArgv(cmd), binds: [workspace, ...(root ? [root] : [])], env, cwd: spec.workspace.path, perEnv: true,
       });
     }
   }

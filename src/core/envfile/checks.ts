@@ -87,21 +87,34 @@ export class MountList {
     if (this.host.pathKind(source) === undefined) {
       this.report(Code.PathNotFound, 'warning', `mount source ${shownValue(as.source, source)} does not exist on this machine; create it, or the env will not start`, sourceAt.start, sourceAt.end);
     }
+    const target = this.target(written, targetAt, as.target);
+    if (target !== undefined) this.mounts.push({ source, target, readonly });
+  }
+
+  /** A volume: a folder of the env in the store named `name` (see volumeName), mounted at `written`. */
+  addVolume(name: string, written: string, targetAt: Span, readonly: boolean, asTarget: string): void {
+    const target = this.target(written, targetAt, asTarget);
+    if (target !== undefined) this.mounts.push({ source: '', target, readonly, volume: name });
+  }
+
+  /** The normalised target, or undefined (reported) when it cannot be one. */
+  private target(written: string, targetAt: Span, asTarget: string): string | undefined {
+    const as = { target: asTarget };
     if (!written.startsWith('/')) {
       const example = as.target.includes('${') ? '"/…"' : `"/${written.replace(/^\.?\/*/, '')}"`;
       this.report(Code.RelativeMountTarget, 'error', `mount target ${shownValue(as.target, `"${written}"`)} must be an absolute path inside the env, such as ${example}`, targetAt.start, targetAt.end);
-      return;
+      return undefined;
     }
     const target = normalizeInsidePath(written);
-    if (!checkInsidePath(target, targetAt, 'a mount target', this.report)) return;
+    if (!checkInsidePath(target, targetAt, 'a mount target', this.report)) return undefined;
     if (this.seen.has(target)) {
       this.report(Code.DuplicateMountTarget, 'error', `two mounts have target ${shownValue(as.target, target)}; the second would hide the first`, targetAt.start, targetAt.end);
-      return;
+      return undefined;
     }
     this.seen.add(target);
     if (target === this.workspacePath) {
       this.report(Code.MountHidesWorkspace, 'warning', 'this mount\'s target is where the workspace folder is mounted, so it hides the workspace; change the workspace path or this target', targetAt.start, targetAt.end);
     }
-    this.mounts.push({ source, target, readonly });
+    return target;
   }
 }

@@ -151,8 +151,8 @@ function mergeService(a: Record<string, unknown> | undefined, b: Record<string, 
 export interface ComposeService {
   source: Source;
   env: Record<string, string>;
-  /** Host-path binds (source resolved from the Compose file's folder). */
-  binds: Array<{ source: string; target: string; readonly: boolean }>;
+  /** Host-path binds (source resolved from the Compose file's folder), and volumes (`volume`: its name, '' when anonymous). */
+  binds: Array<{ source: string; target: string; readonly: boolean; volume?: string }>;
   workingDir?: string;
   user?: string;
 }
@@ -230,8 +230,13 @@ export function readCompose(filesNode: Node, serviceNode: Node | undefined, c: B
       const o = v as Record<string, unknown>;
       m = { type: String(o.type ?? 'volume'), readonly: o.read_only === true, ...(typeof o.source === 'string' ? { source: o.source } : {}), ...(typeof o.target === 'string' ? { target: o.target } : {}) };
     } else continue;
+    if (m.type === 'volume' && m.target) {
+      // A named or anonymous volume: a folder of the env in the store (see volumeName).
+      binds.push({ source: '', target: m.target, readonly: m.readonly, volume: m.source ?? '' });
+      continue;
+    }
     if (m.type !== 'bind' || !m.source || !m.target) {
-      c.report(Code.ComposeIgnored, 'warning', `the Compose volume ${JSON.stringify(typeof v === 'string' ? v : m.target)} is not mounted: Crossroot has no named volumes; bind a host folder (./dir:/target) instead`, at.start, at.end);
+      c.report(Code.ComposeIgnored, 'warning', `the Compose volume ${JSON.stringify(typeof v === 'string' ? v : m.target)} is not mounted: Crossroot makes binds of host folders (./dir:/target) and volumes (NAME:/target)`, at.start, at.end);
       continue;
     }
     const src = m.source.startsWith('~') ? m.source : path.resolve(dir, m.source);

@@ -9,7 +9,7 @@ import { readCompose, readDockerBuild, type ComposeService } from './devbuild';
 import { checkArch, checkImageRef, checkInsidePath, normalizeInsidePath, shownValue, MountList, type Report } from './checks';
 import { Code, closest, hasErrors, type EnvDiagnostic } from './diagnostics';
 import { nativeArch, nodeHost } from './host';
-import { emptyLifecycle, envNameFrom, parseMountString, resolveContainerEnv, type EnvFeatures, type EnvSpec, type LifecycleCommand, type VscodeCustomizations } from './spec';
+import { emptyLifecycle, envNameFrom, parseMountString, resolveContainerEnv, volumeName, type EnvFeatures, type EnvSpec, type LifecycleCommand, type VscodeCustomizations } from './spec';
 import { expandHostPath, substitute, type SubstitutionContext } from './substitute';
 import type { EnvFileResult, ReadOptions } from './toml';
 import type { ArchName } from '../arch';
@@ -38,8 +38,8 @@ const HONOURED: Record<string, string> = {
   containerUser: 'the user terminals run as when remoteUser is not set',
   workspaceFolder: 'where the workspace folder appears inside the env',
   workspaceMount: 'its target is where the workspace folder appears; the workspace folder itself is always the source',
-  mounts: 'bind mounts of host folders (type=bind)',
-  runArgs: 'only --platform (the env\'s arch), -e/--env and -v/--volume',
+  mounts: 'bind mounts of host folders (type=bind), and volumes (type=volume) kept as folders of the env in Crossroot\'s store',
+  runArgs: 'only --platform (the env\'s arch), -e/--env and -v/--volume (host folders and volumes)',
   customizations: 'vscode.settings and vscode.extensions (for the editor), and crossroot.arch for the env\'s CPU arch',
   settings: 'legacy spelling of customizations.vscode.settings (customizations win)',
   extensions: 'legacy spelling of customizations.vscode.extensions',
@@ -194,7 +194,7 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   // Arch: customizations.crossroot.arch, else runArgs --platform, else the host.
   let arch: ArchName | undefined;
   const env: Record<string, string> = {};
-  const runMounts: { source: string; sourceAt: Node; target: string; readonly: boolean }[] = [];
+  const runMounts: Array<({ source: string; volume?: undefined } | { volume: string }) & { sourceAt: Node; target: string; readonly: boolean }> = [];
   const runArgs = props.get('runArgs')?.value;
   if (runArgs && runArgs.type !== 'array') wrongType(runArgs, 'runArgs', 'an array of strings');
   const args = runArgs?.type === 'array' ? runArgs.children ?? [] : [];
@@ -243,8 +243,10 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       }
     } else {
       const parts = value.split(':');
-      if (parts.length < 2 || parts.length > 3 || !/^[./~$]/.test(parts[0]!)) {
-        report(Code.DevcontainerMount, 'warning', `runArgs volume "${value}" is not supported: only host-path binds (-v /host/path:/target[:ro]) work; Crossroot has no named volumes`, valueNode.offset, valueNode.offset + valueNode.length);
+      // `-v /target` (anonymous) and `-v name:/target` are volumes; a source that looks like a path is a bind.
+      const volume = parts.length === 1 || (parts.length <= 3 && !/^[./~$]/.test(parts[0]!));
+      if (parts.length > 3 || (volume && parts.length === 1 && !parts[0]!.startsWith('/'))) {
+        report(Code.DevcontainerMount, 'warning', `runArgs volume "${value}" is not understood: write -v /host/path:/target[:ro] for a bind, -v NAME:/target for a volume`, valueNode.offset, valueNode.offset + valueNode.length);
         continue;
       }
       // Never wider than written: any read-only option (or one we cannot read) keeps it read-only.
@@ -255,7 +257,9 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       }
       const readonly = unknown.length > 0 || options.includes('ro') || options.includes('readonly');
       if (readonly && options.includes('rw')) report(Code.DevcontainerMount, 'warning', `runArgs volume "${value}" asks for both ro and rw; it is mounted read-only`, valueNode.offset, valueNode.offset + valueNode.length);
-      runMounts.push({ source: parts[0]!, sourceAt: valueNode, target: parts[1]!, readonly });
+      runMounts.push(parts.length === 1 ? { volume: '', sourceAt: valueNode, target: parts[0]!, readonly } : volume
+        ? { volume: parts[0]!, sourceAt: valueNode, target: parts[1]!, readonly }
+        : { source: parts[0]!, sourceAt: valueNode, target: parts[1]!, readonly });
     }
   }
 
@@ -384,8 +388,13 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       }
       if (!ok) continue;
     } else { wrongType(n, 'mounts items', 'strings or objects'); continue; }
+    if (m.type === 'volume') {
+      if (!m.target) { report(Code.DevcontainerMount, 'error', 'a volume needs a target (source=NAME,target=/path,type=volume)', n.offset, n.offset + n.length); continue; }
+      list.addVolume(volumeName(m.source ? subst(m.source, n, inside) : undefined, m.target), subst(m.target, n, inside), span(n), m.readonly === true, m.target);
+      continue;
+    }
     if ((m.type ?? 'bind') !== 'bind') {
-      report(Code.DevcontainerMount, 'warning', `mount type "${m.type}" is not supported: Crossroot has no volumes; bind a host folder instead (type=bind)`, n.offset, n.offset + n.length);
+      report(Code.DevcontainerMount, 'warning', `mount type "${m.type}" is not supported: Crossroot makes bind mounts of host folders (type=bind) and volumes (type=volume)`, n.offset, n.offset + n.length);
       continue;
     }
     if (!m.source || !m.target) { report(Code.DevcontainerMount, 'error', 'a mount needs source and target (source=…,target=…,type=bind)', n.offset, n.offset + n.length); continue; }
@@ -394,10 +403,12 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   const composeAt = props.get('dockerComposeFile')?.value;
   for (const b of compose?.binds ?? []) {
     if (b.source === workspaceFolder || !composeAt) continue; // the workspace is always mounted
+    if (b.volume !== undefined) { list.addVolume(volumeName(b.volume, b.target), b.target, span(composeAt), b.readonly, b.target); continue; }
     list.add(subst(b.source, composeAt, inside, true), span(composeAt), b.target, span(composeAt), b.readonly, { source: b.source, target: b.target });
   }
   for (const m of runMounts) {
-    list.add(subst(m.source, m.sourceAt, inside, true), span(m.sourceAt), subst(m.target, m.sourceAt, inside), span(m.sourceAt), m.readonly, { source: m.source, target: m.target });
+    if (m.volume !== undefined) list.addVolume(volumeName(m.volume, m.target), subst(m.target, m.sourceAt, inside), span(m.sourceAt), m.readonly, m.target);
+    else list.add(subst(m.source, m.sourceAt, inside, true), span(m.sourceAt), subst(m.target, m.sourceAt, inside), span(m.sourceAt), m.readonly, { source: m.source, target: m.target });
   }
 
   const lifecycle = emptyLifecycle();

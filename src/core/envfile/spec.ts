@@ -1,14 +1,26 @@
 // EnvSpec: what an env is, whichever file described it (crossroot.toml or devcontainer.json).
 // Everything downstream (build, instances, terminals, tasks) reads this and never the files.
+import { createHash } from 'node:crypto';
 import type { ArchName } from '../arch';
 import type { Source } from '../source';
 
 export interface Mount {
-  /** Absolute host path (substituted and resolved). */
+  /** Absolute host path (substituted and resolved); empty for a volume. */
   source: string;
   /** Absolute path inside the env. */
   target: string;
   readonly: boolean;
+  /** A volume (devcontainer.json `type=volume`, `-v name:/target`): a folder of the env in the store, by this name. */
+  volume?: string;
+}
+
+/**
+ * The folder name of a volume (`envs/<id>/volumes/<name>`): Docker names volumes freely, a
+ * folder name must stay one path component; an anonymous volume is named by its target.
+ */
+export function volumeName(source: string | undefined, target: string): string {
+  if (!source) return `anonymous-${createHash('sha256').update(target).digest('hex').slice(0, 12)}`;
+  return source.replace(/[^\w.-]/g, '_').replace(/^\.+/, '_');
 }
 
 /** One lifecycle command (devcontainer.json): a shell line, or argv run without a shell. */

@@ -1,7 +1,7 @@
 // Dev Container Features as the env file names them and as their devcontainer-feature.json
 // describes them: references (OCI, local folder, https tarball), metadata, options → env vars.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseMountString, type LifecycleCommand } from '../envfile/spec';
 import { CrossrootError } from '../errors';
@@ -205,12 +205,13 @@ function lifecycleCommands(v: unknown): LifecycleCommand[] | undefined {
 /**
  * The variables a Feature's commands may use, filled in as devcontainers/cli fills them:
  * `${devcontainerId}`, `${containerWorkspaceFolder}`, `${localWorkspaceFolder}` (and their
- * `Basename` forms). Anything else stays as written, `${localEnv:…}` included: a fetched Feature
+ * `Basename` forms), and in lifecycle commands `${featureRoot}` (where its files are). Anything else stays as written, `${localEnv:…}` included: a fetched Feature
  * gets no values from the host's environment.
  */
-export function substituteFeatureValue(text: string, vars: { devcontainerId: string; containerWorkspaceFolder: string; localWorkspaceFolder: string }): string {
+export function substituteFeatureValue(text: string, vars: { devcontainerId: string; containerWorkspaceFolder: string; localWorkspaceFolder: string; featureRoot?: string }): string {
   return text.replace(/\$\{([A-Za-z]+)\}/g, (whole, name: string) => {
     switch (name) {
+      case 'featureRoot': return vars.featureRoot ?? whole;
       case 'devcontainerId': return vars.devcontainerId;
       case 'containerWorkspaceFolder': return vars.containerWorkspaceFolder;
       case 'containerWorkspaceFolderBasename': return path.posix.basename(vars.containerWorkspaceFolder);
@@ -309,6 +310,40 @@ export function applyContainerEnv(env: Record<string, string>, containerEnv: Rec
     out[k] = v.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => out[(a ?? b)!] ?? '');
   }
   return out;
+}
+
+/**
+ * A cheap stamp of the local Feature folders an env file names (every entry's path, mode, size
+ * and mtime): part of an env's build inputs, so an edited local Feature is built again even when
+ * devcontainer.json did not change. Stats only: it is taken on every exec.
+ */
+export function localFeaturesStamp(refs: string[], baseDir: string): string {
+  const out: string[] = [];
+  const walk = (dir: string, rel: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(path.join(dir, rel)).sort();
+    } catch {
+      out.push(`${rel}\0missing`);
+      return;
+    }
+    for (const n of names) {
+      const r = path.join(rel, n);
+      try {
+        const st = lstatSync(path.join(dir, r));
+        out.push(`${r}\0${st.mode}\0${st.size}\0${st.mtimeMs}`);
+        if (st.isDirectory()) walk(dir, r);
+      } catch {
+        out.push(`${r}\0gone`);
+      }
+    }
+  };
+  for (const ref of refs) {
+    if (!ref.startsWith('./') && !ref.startsWith('../')) continue;
+    out.push(`\0${ref}`);
+    walk(path.resolve(baseDir, ref), '');
+  }
+  return out.join('\n');
 }
 
 /** Where a store remembers what a Feature reference resolved to at its last fetch. */

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readDevcontainer } from '../../../src/core/envfile/devcontainer';
 import { readEnvFile } from '../../../src/core/envfile/load';
 import { Code } from '../../../src/core/envfile/diagnostics';
@@ -45,7 +46,7 @@ test('containerEnv and remoteEnv: localEnv expands, remoteEnv sees containerEnv,
   assert.deepEqual(r.spec!.env, { TOOLS: '/opt/tools', PATH: '${containerEnv:PATH}:/opt/tools/bin', WS: '/workspaces/proj' }, 'the Dev Containers default workspace folder');
 });
 
-test('mounts of type bind (string and object forms) and workspaceMount', () => {
+test('mounts of type bind (string and object forms), volumes and workspaceMount', () => {
   const json = JSON.stringify({
     image: 'alpine',
     workspaceMount: 'source=${localWorkspaceFolder},target=/src,type=bind,consistency=cached',
@@ -53,16 +54,19 @@ test('mounts of type bind (string and object forms) and workspaceMount', () => {
       'source=${localEnv:HOME}/.ssh,target=/root/.ssh,type=bind,readonly',
       { source: '/data', target: '/data', type: 'bind' },
       { source: 'cache', target: '/cache', type: 'volume' },
+      'source=${localWorkspaceFolderBasename}-node_modules,target=${containerWorkspaceFolder}/node_modules,type=volume',
+      { source: 'x', target: '/t', type: 'tmpfs' },
     ],
   });
   const r = read(json, { env: { HOME: '/home/user' }, paths: { '/home/user/.ssh': 'dir', '/data': 'dir' } });
   assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity]), [[Code.DevcontainerMount, 'warning']]);
-  assert.match(r.diagnostics[0]!.message, /type "volume" is not supported: Crossroot has no volumes/);
-  assert.equal(at(json, r.diagnostics[0]!), '{"source":"cache","target":"/cache","type":"volume"}');
+  assert.match(r.diagnostics[0]!.message, /type "tmpfs" is not supported: Crossroot makes bind mounts of host folders \(type=bind\) and volumes \(type=volume\)/);
   assert.equal(r.spec!.workspace.path, '/src');
   assert.deepEqual(r.spec!.mounts, [
     { source: '/home/user/.ssh', target: '/root/.ssh', readonly: true },
     { source: '/data', target: '/data', readonly: false },
+    { source: '', target: '/cache', readonly: false, volume: 'cache' },
+    { source: '', target: '/src/node_modules', readonly: false, volume: 'proj-node_modules' },
   ]);
 });
 
@@ -91,16 +95,19 @@ test('lifecycle commands in string, array and object forms; initializeCommand is
 });
 
 test('runArgs: --platform sets the arch, -e and -v are honoured, other flags are reported with their reason', () => {
-  const json = JSON.stringify({ image: 'alpine', runArgs: ['--platform=linux/arm64', '-e', 'A=1', '--env=B=${localEnv:X}', '-v', '/srv:/srv:ro', '--cap-add', 'NET_ADMIN', '--network=host', '-v', 'named:/n'] });
+  const json = JSON.stringify({ image: 'alpine', runArgs: ['--platform=linux/arm64', '-e', 'A=1', '--env=B=${localEnv:X}', '-v', '/srv:/srv:ro', '--cap-add', 'NET_ADMIN', '--network=host', '-v', 'named:/n', '-v', '/anon', '-v', 'a:b:c:d'] });
   const r = read(json, { env: { X: 'x' }, paths: { '/srv': 'dir' } });
   assert.deepEqual(r.diagnostics.map((d) => [d.code, at(json, d)]), [
-    [Code.DevcontainerRunArg, '"--cap-add"'], [Code.DevcontainerRunArg, '"--network=host"'], [Code.DevcontainerMount, '"named:/n"'],
+    [Code.DevcontainerRunArg, '"--cap-add"'], [Code.DevcontainerRunArg, '"--network=host"'], [Code.DevcontainerMount, '"a:b:c:d"'],
   ]);
   assert.match(r.diagnostics[0]!.message, /"--cap-add NET_ADMIN" is not supported: the env runs as your own user/);
   assert.match(r.diagnostics[1]!.message, /honours only --platform, -e\/--env and -v\/--volume/);
   assert.equal(r.spec!.arch, 'arm64');
   assert.deepEqual(r.spec!.env, { A: '1', B: 'x' });
-  assert.deepEqual(r.spec!.mounts, [{ source: '/srv', target: '/srv', readonly: true }]);
+  assert.deepEqual(r.spec!.mounts, [
+    { source: '/srv', target: '/srv', readonly: true }, { source: '', target: '/n', readonly: false, volume: 'named' },
+    { source: '', target: '/anon', readonly: false, volume: `anonymous-${createHash('sha256').update('/anon').digest('hex').slice(0, 12)}` },
+  ]);
   assert.deepEqual(findings('{"image":"alpine","runArgs":["--platform","linux/sparc"]}').map((f) => f.slice(0, 2)), [[Code.UnknownArch, 'error']]);
 });
 
