@@ -92,6 +92,16 @@ test('a Feature\'s lifecycle commands run once each at their moment, before devc
   assert.deepEqual(lines().slice(14), [
     'b-onCreate', 'onCreate', 'a-postCreate set-by-a', 'b-postCreate-1', 'b-postCreate-2', 'postCreate', 'a-postStart-edited set-by-a', 'b-postStart', 'postStart',
   ]);
+  // So is an edit of any other file of it (a script its commands run), on the warm path of exec too.
+  r = await cli(['exec', 'true']);
+  assert.deepEqual([r.code, lines().length], [0, 23], 'joined: nothing ran');
+  const script = path.join(dir, '.devcontainer', 'hooks-b', 'create.sh');
+  writeFileSync(script, readFileSync(script, 'utf8').replace('b-postCreate-2', 'b-postCreate-2-edited'));
+  r = await cli(['exec', 'true']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lines().slice(23), [
+    'b-onCreate', 'onCreate', 'a-postCreate set-by-a', 'b-postCreate-1', 'b-postCreate-2-edited', 'postCreate', 'a-postStart-edited set-by-a', 'b-postStart', 'postStart',
+  ]);
 });
 
 test('a Feature\'s volumes (and devcontainer.json\'s) persist per env, a local Feature binds host folders and a fetched one may not; runtime asks get a note; gc keeps the env\'s Features until the env is gone', async (t) => {

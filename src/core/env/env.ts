@@ -9,7 +9,7 @@ import { ARCHES, hostArch } from '../arch';
 import { CrossrootError } from '../errors';
 import { loadEnvSpec } from '../envfile/load';
 import { nodeHost } from '../envfile/host';
-import { featureMetadataFiles } from '../features/feature';
+import { featureMetadataFiles, localFeatureFiles } from '../features/feature';
 import { defaultStoreRoot } from '../store/root';
 import { volumeName, type EnvSpec, type LifecycleCommand } from '../envfile/spec';
 import { parseImageConfig, type ImageConfig } from '../image/oci';
@@ -180,6 +180,9 @@ export class Env {
     const rec = recordingHost(nodeHost, (ref) => featureMetadataFiles(defaultStoreRoot(), ref));
     const env = new Env(loadEnvSpec(abs, rec.host), o);
     if (env.spec.source.kind === 'dockerfile') inputs.push(stampFile(env.spec.source.file));
+    // Local Features are built from their folders: a changed, added or removed file is a new build.
+    const f = env.spec.features;
+    if (f) inputs.push(...localFeatureFiles(f.list.map((x) => x.value), f.baseDir, rec.host).map(stampFile));
     env.planInputs = { written, inputs, host: rec.answers };
     return env;
   }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import type { EnvHost } from '../envfile/host';
 import { parseMountString, type LifecycleCommand } from '../envfile/spec';
 import { CrossrootError } from '../errors';
 import { isLoopbackHost } from '../image/http';
@@ -313,9 +314,27 @@ export function applyContainerEnv(env: Record<string, string>, containerEnv: Rec
 }
 
 /**
+ * The files of the local Feature folders an env file names, listed through `host` (so a recording
+ * host remembers each listing): what an env's build depends on besides the env file.
+ */
+export function localFeatureFiles(refs: string[], baseDir: string, host: Pick<EnvHost, 'pathKind' | 'listDir'>): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const n of [...host.listDir?.(dir) ?? []].sort()) {
+      const p = path.join(dir, n);
+      const kind = host.pathKind(p);
+      if (kind === 'dir') walk(p);
+      else if (kind === 'file') out.push(p);
+    }
+  };
+  for (const ref of refs) if (ref.startsWith('./') || ref.startsWith('../')) walk(path.resolve(baseDir, ref));
+  return out;
+}
+
+/**
  * A cheap stamp of the local Feature folders an env file names (every entry's path, mode, size
  * and mtime): part of an env's build inputs, so an edited local Feature is built again even when
- * devcontainer.json did not change. Stats only: it is taken on every exec.
+ * devcontainer.json did not change. Stats only: it is taken on every full-path command.
  */
 export function localFeaturesStamp(refs: string[], baseDir: string): string {
   const out: string[] = [];
