@@ -126,10 +126,10 @@ test('a Feature\'s volumes (and devcontainer.json\'s) persist per env, a local F
   mkdirSync(path.join(dir, 'shared'));
   writeFileSync(path.join(dir, 'shared', 'hello'), 'from the host\n');
   localFeature(dir, 'mounter', {
-    init: true,
+    init: true, postStartCommand: 'exit 3',
     mounts: ['source=${localWorkspaceFolder}/shared,target=/shared,type=bind,readonly', { type: 'volume', source: 'cache', target: '/var/cache/mounter' }],
   });
-  writeFileSync(path.join(dir, '.devcontainer', 'devcontainer.json'), JSON.stringify({ name: 'fm', image, workspaceFolder: '/workspace', features: { './mounter': {}, [tarball]: {} }, mounts: ['source=dc-${devcontainerId},target=/var/dc,type=volume'] }));
+  writeFileSync(path.join(dir, '.devcontainer', 'devcontainer.json'), JSON.stringify({ name: 'fm', image, workspaceFolder: '/workspace', features: { './mounter': {}, [tarball]: {} }, mounts: ['source=dc-${devcontainerId},target=/var/dc,type=volume'], postStartCommand: 'touch /workspace/dc-post-start' }));
   const env = { CROSSROOT_STORE: store };
   const cli = (args: string[]) => crossrootAsync(args, env, dir);
 
@@ -142,6 +142,9 @@ test('a Feature\'s volumes (and devcontainer.json\'s) persist per env, a local F
 
   r = await cli(['exec', 'sh', '-c', 'cat /shared/hello; echo kept > /var/cache/mounter/f; echo also > /var/lib/fetched/f; echo dc > /var/dc/f; test -e /host-etc/passwd && echo LEAK; touch /shared/x 2>/dev/null || echo read-only']);
   assert.deepEqual([r.code, r.stdout], [0, 'from the host\nread-only\n'], r.stderr);
+  // A failing postStartCommand ends that moment, as in Dev Containers: devcontainer.json's did not run.
+  assert.match(r.stderr, /postStartCommand of Feature \.\/mounter \(exit 3\) failed with exit code 3; the 1 postStartCommand after it did not run/);
+  assert.equal(existsSync(path.join(dir, 'dc-post-start')), false);
   // A rebuild starts the env's writable layer afresh; its volumes stay, as Docker's do.
   r = await cli(['build', '--rebuild']);
   assert.equal(r.code, 0, r.stderr);
