@@ -1,7 +1,7 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Env } from '../../src/core/env/env';
 import type { EnvEvent } from '../../src/core/env/events';
@@ -10,7 +10,7 @@ import { Store } from '../../src/core/store/store';
 import { debianImageLayout } from '../fixtures/debian-image';
 import { pushImage, registryAvailable, startRegistry, type TestRegistry } from '../fixtures/registry';
 import { mmdebstrapAvailable, qemuAvailable } from '../fixtures/rootfs';
-import { HELPER, ROOT, need, tempDir } from '../lib/harness';
+import { CLI, HELPER, ROOT, need, tempDir } from '../lib/harness';
 import { fullIdMap, storeDir } from './image-trees';
 
 // The Dockerfile and Compose fixtures of test/fixtures/projects, built without Docker from the
@@ -116,6 +116,30 @@ test('the Dockerfile fixture builds and runs for amd64', { timeout: 15 * 60_000 
   t.after(() => env.stop());
   const r = await run(env, CHECK);
   assert.deepEqual([r.code, r.out], [0, 'x86_64\nHello, world!\nhi from x86_64\ncontext: ./bundle.tar.gz ./config/app.conf ./tools/make.sh \ndev\n/opt/app\ndev 640\nbundled\nmade by dev\n/opt/app\n'], r.err);
+
+  // An unchanged Dockerfile env is told from what its build read of the context, without hashing
+  // it again: a warm `crossroot build` answers from dist/cli.cjs alone (a copy with no core.cjs
+  // beside it fails loudly whenever the full path would be needed).
+  const cliEnv = { ...process.env, CROSSROOT_STORE: store.root, CROSSROOT_HELPER: HELPER };
+  const cli = (bin: string, args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: dir, env: cliEnv, encoding: 'utf8' });
+  const warm = path.join(tempDir(t, 'crossroot-warm-'), 'dist/cli.cjs');
+  mkdirSync(path.dirname(warm));
+  copyFileSync(CLI, warm);
+  copyFileSync(path.join(ROOT, 'package.json'), path.join(path.dirname(warm), '../package.json'));
+  let c = cli(CLI, ['build']);
+  assert.equal(c.status, 0, c.stderr);
+  c = cli(warm, ['build']);
+  assert.deepEqual([c.status, c.stderr], [0, 'crossroot: env dockerfile-fixture (amd64) is ready: 10 steps, 0 run, 10 cached\n']);
+  // The same bytes written again still answer; other bytes, or a new file in a copied folder, do not.
+  const conf = path.join(dir, 'config/app.conf');
+  writeFileSync(conf, readFileSync(conf));
+  assert.equal(cli(warm, ['build']).status, 0);
+  writeFileSync(path.join(dir, 'config/new.conf'), 'x\n');
+  assert.match(cli(warm, ['build']).stderr, /Cannot find module '.*core\.cjs'/);
+  c = cli(CLI, ['build']);
+  assert.equal(c.status, 0, c.stderr);
+  assert.match(c.stderr, /ready: 10 steps, [1-9]\d* run/);
+  assert.equal(cli(warm, ['build']).status, 0);
 });
 
 test('a single-service Compose file runs its service\'s build, environment, binds and working dir; the other service gets a diagnostic', { timeout: 10 * 60_000 }, async (t) => {

@@ -57,8 +57,13 @@ export class DockerIgnore {
   }
 
   /** The context's rules: `<Dockerfile>.dockerignore` beside the Dockerfile wins over `.dockerignore` in the context. */
+  /** Where a build looks for its ignore file, first found wins: `Dockerfile.dockerignore` beside it, then the context's. */
+  static candidates(context: string, dockerfile: string): string[] {
+    return [`${dockerfile}.dockerignore`, path.join(context, '.dockerignore')];
+  }
+
   static forContext(context: string, dockerfile: string): { ignore: DockerIgnore; text: string } {
-    for (const f of [`${dockerfile}.dockerignore`, path.join(context, '.dockerignore')]) {
+    for (const f of DockerIgnore.candidates(context, dockerfile)) {
       try {
         const text = readFileSync(f, 'utf8');
         return { ignore: new DockerIgnore(text), text };
@@ -81,7 +86,7 @@ export interface CopyItem {
  * Where a source inside the context really is: `..` may not climb out, and a symlink on the way
  * is followed only while it stays inside the context (as Docker scopes them).
  */
-function resolveInContext(contextReal: string, rel: string, written: string): string {
+function resolveInContext(contextReal: string, rel: string, written: string, seen?: ContextSeen): string {
   const joined = path.join(contextReal, rel);
   let real: string;
   try {
@@ -89,14 +94,31 @@ function resolveInContext(contextReal: string, rel: string, written: string): st
   } catch {
     throw new CrossrootError('ECOPY', `${written}: no such file or directory in the build context ${contextReal}`, { fix: 'check the path (it is relative to the build context) and .dockerignore' });
   }
+  seen?.realpaths.set(joined, real);
   if (real !== contextReal && !real.startsWith(contextReal + path.sep)) {
     throw new CrossrootError('ECOPY', `${written} resolves outside the build context (${real}); a COPY/ADD source must be inside ${contextReal}`, { fix: 'move the file into the build context, or widen build.context' });
   }
   return real;
 }
 
+/**
+ * What copies read of the build context, so that an unchanged context can be told without
+ * hashing it again (env/plan.ts asks each of these again): folders listed, paths resolved,
+ * files and symlinks copied.
+ */
+export interface ContextSeen {
+  dirs: Set<string>;
+  realpaths: Map<string, string>;
+  files: Set<string>;
+  links: Set<string>;
+}
+
+export function contextSeen(): ContextSeen {
+  return { dirs: new Set(), realpaths: new Map(), files: new Set(), links: new Set() };
+}
+
 /** Context-relative paths a source names: itself, or what its glob matches (ignored files left out). */
-function expand(contextReal: string, src: string, ignore: DockerIgnore): string[] {
+function expand(contextReal: string, src: string, ignore: DockerIgnore, seen?: ContextSeen): string[] {
   const clean = path.posix.normalize(`/${src}`).slice(1);
   if (path.posix.normalize(src).startsWith('..')) {
     throw new CrossrootError('ECOPY', `${src} is outside the build context: a COPY/ADD source cannot use ".." to leave it`, { fix: 'move the file into the build context, or widen build.context' });
@@ -109,6 +131,7 @@ function expand(contextReal: string, src: string, ignore: DockerIgnore): string[
       if (!hasGlob(comp)) { next.push(dir ? `${dir}/${comp}` : comp); continue; }
       const re = new RegExp(`^${componentRegex(comp)}$`, 's');
       let names: string[] = [];
+      seen?.dirs.add(path.join(contextReal, dir));
       try {
         names = readdirSync(path.join(contextReal, dir));
       } catch { /* not a dir */ }
@@ -124,10 +147,11 @@ function expand(contextReal: string, src: string, ignore: DockerIgnore): string[
  * rules: a directory's contents (not the directory itself) go into dest; several sources, or a
  * dest ending in `/` (or an existing dir, `destIsDir`), take files into dest by their name.
  */
-export function collectLocal(context: string, sources: string[], dest: string, destIsDir: boolean, ignore: DockerIgnore): CopyItem[] {
+export function collectLocal(context: string, sources: string[], dest: string, destIsDir: boolean, ignore: DockerIgnore, seen?: ContextSeen): CopyItem[] {
   const contextReal = realpathSync(context);
+  seen?.realpaths.set(context, contextReal);
   const rels = sources.flatMap((s) => {
-    const r = expand(contextReal, s, ignore);
+    const r = expand(contextReal, s, ignore, seen);
     if (r.length === 0) throw new CrossrootError('ECOPY', `${s} matches no file in the build context ${contextReal} (or .dockerignore leaves them out)`, { fix: 'check the pattern and .dockerignore' });
     return r.map((rel) => ({ rel, written: s }));
   });
@@ -138,20 +162,22 @@ export function collectLocal(context: string, sources: string[], dest: string, d
     if (rel !== '.' && ignore.excludes(rel)) {
       throw new CrossrootError('ECOPY', `${written} is excluded by .dockerignore`, { fix: 'remove it from .dockerignore, or do not COPY it' });
     }
-    const host = resolveInContext(contextReal, rel, written);
+    const host = resolveInContext(contextReal, rel, written, seen);
     const st = lstatSync(host);
     if (st.isDirectory()) {
-      walk(host, destClean, rel === '.' ? '' : rel, ignore, items);
+      walk(host, destClean, rel === '.' ? '' : rel, ignore, items, seen);
     } else {
       const name = intoDir ? path.posix.join(destClean, path.basename(host)) : destClean;
       items.push({ host, name, st });
+      seen?.files.add(host);
     }
   }
   return items;
 }
 
 /** A directory's contents, recursively; symlinks are copied as symlinks, never followed. */
-function walk(dir: string, destName: string, rel: string, ignore: DockerIgnore, out: CopyItem[]): void {
+function walk(dir: string, destName: string, rel: string, ignore: DockerIgnore, out: CopyItem[], seen?: ContextSeen): void {
+  seen?.dirs.add(dir);
   for (const n of readdirSync(dir).sort()) {
     const r = rel ? `${rel}/${n}` : n;
     const host = path.join(dir, n);
@@ -162,11 +188,13 @@ function walk(dir: string, destName: string, rel: string, ignore: DockerIgnore, 
     const name = path.posix.join(destName, n);
     if (st.isDirectory()) {
       if (!excluded) out.push({ host, name, st });
-      walk(host, name, r, ignore, out);
+      walk(host, name, r, ignore, out, seen);
     } else if (st.isSymbolicLink()) {
       out.push({ host, name, st, linkname: readlinkSync(host) });
+      seen?.links.add(host);
     } else if (st.isFile()) {
       out.push({ host, name, st });
+      seen?.files.add(host);
     }
   }
 }

@@ -21,7 +21,7 @@ import type { HeldLock } from '../store/lock';
 import type { Store } from '../store/store';
 import type { Source } from '../source';
 import { checksumDigest, fetchUrl, urlFileName, type FetchedUrl } from './addurl';
-import { collectLocal, DockerIgnore, hashItems, hasGlob, writeItems, type Ownership } from './context';
+import { collectLocal, contextSeen, DockerIgnore, hashItems, hasGlob, writeItems, type ContextSeen, type Ownership } from './context';
 import type { EnvEvent } from './events';
 import { findAccount, readEnvTreeFile } from './inside';
 import { layerKey, type LayerStore } from './layers';
@@ -58,6 +58,11 @@ export interface DockerBuildResult {
   steps: number;
   /** Every stage's layers and FROM images: the env pins them all, so gc keeps the builder stages' cache too. */
   pinned: { layers: string[]; images: string[] };
+  /**
+   * What the build read of the context (and the .dockerignore files it looked for), for the warm
+   * path's check that nothing changed; undefined when an input cannot be told that way (ADD of a URL).
+   */
+  context?: { seen: ContextSeen; ignoreFiles: string[] };
 }
 
 /** What a built stage is: a base tree, its layers, its config, its arch. */
@@ -167,6 +172,10 @@ class DockerBuild {
   private index = 0;
   private total = 0;
   private ran = 0;
+  /** What the COPY/ADD instructions read of the context (see DockerBuildResult.context). */
+  private readonly seen = contextSeen();
+  /** An ADD of a URL: its content can change without any local file changing. */
+  private remoteInputs = false;
   private readonly held: HeldLock[] = [];
 
   constructor(private readonly o: DockerBuildOptions, private readonly df: ParsedDockerfile, text: string) {
@@ -237,7 +246,8 @@ class DockerBuild {
         layers: [...new Set(all.flatMap((s) => s.keys))],
         images: [...new Set(all.flatMap((s) => (s.base.digest ? [s.base.digest] : [])))],
       };
-      return { base: r.base, keys: r.keys, config: r.config, ran: this.ran, steps: this.total, pinned };
+      const context = this.remoteInputs ? undefined : { seen: this.seen, ignoreFiles: DockerIgnore.candidates(this.o.source.context, this.o.source.file) };
+      return { base: r.base, keys: r.keys, config: r.config, ran: this.ran, steps: this.total, pinned, ...(context ? { context } : {}) };
     } finally {
       // The env takes its own hold on the final base; the other images may go.
       for (const h of this.held) h.release();
@@ -538,7 +548,8 @@ class DockerBuild {
           fail: (message, fix) => dfError(this.file, ins, message, fix),
         }) });
       }
-      let items = locals.length ? collectLocal(this.o.source.context, locals, dest, intoDir, this.ignore) : [];
+      if (urls.length) this.remoteInputs = true;
+      let items = locals.length ? collectLocal(this.o.source.context, locals, dest, intoDir, this.ignore, this.seen) : [];
       const archives = ins.keyword === 'ADD' ? items.filter((it) => it.st.isFile() && isArchive(it.host)) : [];
       items = items.filter((it) => !archives.includes(it));
       const destClean = path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '');

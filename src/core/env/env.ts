@@ -22,7 +22,7 @@ import { runSandbox, signalExitCode } from '../sandbox/client';
 import { APT_SANDBOX_ROOT, idmapConfigFiles } from '../sandbox/idmap-config';
 import { execInInstance, readInstance, startInstance, stopInstance, type InstanceState } from '../sandbox/instance';
 import type { EnvEvent, EnvEventListener } from './events';
-import { recordingHost, stampFile, writePlan, type FileStamp, type HostAnswer, type JoinPlan } from './plan';
+import { answersHold, contextAnswers, recordingHost, stampFile, writePlan, type FileStamp, type HostAnswer, type JoinPlan } from './plan';
 import { DEFAULT_PATH, configEnv, findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
 import { LayerStore, layerKey } from './layers';
 import { clearMountPoints, planNativeCompilers, recordMountPoints, removeMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
@@ -53,6 +53,14 @@ export interface EnvRecord {
   imageConfig?: ImageConfig;
   /** Hash of the env spec and crossroot.lock this build was made from (see inputsKey). */
   inputs: string;
+  /**
+   * A Dockerfile build: what it read of its context, as answers to ask again (plan.ts), so an
+   * unchanged context is told without hashing it. Absent when it cannot be told that way (an ADD
+   * of a URL, or a context file that changed while the build ran).
+   */
+  context?: { at: number; answers: HostAnswer[] };
+  /** Every step the build announced (a Dockerfile's builder stages too), as a build with nothing to do announces them again. */
+  steps?: Array<{ index: number; total: number; label: string; key: string }>;
   built: string;
 }
 
@@ -134,8 +142,14 @@ export interface EnvStatus {
   nativeCompilers?: NativeCompilers;
 }
 
-/** Sources the env file names completely, so an unchanged env file means an unchanged base (see unchangedBuild). */
-const UNCHANGED_KINDS: readonly string[] = ['image', 'debian', 'dir'];
+/**
+ * Whether an unchanged env file (and, for a Dockerfile, the context answers the record holds)
+ * means an unchanged build: sources the env file names completely; not archives, whose content
+ * is hashed by the build (see unchangedBuild).
+ */
+function answersFor(kind: string, record: EnvRecord): boolean {
+  return ['image', 'debian', 'dir'].includes(kind) || (kind === 'dockerfile' && record.context !== undefined);
+}
 
 export const DEFAULT_IDLE_TIMEOUT = 15 * 60;
 
@@ -157,6 +171,8 @@ export class Env {
   private readonly o: EnvOptions;
   /** The host file stepAptConfig binds into apt-based steps, once written. */
   private aptConfigFile: string | undefined;
+  /** The steps the running build announced, for its record (EnvRecord.steps). */
+  private stepLog: NonNullable<EnvRecord['steps']> | undefined;
   /** What the env file was read from (Env.open only): the join plan's inputs (plan.ts). */
   private planInputs: { written: number; inputs: FileStamp[]; host: HostAnswer[] } | undefined;
 
@@ -196,6 +212,7 @@ export class Env {
   }
 
   private emit(e: EnvEvent): void {
+    if (e.phase === 'step') this.stepLog?.push({ index: e.index, total: e.total, label: e.label, key: e.key });
     this.o.onEvent?.(e);
   }
 
@@ -334,12 +351,11 @@ export class Env {
         }
       }
       writePlan(this.store.root, {
-        file: this.spec.file, helper: this.helperPath, stateDir: this.stateDir, inputs: p.inputs, host: p.host, record: recordStamp,
+        file: this.spec.file, helper: this.helperPath, stateDir: this.stateDir, inputs: p.inputs, host: [...p.host, ...(record.context?.answers ?? [])], record: recordStamp,
         trees: [record.base.rootfs, ...record.layers.map((k) => this.layers.diff(k))],
         build: {
-          name: record.name, arch: record.arch, steps: record.layers.length, initialize: this.spec.lifecycle.initialize.length > 0,
-          // What unchangedBuild answers without hashing: archives and Dockerfile contexts are not in the plan's inputs.
-          answers: UNCHANGED_KINDS.includes(this.spec.source.kind),
+          name: record.name, arch: record.arch, steps: record.steps?.length ?? record.layers.length, initialize: this.spec.lifecycle.initialize.length > 0,
+          answers: answersFor(this.spec.source.kind, record),
         },
         ...(join ? { join } : {}),
       }, p.written);
@@ -349,6 +365,15 @@ export class Env {
   }
 
   private async buildLocked(o: BuildOptions): Promise<BuildResult> {
+    this.stepLog = [];
+    try {
+      return await this.buildSteps(o, this.stepLog);
+    } finally {
+      this.stepLog = undefined;
+    }
+  }
+
+  private async buildSteps(o: BuildOptions, stepLog: NonNullable<EnvRecord['steps']>): Promise<BuildResult> {
     if (o.initialize) await this.runInitialize();
     // Shared with every other build and pull; `crossroot gc` takes it exclusively, so it never
     // removes a layer this build made but has not pinned yet.
@@ -358,9 +383,11 @@ export class Env {
     // ones stay for the envs (and running instances) that stand on them.
     const generation = o.rebuild ? randomBytes(8).toString('hex') : previous?.generation ?? '';
     // A Dockerfile is built first: its final stage's FROM image is the base, its layers the bottom of the stack.
+    const started = Date.now();
     const docker = this.spec.source.kind === 'dockerfile'
       ? await this.buildDockerfile(this.spec.source, o, generation).catch((e) => { storeLock.release(); throw e; })
       : undefined;
+    const context = docker?.context ? contextAnswers(docker.context.seen, docker.context.ignoreFiles, started) : undefined;
     const base = docker?.base ?? await this.pullBase(o).catch((e) => { storeLock.release(); throw e; });
     try {
       if (base.tagMoved) {
@@ -408,6 +435,7 @@ export class Env {
         layers: keys, generation, inputs: this.inputsKey(), ...(features ? { featureEnv: features.env } : {}),
         ...(features && (features.hooks.postStart.length || features.hooks.postAttach.length) ? { featureHooks: features.hooks } : {}),
         ...(features?.mounts.length ? { featureMounts: features.mounts } : {}), ...(docker ? { imageConfig: docker.config } : {}),
+        ...(context ? { context } : {}), steps: stepLog,
         built: previous && sameStack(previous, base.rootfs, keys) ? previous.built : new Date().toISOString(),
       };
       const changed = !previous || !sameStack(previous, base.rootfs, keys);
@@ -653,13 +681,13 @@ export class Env {
    */
   private unchangedBuild(o: BuildOptions): BuildResult | undefined {
     if (o.rebuild || o.pull || (o.initialize && this.spec.lifecycle.initialize.length)) return undefined;
-    if (!UNCHANGED_KINDS.includes(this.spec.source.kind)) return undefined;
     const record = this.record();
     if (!record || !this.upToDate(record)) return undefined;
-    for (const [i, key] of record.layers.entries()) {
-      this.emit({ phase: 'step', index: i + 1, total: record.layers.length, label: this.layers.get(key)?.step ?? key, key, cached: true });
-    }
-    return { record, ran: 0, steps: record.layers.length, changed: false };
+    if (!answersFor(this.spec.source.kind, record)) return undefined;
+    if (record.context && !answersHold(record.context.answers, record.context.at, () => hostArch().name)) return undefined;
+    const steps = record.steps ?? record.layers.map((key, i) => ({ index: i + 1, total: record.layers.length, label: this.layers.get(key)?.step ?? key, key }));
+    for (const st of steps) this.emit({ phase: 'step', ...st, cached: true });
+    return { record, ran: 0, steps: steps.length, changed: false };
   }
 
   /** The running instance and its build, when nothing changed since it started: join it without pulling or hashing steps. */

@@ -11,7 +11,7 @@
 // command down the full path, which decides and writes a new plan. Nothing here decides what an
 // env is: it replays what the full path decided.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { EnvHost } from '../envfile/host';
@@ -36,7 +36,9 @@ export type HostAnswer =
   | { q: 'getenv'; name: string; a: string | null }
   | { q: 'homedir'; a: string }
   | { q: 'hostArch'; a: string }
-  | { q: 'file'; stamp: FileStamp };
+  | { q: 'file'; stamp: FileStamp }
+  | { q: 'realpath'; path: string; a: string | null }
+  | { q: 'readlink'; path: string; a: string | null };
 
 export interface JoinPlan {
   version: number;
@@ -191,7 +193,52 @@ function answerHolds(a: HostAnswer, written: number, hostArchName: () => string)
     case 'homedir': return os.homedir() === a.a;
     case 'hostArch': return hostArchName() === a.a;
     case 'file': return stampHolds(a.stamp, written);
+    case 'realpath': return tryOr(() => realpathSync(a.path)) === a.a;
+    case 'readlink': return tryOr(() => readlinkSync(a.path)) === a.a;
   }
+}
+
+function tryOr(f: () => string): string | null {
+  try {
+    return f();
+  } catch {
+    return null;
+  }
+}
+
+/** Every answer the same when asked again. */
+export function answersHold(answers: HostAnswer[], written: number, hostArchName: () => string): boolean {
+  return answers.every((a) => answerHolds(a, written, hostArchName));
+}
+
+/**
+ * A Dockerfile build's reads of its context (context.ts ContextSeen, and the .dockerignore files
+ * it looked for) as answers, taken now, after the build. Undefined when anything read changed
+ * since `since` (the build's start, ms; by ctime, which no one can set back): the build may have
+ * hashed other bytes than these, so its record must not claim them.
+ */
+export function contextAnswers(seen: { dirs: Iterable<string>; realpaths: Iterable<[string, string]>; files: Iterable<string>; links: Iterable<string> }, ignoreFiles: string[], since: number): { at: number; answers: HostAnswer[] } | undefined {
+  const at = Date.now();
+  const answers: HostAnswer[] = [];
+  const changed = (p: string) => {
+    const st = statSync(p, { bigint: true, throwIfNoEntry: false });
+    return !!st && Number(st.ctimeNs / 1000000n) >= since - 2000;
+  };
+  for (const f of [...seen.files, ...ignoreFiles]) {
+    if (changed(f)) return undefined;
+    answers.push({ q: 'file', stamp: stampFile(f) });
+  }
+  for (const d of seen.dirs) {
+    if (changed(d)) return undefined;
+    let names: string[] = [];
+    try {
+      names = readdirSync(d).sort();
+    } catch { /* as listDir answers */ }
+    answers.push({ q: 'listDir', path: d, a: names });
+  }
+  for (const [p, real] of seen.realpaths) answers.push({ q: 'realpath', path: p, a: real });
+  for (const l of seen.links) answers.push({ q: 'readlink', path: l, a: tryOr(() => readlinkSync(l)) });
+  return { at, answers };
 }
 
 /**
@@ -227,7 +274,7 @@ export function readPlan(storeRoot: string, file: string): JoinPlan | undefined 
 export function planHolds(plan: JoinPlan, file: string, helper: string, hostArchName: () => string): boolean {
   if (plan.file !== file || plan.helper !== helper) return false;
   if (!plan.inputs.every((s) => stampHolds(s, plan.written))) return false;
-  if (!plan.host.every((a) => answerHolds(a, plan.written, hostArchName))) return false;
+  if (!answersHold(plan.host, plan.written, hostArchName)) return false;
   if (!stampHolds(plan.record, plan.written)) return false;
   return plan.trees.every((t) => statBig(t)?.isDirectory() ?? false);
 }
