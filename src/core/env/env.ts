@@ -383,7 +383,7 @@ export class Env {
     // ones stay for the envs (and running instances) that stand on them.
     const generation = o.rebuild ? randomBytes(8).toString('hex') : previous?.generation ?? '';
     // A Dockerfile is built first: its final stage's FROM image is the base, its layers the bottom of the stack.
-    const started = Date.now();
+    const started = this.spec.source.kind === 'dockerfile' ? this.store.clockMark() : 0n;
     const docker = this.spec.source.kind === 'dockerfile'
       ? await this.buildDockerfile(this.spec.source, o, generation).catch((e) => { storeLock.release(); throw e; })
       : undefined;

@@ -214,15 +214,16 @@ export function answersHold(answers: HostAnswer[], written: number, hostArchName
 /**
  * A Dockerfile build's reads of its context (context.ts ContextSeen, and the .dockerignore files
  * it looked for) as answers, taken now, after the build. Undefined when anything read changed
- * since `since` (the build's start, ms; by ctime, which no one can set back): the build may have
- * hashed other bytes than these, so its record must not claim them.
+ * since `sinceCtimeNs`, the ctime of a file made as the build began (the same kernel clock as the
+ * files' own ctimes; an equal one counts as changed): the build may then have hashed other bytes
+ * than these, so its record must not claim them. ctime, because no one can set it back.
  */
-export function contextAnswers(seen: { dirs: Iterable<string>; realpaths: Iterable<[string, string]>; files: Iterable<string>; links: Iterable<string> }, ignoreFiles: string[], since: number): { at: number; answers: HostAnswer[] } | undefined {
+export function contextAnswers(seen: { dirs: Iterable<string>; realpaths: Iterable<[string, string]>; files: Iterable<string>; links: Iterable<string> }, ignoreFiles: string[], sinceCtimeNs: bigint): { at: number; answers: HostAnswer[] } | undefined {
   const at = Date.now();
   const answers: HostAnswer[] = [];
   const changed = (p: string) => {
     const st = statSync(p, { bigint: true, throwIfNoEntry: false });
-    return !!st && Number(st.ctimeNs / 1000000n) >= since - 2000;
+    return !!st && st.ctimeNs >= sinceCtimeNs;
   };
   for (const f of [...seen.files, ...ignoreFiles]) {
     if (changed(f)) return undefined;

@@ -81,6 +81,21 @@ export class Store {
   }
 
   /**
+   * The file system's clock now: the ctime (ns) of a file made and removed in tmp/. What a build
+   * read may be trusted unchanged only if its ctime is older (env/plan.ts contextAnswers): the
+   * same kernel clock, unlike Date.now(), which runs ahead of the coarse file timestamps.
+   */
+  clockMark(): bigint {
+    const f = path.join(this.root, 'tmp', `clock-${process.pid}-${randomBytes(4).toString('hex')}`);
+    writeFileSync(f, '');
+    try {
+      return statSync(f, { bigint: true }).ctimeNs;
+    } finally {
+      rmSync(f, { force: true });
+    }
+  }
+
+  /**
    * Opens (creating as needed) the store at `root`. The root is made 0700 and checked on every
    * open, as podman's storage is: unpacked images keep their setuid bits and file capabilities
    * (sudo and ping must work inside envs), so a store another user can enter would let them run
