@@ -507,6 +507,10 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
         for (const n of runtimeNotes(meta, host.archSupport(arch ?? nativeArch(host))?.native ?? (arch ?? nativeArch(host)) === nativeArch(host))) {
           report(Code.FeatureRuntime, n.severity, `Feature ${ref}: ${n.message}`, keyAt.start, keyAt.end);
         }
+        // The build does not make a fetched Feature's binds of host folders: say so where the Feature is named.
+        for (const m of local === undefined ? meta.mounts.filter((x) => x.type === 'bind') : []) {
+          report(Code.DevcontainerMount, 'warning', `Feature ${ref}: its bind mount of ${m.source ?? '(no source)'} at ${m.target} is not made: only devcontainer.json and local Features may bind folders of this machine; add it to "mounts" here if you want it`, keyAt.start, keyAt.end);
+        }
         featureVscode(ref, keyAt, meta, local !== undefined);
       } catch (e) {
         if (!isCrossrootError(e)) throw e;

@@ -82,7 +82,7 @@ export const CODE_DOCS: Readonly<Record<DiagnosticCode, string>> = {
   4001: 'a devcontainer.json property Crossroot does not support, with the reason',
   4002: 'a `runArgs` flag other than --platform, -e/--env, -v/--volume (warning)',
   4003: '`initializeCommand` runs on the host (info)',
-  4004: 'a mount Crossroot cannot make (tmpfs and other types, no target, a -v it cannot read)',
+  4004: 'a mount Crossroot cannot make (tmpfs and other types, no target, a -v it cannot read, a fetched Feature\'s bind of a host folder)',
   4005: 'an unknown devcontainer.json property (warning)',
   4101: 'a Feature reference that is not an OCI reference, ./local folder or https URL, or a local Feature without devcontainer-feature.json',
   4102: 'a Feature option that the Feature does not declare, of the wrong type, or outside its enum (warning)',

@@ -200,7 +200,7 @@ test('a Feature\'s customizations.vscode join the env\'s lists before devcontain
   const FILE = '/p/.devcontainer/devcontainer.json';
   const metas: Record<string, string> = {
     'ghcr.io/x/docker:2': JSON.stringify({
-      id: 'docker', privileged: true, dependsOn: { 'ghcr.io/x/common:1': {} },
+      id: 'docker', privileged: true, dependsOn: { 'ghcr.io/x/common:1': {} }, mounts: ['source=/var/run/docker.sock,target=/var/run/docker-host.sock,type=bind', 'source=d,target=/d,type=volume'],
       customizations: { vscode: { extensions: ['ms-azuretools.vscode-docker', 'not an id'], settings: { 'docker.host': 'feature', 'files.eol': '\n' } } },
     }),
     'ghcr.io/x/common:1': JSON.stringify({ id: 'common', customizations: { vscode: { extensions: ['editorconfig.editorconfig', 'ms-vscode.makefile-tools'] } } }),
@@ -221,6 +221,9 @@ test('a Feature\'s customizations.vscode join the env\'s lists before devcontain
   ], 'a dependency\'s first, then the Feature\'s, then the file\'s; each points where it comes from');
   assert.deepEqual(wantedExtensions(spec), ['editorconfig.editorconfig', 'ms-azuretools.vscode-docker', 'ms-python.python'], 'the install offer includes them, minus the removed one');
   assert.deepEqual(spec.settings, { 'files.eol': '\n', 'docker.host': 'mine' });
-  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [[Code.FeatureRuntime, 'warning', '"ghcr.io/x/docker:2"']]);
-  assert.match(r.diagnostics[0]!.message, /^Feature ghcr\.io\/x\/docker:2: "privileged" cannot be given/);
+  assert.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, at(json, d)]), [
+    [Code.DevcontainerMount, 'warning', '"ghcr.io/x/docker:2"'], [Code.FeatureRuntime, 'warning', '"ghcr.io/x/docker:2"'],
+  ]);
+  assert.match(r.diagnostics[0]!.message, /^Feature ghcr\.io\/x\/docker:2: its bind mount of \/var\/run\/docker\.sock at \/var\/run\/docker-host\.sock is not made: only devcontainer\.json and local Features may bind/);
+  assert.match(r.diagnostics[1]!.message, /^Feature ghcr\.io\/x\/docker:2: "privileged" cannot be given/);
 });
