@@ -1,10 +1,13 @@
-// E2E with a real arm64 env in a real VS Code (code-server + Chromium, packaged VSIX): the
-// Crossroot terminal reads back aarch64, the status bar follows the env, Stop leaves no process
-// behind. (The crossroot task with a compiler error is in task.test.ts.)
+// E2E with a real arm64 env in a real VS Code (code-server + Chromium, packaged VSIX): the env's
+// image comes from the local registry fixture (the busybox multi-arch index on Debian's
+// docker-registry); the Crossroot terminal reads back aarch64, the status bar follows the env,
+// Stop leaves no process behind. (The crossroot task with a compiler error is in task.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { busyboxRootfs } from '../fixtures/rootfs';
+import { multiArchImage } from '../fixtures/images';
+import { pushImage, startRegistry } from '../fixtures/registry';
+import { pullReady } from '../integration/image-trees';
 import { waitForExit } from '../lib/harness';
 import { envWorkbench, ready } from './envFixture';
 
@@ -28,9 +31,11 @@ async function noProcessWith(...needles: string[]): Promise<string[]> {
 }
 
 test('the Crossroot terminal is an arm64 shell; the status bar shows arch and state; Stop leaves no process behind', { timeout: 15 * 60_000 }, async (t) => {
-  if (!ready(t)) return;
-  const tree = await busyboxRootfs('arm64');
-  const env = await envWorkbench(t, 'terminal', `name = "demo"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n[shell]\npath = "/bin/sh"\n`);
+  if (!ready(t) || !pullReady(t)) return;
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  const image = pushImage(reg, `oci:${(await multiArchImage()).layout}:multi`, 'bb:multi', { all: true });
+  const env = await envWorkbench(t, 'terminal', `name = "demo"\narch = "arm64"\nimage = ${JSON.stringify(image)}\n[shell]\npath = "/bin/sh"\n`);
   if (!env) return;
   const { wb, store, extensionsDir } = env;
   await wb.waitForText('.statusbar-item', /arm64 · demo: not built/);

@@ -9,9 +9,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { busyboxRootfs } from '../fixtures/rootfs';
-import { crossroot } from '../integration/image-trees';
 import { ROOT, tempDir } from '../lib/harness';
-import { ready } from './envFixture';
+import { e2eStore, ready } from './envFixture';
 import { codeServerOrSkip, freshWorkspace, SETTINGS } from './fixtures';
 import { startCodeServer } from './lib/codeServer';
 import { artifactsDir, launchBrowser, STEP } from './lib/workbench';
@@ -30,10 +29,7 @@ async function runSuite(t: TestContext, trusted: boolean): Promise<string[]> {
   const entry = codeServerOrSkip(t);
   if (!entry) return [];
   const tree = await busyboxRootfs('arm64');
-  // Registered before the store's removal hook, so it runs first: no instance outlives the test.
-  let store = '';
-  t.after(() => { if (store) crossroot(['stop', '--all'], { CROSSROOT_STORE: store }, '/'); });
-  store = path.join(tempDir(t, 'crossroot-e2e-store-'), 'store');
+  const { store, afterServer } = e2eStore(t);
   const suite = await bundleSuite(tempDir(t, 'crossroot-suite-'));
   built ??= import(path.join(ROOT, 'scripts/build.mjs')).then(({ buildAll }) => buildAll({ quiet: true, native: false }));
   await built;
@@ -42,6 +38,7 @@ async function runSuite(t: TestContext, trusted: boolean): Promise<string[]> {
     // Restricted Mode without the startup prompt: the folder opens untrusted.
     : { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' };
   const server = await startCodeServer(t, entry, { settings: { ...SETTINGS, ...trust, 'crossroot.storeDir': store } });
+  afterServer();
   const ws = freshWorkspace(t);
   // The fixture's env, on a local arm64 tree instead of a registry image (arch stays on line 2).
   writeFileSync(path.join(ws, 'crossroot.toml'), `name = "demo"\narch = "arm64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n[shell]\npath = "/bin/sh"\n`);
