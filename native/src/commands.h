@@ -8,4 +8,5 @@ int cmd_check(int argc, char **argv);   /* check.c: host probe, JSON with fix-it
 int cmd_arches(int argc, char **argv);  /* arches.c: per arch, native or which qemu (and its binfmt line) */
 int cmd_unpack(int argc, char **argv);  /* unpack.c: safe streaming layer extraction */
 int cmd_decompress(int argc, char **argv); /* decompress.c: a Dockerfile ADD archive to a plain file */
+int cmd_pack(int argc, char **argv);   /* pack.c: a tar of paths, for COPY --from (runs inside the stage's sandbox) */
 int cmd_remove(int argc, char **argv);  /* remove.c: rm -rf inside the user namespace */

@@ -29,6 +29,7 @@ static const struct {
   {"unpack", cmd_unpack, true,
    "unpack --target DIR [--layer FILE]... [--compression auto|gzip|zstd|none] [--idmap auto|single|full|none] [--status-fd N]"},
   {"decompress", cmd_decompress, false, "decompress --input FILE --output FILE [--status-fd N]"},
+  {"pack", cmd_pack, false, "pack --output FILE [--status-fd N] -- PATH..."},
   {"remove", cmd_remove, true, "remove --target DIR [--idmap auto|single|full|none] [--status-fd N]"},
 };
 

@@ -198,3 +198,26 @@ test('heredocs run and copy as BuildKit does: RUN <<EOF, <<-, quoted delimiters,
   assert.deepEqual(ranLines(copyEdited.events), [26, 31]);
   assert.equal(await inside(p, copyEdited, 'cat /one /dir/EOF'), 'hello world\nchanged\nraw edited\n');
 });
+
+test('FROM scratch makes a stage of copied files only; COPY --from takes globs and reads stages that have no tar', { timeout: 5 * 60_000 }, async (t) => {
+  if (!ready(t)) return;
+  const p = await project(t, {});
+  const dockerfile = [
+    'FROM base AS build',
+    'RUN mkdir -p /out/sub && echo one > /out/a.txt && echo two > /out/b.txt && echo three > /out/sub/c.txt && echo skip > /out/d.log && ln -s a.txt /out/link.txt && echo linked > /out/0-first && ln /out/0-first /out/linked.txt',
+    'FROM scratch AS artifacts',
+    'WORKDIR /pkg',
+    'COPY --from=build /out/*.txt ./',
+    'COPY --from=build /out/sub /pkg/sub',
+    'FROM base',
+    'COPY --from=artifacts /pkg /opt/pkg',
+    'COPY --from=build /out/s* /opt/s/',
+    'COPY --from=artifacts / /whole/',
+    '',
+  ].join('\n');
+  const r = await build(p, dockerfile);
+  assert.deepEqual(ranLines(r.events), [2, 4, 5, 6, 8, 9, 10]);
+  assert.equal(await inside(p, r, 'cd /opt/pkg && find . | sort && readlink link.txt && cat a.txt sub/c.txt /opt/s/c.txt linked.txt && ls -A /whole /whole/pkg'),
+    '.\n./a.txt\n./b.txt\n./link.txt\n./linked.txt\n./sub\n./sub/c.txt\na.txt\none\nthree\nthree\nlinked\n/whole:\npkg\n\n/whole/pkg:\na.txt\nb.txt\nlink.txt\nlinked.txt\nsub\n');
+  await assert.rejects(build(p, 'FROM base AS build\nRUN mkdir /out\nFROM base\nCOPY --from=build /out/*.none /x/\n'), /line 4 \(COPY\): COPY --from: \/out\/\*\.none matches no file in that stage/);
+});

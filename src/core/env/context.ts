@@ -26,6 +26,11 @@ function componentRegex(p: string): string {
 
 export const hasGlob = (p: string): boolean => /[*?[]/.test(p);
 
+/** A slash-separated pattern as a regex source: each component matched as Docker's filepath.Match does. */
+export function globPattern(p: string): string {
+  return p.split('/').map(componentRegex).join('/');
+}
+
 /** `.dockerignore` rules: the last pattern that matches a path (or one of its parent dirs) decides. */
 export class DockerIgnore {
   private readonly rules: Array<{ re: RegExp; negate: boolean }> = [];

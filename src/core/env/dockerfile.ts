@@ -21,7 +21,7 @@ import type { HeldLock } from '../store/lock';
 import type { Store } from '../store/store';
 import type { Source } from '../source';
 import { checksumDigest, fetchUrl, urlFileName, type FetchedUrl } from './addurl';
-import { collectLocal, contextSeen, DockerIgnore, hashItems, hasGlob, writeItems, type ContextSeen, type Ownership } from './context';
+import { collectLocal, contextSeen, DockerIgnore, globPattern, hashItems, hasGlob, writeItems, type ContextSeen, type Ownership } from './context';
 import type { EnvEvent } from './events';
 import { findAccount, readEnvTreeFile } from './inside';
 import { layerKey, type LayerStore } from './layers';
@@ -71,6 +71,8 @@ interface StageResult {
   keys: string[];
   config: ImageConfig;
   arch: ArchName;
+  /** Built on `FROM scratch` (the helper's mount points are no part of its layers). */
+  scratch?: boolean;
 }
 
 interface StageState {
@@ -85,6 +87,8 @@ interface StageState {
 /** Where the helper binary and the files to copy appear inside the sandbox during a COPY/ADD. */
 const COPY_TOOL = '/.crossroot-copy-helper';
 const COPY_IN = '/.crossroot-copy-in';
+/** What the helper makes in a sandbox's root when the tree lacks it (children before parents). */
+const SANDBOX_MOUNT_POINTS = ['proc', 'dev', 'sys', 'tmp', 'etc/hosts', 'etc/resolv.conf', 'etc'];
 /** Where a `RUN <<EOF` script that starts with `#!` is bound, read-only, while it runs. */
 const HEREDOC_DIR = '/.crossroot-heredoc';
 
@@ -254,6 +258,17 @@ class DockerBuild {
     }
   }
 
+  /**
+   * `FROM scratch`: an empty tree (one per store, never written: steps write their own layers).
+   * Its key parent is the word "scratch", so the same COPY on scratch is the same layer anywhere.
+   */
+  private scratch(arch: ArchName): StageResult {
+    const rootfs = path.join(this.o.store.root, 'scratch');
+    mkdirSync(rootfs, { recursive: true, mode: 0o755 });
+    const config: ImageConfig = { architecture: ARCHES[arch].oci.architecture, os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] } };
+    return { base: { source: 'scratch', kind: 'dir', arch, rootfs, cached: true }, keys: [], config, arch, scratch: true };
+  }
+
   private async fromImage(ref: string, arch: ArchName): Promise<StageResult> {
     const k = `${ref}\0${arch}`;
     const have = this.images.get(k);
@@ -278,7 +293,7 @@ class DockerBuild {
     const earlier = this.stageByName(image);
     let start: StageResult;
     if (earlier && earlier.index < s.index) start = this.results.get(earlier.index)!;
-    else if (image === 'scratch') throw dfError(this.file, s.from, 'FROM scratch is not supported yet: an env needs a root filesystem with a shell', 'start the stage FROM a small image such as busybox or debian');
+    else if (image === 'scratch') start = this.scratch(arch);
     else start = await this.fromImage(image, arch);
     if (start.arch !== arch) throw dfError(this.file, s.from, `stage ${image} was built for ${start.arch}, but this stage is for ${arch}`);
 
@@ -294,7 +309,7 @@ class DockerBuild {
     };
     const keys = [...start.keys];
     const stack = () => ({ rootfs: start.base.rootfs, lowers: keys.map((k) => this.o.layers.diff(k)) });
-    let parent = keys[keys.length - 1] ?? start.base.digest ?? `dir:${start.base.rootfs}`;
+    let parent = keys[keys.length - 1] ?? start.base.digest ?? (start.scratch ? 'scratch' : `dir:${start.base.rootfs}`);
     const vars = () => ({ ...Object.fromEntries(st.args), ...envObject(st.env) });
 
     for (const ins of s.instructions) {
@@ -337,7 +352,8 @@ class DockerBuild {
           // Docker makes the directory (owned by USER, as BuildKit does).
           const argv = ['/bin/sh', '-c', st.user && st.user !== 'root' && st.user !== '0' ? 'mkdir -p -- "$1" && chown -- "$2" "$1"' : 'mkdir -p -- "$1"', 'workdir', dir, st.user.split(':')[0] ?? ''];
           parent = await this.layer(ins, parent, arch, keys, stack, `WORKDIR ${dir}\nuser ${st.user}`, {}, (upper, work, lock) =>
-            this.runIn(ins, stack(), upper, work, lock, arch, argv, { cwd: '/', env: envObject(st.env), user: '', binds: [], network: 'none' }));
+            start.scratch ? this.mkdirByTar(ins, stack(), upper, work, lock, arch, dir, st.user)
+              : this.runIn(ins, stack(), upper, work, lock, arch, argv, { cwd: '/', env: envObject(st.env), user: '', binds: [], network: 'none' }));
           continue;
         }
         case 'RUN': {
@@ -405,7 +421,7 @@ class DockerBuild {
           throw dfError(this.file, ins, `${kw} is not supported`);
       }
     }
-    return { base: start.base, keys, config: st.config, arch };
+    return { base: start.base, keys, config: st.config, arch, ...(start.scratch ? { scratch: true } : {}) };
   }
 
   private record(ins: DockerInstruction, st: StageState, vars: Record<string, string>): void {
@@ -421,6 +437,28 @@ class DockerBuild {
       default: break;
     }
     this.o.emit({ phase: 'note', message: `${path.basename(this.file)} line ${ins.line}: ${ins.keyword} is recorded in the image config and not run by Crossroot` });
+  }
+
+  /** WORKDIR where there is no shell (a scratch stage): the directory as a tar entry, applied by the helper's unpack. */
+  private async mkdirByTar(ins: DockerInstruction, stack: { rootfs: string; lowers: string[] }, upper: string, work: string, lock: HeldLock, arch: ArchName, dir: string, user: string): Promise<void> {
+    const trees = [...stack.lowers].reverse().concat(stack.rootfs);
+    if (isDirIn(trees, dir)) return;
+    const own = this.owner(ins, user && user !== 'root' && user !== '0' ? user : undefined, trees);
+    const tmp = this.o.store.tempPath(`workdir-${process.pid}-${this.index}-${Date.now()}`);
+    mkdirSync(tmp, { recursive: true, mode: 0o700 });
+    try {
+      const tw = new TarWriter(path.join(tmp, 'layer.tar'));
+      try {
+        tw.entry({ name: dir.replace(/^\/+/, ''), type: '5', mode: 0o755, uid: own.uid ?? 0, gid: own.gid ?? 0, mtime: Math.floor(Date.now() / 1000), size: 0 });
+      } finally {
+        tw.close();
+      }
+      await this.runIn(ins, stack, upper, work, lock, arch,
+        [COPY_TOOL, 'unpack', '--idmap', 'none', '--compression', 'none', '--target', '/', '--layer', `${COPY_IN}/layer.tar`],
+        { cwd: '/', env: {}, user: '', network: 'none', binds: [{ source: this.o.helper, target: COPY_TOOL, readonly: true }, { source: tmp, target: COPY_IN, readonly: true }] });
+    } finally {
+      this.o.store.removeTree(tmp);
+    }
   }
 
   /** One cached layer: emits the step events, runs `build` on a miss. Returns the layer's key. */
@@ -442,7 +480,7 @@ class DockerBuild {
   }
 
   private async runIn(ins: DockerInstruction, stack: { rootfs: string; lowers: string[] }, upper: string, work: string, lock: HeldLock, arch: ArchName,
-    argv: string[], p: { cwd: string; env: Record<string, string>; user: string; binds: Bind[]; network: 'host' | 'none' | 'private'; stdin?: NodeJS.ReadableStream }): Promise<void> {
+    argv: string[], p: { cwd: string; env: Record<string, string>; user: string; binds: Bind[]; network: 'host' | 'none' | 'private'; stdin?: NodeJS.ReadableStream; keep?: Set<string> }): Promise<void> {
     const index = this.index;
     const go = (user: string) => runSandbox(this.o.helper, {
       rootfs: stack.rootfs, lowers: stack.lowers, upper, work, arch, binds: p.binds, env: p.env, cwd: p.cwd,
@@ -465,6 +503,10 @@ class DockerBuild {
       r = await go('');
     }
     for (const m of p.binds) removeMountPoint(upper, m.target);
+    // On scratch the helper made its mount points in this layer; they are not the step's files.
+    if (stack.rootfs === path.join(this.o.store.root, 'scratch')) {
+      for (const m of SANDBOX_MOUNT_POINTS) if (!p.keep?.has(m)) removeMountPoint(upper, `/${m}`);
+    }
     if (r.code !== 0) {
       throw new CrossrootError('ESTEP', `${path.basename(this.file)} line ${ins.line} (${ins.keyword}) failed with exit code ${r.code}; its last lines:\n${r.tail.map((l) => `  ${l}`).join('\n')}`, {
         fix: 'fix the Dockerfile and run `crossroot build` again; the previous build of the env is unchanged',
@@ -528,10 +570,9 @@ class DockerBuild {
       const stage = this.stageByName(from);
       const src = stage && this.results.get(stage.index) ? this.results.get(stage.index)! : await this.fromImage(from, arch);
       if (sources.some((s) => heredocOf(ins, s))) throw dfError(this.file, ins, 'COPY --from cannot take a heredoc: the heredoc is the file, there is nothing to read from the stage', 'drop --from for the heredoc, or use a COPY of its own');
-      for (const s of sources) if (hasGlob(s)) throw dfError(this.file, ins, `COPY --from with a pattern (${s}) is not supported yet; name the files or their directory`);
       // The source stage's layers are content-addressed: its top key names exactly what it holds.
       hash = `stage ${src.keys[src.keys.length - 1] ?? src.base.digest ?? src.base.rootfs}`;
-      write = (tarFile, tmp) => this.tarFromStage(ins, src, sources, dest, own, tarFile, tmp);
+      write = (tarFile, tmp) => this.tarFromStage(ins, src, sources, dest, destIsDir, own, tarFile, tmp);
     } else {
       const urls = ins.keyword === 'ADD' ? sources.filter(isUrl) : [];
       const docs = sources.map((s) => heredocOf(ins, s)).filter((h): h is DockerHeredoc => h !== undefined);
@@ -606,53 +647,94 @@ class DockerBuild {
       try {
         const tarFile = path.join(tmp, 'layer.tar');
         await write(tarFile, tmp);
+        const keep = new Set<string>();
+        readTarHeaders(tarFile, (h) => { if (SANDBOX_MOUNT_POINTS.includes(h.name)) keep.add(h.name); });
         await this.runIn(ins, stack(), upper, work, lock, arch,
           [COPY_TOOL, 'unpack', '--idmap', 'none', '--compression', 'none', '--target', '/', '--layer', `${COPY_IN}/layer.tar`],
-          { cwd: '/', env: {}, user: '', network: 'none', binds: [{ source: this.o.helper, target: COPY_TOOL, readonly: true }, { source: tmp, target: COPY_IN, readonly: true }] });
+          { cwd: '/', env: {}, user: '', network: 'none', keep, binds: [{ source: this.o.helper, target: COPY_TOOL, readonly: true }, { source: tmp, target: COPY_IN, readonly: true }] });
       } finally {
         this.o.store.removeTree(tmp);
       }
     });
   }
 
-  /** The files of another stage (or image), as tar entries under `dest`, read by `tar` inside that stage. */
-  private async tarFromStage(ins: DockerInstruction, src: StageResult, sources: string[], dest: string, own: Ownership, tarFile: string, tmp: string): Promise<void> {
+  /**
+   * The files of another stage (or image), as tar entries under `dest`. They are read inside that
+   * stage's own sandbox by the helper's `pack` (bound in, host arch, static), so a stage with no
+   * tar of its own (`FROM scratch`, distroless) works, and owners are the ones ids have there.
+   * A source with a glob packs the folder above its first pattern and keeps the entries whose
+   * names match the whole pattern (Docker's filepath.Match per component).
+   */
+  private async tarFromStage(ins: DockerInstruction, src: StageResult, sources: string[], dest: string, destIsDir: boolean, own: Ownership, tarFile: string, tmp: string): Promise<void> {
     const out = path.join(tmp, 'out');
     mkdirSync(out, { mode: 0o700 });
     const scratch = path.join(tmp, 'scratch');
     mkdirSync(path.join(scratch, 'upper'), { recursive: true });
     mkdirSync(path.join(scratch, 'work'));
-    const rels = sources.map((s) => `.${path.posix.resolve('/', s)}`);
+    const wanted = sources.map((s) => {
+      const abs = path.posix.resolve('/', s).replace(/^\/+/, '');
+      if (!hasGlob(abs)) return { written: s, pack: abs === '' ? '.' : abs, root: abs };
+      const parts = abs.split('/');
+      const firstGlob = parts.findIndex(hasGlob);
+      return { written: s, pack: parts.slice(0, firstGlob).join('/') || '.', pattern: new RegExp(`^${globPattern(abs)}$`, 's') };
+    });
     const r = await runSandbox(this.o.helper, {
       rootfs: src.base.rootfs, lowers: src.keys.map((k) => this.o.layers.diff(k)), upper: path.join(scratch, 'upper'), work: path.join(scratch, 'work'),
-      arch: src.arch, binds: [{ source: out, target: '/.crossroot-copy-out' }], network: 'none', cwd: '/',
-    }, ['tar', '-cf', '/.crossroot-copy-out/from.tar', ...rels], { stdio: 'pipe' });
+      arch: src.arch, binds: [{ source: this.o.helper, target: COPY_TOOL, readonly: true }, { source: out, target: '/.crossroot-copy-out' }], network: 'none', cwd: '/',
+    }, [COPY_TOOL, 'pack', '--output', '/.crossroot-copy-out/from.tar', '--', ...new Set(wanted.map((w) => w.pack))], { stdio: 'pipe' });
     if (r.code !== 0) {
-      throw dfError(this.file, ins, `COPY --from could not read ${sources.join(' ')} from that stage (tar exited ${r.code}):\n${r.tail.map((l) => `  ${l}`).join('\n')}`, 'check the paths exist in the source stage');
+      throw dfError(this.file, ins, `COPY --from could not read ${sources.join(' ')} from that stage:\n${r.tail.map((l) => `  ${l}`).join('\n')}`, 'check the paths exist in the source stage');
     }
+    const from = path.join(out, 'from.tar');
+    // The source roots: the paths named, and what each pattern matched (in name order).
+    const roots: string[] = [];
+    const dirs = new Set<string>();
+    const matched = new Map<string, number>();
+    // `/`: the whole stage, its contents going into dest.
+    if (wanted.some((w) => w.root === '')) { roots.push(''); dirs.add(''); }
+    readTarHeaders(from, (h) => {
+      for (const w of wanted) {
+        if (w.root === '') continue;
+        const hit = w.pattern ? w.pattern.test(h.name) : h.name === w.root;
+        if (!hit) continue;
+        matched.set(w.written, (matched.get(w.written) ?? 0) + 1);
+        if (!roots.includes(h.name)) roots.push(h.name);
+        if (h.type === '5') dirs.add(h.name);
+      }
+    });
+    const none = wanted.find((w) => w.pattern && !matched.get(w.written));
+    if (none) throw dfError(this.file, ins, `COPY --from: ${none.written} matches no file in that stage`, 'check the pattern (it is matched from the stage\'s root)');
     const tw = new TarWriter(tarFile);
     try {
       const destClean = path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '');
-      const roots = rels.map((r0) => r0.replace(/^\.\//, '').replace(/\/+$/, ''));
-      const intoDir = dest.endsWith('/') || roots.length > 1;
-      // Which source roots are directories (their contents go into dest).
-      const dirs = new Set<string>();
-      readTarHeaders(path.join(out, 'from.tar'), (h) => { if (h.type === '5' && roots.includes(h.name)) dirs.add(h.name); });
+      const intoDir = destIsDir || dest.endsWith('/') || roots.length > 1;
       const rename = (name: string): string | undefined => {
         for (const root of roots) {
+          if (root === '') return path.posix.join(destClean, name);
           if (name === root) return dirs.has(root) ? undefined : (intoDir ? path.posix.join(destClean, path.posix.basename(root)) : destClean);
           if (name.startsWith(`${root}/`)) return path.posix.join(destClean, name.slice(root.length + 1));
         }
         return undefined;
       };
-      readTarHeaders(path.join(out, 'from.tar'), (h, body) => {
+      // What the sandbox itself put there (its /tmp, /etc/hosts … where the stage has none) is not the stage's.
+      const trees = [...src.keys.map((k) => this.o.layers.diff(k))].reverse().concat(src.base.rootfs);
+      const sandboxMade = (n: string) => SANDBOX_MOUNT_POINTS.includes(n) && !existsIn(trees, n);
+      // A hardlink whose first name is not copied (a glob left it out): that file is written
+      // under the first copied name instead, and the other links point there.
+      const promoted = new Map<string, string>();
+      readTarHeaders(from, (h) => {
         const name = rename(h.name);
-        if (name === undefined) return;
+        if (h.type === '1' && h.linkname && name !== undefined && rename(h.linkname) === undefined && !promoted.has(h.linkname)) promoted.set(h.linkname, name);
+      });
+      readTarHeaders(from, (h, body) => {
+        let name = rename(h.name);
+        if (name === undefined && h.type === '0') name = promoted.get(h.name);
+        if (name === undefined || sandboxMade(h.name)) return;
         if (!['0', '1', '2', '5', '6'].includes(h.rawType)) return;
         const e: TarHeader = { ...h, name, uid: own.uid ?? h.uid, gid: own.gid ?? h.gid, mode: own.mode ?? h.mode };
         if (h.type === '1' && h.linkname) {
-          const l = rename(h.linkname);
-          if (l === undefined) return;
+          const l = rename(h.linkname) ?? promoted.get(h.linkname);
+          if (l === undefined || l === name) return;
           e.linkname = l;
         }
         tw.entry(e);
@@ -673,6 +755,17 @@ function heredocOf(ins: DockerInstruction, word: string): DockerHeredoc | undefi
 /** An ADD source that is downloaded rather than read from the build context. */
 function isUrl(s: string): boolean {
   return /^https?:\/\//i.test(s);
+}
+
+/** Whether `rel` is in the stack at all (top tree first; an overlay whiteout hides it). */
+function existsIn(trees: string[], rel: string): boolean {
+  for (const t of trees) {
+    try {
+      const st = lstatSync(path.join(t, rel));
+      return !(st.isCharacterDevice() && st.rdev === 0);
+    } catch { /* lower */ }
+  }
+  return false;
 }
 
 /** A directory at `p` in the stack (top tree first); a symlink or nothing there is not. */
