@@ -221,3 +221,31 @@ test('FROM scratch makes a stage of copied files only; COPY --from takes globs a
     '.\n./a.txt\n./b.txt\n./link.txt\n./linked.txt\n./sub\n./sub/c.txt\na.txt\none\nthree\nthree\nlinked\n/whole:\npkg\n\n/whole/pkg:\na.txt\nb.txt\nlink.txt\nlinked.txt\nsub\n');
   await assert.rejects(build(p, 'FROM base AS build\nRUN mkdir /out\nFROM base\nCOPY --from=build /out/*.none /x/\n'), /line 4 \(COPY\): COPY --from: \/out\/\*\.none matches no file in that stage/);
 });
+
+test('COPY --chmod takes symbolic modes, --exclude leaves files out (also with --from), --parents keeps the source folders', { timeout: 5 * 60_000 }, async (t) => {
+  if (!ready(t)) return;
+  const p = await project(t, {
+    'app/bin/run.sh': 'echo run\n', 'app/bin/tool': 'tool\n', 'app/data/a.txt': 'a\n', 'app/data/b.log': 'b\n', 'app/data/sub/c.log': 'c\n',
+    'src/x/y/one.txt': '1\n', 'src/x/z/two.txt': '2\n', 'src/x/z/skip.md': 'no\n',
+  });
+  const sh = spawnSync('sh', ['-c', 'chmod 644 app/bin/* app/data/a.txt && chmod 750 app/data/sub'], { cwd: p.dir });
+  assert.equal(sh.status, 0);
+  const dockerfile = [
+    'FROM base',
+    'COPY --chmod=u+x,go=rX app/bin /opt/bin/',
+    'COPY --chmod=a=rX app/data /opt/datax/',
+    'COPY --exclude=*.log --exclude=sub app/data /opt/data/',
+    'COPY --parents src/x/*/*.txt /opt/par/',
+    'COPY --parents src/./x/y/one.txt /opt/piv/',
+    'FROM base',
+    'COPY --from=0 --exclude=*.sh /opt/bin /opt/nosh/',
+    '',
+  ].join('\n');
+  const r = await build(p, dockerfile);
+  const stage0 = await build(p, dockerfile, { source: { kind: 'dockerfile', file: path.join(p.dir, 'Dockerfile'), context: p.dir, args: {}, target: '0' } });
+  assert.deepEqual(ranLines(stage0.events), [], 'the first stage was built already');
+  const first = await inside(p, stage0, 'stat -c "%a %n" /opt/bin/run.sh /opt/bin/tool /opt/datax/a.txt /opt/datax/sub /opt/datax/sub/c.log; ls -A /opt/data; find /opt/par /opt/piv -type f | sort');
+  assert.equal(first, '755 /opt/bin/run.sh\n755 /opt/bin/tool\n444 /opt/datax/a.txt\n555 /opt/datax/sub\n444 /opt/datax/sub/c.log\na.txt\n/opt/par/src/x/y/one.txt\n/opt/par/src/x/z/two.txt\n/opt/piv/x/y/one.txt\n');
+  assert.equal(await inside(p, r, 'ls -A /opt/nosh'), 'tool\n');
+  await assert.rejects(build(p, 'FROM base\nCOPY --chmod=u+q app/bin /x/\n'), /line 2 \(COPY\): --chmod=u\+q is not a mode: use octal \(755\) or chmod's symbolic form/);
+});

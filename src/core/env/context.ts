@@ -152,27 +152,43 @@ function expand(contextReal: string, src: string, ignore: DockerIgnore, seen?: C
  * rules: a directory's contents (not the directory itself) go into dest; several sources, or a
  * dest ending in `/` (or an existing dir, `destIsDir`), take files into dest by their name.
  */
-export function collectLocal(context: string, sources: string[], dest: string, destIsDir: boolean, ignore: DockerIgnore, seen?: ContextSeen): CopyItem[] {
+export interface CollectOptions {
+  /** COPY --exclude: patterns (.dockerignore syntax) matched against paths relative to each source (a file source: its name). */
+  exclude?: DockerIgnore;
+  /** COPY --parents: each match keeps its path from the context (or from a `/./` in the source) under dest. */
+  parents?: boolean;
+}
+
+export function collectLocal(context: string, sources: string[], dest: string, destIsDir: boolean, ignore: DockerIgnore, seen?: ContextSeen, o: CollectOptions = {}): CopyItem[] {
   const contextReal = realpathSync(context);
   seen?.realpaths.set(context, contextReal);
   const rels = sources.flatMap((s) => {
-    const r = expand(contextReal, s, ignore, seen);
-    if (r.length === 0) throw new CrossrootError('ECOPY', `${s} matches no file in the build context ${contextReal} (or .dockerignore leaves them out)`, { fix: 'check the pattern and .dockerignore' });
-    return r.map((rel) => ({ rel, written: s }));
+    // `a/./b/c` with --parents: what is kept starts after the `/./`.
+    const pivot = o.parents ? s.replace(/^\.\//, '').indexOf('/./') : -1;
+    const written = pivot >= 0 ? s.replace(/^\.\//, '').replace('/./', '/') : s;
+    const keepFrom = pivot >= 0 ? path.posix.normalize(s.replace(/^\.\//, '').slice(0, pivot)).replace(/^\/+/, '') : '';
+    let r = expand(contextReal, written, ignore, seen);
+    if (o.exclude && hasGlob(written)) r = r.filter((rel) => !o.exclude!.excludes(path.posix.basename(rel)));
+    if (r.length === 0) throw new CrossrootError('ECOPY', `${s} matches no file in the build context ${contextReal} (or .dockerignore or --exclude leaves them out)`, { fix: 'check the pattern, --exclude and .dockerignore' });
+    return r.map((rel) => ({ rel, written: s, keepFrom }));
   });
-  const intoDir = destIsDir || dest.endsWith('/') || rels.length > 1;
+  const intoDir = destIsDir || dest.endsWith('/') || rels.length > 1 || !!o.parents;
   const destClean = path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '');
   const items: CopyItem[] = [];
-  for (const { rel, written } of rels) {
+  const made = new Set<string>();
+  for (const { rel, written, keepFrom } of rels) {
     if (rel !== '.' && ignore.excludes(rel)) {
       throw new CrossrootError('ECOPY', `${written} is excluded by .dockerignore`, { fix: 'remove it from .dockerignore, or do not COPY it' });
     }
     const host = resolveInContext(contextReal, rel, written, seen);
     const st = lstatSync(host);
+    // --parents: the path from the context (or the pivot) to the match, kept under dest.
+    const kept = o.parents && rel !== '.' ? path.posix.relative(keepFrom || '.', rel) : '';
+    if (kept) parentDirs(contextReal, keepFrom, path.posix.dirname(rel), destClean, made, items);
     if (st.isDirectory()) {
-      walk(host, destClean, rel === '.' ? '' : rel, ignore, items, seen);
+      walk(host, kept ? path.posix.join(destClean, kept) : destClean, rel === '.' ? '' : rel, ignore, items, seen, o.exclude, rel === '.' ? '' : rel);
     } else {
-      const name = intoDir ? path.posix.join(destClean, path.basename(host)) : destClean;
+      const name = kept ? path.posix.join(destClean, kept) : intoDir ? path.posix.join(destClean, path.basename(host)) : destClean;
       items.push({ host, name, st });
       seen?.files.add(host);
     }
@@ -180,8 +196,23 @@ export function collectLocal(context: string, sources: string[], dest: string, d
   return items;
 }
 
+/** --parents: the directories between the pivot and a match, with their own modes, made once. */
+function parentDirs(contextReal: string, from: string, to: string, destClean: string, made: Set<string>, out: CopyItem[]): void {
+  const rel = path.posix.relative(from || '.', to);
+  if (!rel || rel === '.' || rel.startsWith('..')) return;
+  let cur = from;
+  for (const part of rel.split('/')) {
+    cur = cur ? `${cur}/${part}` : part;
+    const name = path.posix.join(destClean, path.posix.relative(from || '.', cur));
+    if (made.has(name)) continue;
+    made.add(name);
+    const host = path.join(contextReal, cur);
+    out.push({ host, name, st: lstatSync(host) });
+  }
+}
+
 /** A directory's contents, recursively; symlinks are copied as symlinks, never followed. */
-function walk(dir: string, destName: string, rel: string, ignore: DockerIgnore, out: CopyItem[], seen?: ContextSeen): void {
+function walk(dir: string, destName: string, rel: string, ignore: DockerIgnore, out: CopyItem[], seen?: ContextSeen, exclude?: DockerIgnore, base = ''): void {
   seen?.dirs.add(dir);
   for (const n of readdirSync(dir).sort()) {
     const r = rel ? `${rel}/${n}` : n;
@@ -190,10 +221,13 @@ function walk(dir: string, destName: string, rel: string, ignore: DockerIgnore, 
     const excluded = ignore.excludes(r);
     // An excluded dir is skipped whole unless an exception (`!pattern`) may bring back what is below it.
     if (excluded && !(st.isDirectory() && ignore.hasExceptions)) continue;
+    // --exclude, relative to the copied folder: an excluded folder goes whole unless an exception may bring back some of it.
+    const dropped = exclude?.excludes(base ? r.slice(base.length + 1) : r) ?? false;
+    if (dropped && !(st.isDirectory() && exclude!.hasExceptions)) continue;
     const name = path.posix.join(destName, n);
     if (st.isDirectory()) {
-      if (!excluded) out.push({ host, name, st });
-      walk(host, name, r, ignore, out, seen);
+      if (!excluded && !dropped) out.push({ host, name, st });
+      walk(host, name, r, ignore, out, seen, exclude, base);
     } else if (st.isSymbolicLink()) {
       out.push({ host, name, st, linkname: readlinkSync(host) });
       seen?.links.add(host);
@@ -207,15 +241,61 @@ function walk(dir: string, destName: string, rel: string, ignore: DockerIgnore, 
 export interface Ownership {
   uid?: number;
   gid?: number;
-  /** --chmod: the mode for every entry. */
-  mode?: number;
+  /** --chmod: an octal mode for every entry, or (symbolic) a change of each entry's own mode. */
+  mode?: number | ((mode: number, isDir: boolean) => number);
+  /** --chmod as written: part of the layer key (a function is not). */
+  chmod?: string;
+}
+
+/** An entry's mode after --chmod. */
+export function entryMode(own: Ownership, mode: number, isDir: boolean): number {
+  if (own.mode === undefined) return mode & 0o7777;
+  return typeof own.mode === 'number' ? own.mode : own.mode(mode & 0o7777, isDir) & 0o7777;
+}
+
+/**
+ * `--chmod`: octal (`755`), or symbolic as chmod(1) takes it (`u+x`, `a=rX`, `go-w,u=rwx`), which
+ * BuildKit accepts since Dockerfile 1.14: each clause changes the entry's own mode; `X` is x for
+ * directories and for files that are executable by someone already. No who means all (no umask).
+ */
+export function parseChmod(spec: string): Ownership['mode'] | undefined {
+  if (/^[0-7]{3,4}$/.test(spec)) return parseInt(spec, 8);
+  const clauses: Array<{ who: number; ops: Array<{ op: string; perm: string }> }> = [];
+  for (const c of spec.split(',')) {
+    const m = /^([ugoa]*)((?:[-+=](?:[rwxXst]*|[ugo]))+)$/.exec(c);
+    if (!m) return undefined;
+    const who = m[1] ? [...m[1]].reduce((w, ch) => w | ({ u: 0o4700, g: 0o2070, o: 0o1007, a: 0o7777 } as Record<string, number>)[ch]!, 0) : 0o7777;
+    clauses.push({ who, ops: [...m[2]!.matchAll(/([-+=])([ugo]|[rwxXst]*)/g)].map((x) => ({ op: x[1]!, perm: x[2]! })) });
+  }
+  return (mode: number, isDir: boolean) => {
+    for (const { who, ops } of clauses) {
+      for (const { op, perm } of ops) {
+        let bits = 0;
+        if (/^[ugo]$/.test(perm)) {
+          // Copy another class's permissions: u=g takes g's rwx into u.
+          const shift = { u: 6, g: 3, o: 0 }[perm as 'u' | 'g' | 'o'];
+          const rwx = (mode >> shift) & 7;
+          bits = rwx * 0o111;
+        } else {
+          for (const ch of perm) {
+            bits |= { r: 0o444, w: 0o222, x: 0o111, X: isDir || (mode & 0o111) ? 0o111 : 0, s: 0o6000, t: 0o1000 }[ch as 'r'] ?? 0;
+          }
+        }
+        bits &= who;
+        if (op === '+') mode |= bits;
+        else if (op === '-') mode &= ~bits;
+        else mode = (mode & ~(who & 0o777)) | bits;
+      }
+    }
+    return mode;
+  };
 }
 
 function headerFor(item: CopyItem, own: Ownership): TarHeader {
   const st = item.st;
   const type = st.isDirectory() ? '5' : st.isSymbolicLink() ? '2' : '0';
   return {
-    name: item.name, type, mode: own.mode ?? (st.mode & 0o7777), uid: own.uid ?? 0, gid: own.gid ?? 0,
+    name: item.name, type, mode: type === '2' ? st.mode & 0o7777 : entryMode(own, st.mode, type === '5'), uid: own.uid ?? 0, gid: own.gid ?? 0,
     mtime: Math.floor(st.mtimeMs / 1000), size: type === '0' ? st.size : 0, ...(item.linkname !== undefined ? { linkname: item.linkname } : {}),
   };
 }

@@ -21,7 +21,7 @@ import type { HeldLock } from '../store/lock';
 import type { Store } from '../store/store';
 import type { Source } from '../source';
 import { checksumDigest, fetchUrl, urlFileName, type FetchedUrl } from './addurl';
-import { collectLocal, contextSeen, DockerIgnore, globPattern, hashItems, hasGlob, writeItems, type ContextSeen, type Ownership } from './context';
+import { collectLocal, contextSeen, DockerIgnore, entryMode, globPattern, hashItems, hasGlob, parseChmod, writeItems, type ContextSeen, type Ownership } from './context';
 import type { EnvEvent } from './events';
 import { findAccount, readEnvTreeFile } from './inside';
 import { layerKey, type LayerStore } from './layers';
@@ -554,14 +554,22 @@ class DockerBuild {
     const own: Ownership = this.owner(ins, flag('chown'), trees);
     const chmod = flag('chmod');
     if (chmod !== undefined) {
-      if (!/^[0-7]{3,4}$/.test(chmod)) throw dfError(this.file, ins, `--chmod=${chmod} must be an octal mode such as 755 (symbolic modes are not supported)`);
-      own.mode = parseInt(chmod, 8);
+      const mode = parseChmod(chmod);
+      if (mode === undefined) throw dfError(this.file, ins, `--chmod=${chmod} is not a mode: use octal (755) or chmod's symbolic form (u+x, a=rX, go-w)`);
+      own.mode = mode;
+      if (typeof mode !== 'number') own.chmod = chmod;
     }
+    // --exclude (several allowed) and --parents, as Dockerfile 1.19 has them.
+    const excludes = ins.flags.filter((f) => f.name === 'exclude').map((f) => this.word(ins, f.value ?? '', vars));
+    if (excludes.some((e) => !e)) throw dfError(this.file, ins, '--exclude needs a pattern (--exclude=*.log)');
+    const exclude = excludes.length ? new DockerIgnore(excludes.join('\n')) : undefined;
+    const parentsFlag = ins.flags.find((f) => f.name === 'parents');
+    const parents = parentsFlag !== undefined && parentsFlag.value !== 'false';
     if (ins.flags.some((f) => f.name === 'link')) this.o.emit({ phase: 'note', message: `${path.basename(this.file)} line ${ins.line}: --link makes no difference here (each instruction is its own layer already)` });
     const destIsDir = isDirIn(trees, dest);
     const tmpName = `copy-${process.pid}-${this.index}-${Date.now()}`;
     const from = flag('from');
-    const text = (hash: string) => `${ins.keyword} ${JSON.stringify(sources)} ${dest}\nfrom ${from ?? ''}\nown ${JSON.stringify(own)}\n${hash}`;
+    const text = (hash: string) => `${ins.keyword} ${JSON.stringify(sources)} ${dest}\nfrom ${from ?? ''}\nown ${JSON.stringify(own)}\n${hash}${excludes.length ? `\nexclude ${JSON.stringify(excludes)}` : ''}${parents ? '\nparents' : ''}`;
 
     // Each source kind gives the hash of what it copies and a writer of the tar, used on a miss.
     let hash: string;
@@ -572,7 +580,8 @@ class DockerBuild {
       if (sources.some((s) => heredocOf(ins, s))) throw dfError(this.file, ins, 'COPY --from cannot take a heredoc: the heredoc is the file, there is nothing to read from the stage', 'drop --from for the heredoc, or use a COPY of its own');
       // The source stage's layers are content-addressed: its top key names exactly what it holds.
       hash = `stage ${src.keys[src.keys.length - 1] ?? src.base.digest ?? src.base.rootfs}`;
-      write = (tarFile, tmp) => this.tarFromStage(ins, src, sources, dest, destIsDir, own, tarFile, tmp);
+      if (parents) throw dfError(this.file, ins, 'COPY --parents with --from is not supported yet (it is for files of the build context)', 'name the destination folders in the COPY, or copy from the build context');
+      write = (tarFile, tmp) => this.tarFromStage(ins, src, sources, dest, destIsDir, own, tarFile, tmp, exclude);
     } else {
       const urls = ins.keyword === 'ADD' ? sources.filter(isUrl) : [];
       const docs = sources.map((s) => heredocOf(ins, s)).filter((h): h is DockerHeredoc => h !== undefined);
@@ -590,7 +599,7 @@ class DockerBuild {
         }) });
       }
       if (urls.length) this.remoteInputs = true;
-      let items = locals.length ? collectLocal(this.o.source.context, locals, dest, intoDir, this.ignore, this.seen) : [];
+      let items = locals.length ? collectLocal(this.o.source.context, locals, dest, intoDir, this.ignore, this.seen, { ...(exclude ? { exclude } : {}), parents }) : [];
       const archives = ins.keyword === 'ADD' ? items.filter((it) => it.st.isFile() && isArchive(it.host)) : [];
       items = items.filter((it) => !archives.includes(it));
       const destClean = path.posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '');
@@ -599,7 +608,7 @@ class DockerBuild {
       // (and that mtime, as BuildKit's http source keys it), so a changed file rebuilds the step.
       const downloads = fetched.map(({ url, got }) => ({
         url, digest: got.digest,
-        header: { name: intoDir ? path.posix.join(destClean, urlFileName(url)) : destClean, type: '0' as const, mode: own.mode ?? 0o600, uid: own.uid ?? 0, gid: own.gid ?? 0, mtime: got.mtime ?? Math.floor(Date.now() / 1000), size: 0 },
+        header: { name: intoDir ? path.posix.join(destClean, urlFileName(url)) : destClean, type: '0' as const, mode: entryMode(own, 0o600, false), uid: own.uid ?? 0, gid: own.gid ?? 0, mtime: got.mtime ?? Math.floor(Date.now() / 1000), size: 0 },
       }));
       // A heredoc's file: named after its delimiter in a directory, mode 0644 unless --chmod
       // (BuildKit's Mkfile), its content with `<<-` tabs removed and, for an unquoted delimiter,
@@ -608,7 +617,7 @@ class DockerBuild {
         let content = h.chomp ? chompHeredoc(h.content) : h.content;
         if (h.expand) content = expandHeredoc(content, vars, this.df.escape);
         const bytes = Buffer.from(content);
-        return { bytes, header: { name: intoDir ? path.posix.join(destClean, h.name) : destClean, type: '0' as const, mode: own.mode ?? 0o644, uid: own.uid ?? 0, gid: own.gid ?? 0, mtime: Math.floor(Date.now() / 1000), size: bytes.length } };
+        return { bytes, header: { name: intoDir ? path.posix.join(destClean, h.name) : destClean, type: '0' as const, mode: entryMode(own, 0o644, false), uid: own.uid ?? 0, gid: own.gid ?? 0, mtime: Math.floor(Date.now() / 1000), size: bytes.length } };
       });
       hash = `${archives.length ? `archive ${hashItems(archives, {})} ` : ''}${hashItems(items, own)}${downloads.map((d) => ` url ${JSON.stringify([d.header.name, d.digest, d.header.mode, d.header.uid, d.header.gid, fetched.find((f) => f.url === d.url)!.got.mtime ?? null])}`).join('')}`
         + texts.map((x) => ` heredoc ${JSON.stringify([x.header.name, x.header.mode, x.header.uid, x.header.gid])} ${createHash('sha256').update(x.bytes).digest('hex')}`).join('');
@@ -665,7 +674,7 @@ class DockerBuild {
    * A source with a glob packs the folder above its first pattern and keeps the entries whose
    * names match the whole pattern (Docker's filepath.Match per component).
    */
-  private async tarFromStage(ins: DockerInstruction, src: StageResult, sources: string[], dest: string, destIsDir: boolean, own: Ownership, tarFile: string, tmp: string): Promise<void> {
+  private async tarFromStage(ins: DockerInstruction, src: StageResult, sources: string[], dest: string, destIsDir: boolean, own: Ownership, tarFile: string, tmp: string, exclude?: DockerIgnore): Promise<void> {
     const out = path.join(tmp, 'out');
     mkdirSync(out, { mode: 0o700 });
     const scratch = path.join(tmp, 'scratch');
@@ -719,6 +728,16 @@ class DockerBuild {
       // What the sandbox itself put there (its /tmp, /etc/hosts … where the stage has none) is not the stage's.
       const trees = [...src.keys.map((k) => this.o.layers.diff(k))].reverse().concat(src.base.rootfs);
       const sandboxMade = (n: string) => SANDBOX_MOUNT_POINTS.includes(n) && !existsIn(trees, n);
+      // --exclude: matched against the path below the source root it came in by (a file root: its name).
+      const excluded = (n: string): boolean => {
+        if (!exclude) return false;
+        for (const root of roots) {
+          if (root === '') return exclude.excludes(n);
+          if (n === root) return !dirs.has(root) && exclude.excludes(path.posix.basename(root));
+          if (n.startsWith(`${root}/`)) return exclude.excludes(n.slice(root.length + 1));
+        }
+        return false;
+      };
       // A hardlink whose first name is not copied (a glob left it out): that file is written
       // under the first copied name instead, and the other links point there.
       const promoted = new Map<string, string>();
@@ -729,9 +748,9 @@ class DockerBuild {
       readTarHeaders(from, (h, body) => {
         let name = rename(h.name);
         if (name === undefined && h.type === '0') name = promoted.get(h.name);
-        if (name === undefined || sandboxMade(h.name)) return;
+        if (name === undefined || sandboxMade(h.name) || excluded(h.name)) return;
         if (!['0', '1', '2', '5', '6'].includes(h.rawType)) return;
-        const e: TarHeader = { ...h, name, uid: own.uid ?? h.uid, gid: own.gid ?? h.gid, mode: own.mode ?? h.mode };
+        const e: TarHeader = { ...h, name, uid: own.uid ?? h.uid, gid: own.gid ?? h.gid, mode: h.type === '2' ? h.mode : entryMode(own, h.mode, h.type === '5') };
         if (h.type === '1' && h.linkname) {
           const l = rename(h.linkname) ?? promoted.get(h.linkname);
           if (l === undefined || l === name) return;

@@ -89,7 +89,7 @@ export const CODE_DOCS: Readonly<Record<DiagnosticCode, string>> = {
   4103: 'a Feature that asks for what a rootless env has not got (privileged, capAdd, securityOpt, init, entrypoint), with what Crossroot does instead (warning/info)',
   4006: 'something Crossroot does not need, with what works instead (the debugger idiom SYS_PTRACE, seccomp=unconfined) (info)',
   5001: 'a Dockerfile that cannot be read: an unknown instruction, no FROM, a bad FROM line or flag',
-  5002: 'a Dockerfile feature Crossroot cannot build (RUN --mount other than type=cache, RUN --security, COPY --parents)',
+  5002: 'a Dockerfile feature Crossroot cannot build (RUN --mount other than type=cache, RUN --security, ADD --keep-git-dir)',
   5003: 'EXPOSE, CMD, ENTRYPOINT, VOLUME, HEALTHCHECK, STOPSIGNAL: recorded in the image config, not run (info)',
   5004: 'a Compose file that cannot be used: unreadable, no such service, or a service without image or build',
   5005: 'Compose settings Crossroot does not run: other services, ports, networks, tmpfs volumes (warning/info)',

@@ -161,8 +161,8 @@ export function parseDockerfile(text: string): ParsedDockerfile {
         }
       } else if (kw === 'RUN' && f.name === 'security') {
         report(ins, 'error', 'RUN --security is not supported: a build step runs as your own user in a user namespace and cannot gain host privileges');
-      } else if ((kw === 'COPY' || kw === 'ADD') && (f.name === 'parents' || f.name === 'exclude' || f.name === 'keep-git-dir')) {
-        report(ins, 'error', `${kw} --${f.name} is not supported yet`);
+      } else if (kw === 'ADD' && f.name === 'keep-git-dir') {
+        report(ins, 'error', 'ADD --keep-git-dir is not supported: Crossroot does not ADD git repositories; clone it in a RUN step, or put the checkout in the build context');
       }
     }
     if (kw === 'FROM') {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readDevcontainer } from '../../../src/core/envfile/devcontainer';
 import { Code } from '../../../src/core/envfile/diagnostics';
-import { collectLocal, DockerIgnore } from '../../../src/core/env/context';
+import { collectLocal, DockerIgnore, parseChmod } from '../../../src/core/env/context';
 import { at, fakeHost } from './fake-host';
 
 function project(files: Record<string, string>): { dir: string; done: () => void } {
@@ -100,4 +100,21 @@ test('COPY sources cannot leave the build context, by .. or by a symlink', (t) =
   assert.deepEqual(all.map((i) => [i.name, i.linkname ?? '']), [['dst/a.txt', ''], ['dst/insidelink', 'sub'], ['dst/link', '../outside.txt']]);
   assert.deepEqual(collectLocal(ctx, ['*.txt', 'sub/*.txt'], '/d', false, none).map((i) => i.name), ['d/a.txt', 'd/b.txt']);
   assert.throws(() => collectLocal(ctx, ['sub'], '/d', false, new DockerIgnore('sub')), /excluded by \.dockerignore|matches no file/);
+});
+
+test('--chmod: octal, or chmod\'s symbolic clauses applied to each entry\'s own mode (X only for dirs and executables)', () => {
+  const m = (spec: string, mode: number, dir = false) => {
+    const f = parseChmod(spec);
+    assert.ok(f !== undefined, spec);
+    return typeof f === 'number' ? f : f(mode, dir);
+  };
+  assert.equal(m('755', 0o600), 0o755);
+  assert.equal(m('u+x', 0o644), 0o744);
+  assert.equal(m('u+x,go=rX', 0o644), 0o755);
+  assert.equal(m('a=rX', 0o644), 0o444);
+  assert.equal(m('a=rX', 0o750, true), 0o555);
+  assert.equal(m('go-w', 0o666), 0o644);
+  assert.equal(m('g=u', 0o740), 0o770);
+  assert.equal(m('+x', 0o600), 0o711);
+  for (const bad of ['u+q', '999', 'x', 'u+x,', '']) assert.equal(parseChmod(bad), undefined, bad);
 });
