@@ -11,8 +11,9 @@ export const ENV_FILE_SELECTOR = [
   { scheme: 'untitled', pattern: '**/crossroot.toml' },
   { scheme: 'file', pattern: '**/.devcontainer/devcontainer.json' },
   { scheme: 'file', pattern: '**/.devcontainer.json' },
-  // Dockerfiles beside a devcontainer.json: the server reports what Crossroot cannot build.
-  { scheme: 'file', pattern: '**/.devcontainer/**/{Dockerfile,Dockerfile.*,*.Dockerfile}' },
+  // Dockerfiles (build.dockerfile may be "../Dockerfile"): the server reports what Crossroot
+  // cannot build in those a devcontainer.json builds, and nothing in the others.
+  { scheme: 'file', pattern: '**/{Dockerfile,Dockerfile.*,*.Dockerfile}' },
 ];
 
 export function chooseEnvFile(folders: readonly string[], chosen: string | undefined): string | undefined {

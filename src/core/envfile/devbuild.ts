@@ -21,6 +21,8 @@ export interface BuildContext {
   subst: (value: string, at: Node) => string;
   /** The host's variables, for Compose's own `${VAR}` interpolation. */
   getenv: (name: string) => string | undefined;
+  /** Told the Dockerfile the build names, before it is checked (so also when it has errors). */
+  onDockerfile?: (file: string) => void;
 }
 
 /** Compose interpolation: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$$` for a dollar. */
@@ -117,6 +119,7 @@ export function readDockerBuild(build: Node | undefined, legacy: { dockerFile?: 
   const file = path.resolve(c.fileDir, dockerfile);
   const contextDir = path.resolve(c.fileDir, context);
   if (ctxNode && !isDir(contextDir)) c.report(Code.PathNotFound, 'error', `the build context ${contextDir} is not a directory`, ctxNode.offset, ctxNode.offset + ctxNode.length);
+  c.onDockerfile?.(file);
   if (!checkDockerfile(file, span(dfNode), c.report, target)) return undefined;
   return { kind: 'dockerfile', file, context: contextDir, args, ...(target ? { target } : {}) };
 }
@@ -209,6 +212,7 @@ export function readCompose(filesNode: Node, serviceNode: Node | undefined, c: B
     if (Array.isArray(b.args)) for (const a of b.args) { const s = String(a); const eq = s.indexOf('='); if (eq > 0) args[s.slice(0, eq)] = s.slice(eq + 1); }
     else if (b.args && typeof b.args === 'object') for (const [k, v] of Object.entries(b.args as Record<string, unknown>)) args[k] = String(v ?? '');
     const target = typeof b.target === 'string' ? b.target : undefined;
+    c.onDockerfile?.(file);
     if (!checkDockerfile(file, at, c.report, target)) return undefined;
     source = { kind: 'dockerfile', file, context, args, ...(target ? { target } : {}) };
   } else if (typeof svc.image === 'string') {

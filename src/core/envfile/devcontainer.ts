@@ -178,7 +178,8 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   const image = str('image');
   let source: EnvSpec['source'] | undefined;
   let compose: ComposeService | undefined;
-  const buildCtx = { fileDir, report, subst: (v: string, n: Node) => subst(v, n, ctx), getenv: (n: string) => host.getenv(n) };
+  let dockerfile: string | undefined;
+  const buildCtx = { fileDir, report, subst: (v: string, n: Node) => subst(v, n, ctx), getenv: (n: string) => host.getenv(n), onDockerfile: (f: string) => { dockerfile = f; } };
   if (image) {
     if (checkImageRef(image.value, span(image.node), report)) source = { kind: 'image', ref: image.value };
   } else if (props.has('dockerComposeFile')) {
@@ -542,7 +543,7 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
     const what = n.type === 'string' && String(n.value).startsWith('-') ? `runArgs "${String(n.value)}"` : `"${String(n.value)}"`;
     report(Code.DevcontainerIgnored, 'info', `${what} is ${debuggerNote(native)}`, n.offset, n.offset + n.length);
   }
-  if (!source) return finish(diags);
+  if (!source) return finish(diags, undefined, dockerfile);
   const spec: EnvSpec = {
     file, workspaceFolder,
     // Dev Containers names are display text ("Python 3"); ours name a folder and a hostname.
@@ -568,12 +569,13 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
       },
     } : {}),
   };
-  return finish(diags, spec);
+  return finish(diags, spec, dockerfile);
 }
 
-function finish(diags: EnvDiagnostic[], spec?: EnvSpec): EnvFileResult {
+function finish(diags: EnvDiagnostic[], spec?: EnvSpec, dockerfile?: string): EnvFileResult {
   diags.sort((a, b) => a.start - b.start || a.code - b.code);
-  return hasErrors(diags) || !spec ? { diagnostics: diags } : { spec, diagnostics: diags };
+  const built = dockerfile ? { dockerfile } : {};
+  return hasErrors(diags) || !spec ? { diagnostics: diags, ...built } : { spec, diagnostics: diags, ...built };
 }
 
 /** The three forms: "cmd" (shell), ["argv", …] (no shell), { name: "cmd" | [argv] } (Dev Containers runs these in parallel). */

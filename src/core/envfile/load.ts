@@ -1,11 +1,12 @@
 // Finding and loading a workspace's env file: crossroot.toml first, then devcontainer.json.
 // Callers that need a runnable env use loadEnvSpec(); editors and `lint` use readEnvFile().
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { CrossrootError } from '../errors';
 import { readDevcontainer } from './devcontainer';
 import { lineColumn, type EnvDiagnostic } from './diagnostics';
 import { nodeHost, type EnvHost } from './host';
-import { envFileKind } from './names';
+import { envFileKind, findEnvFiles } from './names';
 import type { EnvSpec } from './spec';
 import { readEnvToml, type EnvFileResult } from './toml';
 
@@ -14,6 +15,26 @@ export { ENV_FILE_NAMES, envFileKind, findEnvFile, findEnvFileUpward, findEnvFil
 /** Reads env file text (saved or not) by its name. Files of another name are read as crossroot.toml. */
 export function readEnvFile(text: string, file: string, host: EnvHost = nodeHost): EnvFileResult {
   return envFileKind(file) === 'devcontainer' ? readDevcontainer(text, { file, host }) : readEnvToml(text, { file, host });
+}
+
+/**
+ * The devcontainer.json files whose build is `dockerfile` (`build.dockerfile`, legacy
+ * `dockerFile`, or the Compose service's build), looked for in its folder and every folder above
+ * it, where a project keeps its `.devcontainer` (`"dockerfile": "../Dockerfile"` is common); also
+ * when the devcontainer.json has errors (the Dockerfile's own ones among them).
+ */
+export function devcontainersBuilding(dockerfile: string, host: EnvHost = nodeHost): string[] {
+  const target = path.resolve(dockerfile);
+  const found: string[] = [];
+  for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
+    for (const f of findEnvFiles(dir, host)) {
+      if (envFileKind(f) !== 'devcontainer') continue;
+      const text = host.readFile ? host.readFile(f) : (() => { try { return readFileSync(f, 'utf8'); } catch { return undefined; } })();
+      const built = text === undefined ? undefined : readEnvFile(text, f, host).dockerfile;
+      if (built && path.resolve(built) === target) found.push(f);
+    }
+    if (path.dirname(dir) === dir) return found;
+  }
 }
 
 /** One line per diagnostic, as `crossroot lint` and error messages print them. */

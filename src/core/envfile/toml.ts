@@ -23,6 +23,8 @@ export interface EnvFileResult {
   diagnostics: EnvDiagnostic[];
   /** The parsed tree, when the TOML is well-formed (symbols and code actions use it). */
   tree?: TomlTable;
+  /** devcontainer.json: the Dockerfile its build names, also when something has errors (editors check that Dockerfile). */
+  dockerfile?: string;
 }
 
 // Suites older than trixie, by codename and by the alias they had when this was written.

@@ -15,7 +15,7 @@ import { DIAGNOSTIC_SOURCE, type EnvDiagnostic } from '../envfile/diagnostics';
 import { isDockerfileName, parseDockerfile } from '../envfile/dockerfile';
 import { fieldMarkdown, valueMarkdown } from '../envfile/docs';
 import { nativeArch, nodeHost, type EnvHost } from '../envfile/host';
-import { envFileKind, readEnvFile } from '../envfile/load';
+import { devcontainersBuilding, envFileKind, readEnvFile } from '../envfile/load';
 import { ENV_SCHEMA, schemaAt, type FieldSchema } from '../envfile/schema';
 import { findEntry, type TomlTable } from '../envfile/tree';
 import type { EnvFileResult } from '../envfile/toml';
@@ -65,8 +65,12 @@ export function createLanguageService(opts: LanguageServiceOptions = {}): Langua
     const hit = cache.get(doc.uri);
     if (hit && hit.version === doc.version) return hit.result;
     // A devcontainer's Dockerfile: its problems at their instruction (what `build` would refuse).
+    // Only for one a devcontainer builds (or one in a .devcontainer folder): a production
+    // Dockerfile elsewhere in the project may well use what Crossroot does not build.
     const file = documentPath(doc.uri);
-    const result = isDockerfileName(file) ? { diagnostics: parseDockerfile(doc.getText()).diagnostics } : readEnvFile(doc.getText(), file, host);
+    const result = isDockerfileName(file)
+      ? { diagnostics: file.split(path.sep).includes('.devcontainer') || devcontainersBuilding(file, host).length ? parseDockerfile(doc.getText()).diagnostics : [] }
+      : readEnvFile(doc.getText(), file, host);
     cache.set(doc.uri, { version: doc.version, result });
     if (cache.size > 50) cache.delete(cache.keys().next().value!);
     return result;

@@ -1,4 +1,8 @@
 import { test } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import assert from 'node:assert/strict';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity, type Position, type TextEdit, type WorkspaceEdit } from 'vscode-languageserver-types';
@@ -185,4 +189,19 @@ test('a devcontainer\'s Dockerfile gets its problems at the instruction\'s range
     [5003, DiagnosticSeverity.Information, 2, 0, 2, 11],
   ]);
   assert.match(d[0]!.message, /only type=cache/);
+});
+
+test('a Dockerfile outside .devcontainer gets diagnostics when a devcontainer.json builds it ("../Dockerfile"), and none when nothing does', (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'crossroot-lsp-df-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const text = 'FROM debian:bookworm\nRUN --mount=type=secret,id=npm npm ci\n';
+  mkdirSync(path.join(dir, '.devcontainer'));
+  mkdirSync(path.join(dir, 'deploy'));
+  writeFileSync(path.join(dir, 'Dockerfile'), text);
+  writeFileSync(path.join(dir, 'deploy/Dockerfile'), text);
+  writeFileSync(path.join(dir, '.devcontainer/devcontainer.json'), '{ "build": { "dockerfile": "../Dockerfile", "context": ".." } }\n');
+  const real = createLanguageService();
+  const built = real.validate(doc(text, pathToFileURL(path.join(dir, 'Dockerfile')).href));
+  assert.deepEqual(built.map((x) => [x.code, x.range.start.line]), [[5002, 1]]);
+  assert.deepEqual(real.validate(doc(text, pathToFileURL(path.join(dir, 'deploy/Dockerfile')).href)), [], 'a Dockerfile no devcontainer builds is not ours to judge');
 });
