@@ -86,7 +86,8 @@ function heredoc(h: Heredoc, text: string, offset: (p: { line: number; character
   const op = text.slice(offset(h.getStartRange().start), offset(h.getStartRange().end));
   const c = h.getContentRange();
   const body = c ? text.slice(offset({ line: c.start.line, character: 0 }), offset(c.end)).replace(/\r$/gm, '') : '';
-  return { name: h.getName(), content: c && body !== '' ? `${body.replace(/\n$/, '')}\n` : '', chomp: op.startsWith('<<-'), expand: !/["']/.test(op) };
+  // The range ends where the last line ends (a blank last line: at its start), so every line, blank ones too, gets its "\n".
+  return { name: h.getName(), content: c ? `${body}\n` : '', chomp: op.startsWith('<<-'), expand: !/["']/.test(op) };
 }
 
 /** Leading tabs off each line, as `<<-` asks. */

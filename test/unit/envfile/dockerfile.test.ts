@@ -72,6 +72,9 @@ test('heredocs: each body with its delimiter, <<- and quoting noted, the instruc
   assert.deepEqual([after!.args, after!.heredocs, after!.line], ['echo after', undefined, 12]);
   assert.deepEqual(p.diagnostics, []);
   assert.equal(chompHeredoc('\t\ta\n\tb\n c\n'), 'a\nb\n c\n');
+  // Blank lines are lines: first, last and only ones too.
+  const blank = parseDockerfile('FROM b\nRUN <<EOF\n\nEOF\nRUN <<EOF\n\n\necho x\n\nEOF\n').stages[0]!.instructions;
+  assert.deepEqual(blank.map((i) => i.heredocs![0]!.content), ['\n', '\n\necho x\n\n']);
 });
 
 test('a heredoc without its closing line, or in the exec form, is an error at the instruction', () => {
