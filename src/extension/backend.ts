@@ -18,6 +18,10 @@ export interface EnvStatus {
   idleExit?: number;
   /** Where the env's state lands on disk (Env.stateDirs()): watched, so other processes' changes show. */
   dirs?: string[];
+  /** The env's lock file (Env.lockFile): watched, since another process's build or start begins there. */
+  lock?: string;
+  /** Another process builds, starts or stops the env (state 'building'): its lock, waited on. */
+  busyLock?: string;
 }
 
 /** One progress event of a build: the layer, bytes or setup step now under way. */

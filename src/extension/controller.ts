@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { isCrossrootError } from '../core/errors';
 import type { EnvBackend, EnvStatus } from './backend';
-import { StateFollower, type WatchDir } from './follow';
+import { StateFollower, type DirWatch, type WaitFree, type WatchDir } from './follow';
 import type { Log, Ui, Workspace } from './ui';
 
 export const SHOW_LOG = 'Show Log';
@@ -19,6 +19,7 @@ export function untrustedMessage(action: string): string {
 export class EnvController {
   private current: EnvStatus | undefined;
   private building: AbortController | undefined;
+  private stopping = false;
   private rebuildOffered = false;
   private readonly listeners: ((s: EnvStatus | undefined) => void)[] = [];
   /** The status read under way, and the one queued behind it (see refresh). */
@@ -26,6 +27,7 @@ export class EnvController {
   private again: Promise<void> | undefined;
   private follower: StateFollower | undefined;
   private idleCheck: NodeJS.Timeout | undefined;
+  private lockWait: DirWatch | undefined;
 
   constructor(
     private readonly ui: Ui,
@@ -36,6 +38,8 @@ export class EnvController {
     public envFile: string | undefined,
     /** How the env's state dirs are watched (fs.watch; tests pass their own). */
     private readonly watchDir?: WatchDir,
+    /** How the end of another process's build, start or stop is waited for (flock). */
+    private readonly waitFree?: WaitFree,
   ) {}
 
   get status(): EnvStatus | undefined {
@@ -90,7 +94,9 @@ export class EnvController {
       this.follow(undefined);
       return this.set(undefined);
     }
-    if (this.building) return;
+    // While this process builds or stops the env, its own lock is no one else's build: the
+    // operation's end reads the status again.
+    if (this.building || this.stopping) return;
     try {
       // Untrusted: what the file says, without starting the helper or touching the store.
       if (!this.ws.isTrusted()) {
@@ -98,8 +104,8 @@ export class EnvController {
         return this.set({ ...this.backend.describe(this.envFile), state: 'not built' });
       }
       const s = await this.backend.status(this.envFile);
-      // A build started meanwhile shows 'building' until it ends (and reads again then).
-      if (this.building) return;
+      // A build or stop started meanwhile shows its own state until it ends (and reads again then).
+      if (this.building || this.stopping) return;
       this.follow(s);
       if (s.state !== this.current?.state) this.log.info(`env ${s.arch} · ${s.name}: ${s.state}`);
       this.set(s);
@@ -117,10 +123,19 @@ export class EnvController {
    */
   private follow(s: EnvStatus | undefined): void {
     const dirs = s?.dirs ?? [];
-    if (this.follower?.dirs.join('\0') !== dirs.join('\0')) {
+    const files = s?.lock ? [s.lock] : [];
+    if (this.follower?.dirs.join('\0') !== dirs.join('\0') || this.follower?.files.join('\0') !== files.join('\0')) {
       this.follower?.dispose();
-      this.follower = dirs.length && this.watchDir ? new StateFollower(dirs, () => { void this.refresh(); }, this.watchDir) : undefined;
+      this.follower = dirs.length && this.watchDir ? new StateFollower(dirs, () => { void this.refresh(); }, this.watchDir, files) : undefined;
       if (this.follower) this.log.info(`following the env's state in ${dirs[0]}`);
+    }
+    // Another process holds the env's lock: a build that fails or a start that ends changes no
+    // watched file when it lets go, so the lock's release is waited for (one waiter at a time).
+    if (s?.busyLock && this.waitFree && !this.lockWait) {
+      this.lockWait = this.waitFree(s.busyLock, () => {
+        this.lockWait = undefined;
+        void this.refresh();
+      });
     }
     clearTimeout(this.idleCheck);
     this.idleCheck = undefined;
@@ -133,6 +148,8 @@ export class EnvController {
   dispose(): void {
     this.follower?.dispose();
     this.follower = undefined;
+    this.lockWait?.close();
+    this.lockWait = undefined;
     clearTimeout(this.idleCheck);
   }
 
@@ -193,12 +210,14 @@ export class EnvController {
     if (!file) return;
     // Stopping only ends processes; it is allowed untrusted, so a user can always stop an env.
     if (this.current) this.set({ ...this.current, state: 'stopping' });
+    this.stopping = true;
     try {
       await this.backend.stop(file);
       this.log.info(`stopped ${file}`);
     } catch (e) {
       await this.fail('stopping the env failed', e);
     } finally {
+      this.stopping = false;
       await this.refresh();
     }
   }

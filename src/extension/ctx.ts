@@ -10,7 +10,7 @@ import { checkHelper, type Helper } from './bootstrap';
 import { cliCommand, taskShellScript, type CliCommand } from './cli';
 import { EnvController } from './controller';
 import { chooseEnvFile, devcontainerFiles, ENV_FILE_SELECTOR } from './envFiles';
-import { fsWatchDir } from './follow';
+import { flockFree, fsWatchDir } from './follow';
 import { core, heavy } from './lazy';
 import { offerExtensions } from './recommend';
 import { applyRouting } from './routing';
@@ -38,7 +38,7 @@ export class Ctx implements vscode.Disposable {
     this.log = vscodeLog(this.channel);
     this.ui = vscodeUi();
     this.ws = vscodeWorkspace();
-    this.env = new EnvController(this.ui, this.log, this.ws, makeBackend(this), this.findEnvFile(), fsWatchDir);
+    this.env = new EnvController(this.ui, this.log, this.ws, makeBackend(this), this.findEnvFile(), fsWatchDir, flockFree);
     this.own(this.env);
     this.statusItem = this.own(vscode.window.createStatusBarItem('crossroot.env', vscode.StatusBarAlignment.Left, 50));
     this.statusItem.name = 'Crossroot env';

@@ -17,15 +17,27 @@ export interface LifecycleSettings {
 
 const STATES: Record<CoreStatus['state'], EnvState> = { 'not-built': 'not built', outdated: 'outdated', ready: 'ready', running: 'running' };
 
-export function statusFrom(s: Pick<CoreStatus, 'name' | 'arch' | 'state' | 'instance' | 'nativeCompilers'>): EnvStatus {
+export function statusFrom(s: Pick<CoreStatus, 'name' | 'arch' | 'state' | 'instance' | 'nativeCompilers' | 'busy'>): EnvStatus {
   const n = s.nativeCompilers;
   const parts = [
+    ...(s.busy ? ['another crossroot is building, starting or stopping it'] : []),
     ...(s.instance ? [`${s.instance.processes} process${s.instance.processes === 1 ? '' : 'es'} in it`] : []),
     // Why gcc in the env is (not) the host's compiler, as `crossroot status` says it.
     ...(n ? [`native compilers ${n.state}${n.state === 'off' ? `: ${n.reason}${n.fix ? ` (${n.fix})` : ''}` : ''}`] : []),
   ];
   const detail = parts.length ? parts.join('\n') : undefined;
-  return { name: s.name, arch: s.arch as ArchName, state: STATES[s.state], ...(detail ? { detail } : {}), ...(s.instance ? { processes: s.instance.processes } : {}) };
+  return {
+    name: s.name, arch: s.arch as ArchName, state: s.busy ? 'building' : STATES[s.state], ...(detail ? { detail } : {}),
+    ...(s.instance ? { processes: s.instance.processes } : {}), ...(s.busy ? { busyLock: s.busy.lock } : {}),
+  };
+}
+
+/**
+ * The status bar's status of an env, with what follows it (state dirs, lock, idle timeout).
+ * state(), not status(): the sizes walk every layer tree, and this runs on every change.
+ */
+export function envStatusOf(env: Env): EnvStatus {
+  return { ...statusFrom(env.state()), idleExit: env.idleTimeout, dirs: env.stateDirs(), lock: env.lockFile };
 }
 
 function mb(n: number): string {
@@ -73,11 +85,7 @@ export function lifecycleBackend(s: LifecycleSettings): EnvBackend {
       const spec = core().loadEnvSpec(file);
       return { name: spec.name, arch: spec.arch };
     },
-    // state(), not status(): the sizes walk every layer tree, and this runs on every change.
-    status: async (file) => {
-      const env = await open(file);
-      return { ...statusFrom(env.state()), idleExit: env.idleTimeout, dirs: env.stateDirs() };
-    },
+    status: async (file) => envStatusOf(await open(file)),
     build: async (file, o) => {
       const env = await open(file, {
         signal: o.signal,

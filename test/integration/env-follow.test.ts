@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Env } from '../../src/core/env/env';
+import { lockFile } from '../../src/core/store/lock';
 import { Store } from '../../src/core/store/store';
 import type { EnvBackend, EnvStatus } from '../../src/extension/backend';
 import { EnvController } from '../../src/extension/controller';
-import { fsWatchDir } from '../../src/extension/follow';
-import { statusFrom } from '../../src/extension/lifecycle';
+import { flockFree, fsWatchDir } from '../../src/extension/follow';
+import { envStatusOf } from '../../src/extension/lifecycle';
 import { busyboxRootfs, mmdebstrapAvailable } from '../fixtures/rootfs';
 import { HELPER, need, tempDir } from '../lib/harness';
 import { MemoryWorkspace, RecordingLog, RecordingUi } from '../unit/extension/fake-ui';
@@ -25,7 +26,7 @@ function shows(c: EnvController, state: EnvStatus['state']): Promise<void> {
   });
 }
 
-test('the status follows a build, a start and a stop made by the CLI in another process', async (t) => {
+test('the status follows a build, a start, a stop and a held lock of another process', async (t) => {
   if (!need(t, existsSync(HELPER), 'the helper is not built (make -C native)')) return;
   if (!need(t, mmdebstrapAvailable(), 'mmdebstrap is not installed (apt-get install mmdebstrap)')) return;
   const tree = await busyboxRootfs('amd64');
@@ -35,12 +36,11 @@ test('the status follows a build, a start and a stop made by the CLI in another 
   const dir = tempDir(t, 'crossroot-project-');
   const file = path.join(dir, 'crossroot.toml');
   writeFileSync(file, `name = "demo"\narch = "amd64"\n[source]\nkind = "dir"\npath = ${JSON.stringify(tree)}\n[setup]\nrun = ["echo built > /etc/built"]\n`);
-  // lifecycle.ts's status, on the core loaded directly (the extension loads it from dist/cli.cjs).
+  // lifecycle.ts's status, on the core loaded directly (the extension loads it from dist/core.cjs).
   const backend: EnvBackend = {
     describe: () => ({ name: 'demo', arch: 'amd64' }),
     status: async (f) => {
-      const env = Env.open(f, { store: Store.open(store, { helper: HELPER }), helper: HELPER });
-      return { ...statusFrom(env.state()), idleExit: env.idleTimeout, dirs: env.stateDirs() };
+      return envStatusOf(Env.open(f, { store: Store.open(store, { helper: HELPER }), helper: HELPER }));
     },
     build: async () => {},
     stop: async () => {},
@@ -48,7 +48,7 @@ test('the status follows a build, a start and a stop made by the CLI in another 
   // The extension host lives on by itself; here the watches alone would not hold the loop open.
   const alive = setInterval(() => {}, 1 << 30);
   t.after(() => clearInterval(alive));
-  const c = new EnvController(new RecordingUi(), new RecordingLog(), new MemoryWorkspace(), backend, file, fsWatchDir);
+  const c = new EnvController(new RecordingUi(), new RecordingLog(), new MemoryWorkspace(), backend, file, fsWatchDir, flockFree);
   t.after(() => c.dispose());
   await c.refresh();
   assert.equal(c.status?.state, 'not built');
@@ -64,5 +64,14 @@ test('the status follows a build, a start and a stop made by the CLI in another 
   await shows(c, 'running');
   r = await crossrootAsync(['stop'], env, dir);
   assert.equal(r.code, 0, r.stderr);
+  await shows(c, 'ready');
+
+  // Another crossroot takes the env's lock to build it (and holds it while it works): building.
+  // Letting go of it changes no watched file (a failed build writes nothing); the extension
+  // waits for the lock itself and reads again.
+  const held = await lockFile(Env.open(file, { store: Store.open(store, { helper: HELPER }), helper: HELPER }).lockFile);
+  await shows(c, 'building');
+  assert.match(c.status?.detail ?? '', /another crossroot is building, starting or stopping it/);
+  held!.release();
   await shows(c, 'ready');
 });

@@ -14,7 +14,7 @@ import { defaultStoreRoot } from '../store/root';
 import { volumeName, type EnvSpec, type LifecycleCommand } from '../envfile/spec';
 import { parseImageConfig, type ImageConfig } from '../image/oci';
 import type { PulledImage } from '../image/pull';
-import type { HeldLock } from '../store/lock';
+import { flockHeld, type HeldLock } from '../store/lock';
 import { Store } from '../store/store';
 import { treeBytes } from '../store/size';
 import { type Bind, findHelper } from '../sandbox/helper';
@@ -140,6 +140,11 @@ export interface EnvStatus {
   instance?: { pid: number; processes: number };
   /** Whether gcc & co. run the host's cross compiler, as decided when the instance last started. */
   nativeCompilers?: NativeCompilers;
+  /**
+   * Some process is building, starting or stopping the env now (it holds the env's lock, named
+   * by `lock`): a terminal's or task's CLI, or the CLI elsewhere.
+   */
+  busy?: { lock: string };
 }
 
 /**
@@ -957,7 +962,16 @@ export class Env {
       ...(record ? { record } : {}),
       ...(running ? { instance: { pid: running.pid, processes: processesInNamespace(running.pid) } } : {}),
       ...(record ? nativeStatus(path.join(this.dir, 'native-compilers.json')) : {}),
+      ...(flockHeld(this.lockFile) ? { busy: { lock: this.lockFile } } : {}),
     };
+  }
+
+  /**
+   * The file lockEnv() locks: another process writes its pid into it when it starts to build,
+   * start or stop the env (a change its watchers see), and holds it until it is done.
+   */
+  get lockFile(): string {
+    return this.store.lockPath(`env-${this.id}`);
   }
 
   /**

@@ -1,7 +1,7 @@
 // File locks for the store: kernel flock(2) locks taken through util-linux `flock` on an fd that
 // this process keeps open, so a lock is released by the kernel when its holder dies (even kill -9).
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, ftruncateSync, writeSync, readFileSync, constants } from 'node:fs';
+import { openSync, closeSync, ftruncateSync, writeSync, readFileSync, statSync, constants } from 'node:fs';
 import { CrossrootError } from '../errors';
 
 export interface HeldLock {
@@ -97,5 +97,34 @@ function holderPid(file: string): number | undefined {
     return Number.isSafeInteger(n) && n > 0 ? n : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * True when some process holds an exclusive flock on `file` now, as /proc/locks tells (a holder
+ * that died holds nothing). Looks only: never takes the lock, so it never waits.
+ */
+export function flockHeld(file: string, locks = readProcLocks()): boolean {
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    return false;
+  }
+  // /proc/locks names the file as MAJOR:MINOR:INODE, the device numbers in hex.
+  const major = Math.floor(st.dev / 256) & 0xfff, minor = (st.dev & 0xff) | (Math.floor(st.dev / 4096) & 0xfff00);
+  const id = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${st.ino}`;
+  // "1: FLOCK  ADVISORY  WRITE 1234 fe:00:4596290 0 EOF"; a waiter's line has "->" after the number.
+  return locks.split('\n').some((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[1] === 'FLOCK' && f[3] === 'WRITE' && f[5] === id;
+  });
+}
+
+function readProcLocks(): string {
+  try {
+    return readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return '';
   }
 }

@@ -132,3 +132,19 @@ test('an untrusted folder shows name and arch from the file without asking the l
   assert.deepEqual(c.status, { name: 'firmware', arch: 'arm64', state: 'not built' });
   assert.deepEqual(backend.calls, []);
 });
+
+test('while this window stops the env, its own hold of the env lock is not shown as another build', async () => {
+  const { backend, c } = setup();
+  backend.state = { ...backend.state, state: 'running' };
+  await c.refresh();
+  const states: string[] = [];
+  c.onDidChange((s) => states.push(s!.state));
+  backend.stop = async () => {
+    // The watcher fires mid-stop (instance.json went) while the lock is still held.
+    backend.state = { ...backend.state, state: 'building', busyLock: '/s/locks/env.lock' };
+    await c.refresh();
+    backend.state = { name: 'firmware', arch: 'arm64', state: 'ready' };
+  };
+  await c.stop();
+  assert.deepEqual(states, ['stopping', 'ready']);
+});

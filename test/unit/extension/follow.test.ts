@@ -77,16 +77,16 @@ test('the status follows a build, a start and a stop made by another process, fr
 
 /** A WatchDir that records what is watched and lets the test fire a directory's events. */
 class FakeWatches {
-  open = new Map<string, () => void>();
+  open = new Map<string, (entry?: string) => void>();
   closed: string[] = [];
   watch: WatchDir = (dir, onChange) => {
     this.open.set(dir, onChange);
     return { close: () => { this.open.delete(dir); this.closed.push(dir); } };
   };
-  fire(dir: string): void {
+  fire(dir: string, entry?: string): void {
     const f = this.open.get(dir);
     assert.ok(f, `${dir} is watched (watched: ${[...this.open.keys()].join(', ')})`);
-    f();
+    f(entry);
   }
 }
 
@@ -209,4 +209,42 @@ test('a running env with a terminal in it, or one that never idles out, schedule
     assert.equal(reads, 1, JSON.stringify(s));
     c.dispose();
   }
+});
+
+test('in the store\'s shared locks dir only the env\'s own lock counts', (t) => {
+  const root = tempDir(t);
+  mkdirSync(path.join(root, 'locks'));
+  const watches = new FakeWatches();
+  let changes = 0;
+  const f = new StateFollower([], () => { changes++; }, watches.watch, [path.join(root, 'locks', 'env-demo-1.lock')]);
+  t.after(() => f.dispose());
+  // A pull's blob lock: nothing to read.
+  watches.fire(path.join(root, 'locks'), 'blob-0123.lock');
+  assert.equal(changes, 0);
+  // Another crossroot takes the env's lock (writes its pid in it): read.
+  watches.fire(path.join(root, 'locks'), 'env-demo-1.lock');
+  assert.equal(changes, 1);
+});
+
+test('another process\'s build is waited for once; its end reads the status again', async () => {
+  let state: EnvStatus = { name: 'demo', arch: 'arm64', state: 'building', busyLock: '/s/locks/env-demo.lock' };
+  const backend: EnvBackend = {
+    describe: () => ({ name: 'demo', arch: 'arm64' }),
+    status: async () => state,
+    build: async () => {},
+    stop: async () => {},
+  };
+  const waits: Array<{ file: string; free: () => void; closed: boolean }> = [];
+  const c = new EnvController(new RecordingUi(), new RecordingLog(), new MemoryWorkspace(), backend, '/w/crossroot.toml', new FakeWatches().watch,
+    (file, free) => { const w = { file, free, closed: false }; waits.push(w); return { close: () => { w.closed = true; } }; });
+  await c.refresh();
+  await c.refresh();
+  assert.equal(c.status?.state, 'building');
+  assert.deepEqual(waits.map((w) => w.file), ['/s/locks/env-demo.lock'], 'one waiter, however often it is read');
+  // The build failed: no file changed; only the lock's release tells.
+  state = { name: 'demo', arch: 'arm64', state: 'not built' };
+  const over = shows(c, 'not built');
+  waits[0]!.free();
+  await over;
+  c.dispose();
 });

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, tempDir } from '../../lib/harness';
-import { lockFile, waitForLock } from '../../../src/core/store/lock';
+import { flockHeld, lockFile, waitForLock } from '../../../src/core/store/lock';
 
 /** Runs a TypeScript snippet in a child node that can import the store modules. */
 function child(dir: string, name: string, body: string): ReturnType<typeof spawn> {
@@ -67,4 +67,19 @@ test('shared holders coexist and keep an exclusive locker out', async (t) => {
   assert.ok(x, 'exclusive is granted once the shared holders are gone');
   x.release();
   x.release(); // releasing twice is harmless
+});
+
+test('flockHeld sees a held exclusive lock through /proc/locks, and not a shared or released one', async (t) => {
+  const file = path.join(tempDir(t), 'env-x.lock');
+  assert.equal(flockHeld(file), false, 'no file, no lock');
+  const held = (await lockFile(file))!;
+  assert.equal(flockHeld(file), true);
+  // Another file on the same device is not this one.
+  writeFileSync(path.join(path.dirname(file), 'other.lock'), '');
+  assert.equal(flockHeld(path.join(path.dirname(file), 'other.lock')), false);
+  held.release();
+  assert.equal(flockHeld(file), false);
+  const shared = (await lockFile(file, { shared: true }))!;
+  assert.equal(flockHeld(file), false, 'a reader (the extension waiting for the end) is not a holder');
+  shared.release();
 });
