@@ -27,7 +27,7 @@ static const struct {
   {"check", cmd_check, true, "check [--arch ARCH] [--qemu PATH] [--rootfs DIR] [--json]"},
   {"arches", cmd_arches, false, "arches [--json]"},
   {"unpack", cmd_unpack, true,
-   "unpack --target DIR [--layer FILE]... [--compression auto|gzip|zstd|none] [--idmap auto|single|full|none] [--status-fd N]"},
+   "unpack --target DIR [--layer FILE]... [--compression auto|gzip|zstd|none] [--idmap auto|single|full|none] [--no-whiteouts] [--status-fd N]"},
   {"decompress", cmd_decompress, false, "decompress --input FILE --output FILE [--status-fd N]"},
   {"pack", cmd_pack, false, "pack --output FILE [--status-fd N] -- PATH..."},
   {"remove", cmd_remove, true, "remove --target DIR [--idmap auto|single|full|none] [--status-fd N]"},

@@ -57,6 +57,8 @@ struct dirmap {
 
 struct unpacker {
   int rootfd;
+  /* --no-whiteouts: a plain archive (a Dockerfile COPY/ADD), where `.wh.` names are just names. */
+  bool plain;
   enum owners owners;
   int layer;
   const char *label;
@@ -565,10 +567,10 @@ static void apply_layer(struct unpacker *u, int fd, enum compression c) {
     const char *name = slash ? slash + 1 : u->path;
     cleanup_free char *parent = slash ? strndup(u->path, (size_t)(slash - u->path)) : xstrdup("");
     if (!parent) die_oom();
-    if (!strncmp(parent, ".wh.", 4) || strstr(parent, "/.wh."))
+    if (!u->plain && (!strncmp(parent, ".wh.", 4) || strstr(parent, "/.wh.")))
       entry_die(u, "EBADTAR", NULL, "a whiteout name is used as a directory");
 
-    if (!strncmp(name, ".wh.", 4)) {
+    if (!u->plain && !strncmp(name, ".wh.", 4)) {
       set_add_path(&u->touched, parent);
       int pfd = parent_dir(u, parent, false);
       if (pfd < 0 && (errno == ENOENT || errno == ENOTDIR)) continue; /* nothing there to hide */
@@ -626,7 +628,7 @@ static void apply_layer(struct unpacker *u, int fd, enum compression c) {
 static void usage_die(const char *msg) {
   die_code("EUSAGE",
            "usage: crossroot-helper unpack --target DIR [--layer FILE]... [--compression auto|gzip|zstd|none] "
-           "[--idmap auto|single|full|none] [--status-fd N]",
+           "[--idmap auto|single|full|none] [--no-whiteouts] [--status-fd N]",
            "%s", msg);
 }
 
@@ -635,8 +637,10 @@ int cmd_unpack(int argc, char **argv) {
   const char *layers[MAX_LAYERS];
   int n_layers = 0;
   enum compression comp = COMPRESSION_AUTO;
+  bool plain = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
+    if (!strcmp(a, "--no-whiteouts")) { plain = true; continue; }
     if (i + 1 >= argc) usage_die(xasprintf("%s needs a value", a));
     if (!strcmp(a, "--target")) target = argv[++i];
     else if (!strcmp(a, "--layer")) {
@@ -658,7 +662,7 @@ int cmd_unpack(int argc, char **argv) {
     if (fds[i] < 0) die_code("ENOLAYER", "check the path passed with --layer", "cannot open layer %s: %s", layers[i], strerror(errno));
   }
   if (mkdir(target, 0755) < 0 && errno != EEXIST) die_with_error("creating target %s", target);
-  struct unpacker u = {.parent_fd = -1};
+  struct unpacker u = {.parent_fd = -1, .plain = plain};
   u.rootfd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (u.rootfd < 0) die_with_error("opening target %s", target);
   umask(0);

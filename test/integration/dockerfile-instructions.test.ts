@@ -249,3 +249,11 @@ test('COPY --chmod takes symbolic modes, --exclude leaves files out (also with -
   assert.equal(await inside(p, r, 'ls -A /opt/nosh'), 'tool\n');
   await assert.rejects(build(p, 'FROM base\nCOPY --chmod=u+q app/bin /x/\n'), /line 2 \(COPY\): --chmod=u\+q is not a mode: use octal \(755\) or chmod's symbolic form/);
 });
+
+test('COPY and ADD copy files named .wh.* as files: they are no whiteouts, and nothing beside them goes', { timeout: 5 * 60_000 }, async (t) => {
+  if (!ready(t)) return;
+  const p = await project(t, { 'files/.wh.note': 'a file\n', 'tree/.wh.other': 'also a file\n' });
+  assert.equal(spawnSync('tar', ['-cf', 'a.tar', '-C', 'tree', '.'], { cwd: p.dir }).status, 0);
+  const r = await build(p, 'FROM base\nRUN mkdir /opt && echo kept > /opt/note && echo kept > /opt/other\nCOPY files/ /opt/\nADD a.tar /opt/\n');
+  assert.equal(await inside(p, r, 'cd /opt && ls -A && cat note .wh.note other .wh.other'), '.wh.note\n.wh.other\nnote\nother\nkept\na file\nkept\nalso a file\n');
+});

@@ -330,3 +330,18 @@ test('remove does not cross into a mount point inside the tree', async (t) => {
   assert.match(out.stdout, /^inside$/m, 'the mounted filesystem keeps its contents');
   assert.doesNotMatch(out.stdout, /other/, 'everything else is removed');
 });
+
+test('--no-whiteouts applies a plain archive: .wh. names are files, nothing below is removed', async (t) => {
+  const dir = scratch(t);
+  const root = path.join(dir, 'root');
+  mkdirSync(path.join(root, 'd'), { recursive: true });
+  writeFileSync(path.join(root, 'd/x'), 'kept');
+  writeFileSync(path.join(dir, 'l.tar'), tarArchive([{ name: 'd/.wh.x', data: 'a file' }, { name: 'd/.wh..wh..opq', data: '' }, { name: '.wh.dir/f', data: 'in' }]));
+  const plain = await unpack(root, [path.join(dir, 'l.tar')], ['--idmap', 'none', '--no-whiteouts']);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.deepEqual(readdirSync(path.join(root, 'd')).sort(), ['.wh..wh..opq', '.wh.x', 'x']);
+  assert.equal(readFileSync(path.join(root, '.wh.dir/f'), 'utf8'), 'in');
+  // Without it the same archive is an OCI layer: the whiteout removes d/x.
+  const oci = await unpack(path.join(dir, 'root2'), [path.join(dir, 'l.tar')], ['--idmap', 'none']);
+  assert.notEqual(oci.code, 0, 'a whiteout name used as a directory is refused in an OCI layer');
+});

@@ -454,7 +454,7 @@ class DockerBuild {
         tw.close();
       }
       await this.runIn(ins, stack, upper, work, lock, arch,
-        [COPY_TOOL, 'unpack', '--idmap', 'none', '--compression', 'none', '--target', '/', '--layer', `${COPY_IN}/layer.tar`],
+        [COPY_TOOL, 'unpack', '--idmap', 'none', '--compression', 'none', '--no-whiteouts', '--target', '/', '--layer', `${COPY_IN}/layer.tar`],
         { cwd: '/', env: {}, user: '', network: 'none', binds: [{ source: this.o.helper, target: COPY_TOOL, readonly: true }, { source: tmp, target: COPY_IN, readonly: true }] });
     } finally {
       this.o.store.removeTree(tmp);
@@ -659,7 +659,7 @@ class DockerBuild {
         const keep = new Set<string>();
         readTarHeaders(tarFile, (h) => { if (SANDBOX_MOUNT_POINTS.includes(h.name)) keep.add(h.name); });
         await this.runIn(ins, stack(), upper, work, lock, arch,
-          [COPY_TOOL, 'unpack', '--idmap', 'none', '--compression', 'none', '--target', '/', '--layer', `${COPY_IN}/layer.tar`],
+          [COPY_TOOL, 'unpack', '--idmap', 'none', '--compression', 'none', '--no-whiteouts', '--target', '/', '--layer', `${COPY_IN}/layer.tar`],
           { cwd: '/', env: {}, user: '', network: 'none', keep, binds: [{ source: this.o.helper, target: COPY_TOOL, readonly: true }, { source: tmp, target: COPY_IN, readonly: true }] });
       } finally {
         this.o.store.removeTree(tmp);
