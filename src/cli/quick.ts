@@ -10,6 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { hostArch } from '../core/arch';
 import { isCrossrootError } from '../core/errors';
 import { findEnvFileUpward } from '../core/envfile/names';
+import { parseDuration } from '../core/envfile/spec';
 import { joinEnv, mapCwd, planHolds, readPlan, type JoinPlan } from '../core/env/plan';
 import { findHelper } from '../core/sandbox/helper';
 import { execInInstance, readInstance } from '../core/sandbox/instance';
@@ -24,8 +25,10 @@ export function readyLine(name: string, arch: string, steps: number, ran: number
 /** The plan for the flags' env file and store when it still holds; undefined otherwise. */
 function holdingPlan(flags: EnvFlags): JoinPlan | undefined {
   // --json and --verbose print what only the full path knows (events, cached steps); a shared
-  // store prints its warning there.
+  // store prints its warning there; a value the full path refuses is refused there, with its fix.
   if (flags.json || flags.verbose || flags['shared-store'] || sharedStoreFromEnv()) return undefined;
+  if (flags['idle-timeout'] !== undefined && parseDuration(flags['idle-timeout']) === undefined) return undefined;
+  if (!['', 'auto', 'single', 'full', undefined].includes(process.env.CROSSROOT_IDMAP)) return undefined;
   const file = flags.file ? path.resolve(flags.file) : findEnvFileUpward(process.cwd());
   if (!file) return undefined;
   const root = path.resolve(flags.store ?? defaultStoreRoot());
@@ -69,7 +72,8 @@ function decide(argv: string[]): Decision | undefined {
         }
         const plan = command.length ? holdingPlan(values) : undefined;
         const join = plan && runningJoin(plan);
-        return join ? { kind: 'join', plan: plan!, join, command, cwd: values.cwd, env } : undefined;
+        // An empty --cwd is no --cwd, as for the full path.
+        return join ? { kind: 'join', plan: plan!, join, command, cwd: values.cwd || undefined, env } : undefined;
       }
       case 'shell': {
         const { values } = parseArgs({ args: rest, strict: true, options: ENV_OPTIONS });
@@ -109,7 +113,8 @@ export async function quick(argv: string[]): Promise<number | undefined> {
     // The instance ended between the check and the join: nothing ran; the full path starts it again.
     if (isCrossrootError(e) && e.code === 'ENOINSTANCE') return undefined;
     if (isCrossrootError(e)) {
-      process.stderr.write(`crossroot ${argv[0]}: ${e.describe()}\n`);
+      if (!e.shown) process.stderr.write(`crossroot ${argv[0]}: ${e.describe()}\n`);
+      if (process.env.CROSSROOT_DEBUG && e.cause) console.error(e.cause);
       return 125;
     }
     throw e;

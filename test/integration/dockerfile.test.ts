@@ -1,7 +1,7 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Env } from '../../src/core/env/env';
 import type { EnvEvent } from '../../src/core/env/events';
@@ -140,6 +140,9 @@ test('the Dockerfile fixture builds and runs for amd64', { timeout: 15 * 60_000 
   assert.equal(c.status, 0, c.stderr);
   assert.match(c.stderr, /ready: 10 steps, [1-9]\d* run/);
   assert.equal(cli(warm, ['build']).status, 0);
+  // A chmod of a copied file is a change too (COPY keeps modes).
+  chmodSync(conf, 0o600);
+  assert.match(cli(warm, ['build']).stderr, /Cannot find module '.*core\.cjs'/);
 });
 
 test('a single-service Compose file runs its service\'s build, environment, binds and working dir; the other service gets a diagnostic', { timeout: 10 * 60_000 }, async (t) => {

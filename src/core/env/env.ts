@@ -9,7 +9,7 @@ import { ARCHES, hostArch } from '../arch';
 import { CrossrootError } from '../errors';
 import { loadEnvSpec } from '../envfile/load';
 import { nodeHost } from '../envfile/host';
-import { featureMetadataFiles, localFeatureFiles } from '../features/feature';
+import { featureMetadataFiles } from '../features/feature';
 import { defaultStoreRoot } from '../store/root';
 import { volumeName, type EnvSpec, type LifecycleCommand } from '../envfile/spec';
 import { parseImageConfig, type ImageConfig } from '../image/oci';
@@ -22,7 +22,7 @@ import { runSandbox, signalExitCode } from '../sandbox/client';
 import { APT_SANDBOX_ROOT, idmapConfigFiles } from '../sandbox/idmap-config';
 import { execInInstance, readInstance, startInstance, stopInstance, type InstanceState } from '../sandbox/instance';
 import type { EnvEvent, EnvEventListener } from './events';
-import { answersHold, contextAnswers, recordingHost, stampFile, writePlan, type FileStamp, type HostAnswer, type JoinPlan } from './plan';
+import { answersHold, contextAnswers, recordingHost, stampFile, treeAnswers, writePlan, type FileStamp, type HostAnswer, type JoinPlan } from './plan';
 import { DEFAULT_PATH, configEnv, findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
 import { LayerStore, layerKey } from './layers';
 import { clearMountPoints, planNativeCompilers, recordMountPoints, removeMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
@@ -201,10 +201,17 @@ export class Env {
     const rec = recordingHost(nodeHost, (ref) => featureMetadataFiles(defaultStoreRoot(), ref));
     const env = new Env(loadEnvSpec(abs, rec.host), o);
     if (env.spec.source.kind === 'dockerfile') inputs.push(stampFile(env.spec.source.file));
-    // Local Features are built from their folders: a changed, added or removed file is a new build.
+    // Local Features are built from their folders: a changed, added or removed file, a chmod or a
+    // new symlink is a new build. Walked without following symlinks; a huge folder gets no plan.
     const f = env.spec.features;
-    if (f) inputs.push(...localFeatureFiles(f.list.map((x) => x.value), f.baseDir, rec.host).map(stampFile));
-    env.planInputs = { written, inputs, host: rec.answers };
+    const trees: HostAnswer[] = [];
+    for (const ref of f?.list.map((x) => x.value) ?? []) {
+      if (!ref.startsWith('./') && !ref.startsWith('../')) continue;
+      const t = treeAnswers(path.resolve(f!.baseDir, ref));
+      if (!t) return env;
+      trees.push(...t);
+    }
+    env.planInputs = { written, inputs, host: [...rec.answers, ...trees] };
     return env;
   }
 
@@ -337,6 +344,9 @@ export class Env {
       const onDisk = this.record();
       if (!onDisk || onDisk.built !== record.built || onDisk.inputs !== record.inputs || !this.upToDate(record)) return;
       const recordStamp = stampFile(path.join(this.dir, 'env.json'));
+      // Before processFor reads it: a user or shell changed in the running env (chsh, useradd)
+      // is then a change of the plan's inputs.
+      const passwd = stampFile(path.join(this.upper, 'etc/passwd'));
       let join: JoinPlan['join'];
       const key = instance && this.instanceKey();
       const now = instance && readInstance(this.stateDir);
@@ -356,7 +366,7 @@ export class Env {
         }
       }
       writePlan(this.store.root, {
-        file: this.spec.file, helper: this.helperPath, stateDir: this.stateDir, inputs: p.inputs, host: [...p.host, ...(record.context?.answers ?? [])], record: recordStamp,
+        file: this.spec.file, helper: this.helperPath, stateDir: this.stateDir, inputs: [...p.inputs, passwd], host: [...p.host, ...(record.context?.answers ?? [])], record: recordStamp,
         trees: [record.base.rootfs, ...record.layers.map((k) => this.layers.diff(k))],
         build: {
           name: record.name, arch: record.arch, steps: record.steps?.length ?? record.layers.length, initialize: this.spec.lifecycle.initialize.length > 0,
@@ -388,11 +398,11 @@ export class Env {
     // ones stay for the envs (and running instances) that stand on them.
     const generation = o.rebuild ? randomBytes(8).toString('hex') : previous?.generation ?? '';
     // A Dockerfile is built first: its final stage's FROM image is the base, its layers the bottom of the stack.
-    const started = this.spec.source.kind === 'dockerfile' ? this.store.clockMark() : 0n;
+    const started = this.spec.source.kind === 'dockerfile' ? this.store.clockMark() : undefined;
     const docker = this.spec.source.kind === 'dockerfile'
       ? await this.buildDockerfile(this.spec.source, o, generation).catch((e) => { storeLock.release(); throw e; })
       : undefined;
-    const context = docker?.context ? contextAnswers(docker.context.seen, docker.context.ignoreFiles, started) : undefined;
+    const context = docker?.context && started ? contextAnswers(docker.context.seen, docker.context.ignoreFiles, started) : undefined;
     const base = docker?.base ?? await this.pullBase(o).catch((e) => { storeLock.release(); throw e; });
     try {
       if (base.tagMoved) {

@@ -11,7 +11,7 @@
 // command down the full path, which decides and writes a new plan. Nothing here decides what an
 // env is: it replays what the full path decided.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { EnvHost } from '../envfile/host';
@@ -27,18 +27,23 @@ export interface FileStamp {
   mtime?: string;
   ctime?: string;
   ino?: string;
+  /** Type and permission bits: a chmod is a change (a COPY keeps modes, a Feature's key hashes them). */
+  mode?: number;
 }
 
 /** One answer the env file reader got from the machine (EnvHost), to be asked again. */
 export type HostAnswer =
   | { q: 'pathKind'; path: string; a: 'file' | 'dir' | null }
   | { q: 'listDir'; path: string; a: string[] }
+  /** The value's sha256, not the value: plans must not keep the ${localEnv} secrets a build arg read. */
   | { q: 'getenv'; name: string; a: string | null }
   | { q: 'homedir'; a: string }
   | { q: 'hostArch'; a: string }
   | { q: 'file'; stamp: FileStamp }
   | { q: 'realpath'; path: string; a: string | null }
-  | { q: 'readlink'; path: string; a: string | null };
+  | { q: 'readlink'; path: string; a: string | null }
+  /** lstat's type and permission bits (null: absent), without following a symlink. */
+  | { q: 'lstat'; path: string; a: number | null };
 
 export interface JoinPlan {
   version: number;
@@ -100,7 +105,16 @@ function sha256(p: string): string | null {
 export function stampFile(p: string): FileStamp {
   const st: Stat = statBig(p);
   if (!st || !st.isFile()) return { path: p, sha256: null };
-  return { path: p, sha256: sha256(p), size: Number(st.size), mtime: String(st.mtimeNs), ctime: String(st.ctimeNs), ino: String(st.ino) };
+  return { path: p, sha256: sha256(p), size: Number(st.size), mtime: String(st.mtimeNs), ctime: String(st.ctimeNs), ino: String(st.ino), mode: Number(st.mode) };
+}
+
+function hashValue(v: string | undefined): string | null {
+  return v === undefined ? null : createHash('sha256').update(v).digest('hex');
+}
+
+function lstatMode(p: string): number | null {
+  const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
+  return st ? Number(st.mode) : null;
 }
 
 /**
@@ -112,8 +126,11 @@ export function stampHolds(s: FileStamp, written: number): boolean {
   const st: Stat = statBig(s.path);
   if (!st || !st.isFile()) return s.sha256 === null;
   if (s.sha256 === null) return false;
+  if (s.mode !== undefined && Number(st.mode) !== s.mode) return false;
   const sameStat = String(st.size) === String(s.size) && String(st.mtimeNs) === s.mtime && String(st.ctimeNs) === s.ctime && String(st.ino) === s.ino;
-  const racy = Number(st.mtimeNs / 1000000n) >= written - 2000;
+  // ctime too: a tool that restores mtime (cp -p, rsync -t, tar) cannot restore it.
+  const newest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+  const racy = Number(newest / 1000000n) >= written - 2000;
   return sameStat && !racy ? true : sha256(s.path) === s.sha256;
 }
 
@@ -132,7 +149,7 @@ export function recordingHost(inner: EnvHost, featureFiles: (ref: string) => str
     },
     getenv(name) {
       const a = inner.getenv(name);
-      answers.push({ q: 'getenv', name, a: a ?? null });
+      answers.push({ q: 'getenv', name, a: hashValue(a) });
       return a;
     },
     homedir() {
@@ -189,13 +206,43 @@ function answerHolds(a: HostAnswer, written: number, hostArchName: () => string)
       } catch { /* not a folder: nodeLookup answers [] too */ }
       return names.length === a.a.length && names.every((n, i) => n === a.a[i]);
     }
-    case 'getenv': return (process.env[a.name] ?? null) === a.a;
+    case 'getenv': return hashValue(process.env[a.name]) === a.a;
     case 'homedir': return os.homedir() === a.a;
     case 'hostArch': return hostArchName() === a.a;
     case 'file': return stampHolds(a.stamp, written);
     case 'realpath': return tryOr(() => realpathSync(a.path)) === a.a;
     case 'readlink': return tryOr(() => readlinkSync(a.path)) === a.a;
+    case 'lstat': return lstatMode(a.path) === a.a;
   }
+}
+
+/**
+ * Answers for a whole folder tree as it is now (a local Feature's folder): every entry's type and
+ * mode, each folder's listing, each file's stamp, each symlink's target; symlinks are never
+ * followed, so a link to `/` or a loop costs one answer. Undefined past `max` entries: such a
+ * folder is left to the full path.
+ */
+export function treeAnswers(root: string, max = 5000): HostAnswer[] | undefined {
+  const answers: HostAnswer[] = [];
+  const visit = (p: string): boolean => {
+    if (answers.length > max) return false;
+    const mode = lstatMode(p);
+    answers.push({ q: 'lstat', path: p, a: mode });
+    if (mode === null) return true;
+    const type = mode & 0o170000;
+    if (type === 0o040000) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(p).sort();
+      } catch { /* unreadable: as listDir answers */ }
+      answers.push({ q: 'listDir', path: p, a: names });
+      return names.every((n) => visit(path.join(p, n)));
+    }
+    if (type === 0o120000) answers.push({ q: 'readlink', path: p, a: tryOr(() => readlinkSync(p)) });
+    else if (type === 0o100000) answers.push({ q: 'file', stamp: stampFile(p) });
+    return true;
+  };
+  return visit(root) ? answers : undefined;
 }
 
 function tryOr(f: () => string): string | null {
@@ -218,27 +265,34 @@ export function answersHold(answers: HostAnswer[], written: number, hostArchName
  * files' own ctimes; an equal one counts as changed): the build may then have hashed other bytes
  * than these, so its record must not claim them. ctime, because no one can set it back.
  */
-export function contextAnswers(seen: { dirs: Iterable<string>; realpaths: Iterable<[string, string]>; files: Iterable<string>; links: Iterable<string> }, ignoreFiles: string[], sinceCtimeNs: bigint): { at: number; answers: HostAnswer[] } | undefined {
+export function contextAnswers(seen: { dirs: Iterable<string>; realpaths: Iterable<[string, string]>; files: Iterable<string>; links: Iterable<string> }, ignoreFiles: string[], mark: { ctimeNs: bigint; dev: bigint }): { at: number; answers: HostAnswer[] } | undefined {
   const at = Date.now();
   const answers: HostAnswer[] = [];
-  const changed = (p: string) => {
-    const st = statSync(p, { bigint: true, throwIfNoEntry: false });
-    return !!st && st.ctimeNs >= sinceCtimeNs;
-  };
+  const paths: string[] = [];
   for (const f of [...seen.files, ...ignoreFiles]) {
-    if (changed(f)) return undefined;
-    answers.push({ q: 'file', stamp: stampFile(f) });
+    answers.push({ q: 'file', stamp: stampFile(f) }, { q: 'lstat', path: f, a: lstatMode(f) });
+    paths.push(f);
   }
   for (const d of seen.dirs) {
-    if (changed(d)) return undefined;
     let names: string[] = [];
     try {
       names = readdirSync(d).sort();
     } catch { /* as listDir answers */ }
-    answers.push({ q: 'listDir', path: d, a: names });
+    answers.push({ q: 'listDir', path: d, a: names }, { q: 'lstat', path: d, a: lstatMode(d) });
+    paths.push(d);
   }
   for (const [p, real] of seen.realpaths) answers.push({ q: 'realpath', path: p, a: real });
-  for (const l of seen.links) answers.push({ q: 'readlink', path: l, a: tryOr(() => readlinkSync(l)) });
+  for (const l of seen.links) {
+    answers.push({ q: 'readlink', path: l, a: tryOr(() => readlinkSync(l)) }, { q: 'lstat', path: l, a: lstatMode(l) });
+    paths.push(l);
+  }
+  // Checked after the answers were taken, so an edit in between shows too. Only a file system
+  // whose clock is the mark's (the store's device) can be told this way: on another (NFS, 9p,
+  // FUSE: another machine's clock) the answers are not kept.
+  for (const p of paths) {
+    const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
+    if (st && (st.dev !== mark.dev || st.ctimeNs >= mark.ctimeNs)) return undefined;
+  }
   return { at, answers };
 }
 

@@ -23,6 +23,11 @@ export interface BuildContext {
   getenv: (name: string) => string | undefined;
   /** Told the Dockerfile the build names, before it is checked (so also when it has errors). */
   onDockerfile?: (file: string) => void;
+  /**
+   * Reads a Compose file through the host (EnvHost.readFile), so a recording host stamps it: the
+   * warm path (env/plan.ts) must see an edited Compose file as a change. Default: the file system.
+   */
+  readFile?: (file: string) => string | undefined;
 }
 
 /** Compose interpolation: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$$` for a dollar. */
@@ -180,7 +185,7 @@ export function readCompose(filesNode: Node, serviceNode: Node | undefined, c: B
   for (const f of files) {
     const file = path.resolve(c.fileDir, c.subst(f, filesNode));
     projectDir ??= path.dirname(file);
-    const text = readText(file);
+    const text = c.readFile ? c.readFile(file) : readText(file);
     if (text === undefined) { c.report(Code.PathNotFound, 'error', `the Compose file ${file} does not exist (paths start at the devcontainer.json's folder)`, at.start, at.end); return undefined; }
     const doc: Document = parseDocument(text, { prettyErrors: false });
     if (doc.errors.length) {

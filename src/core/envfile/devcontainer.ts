@@ -179,7 +179,10 @@ export function readDevcontainer(text: string, opts: ReadOptions): EnvFileResult
   let source: EnvSpec['source'] | undefined;
   let compose: ComposeService | undefined;
   let dockerfile: string | undefined;
-  const buildCtx = { fileDir, report, subst: (v: string, n: Node) => subst(v, n, ctx), getenv: (n: string) => host.getenv(n), onDockerfile: (f: string) => { dockerfile = f; } };
+  const buildCtx = {
+    fileDir, report, subst: (v: string, n: Node) => subst(v, n, ctx), getenv: (n: string) => host.getenv(n), onDockerfile: (f: string) => { dockerfile = f; },
+    ...(host.readFile ? { readFile: host.readFile.bind(host) } : {}),
+  };
   if (image) {
     if (checkImageRef(image.value, span(image.node), report)) source = { kind: 'image', ref: image.value };
   } else if (props.has('dockerComposeFile')) {

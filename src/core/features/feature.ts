@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { EnvHost } from '../envfile/host';
 import { parseMountString, type LifecycleCommand } from '../envfile/spec';
 import { CrossrootError } from '../errors';
 import { isLoopbackHost } from '../image/http';
@@ -310,24 +309,6 @@ export function applyContainerEnv(env: Record<string, string>, containerEnv: Rec
   for (const [k, v] of Object.entries(containerEnv)) {
     out[k] = v.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a?: string, b?: string) => out[(a ?? b)!] ?? '');
   }
-  return out;
-}
-
-/**
- * The files of the local Feature folders an env file names, listed through `host` (so a recording
- * host remembers each listing): what an env's build depends on besides the env file.
- */
-export function localFeatureFiles(refs: string[], baseDir: string, host: Pick<EnvHost, 'pathKind' | 'listDir'>): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const n of [...host.listDir?.(dir) ?? []].sort()) {
-      const p = path.join(dir, n);
-      const kind = host.pathKind(p);
-      if (kind === 'dir') walk(p);
-      else if (kind === 'file') out.push(p);
-    }
-  };
-  for (const ref of refs) if (ref.startsWith('./') || ref.startsWith('../')) walk(path.resolve(baseDir, ref));
   return out;
 }
 

@@ -81,15 +81,16 @@ export class Store {
   }
 
   /**
-   * The file system's clock now: the ctime (ns) of a file made and removed in tmp/. What a build
+   * The file system's clock now: the ctime (ns) and device of a file made and removed in tmp/. What a build
    * read may be trusted unchanged only if its ctime is older (env/plan.ts contextAnswers): the
    * same kernel clock, unlike Date.now(), which runs ahead of the coarse file timestamps.
    */
-  clockMark(): bigint {
+  clockMark(): { ctimeNs: bigint; dev: bigint } {
     const f = path.join(this.root, 'tmp', `clock-${process.pid}-${randomBytes(4).toString('hex')}`);
     writeFileSync(f, '');
     try {
-      return statSync(f, { bigint: true }).ctimeNs;
+      const st = statSync(f, { bigint: true });
+      return { ctimeNs: st.ctimeNs, dev: st.dev };
     } finally {
       rmSync(f, { force: true });
     }

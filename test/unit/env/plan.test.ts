@@ -3,10 +3,11 @@
 // changed variable or folder, and the warm bundle must stay small.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { nodeHost } from '../../../src/core/envfile/host';
-import { mapCwd, planHolds, readPlan, recordingHost, stampFile, stampHolds, writePlan, type JoinPlan } from '../../../src/core/env/plan';
+import { answersHold, mapCwd, planHolds, readPlan, recordingHost, stampFile, stampHolds, treeAnswers, writePlan, type JoinPlan } from '../../../src/core/env/plan';
+import { readEnvFile } from '../../../src/core/envfile/load';
 import { CLI, need, tempDir } from '../../lib/harness';
 
 test('a stamp holds for the same bytes and fails for other bytes, even with the same size and times', (t) => {
@@ -38,8 +39,52 @@ test('a stamp holds for the same bytes and fails for other bytes, even with the 
   mkdirSync(lock);
   assert.equal(stampHolds(none, written), true, 'a folder is no lockfile, as for the reader');
   rmSync(lock, { recursive: true });
+  // A chmod is a change even with the same bytes (a COPY keeps modes).
+  writeFileSync(f, 'name = "a"\n');
+  const m = stampFile(f);
+  chmodSync(f, 0o755);
+  assert.equal(stampHolds(m, Date.now() + 10_000), false);
   unlinkSync(f);
   assert.equal(stampHolds(s, written), false);
+});
+
+test('a folder tree is answered without following symlinks: a loop or a link to / is one answer', (t) => {
+  const dir = tempDir(t);
+  mkdirSync(path.join(dir, 'sub'));
+  writeFileSync(path.join(dir, 'sub/install.sh'), 'echo hi\n');
+  symlinkSync('.', path.join(dir, 'sub/loop'));
+  symlinkSync('/', path.join(dir, 'root'));
+  const a = treeAnswers(dir)!;
+  assert.ok(a.length < 20, `${a.length} answers`);
+  assert.ok(a.some((x) => x.q === 'readlink' && x.path.endsWith('/loop') && x.a === '.'));
+  const arch = () => 'amd64';
+  assert.equal(answersHold(a, Date.now() + 10_000, arch), true);
+  chmodSync(path.join(dir, 'sub/install.sh'), 0o755);
+  assert.equal(answersHold(a, Date.now() + 10_000, arch), false, 'a chmod');
+  chmodSync(path.join(dir, 'sub/install.sh'), 0o644);
+  const b = treeAnswers(dir)!;
+  unlinkSync(path.join(dir, 'sub/install.sh'));
+  symlinkSync('/etc/hostname', path.join(dir, 'sub/install.sh'));
+  assert.equal(answersHold(b, Date.now() + 10_000, arch), false, 'a file replaced by a symlink');
+  assert.equal(treeAnswers(dir, 3), undefined, 'past the cap: no answers, the full path decides');
+});
+
+test('a Compose file is read through the host, so the plan stamps it; variable values are kept only as hashes', (t) => {
+  const dir = tempDir(t);
+  mkdirSync(path.join(dir, '.devcontainer'));
+  const compose = path.join(dir, '.devcontainer/compose.yml');
+  writeFileSync(compose, 'services:\n  app:\n    image: debian:bookworm\n');
+  const file = path.join(dir, '.devcontainer/devcontainer.json');
+  writeFileSync(file, JSON.stringify({ dockerComposeFile: 'compose.yml', service: 'app', containerEnv: { T: '${localEnv:CROSSROOT_PLAN_SECRET}' } }));
+  process.env.CROSSROOT_PLAN_SECRET = 'secret-value-4711';
+  t.after(() => { delete process.env.CROSSROOT_PLAN_SECRET; });
+  const rec = recordingHost(nodeHost, () => []);
+  assert.ok(readEnvFile(readFileSync(file, 'utf8'), file, rec.host).spec, 'the devcontainer.json loads');
+  assert.ok(rec.answers.some((a) => a.q === 'file' && a.stamp.path === compose && a.stamp.sha256 !== null), JSON.stringify(rec.answers));
+  assert.doesNotMatch(JSON.stringify(rec.answers), /secret-value-4711/);
+  assert.equal(answersHold(rec.answers, Date.now() + 10_000, () => 'amd64'), true);
+  writeFileSync(compose, 'services:\n  app:\n    image: debian:trixie\n');
+  assert.equal(answersHold(rec.answers, Date.now() + 10_000, () => 'amd64'), false);
 });
 
 test('the machine answers the env file reader got are asked again: a variable or a listing that changed voids the plan', (t) => {
