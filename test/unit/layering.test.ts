@@ -41,6 +41,7 @@ test('only the helper client and a few named host tools start processes', () => 
     'src/core/env/env.ts': 'devcontainer initializeCommand, on the host by design',
     'src/core/sandbox/host-tools.ts': 'dpkg -S/-L and the host loader\'s --list: the host toolchain closure native compilers bind',
     'src/extension/bootstrap.ts': 'the helper\'s --version check before the client is loaded',
+    'src/extension/follow.ts': 'util-linux flock -s on an env\'s lock: the status bar waits for another process\'s build to end',
   };
   const starters = sources(path.join(ROOT, 'src')).filter((f) => /node:child_process|['"]execa['"]/.test(readFileSync(f, 'utf8')));
   const unexpected = starters.map(rel).filter((f) => !(f in allowed));
