@@ -1,10 +1,10 @@
-// Native compilers in a foreign-arch env (issue 11): `make -j2` of the helper's own sources (17 C
+// Native compilers in a foreign-arch env (issue 11): `make -j2` of the helper's own sources (its C
 // files, -O2 -c) inside an arm64 Debian env with the env's own gcc under qemu (CC=/usr/bin/gcc)
 // against `gcc`, which runs the host's cross compiler natively against the env's sysroot; and that
 // against a plain cross build on the host (aarch64-linux-gnu-gcc-12 with Debian's arm64 cross
 // libc). Interleaved rounds; the in-env times are taken inside the env, so the CLI's start is not in them.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ import { median, runBench, type BenchResult, type Row } from './lib';
 const RUNS = Number(process.env.CROSSROOT_BENCH_RUNS || 3);
 const HOST_CC = 'aarch64-linux-gnu-gcc-12';
 // The env of test/integration/native-cc.test.ts (same store, same steps: its layers are reused).
-const TOML = `name = "native-cc"\narch = "arm64"\n[source]\nkind = "debian"\nsuite = "bookworm"\nvariant = "minbase"\n[setup]\npackages = ["gcc", "libc6-dev", "make"]\nrun = ["apt-get install -y -q --no-install-recommends g++ libc6-dev zlib1g-dev libzstd-dev >/dev/null"]\n[workspace]\npath = "/workspace"\n`;
+const TOML = `name = "native-cc"\narch = "arm64"\n[source]\nkind = "debian"\nsuite = "bookworm"\nvariant = "minbase"\n[setup]\npackages = ["gcc", "libc6-dev", "make"]\nrun = ["apt-get install -y -q --no-install-recommends g++ libc6-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev >/dev/null"]\n[workspace]\npath = "/workspace"\n`;
 const MAKEFILE = `CFLAGS = -O2 -Wall -std=gnu11 -D_GNU_SOURCE -DCROSSROOT_VERSION='"bench"'
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 objs: $(OBJS)
@@ -63,14 +63,14 @@ async function bench(): Promise<BenchResult> {
     const row = (name: string, xs: number[]): Row => ({ name, medianMs: median(xs), runs: RUNS });
     const native = row('`make -j2 CC=gcc` in the env (host cross compiler, native)', times.native);
     const rows: BenchResult['rows'] = [
-      { label: 'arm64 env: `make -j2` of the helper\'s 17 C files (-O2 -c)', ours: native, peer: row('`make -j2 CC=/usr/bin/gcc` in the env (its own gcc, qemu)', times.emulated), target: { text: '≥ 10× faster (≤ 0.10×)', maxRatio: 0.1 } },
+      { label: `arm64 env: \`make -j2\` of the helper's ${readdirSync(path.join(ROOT, 'native/src')).filter((f) => f.endsWith('.c')).length} C files (-O2 -c)`, ours: native, peer: row('`make -j2 CC=/usr/bin/gcc` in the env (its own gcc, qemu)', times.emulated), target: { text: '≥ 10× faster (≤ 0.10×)', maxRatio: 0.1 } },
       { label: 'the same, against a plain host cross build', ours: native, peer: row(`\`make -j2 CC=${HOST_CC}\` on the host`, times.host), target: { text: '≤ 1.3×', maxRatio: 1.3 } },
     ];
     const st = cli(['status']).stdout.split('\n').find((l) => l.startsWith('compilers:')) ?? '';
     return {
       rows,
       notes: [
-        'Env: Debian bookworm arm64 minbase with gcc, g++, make, zlib1g-dev and libzstd-dev ([setup]); `gcc` there is crossroot-cc running the host\'s gcc-12-aarch64-linux-gnu with `--sysroot=/` and the env gcc\'s own search dirs; make itself runs emulated in both in-env rows.',
+        'Env: Debian bookworm arm64 minbase with gcc, g++, make, zlib1g-dev, libzstd-dev, liblzma-dev and libbz2-dev ([setup]); `gcc` there is crossroot-cc running the host\'s gcc-12-aarch64-linux-gnu with `--sysroot=/` and the env gcc\'s own search dirs; make itself runs emulated in both in-env rows.',
         `\`crossroot status\` said: ${st.replace(/^compilers:\s*/, '')}`,
         'riscv64: Debian\'s riscv64 port starts with trixie (gcc 14) and this Debian 12 host has gcc-12-riscv64-linux-gnu, so riscv64 envs fall back to their own gcc (`crossroot status` names gcc-14-riscv64-linux-gnu); no riscv64 row until a host with a matching cross compiler (Debian 13) runs this.',
         `In-env times are measured inside the env (date before and after make), so the CLI's start is not in them; the host row is make's wall time. Medians of ${RUNS} interleaved rounds after one warm-up.`,

@@ -12,7 +12,7 @@ import { crossroot, crossrootAsync } from './image-trees';
 const STORE = () => ({ CROSSROOT_STORE: cacheDir('store') });
 const ARM64_PACKAGES = '[setup]\npackages = ["gcc", "libc6-dev", "make"]\n';
 // g++ and the helper's own build dependencies, in a step of their own on top of the shared one.
-const ARM64_EXTRA = 'run = ["apt-get install -y -q --no-install-recommends g++ libc6-dev zlib1g-dev libzstd-dev >/dev/null"]\n';
+const ARM64_EXTRA = 'run = ["apt-get install -y -q --no-install-recommends g++ libc6-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev >/dev/null"]\n';
 
 function toml(name: string, arch: string, suite: string, extra = ''): string {
   return `name = "${name}"\narch = "${arch}"\n[source]\nkind = "debian"\nsuite = "${suite}"\nvariant = "minbase"\n${ARM64_PACKAGES}${extra}[workspace]\npath = "/workspace"\n`;
@@ -34,7 +34,7 @@ const BROKEN_C = 'int main(void)\n{\n    undeclared_name = 1;\n    return 0;\n}\
 const PROJECT_MAKEFILE = `CFLAGS = -O2 -Wall -std=gnu11 -D_GNU_SOURCE -DCROSSROOT_VERSION='"native-cc"'
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 helper: $(OBJS)
-\t$(CC) -o $@ $(OBJS) -lzstd -lz
+\t$(CC) -o $@ $(OBJS) -lzstd -lz -llzma -lbz2
 %.o: %.c $(wildcard src/*.h)
 \t$(CC) $(CFLAGS) -c -o $@ $<
 `;
@@ -80,7 +80,7 @@ test('native compilers in an arm64 Debian env: gcc and g++ run the host cross co
     assert.match(r.stdout, /Machine:\s+AArch64\nlibstdc\+\+\.so\.6\ncaught 6\ncaught 6\n$/);
   });
 
-  await t.test('make -j2 builds the helper\'s own sources against the env\'s zlib and zstd', async () => {
+  await t.test('make -j2 builds the helper\'s own sources against the env\'s zlib, zstd, liblzma and libbz2', async () => {
     const r = await sh('cd /workspace/project; make -j2 >/dev/null; readelf -h helper | grep Machine; ./helper --version');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Machine:\s+AArch64\ncrossroot-helper native-cc\n$/);
