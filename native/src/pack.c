@@ -52,6 +52,16 @@ static void pax_record(char **buf, size_t *len, const char *key, const char *val
   *len += n;
 }
 
+/* The ustar magic and checksum (over the block with its checksum field as spaces), then the block. */
+static void write_header(struct packer *p, char *h) {
+  memcpy(h + 257, "ustar\0" "00", 8);
+  memset(h + 148, ' ', 8);
+  unsigned sum = 0;
+  for (int i = 0; i < BLOCK; i++) sum += (unsigned char)h[i];
+  snprintf(h + 148, 8, "%06o", sum);
+  out_write(p, h, BLOCK);
+}
+
 static void header(struct packer *p, const char *name, char type, const struct stat *st, unsigned long long size, const char *link) {
   cleanup_free char *pax = NULL;
   size_t pax_len = 0;
@@ -71,12 +81,7 @@ static void header(struct packer *p, const char *name, char type, const struct s
     octal(h + 124, 12, pax_len);
     octal(h + 136, 12, (unsigned long long)(st->st_mtime > 0 ? st->st_mtime : 0));
     h[156] = 'x';
-    memcpy(h + 257, "ustar\0" "00", 8);
-    memset(h + 148, ' ', 8);
-    unsigned sum = 0;
-    for (int i = 0; i < BLOCK; i++) sum += (unsigned char)h[i];
-    snprintf(h + 148, 8, "%06o", sum);
-    out_write(p, h, BLOCK);
+    write_header(p, h);
     out_write(p, pax, pax_len);
     static const char zeros[BLOCK];
     if (pax_len % BLOCK) out_write(p, zeros, BLOCK - pax_len % BLOCK);
@@ -90,12 +95,7 @@ static void header(struct packer *p, const char *name, char type, const struct s
   octal(h + 136, 12, (unsigned long long)(st->st_mtime > 0 ? st->st_mtime : 0));
   h[156] = type;
   if (link) strncpy(h + 157, link, 100);
-  memcpy(h + 257, "ustar\0" "00", 8);
-  memset(h + 148, ' ', 8);
-  unsigned sum = 0;
-  for (int i = 0; i < BLOCK; i++) sum += (unsigned char)h[i];
-  snprintf(h + 148, 8, "%06o", sum);
-  out_write(p, h, BLOCK);
+  write_header(p, h);
   p->entries++;
 }
 

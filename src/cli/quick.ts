@@ -6,18 +6,18 @@
 // that runs on each attach) returns undefined, having printed nothing, and the full CLI runs.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { hostArch } from '../core/arch';
 import { isCrossrootError } from '../core/errors';
 import { findEnvFileUpward } from '../core/envfile/names';
 import { parseDuration } from '../core/envfile/spec';
-import { joinEnv, mapCwd, planHolds, readPlan, type JoinPlan } from '../core/env/plan';
+import { joinEnv, mapCwd, planHolds, readInstanceKey, readPlan, type JoinPlan } from '../core/env/plan';
 import { findHelper } from '../core/sandbox/helper';
 import { execInInstance, readInstance } from '../core/sandbox/instance';
 import { checkPrivate, defaultStoreRoot, sharedStoreFromEnv } from '../core/store/root';
 import { BUILD_OPTIONS, ENV_OPTIONS, EXEC_OPTIONS, commandStart, type EnvFlags } from './env/flags';
 
-/** build's last line on stderr (build.ts prints it too). */
+/** build's last line on stderr, on either path (build.ts prints it after a full build). */
 export function readyLine(name: string, arch: string, steps: number, ran: number): string {
   return `crossroot: env ${name} (${arch}) is ready: ${steps} step${steps === 1 ? '' : 's'}, ${ran} run, ${steps - ran} cached`;
 }
@@ -44,11 +44,7 @@ function runningJoin(plan: JoinPlan): NonNullable<JoinPlan['join']> | undefined 
   if (!join) return undefined;
   const now = readInstance(plan.stateDir);
   if (!now || now.pid !== join.instance.pid || now.starttime !== join.instance.starttime) return undefined;
-  try {
-    return readFileSync(path.join(path.dirname(plan.stateDir), 'instance-key'), 'utf8') === join.instanceKey ? join : undefined;
-  } catch {
-    return undefined;
-  }
+  return readInstanceKey(path.dirname(plan.stateDir)) === join.instanceKey ? join : undefined;
 }
 
 type Decision =

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../command';
 import { BUILD_OPTIONS, ENV_OPTIONS_USAGE } from '../env/flags';
 import { openEnv } from '../env/options';
+import { readyLine } from '../quick';
 
 export const buildCommand: Command = {
   name: 'build',
@@ -38,7 +39,7 @@ export const buildCommand: Command = {
       if (values.json) {
         process.stdout.write(JSON.stringify({ event: 'built', env: r.record.name, id: r.record.id, arch: r.record.arch, ran: r.ran, steps: r.steps, layers: r.record.layers, changed: r.changed }) + '\n');
       } else {
-        process.stderr.write(`crossroot: env ${r.record.name} (${r.record.arch}) is ready: ${r.steps} step${r.steps === 1 ? '' : 's'}, ${r.ran} run, ${r.steps - r.ran} cached\n`);
+        process.stderr.write(readyLine(r.record.name, r.record.arch, r.steps, r.ran) + '\n');
       }
       return 0;
     } finally {

@@ -22,7 +22,7 @@ import { runSandbox, signalExitCode } from '../sandbox/client';
 import { APT_SANDBOX_ROOT, idmapConfigFiles } from '../sandbox/idmap-config';
 import { execInInstance, readInstance, startInstance, stopInstance, type InstanceState } from '../sandbox/instance';
 import type { EnvEvent, EnvEventListener } from './events';
-import { answersHold, contextAnswers, recordingHost, stampFile, treeAnswers, writePlan, type FileStamp, type HostAnswer, type JoinPlan } from './plan';
+import { answersHold, contextAnswers, readInstanceKey, recordingHost, stampFile, treeAnswers, writePlan, type FileStamp, type HostAnswer, type JoinPlan } from './plan';
 import { DEFAULT_PATH, configEnv, findAccount, identity, insideCwd, processEnv, readEnvTreeFile, imageEnv, type Account } from './inside';
 import { LayerStore, layerKey } from './layers';
 import { clearMountPoints, planNativeCompilers, recordMountPoints, removeMountPoints, type NativeCompilers, type NativePlan } from './native-cc';
@@ -739,11 +739,7 @@ export class Env {
   }
 
   private instanceKey(): string | undefined {
-    try {
-      return readFileSync(path.join(this.dir, 'instance-key'), 'utf8');
-    } catch {
-      return undefined;
-    }
+    return readInstanceKey(this.dir);
   }
 
   /** The env file still yields the recorded stack (cheap: no pull, no steps). */

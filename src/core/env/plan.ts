@@ -11,10 +11,11 @@
 // command down the full path, which decides and writes a new plan. Nothing here decides what an
 // env is: it replays what the full path decided.
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { EnvHost } from '../envfile/host';
+import { nodeLookup } from '../envfile/names';
 
 const PLAN_VERSION = 1;
 
@@ -189,21 +190,12 @@ export function recordingHost(inner: EnvHost, featureFiles: (ref: string) => str
   return { host, answers };
 }
 
-/** Asks the machine again; true when every answer is the same. Same primitives as nodeHost (envfile/names.ts, host.ts). */
+/** Asks the machine again; true when every answer is the same. The primitives are nodeHost's own (envfile/names.ts nodeLookup). */
 function answerHolds(a: HostAnswer, written: number, hostArchName: () => string): boolean {
   switch (a.q) {
-    case 'pathKind': {
-      let kind: 'file' | 'dir' | null = null;
-      try {
-        kind = statSync(a.path).isDirectory() ? 'dir' : 'file';
-      } catch { /* absent */ }
-      return kind === a.a;
-    }
+    case 'pathKind': return (nodeLookup.pathKind(a.path) ?? null) === a.a;
     case 'listDir': {
-      let names: string[] = [];
-      try {
-        names = readdirSync(a.path).sort();
-      } catch { /* not a folder: nodeLookup answers [] too */ }
+      const names = nodeLookup.listDir!(a.path);
       return names.length === a.a.length && names.every((n, i) => n === a.a[i]);
     }
     case 'getenv': return hashValue(process.env[a.name]) === a.a;
@@ -231,10 +223,7 @@ export function treeAnswers(root: string, max = 5000): HostAnswer[] | undefined 
     if (mode === null) return true;
     const type = mode & 0o170000;
     if (type === 0o040000) {
-      let names: string[] = [];
-      try {
-        names = readdirSync(p).sort();
-      } catch { /* unreadable: as listDir answers */ }
+      const names = nodeLookup.listDir!(p);
       answers.push({ q: 'listDir', path: p, a: names });
       return names.every((n) => visit(path.join(p, n)));
     }
@@ -274,11 +263,7 @@ export function contextAnswers(seen: { dirs: Iterable<string>; realpaths: Iterab
     paths.push(f);
   }
   for (const d of seen.dirs) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(d).sort();
-    } catch { /* as listDir answers */ }
-    answers.push({ q: 'listDir', path: d, a: names }, { q: 'lstat', path: d, a: lstatMode(d) });
+    answers.push({ q: 'listDir', path: d, a: nodeLookup.listDir!(d) }, { q: 'lstat', path: d, a: lstatMode(d) });
     paths.push(d);
   }
   for (const [p, real] of seen.realpaths) answers.push({ q: 'realpath', path: p, a: real });
@@ -300,6 +285,15 @@ export function contextAnswers(seen: { dirs: Iterable<string>; realpaths: Iterab
  * Plans live by env file, in the store (`plans/<hash of the path>.json`): the env's own folder is
  * named after its name, which only reading the env file tells.
  */
+/** The instance-key file of an env folder: what its running instance was started with (env.ts runtimeKey). */
+export function readInstanceKey(envDir: string): string | undefined {
+  try {
+    return readFileSync(path.join(envDir, 'instance-key'), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 export function planPath(storeRoot: string, file: string): string {
   return path.join(storeRoot, 'plans', `${createHash('sha256').update(file).digest('hex').slice(0, 32)}.json`);
 }
